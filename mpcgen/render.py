@@ -1,0 +1,51 @@
+"""Stage 4: render a C program into file texts through the Jinja2 templates."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import jinja2
+
+from .program import Interface, Program
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The Jinja environment over mpcgen's templates (StrictUndefined: typos fail loudly)."""
+    folder = resources.files("mpcgen.templates")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        autoescape=False,
+    )
+
+
+def render_program(program: Program) -> dict[str, str]:
+    """File name -> text of the header and source of ``program``."""
+    env = environment()
+    files = {}
+    for template, suffix in (("model.h.j2", ".h"), ("model.c.j2", ".c")):
+        text = env.get_template(template).render(program=program)
+        files[program.prefix + suffix] = _tidy(text)
+    return files
+
+
+def render_cdef(interface: Interface) -> str:
+    """Declarations for cffi's ``cdef`` (same macros as the header)."""
+    return environment().get_template("cdef.h.j2").render(interface=interface)
+
+
+def _tidy(text: str) -> str:
+    """Strip trailing spaces and collapse runs of blank lines; end with one newline."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.rstrip()
+        if line or (out and out[-1]):
+            out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
