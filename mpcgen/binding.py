@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import Built, build, read_manifest
+from .build import Built, build
+from .manifest import read_manifest
 from .errors import EvaluationError
 
 _DTYPES = {"double": np.float64, "float": np.float32, "double _Complex": np.complex128}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import sys
@@ -24,7 +23,7 @@ from types import ModuleType
 import cffi
 
 from .errors import BuildError
-from .generate import MANIFEST
+from .manifest import read_manifest
 from .program import Interface
 from .render import render_cdef
 
@@ -52,13 +51,6 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "mpcgen"
-
-
-def read_manifest(folder: Path) -> dict:
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise BuildError(f"{folder}: not a generated folder (no {MANIFEST}); run mpcgen generate first")
-    return json.loads(path.read_text())
 
 
 def build(folder: Path, which: str = "shipped", flags: tuple[str, ...] | None = None) -> Built:

@@ -43,7 +43,7 @@ class Scalar:
     def literal(self, value: float) -> str:
         """A C literal for ``value``: shortest round-trip form, ``f`` suffix for float."""
         if self.name == "float":
-            text = repr(float(np.float32(value)))
+            text = str(np.float32(value))  # shortest text that round-trips in float32
             suffix = "f"
         else:
             text = repr(float(value))

@@ -7,21 +7,19 @@ the previous output intact.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from . import __version__
 from .derive import derive
-from .errors import OutputError
+from .errors import OptionsError, OutputError
+from .manifest import MANIFEST, manifest_text
 from .model import Model
 from .options import CodegenOptions
 from .program import build_program
 from .render import render_program
 
-MANIFEST = "mpcgen.json"
 COMPLEX_SUFFIX = "_cs"
 
 
@@ -31,29 +29,7 @@ def generate_files(model: Model, options: CodegenOptions, source: str) -> dict[s
     shipped = build_program(d, options.precision, source)
     complex_step = build_program(d, "complex", source, prefix=model.name + COMPLEX_SUFFIX, only=("F",))
     files = render_program(shipped) | render_program(complex_step)
-    manifest = {
-        "mpcgen_version": __version__,
-        "source": source,
-        "model": {
-            "name": model.name,
-            "description": model.description,
-            "reference": model.reference,
-            **{
-                group: [
-                    {"name": v.name, "lo": v.lo, "hi": v.hi, "nominal": v.nominal_value, "unit": v.unit}
-                    for v in vars_
-                ]
-                for group, vars_ in (("states", model.states), ("inputs", model.inputs), ("parameters", model.parameters))
-            },
-        },
-        "options": {
-            "ts": options.ts, "precision": options.precision, "integrator": options.integrator,
-            "substeps": options.substeps, "looped": options.looped,
-        },
-        "interfaces": {"shipped": shipped.interface.to_json(), "complex_step": complex_step.interface.to_json()},
-        "files": sorted(files),
-    }
-    files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    files[MANIFEST] = manifest_text(model, options, source, shipped, complex_step, list(files))
     return files
 
 
@@ -84,3 +60,28 @@ def write_folder(files: dict[str, str], out: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def generate(
+    source: str,
+    out: str | Path,
+    *,
+    ts: float | None = None,
+    precision: str = "double",
+    integrator: str = "rk4",
+    substeps: int = 1,
+    substep_form: str = "auto",
+) -> Path:
+    """Generate the folder ``out`` for an example name or ``file.py:function``.
+
+    ``ts`` defaults to the example's sample time (or a ``TS`` constant in the model file).
+    """
+    from .source import load_source
+
+    loaded = load_source(source)
+    ts = ts if ts is not None else loaded.default_ts
+    if ts is None:
+        raise OptionsError(f"{source}: no default sample time; pass ts (CLI: --ts SECONDS) or define TS in the file")
+    options = CodegenOptions(ts=ts, precision=precision, integrator=integrator, substeps=substeps,
+                             substep_form=substep_form)
+    return write_folder(generate_files(loaded.model, options, source), Path(out))

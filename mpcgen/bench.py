@@ -1,0 +1,179 @@
+"""Benchmarks (reported, never asserted): compiled F_and_jacobians against CasADi's C.
+
+For each example, the same fused function (x, u, p) -> (x_next, A, B) is emitted
+twice: by mpcgen and by CasADi's ``Function.generate`` (with CasADi's default
+options, and again with its ``cse`` option on). All are compiled with the same
+compiler, flags and C dialect (``-std=c99`` keeps FMA contraction off for all) into
+one harness that interleaves their timing samples. Also reported: generation and
+compile times, and how they grow with the chain of masses.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import casadi as ca
+import numpy as np
+
+from .derive import derive
+from .examples import EXAMPLES, get_example
+from .pipeline import generate_files, write_folder
+from .options import CodegenOptions
+from .render import environment
+
+CC = os.environ.get("CC", "gcc")
+FLAGS = ("-std=c99", "-O2", "-fno-math-errno")
+
+
+@dataclass(frozen=True)
+class Timing:
+    median: float
+    p99: float
+    max: float
+
+    @staticmethod
+    def of(samples: list[float]) -> "Timing":
+        a = np.array(samples)
+        return Timing(float(np.median(a)), float(np.percentile(a, 99)), float(a.max()))
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    spec: str
+    nx: int
+    nu: int
+    ours: Timing
+    casadi: Timing
+    casadi_cse: Timing
+    generate_s: float
+    compile_s: float
+    casadi_generate_s: float
+    casadi_compile_s: float
+    lines: int
+
+
+def bench_example(spec: str, work: Path, samples: int = 51) -> BenchResult:
+    """Generate, compile and time one example against CasADi's generated C."""
+    example, model = get_example(spec)
+    options = CodegenOptions(ts=example.ts)
+    t0 = time.perf_counter()
+    files = generate_files(model, options, spec)
+    gen_s = time.perf_counter() - t0
+    folder = write_folder(files, work / model.name)
+    prefix = model.name
+
+    d = derive(model, options)
+    casadi_names = ("casadi_fj", "casadi_fj_cse")
+    t0 = time.perf_counter()
+    for name, cse in zip(casadi_names, (False, True)):
+        fn = ca.Function(name, [model.x, model.u, model.p], [d.x_next, d.A, d.B], {"cse": cse})
+        fn.generate(f"{name}.c", {"with_header": False})
+        shutil.move(f"{name}.c", folder / f"{name}.c")
+    cas_gen_s = time.perf_counter() - t0
+    sizes = [(fn.sz_w(), fn.sz_iw())]
+
+    nominal, spread = [], []
+    for v in (*model.states, *model.inputs, *model.parameters):
+        nominal.append(repr(v.nominal_value))
+        spread.append(repr(0.1 * (v.hi - v.lo)))
+    harness = environment().get_template("bench_main.c.j2").render(
+        prefix=prefix, casadi_names=casadi_names, nx=model.nx, nu=model.nu, np=model.np,
+        nominal=nominal, spread=spread, casadi_w=max(1, sizes[0][0] + 64), casadi_iw=max(1, sizes[0][1] + 8),
+    )
+    (folder / "bench_main.c").write_text(harness)
+
+    ours_s = _compile(folder / f"{prefix}.c", folder)
+    cas_s = _compile(folder / "casadi_fj.c", folder)
+    _compile(folder / "casadi_fj_cse.c", folder)
+    _compile(folder / "bench_main.c", folder)
+    exe = folder / "bench"
+    subprocess.run([CC, *[str(o) for o in sorted(folder.glob("*.o"))], "-lm", "-o", str(exe)], check=True)
+    out = subprocess.run([str(exe), str(samples)], check=True, capture_output=True, text=True).stdout
+    per: dict[str, list[float]] = {}
+    for line in out.splitlines():
+        name, value = line.split()
+        per.setdefault(name, []).append(float(value))
+    lines = (folder / f"{prefix}.c").read_text().count("\n")
+    return BenchResult(spec, model.nx, model.nu, Timing.of(per["ours"]), Timing.of(per["casadi_fj"]),
+                       Timing.of(per["casadi_fj_cse"]), gen_s, ours_s, cas_gen_s, cas_s, lines)
+
+
+def _compile(source: Path, folder: Path) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([CC, *FLAGS, "-I", str(folder), "-c", str(source), "-o", str(source.with_suffix(".o"))],
+                   check=True)
+    return time.perf_counter() - t0
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cc = subprocess.run([CC, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return f"{cpu}, {os.cpu_count()} cores; {cc}; flags {' '.join(FLAGS)}"
+
+
+def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool = True) -> list[BenchResult]:
+    """Print the evaluation table (and the chain scaling table); return the results."""
+    specs = specs or list(EXAMPLES)
+    print(f"machine: {machine()}", flush=True)
+    print("F_and_jacobians per call, ns (median / p99 / max over samples); ratio = ours / CasADi median")
+    head = (f"{'model':<10} {'nx':>3} {'nu':>3} {'mpcgen':>22} {'CasADi':>22} {'CasADi cse':>22} "
+            f"{'ratio':>6} {'ratio cse':>9}")
+    print(head)
+    print("-" * len(head), flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="mpcgen-bench-") as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            for spec in specs:
+                r = bench_example(spec, Path(tmp), samples=max(11, repeats // 40))
+                results.append(r)
+                print(f"{spec:<10} {r.nx:>3} {r.nu:>3} {_t(r.ours):>22} {_t(r.casadi):>22} {_t(r.casadi_cse):>22} "
+                      f"{r.ours.median / r.casadi.median:>6.2f} {r.ours.median / r.casadi_cse.median:>9.2f}",
+                      flush=True)
+            print()
+            print("generation and compile time, s (mpcgen: derive+lower+render; CasADi: Function.generate)")
+            print(f"{'model':<10} {'gen':>6} {'compile':>8} {'C lines':>8} {'CasADi gen':>11} {'CasADi compile':>15}")
+            for r in results:
+                print(f"{r.spec:<10} {r.generate_s:>6.2f} {r.compile_s:>8.2f} {r.lines:>8} "
+                      f"{r.casadi_generate_s:>11.2f} {r.casadi_compile_s:>15.2f}")
+            if scaling:
+                print()
+                print("chain of masses: growth with nx")
+                print(f"{'masses':>6} {'nx':>4} {'gen s':>6} {'compile s':>9} {'C lines':>8} {'mpcgen ns':>10} "
+                      f"{'CasADi ns':>10} {'ratio':>6}")
+                example = EXAMPLES["chain"]
+                assert example.size_name is not None
+                for size in _chain_sizes():
+                    r = bench_example(f"chain:{size}", Path(tmp), samples=11)
+                    print(f"{size:>6} {r.nx:>4} {r.generate_s:>6.2f} {r.compile_s:>9.2f} {r.lines:>8} "
+                          f"{r.ours.median:>10.0f} {r.casadi.median:>10.0f} {r.ours.median / r.casadi.median:>6.2f}",
+                          flush=True)
+        finally:
+            os.chdir(cwd)
+    return results
+
+
+def _chain_sizes() -> list[int]:
+    """Chain sizes spanning the smallest to the largest nx the example allows."""
+    from .examples import chain
+
+    return list(chain.BENCH_SIZES)
+
+
+def _t(t: Timing) -> str:
+    return f"{t.median:.0f} / {t.p99:.0f} / {t.max:.0f}"

@@ -1,0 +1,119 @@
+"""The ``mpcgen`` command line: parses arguments and calls the library, nothing more.
+
+Exit codes: 0 success, 1 verification failed, 2 user error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .errors import MpcgenError, NonSmoothWarning
+from .options import INTEGRATORS, PRECISIONS, SUBSTEP_FORMS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpcgen",
+        description="Generate flat, static C for a plant's discrete dynamics and Jacobians, and verify it.",
+    )
+    parser.add_argument("--version", action="version", version=f"mpcgen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="generate C for a model into a folder",
+                       description="Generate C for MODEL (an example name, e.g. pendulum or chain:12, "
+                                   "or path/to/file.py:function returning an mpcgen.Model).")
+    g.add_argument("model", metavar="MODEL")
+    g.add_argument("-o", "--output", required=True, type=Path, metavar="DIR", help="output folder (replaced atomically)")
+    g.add_argument("--precision", choices=PRECISIONS, default="double", help="scalar type of the shipped C (default double)")
+    g.add_argument("--integrator", choices=INTEGRATORS, default="rk4", help="explicit Runge-Kutta scheme (default rk4)")
+    g.add_argument("--substeps", type=int, default=1, metavar="M", help="integrator steps per sample (default 1)")
+    g.add_argument("--substep-form", choices=SUBSTEP_FORMS, default="auto",
+                   help="unroll all substeps or loop one in C (default auto: loop from 4 substeps)")
+    g.add_argument("--ts", type=float, default=None, metavar="TS", help="sample time in seconds (default: the example's)")
+
+    v = sub.add_parser("verify", help="check the compiled Jacobians of a generated folder",
+                       description="Compile DIR and compare its Jacobians with CasADi, central and complex-step "
+                                   "differences at the nominal point and random points.")
+    v.add_argument("folder", type=Path, metavar="DIR")
+    v.add_argument("-k", "--points", type=int, default=100, help="random points besides the nominal one (default 100)")
+    v.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    e = sub.add_parser("examples", help="list the example plants, or generate them all",
+                       description="List the example plants; with --generate DIR write DIR/NAME for every example.")
+    e.add_argument("--generate", type=Path, metavar="DIR", default=None)
+
+    b = sub.add_parser("bench", help="time the compiled code against CasADi's own generated C",
+                       description="Per example: median evaluation time of F_and_jacobians against CasADi's "
+                                   "Function.generate C, compiled with the same compiler and flags; "
+                                   "generation and compile times; chain scaling.")
+    b.add_argument("--examples", nargs="*", default=None, metavar="NAME")
+    b.add_argument("--repeats", type=int, default=2000, help="timed calls per sample (default 2000)")
+    b.add_argument("--no-scaling", action="store_true", help="skip the chain-of-masses scaling sweep")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NonSmoothWarning)
+        try:
+            code = _run(args)
+        except MpcgenError as exc:
+            code = 2
+            print(f"mpcgen: error: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            print("mpcgen: interrupted", file=sys.stderr)
+            code = 130
+        finally:
+            for w in caught:
+                if issubclass(w.category, NonSmoothWarning):
+                    print(f"mpcgen: warning: {w.message}", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "generate":
+        from .pipeline import generate
+
+        t0 = time.perf_counter()
+        out = generate(args.model, args.output, ts=args.ts, precision=args.precision, integrator=args.integrator,
+                       substeps=args.substeps, substep_form=args.substep_form)
+        files = sorted(p.name for p in out.iterdir())
+        print(f"generated {args.model} -> {out}/ ({', '.join(files)}) in {time.perf_counter() - t0:.2f} s")
+        return 0
+    if args.command == "verify":
+        from .verification import verify
+
+        print(f"compiling and verifying {args.folder} ...", flush=True)
+        report = verify(args.folder, points=args.points, seed=args.seed)
+        print(report.table())
+        return 0 if report.passed else 1
+    if args.command == "examples":
+        from .examples import EXAMPLES
+
+        if args.generate is None:
+            for ex in EXAMPLES.values():
+                sized = f" (sized: {ex.name}:{ex.size_name.upper()})" if ex.size_name else ""
+                print(f"{ex.name:<10} {ex.summary}{sized}")
+            return 0
+        from .pipeline import generate
+
+        for name in EXAMPLES:
+            out = generate(name, args.generate / name)
+            print(f"generated {name} -> {out}/", flush=True)
+        return 0
+    if args.command == "bench":
+        from .bench import run_bench
+
+        run_bench(args.examples, repeats=args.repeats, scaling=not args.no_scaling)
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
