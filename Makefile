@@ -37,7 +37,7 @@ bench: install tools
 
 # Regenerate the committed example outputs in generated/.
 generated: install
-	$(MPCGEN) regenerate generated
+	$(MPCGEN) examples --generate generated
 
 clean:
 	rm -rf build $(VENV)

@@ -1,0 +1,184 @@
+"""Chain of point masses connected by springs, one end fixed, the other end moved.
+
+The benchmark of Wirsching, Bock and Diehl (2006): point masses in 3D hang in a row
+between an anchor fixed at the origin and an end point whose VELOCITY is controlled.
+With M free masses (the build argument ``masses``) there are M + 1 springs; point 0 is
+the anchor p_0 = 0 and point M + 1 the controlled end p_end.
+
+State  x = (p_1, v_1, p_2, v_2, ..., p_M, v_M, p_end), nx = 6 M + 3
+    p_i = (x_i, y_i, z_i) positions [m], v_i = (vx_i, vy_i, vz_i) velocities [m/s]
+Input  u = (ux, uy, uz), velocity of the end point [m/s]
+
+Each spring follows Hooke's law with rest length L along the line between its ends;
+the force it exerts on its lower-index end, for d = p_{i+1} - p_i, is
+
+    F(d) = D (1 - L / |d|) d,        |d| = sqrt(d_x^2 + d_y^2 + d_z^2),
+
+so that, with gravity g = (0, 0, -9.81) m/s^2,
+
+    dp_i/dt   = v_i                                          i = 1..M
+    dv_i/dt   = (F(p_{i+1} - p_i) - F(p_i - p_{i-1})) / m + g
+    dp_end/dt = u
+
+No damping. F is smooth wherever neighbouring masses do not coincide; the operating
+ranges keep them apart: x_i stays within 0.4 slot widths s = SPAN / (M + 1) of its slot
+i s, so neighbours are at least 0.2 s apart everywhere in the sampled box.
+
+The nominal state is the chain at rest, hanging between the anchor and the end point
+(SPAN, 0, 0) with the nominal parameters: see :func:`rest_positions`.
+
+Values: m = 0.03 kg, D = 0.1 N/m, L = 0.033 m, end velocity bound 1 m/s and sample
+time Ts = 0.2 s, after L. Wirsching, H. G. Bock, M. Diehl, "Fast NMPC of a chain of
+mass points connected by springs", IEEE International Conference on Control
+Applications, 2006, and C. Kirches, L. Wirsching, H. G. Bock, J. P. Schloeder,
+"Efficient direct multiple shooting for nonlinear model predictive control on long
+horizons", Journal of Process Control, 2012. m, D and L are parameters (+-20 %).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import casadi as ca
+
+from ..errors import ModelError
+from ..model import Model, Var, var
+
+TS = 0.2
+"""Default sample time [s]."""
+
+MIN_MASSES, MAX_MASSES, DEFAULT_MASSES = 1, 12, 3
+"""Allowed number of free masses: nx = 6 M + 3 runs from 9 to 75; the default has nx = 21."""
+
+BENCH_SIZES = (1, 2, 3, 5, 8, 12)
+"""Sizes the benchmark sweeps, from the smallest to the largest allowed."""
+
+MASS, SPRING, REST_LENGTH = 0.03, 0.1, 0.033
+"""Nominal mass of each point [kg], spring constant [N/m] and spring rest length [m]."""
+
+GRAVITY = 9.81
+"""Gravitational acceleration [m/s^2], acting along -z."""
+
+SPAN = 1.0
+"""Nominal end point (SPAN, 0, 0) [m]."""
+
+REFERENCE = (
+    "L. Wirsching, H. G. Bock, M. Diehl, 'Fast NMPC of a chain of mass points connected by springs', "
+    "IEEE CCA, 2006; C. Kirches, L. Wirsching, H. G. Bock, J. P. Schloeder, 'Efficient direct multiple "
+    "shooting for nonlinear model predictive control on long horizons', J. Process Control, 2012"
+)
+
+Vec3 = list[Union[ca.SX, float]]
+"""A 3-vector of scalars (symbolic, or the anchor's zeros)."""
+
+
+def state_count(masses: int) -> int:
+    """nx of a chain with ``masses`` free masses: 6 per free mass plus the end position."""
+    return 6 * masses + 3
+
+
+def spring_force(d: Vec3, spring: ca.SX, rest_length: ca.SX) -> Vec3:
+    """Hooke force D (1 - L/|d|) d on the lower-index end of a spring spanning d."""
+    length = ca.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2)
+    scale = spring * (1 - rest_length / length)
+    return [scale * component for component in d]
+
+
+def rest_positions(
+    masses: int, mass: float = MASS, spring: float = SPRING, rest_length: float = REST_LENGTH, span: float = SPAN
+) -> list[tuple[float, float, float]]:
+    """Positions of the free masses of the chain at rest between 0 and (span, 0, 0).
+
+    In equilibrium every spring j = 1..M+1 (from point j-1 to point j) carries a tension
+    vector t_j = (H, 0, V_j) with the same horizontal part H, and each free mass adds
+    its weight w = m g: V_j = -M w / 2 + (j - 1) w (symmetric about the middle). The
+    spring then spans d_j = t_j (1/D + L/|t_j|). H is the unique root of the increasing
+    function sum_j d_j,x - span, found by bisection; the positions are partial sums.
+    """
+    weight = mass * GRAVITY
+    verticals = [(-masses / 2 + j) * weight for j in range(masses + 1)]
+
+    def spans(h: float) -> list[tuple[float, float]]:
+        factors = [1 / spring + rest_length / math.hypot(h, v) for v in verticals]
+        return [(h * f, v * f) for v, f in zip(verticals, factors)]
+
+    lo, hi = 0.0, spring * span
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if sum(dx for dx, _ in spans(mid)) < span:
+            lo = mid
+        else:
+            hi = mid
+    positions, x, z = [], 0.0, 0.0
+    for dx, dz in spans(0.5 * (lo + hi))[:masses]:
+        x, z = x + dx, z + dz
+        positions.append((x, 0.0, z))
+    return positions
+
+
+def _point_vars(label: str, nominal: tuple[float, float, float], slot: float, spacing: float) -> list[Var]:
+    """Position variables of one point; x stays within 0.4 spacings of its slot."""
+    x0, y0, z0 = nominal
+    return [
+        var(f"x{label}", slot - 0.4 * spacing, slot + 0.4 * spacing, nominal=x0, unit="m"),
+        var(f"y{label}", -0.25, 0.25, nominal=y0, unit="m"),
+        var(f"z{label}", 1.5 * z0 - 0.5, 0.5 * z0 + 0.5, nominal=z0, unit="m"),
+    ]
+
+
+def _velocity_vars(label: str) -> list[Var]:
+    return [var(f"v{axis}{label}", -1.0, 1.0, nominal=0.0, unit="m/s") for axis in "xyz"]
+
+
+def chain(masses: int | None = None) -> Model:
+    """Chain with ``masses`` free masses (default 3): nx = 6 M + 3, nu = 3, np = 3 (m, D, L).
+
+    The default build is named ``chain``; an explicit size M is named ``chain{M}``.
+    """
+    name = "chain" if masses is None else f"chain{masses}"
+    count = DEFAULT_MASSES if masses is None else masses
+    if isinstance(count, bool) or not isinstance(count, int) or not MIN_MASSES <= count <= MAX_MASSES:
+        raise ModelError(f"chain: masses must be an integer from {MIN_MASSES} to {MAX_MASSES}, got {count!r}")
+    spacing = SPAN / (count + 1)
+    rest = rest_positions(count)
+
+    states: list[Var] = []
+    points: list[Vec3] = [[0.0, 0.0, 0.0]]  # the anchor
+    velocities: list[Vec3] = []
+    for i in range(1, count + 1):
+        position, velocity = _point_vars(str(i), rest[i - 1], i * spacing, spacing), _velocity_vars(str(i))
+        states += position + velocity
+        points.append([v.symbol for v in position])
+        velocities.append([v.symbol for v in velocity])
+    end = _point_vars("_end", (SPAN, 0.0, 0.0), SPAN, spacing)
+    states += end
+    points.append([v.symbol for v in end])
+
+    inputs = [var(f"u{axis}", -1.0, 1.0, nominal=0.0, unit="m/s") for axis in "xyz"]
+    params = (
+        var("m", 0.8 * MASS, 1.2 * MASS, nominal=MASS, unit="kg"),
+        var("D", 0.8 * SPRING, 1.2 * SPRING, nominal=SPRING, unit="N/m"),
+        var("L", 0.8 * REST_LENGTH, 1.2 * REST_LENGTH, nominal=REST_LENGTH, unit="m"),
+    )
+    m, spring, rest_length = (p.symbol for p in params)
+
+    forces = [
+        spring_force([b - a for a, b in zip(points[j], points[j + 1])], spring, rest_length)
+        for j in range(count + 1)
+    ]  # forces[j]: spring between point j and point j+1, acting on point j
+    ode: list[ca.SX] = []
+    for i in range(1, count + 1):
+        acceleration = [(forces[i][k] - forces[i - 1][k]) / m for k in range(3)]
+        acceleration[2] = acceleration[2] - GRAVITY
+        ode += velocities[i - 1] + acceleration
+    ode += [u.symbol for u in inputs]
+    return Model(
+        name,
+        states=tuple(states),
+        inputs=tuple(inputs),
+        ode=ode,
+        parameters=params,
+        description=f"chain of {count} free masses between a fixed anchor and a velocity-controlled end",
+        reference=REFERENCE,
+    )

@@ -1,0 +1,28 @@
+"""generated/ is a golden folder: regenerating every example reproduces it byte for byte."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from mpcgen import generate
+from mpcgen.examples import EXAMPLES
+
+GOLDEN = ROOT / "generated"
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_generated_folder_is_in_sync(tmp_path: Path, name: str) -> None:
+    fresh = generate(name, tmp_path / name)
+    golden = GOLDEN / name
+    assert golden.is_dir(), f"generated/{name} missing: run `make generated`"
+    fresh_files = sorted(p.name for p in fresh.iterdir())
+    assert fresh_files == sorted(p.name for p in golden.iterdir()), "file lists differ: run `make generated`"
+    for f in fresh_files:
+        assert (fresh / f).read_bytes() == (golden / f).read_bytes(), f"generated/{name}/{f} drifted: run `make generated`"
+
+
+def test_no_stray_folders() -> None:
+    assert sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()) == sorted(EXAMPLES)
