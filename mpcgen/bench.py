@@ -1,11 +1,16 @@
 """Benchmarks (reported, never asserted): compiled F_and_jacobians against CasADi's C.
 
 For each example, the same fused function (x, u, p) -> (x_next, A, B) is emitted
-twice: by mpcgen and by CasADi's ``Function.generate`` (with CasADi's default
-options, and again with its ``cse`` option on). All are compiled with the same
-compiler, flags and C dialect (``-std=c99`` keeps FMA contraction off for all) into
-one harness that interleaves their timing samples. Also reported: generation and
-compile times, and how they grow with the chain of masses.
+by mpcgen and by CasADi's ``Function.generate``, three ways:
+
+CasADi        the natural CasADi formulation (``jacobian`` of the RK step), default options
+CasADi cse    the same with CasADi's ``cse`` option on
+CasADi graph  CasADi emitting mpcgen's own expression graph (after mpcgen's choice of
+              Jacobian formulation): separates the formulation from the emitter
+
+All are compiled with the same compiler, flags and C dialect (``-std=c99`` keeps FMA
+contraction off for all) into one harness that interleaves their timing samples.
+Also reported: generation and compile times, and how they grow with the chain of masses.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 import casadi as ca
 import numpy as np
 
-from .derive import derive
+from .derive import derive, discretize
 from .examples import EXAMPLES, get_example
 from .pipeline import generate_files, write_folder
 from .options import CodegenOptions
@@ -49,9 +54,11 @@ class BenchResult:
     spec: str
     nx: int
     nu: int
+    method: str
     ours: Timing
     casadi: Timing
     casadi_cse: Timing
+    casadi_graph: Timing
     generate_s: float
     compile_s: float
     casadi_generate_s: float
@@ -70,14 +77,24 @@ def bench_example(spec: str, work: Path, samples: int = 51) -> BenchResult:
     prefix = model.name
 
     d = derive(model, options)
-    casadi_names = ("casadi_fj", "casadi_fj_cse")
-    t0 = time.perf_counter()
-    for name, cse in zip(casadi_names, (False, True)):
-        fn = ca.Function(name, [model.x, model.u, model.p], [d.x_next, d.A, d.B], {"cse": cse})
+    natural = discretize(model, options)
+    natural_outputs = [natural, ca.jacobian(natural, model.x), ca.jacobian(natural, model.u)]
+    variants = {
+        "casadi_fj": (natural_outputs, False),
+        "casadi_fj_cse": (natural_outputs, True),
+        "casadi_fj_graph": ([d.x_next, d.A, d.B], False),
+    }
+    casadi_names = tuple(variants)
+    sizes = []
+    cas_gen_s = 0.0
+    for name, (outputs, cse) in variants.items():
+        t0 = time.perf_counter()
+        fn = ca.Function(name, [model.x, model.u, model.p], outputs, {"cse": cse})
         fn.generate(f"{name}.c", {"with_header": False})
+        if name == "casadi_fj":
+            cas_gen_s = time.perf_counter() - t0
         shutil.move(f"{name}.c", folder / f"{name}.c")
-    cas_gen_s = time.perf_counter() - t0
-    sizes = [(fn.sz_w(), fn.sz_iw())]
+        sizes.append((fn.sz_w(), fn.sz_iw()))
 
     nominal, spread = [], []
     for v in (*model.states, *model.inputs, *model.parameters):
@@ -85,13 +102,15 @@ def bench_example(spec: str, work: Path, samples: int = 51) -> BenchResult:
         spread.append(repr(0.1 * (v.hi - v.lo)))
     harness = environment().get_template("bench_main.c.j2").render(
         prefix=prefix, casadi_names=casadi_names, nx=model.nx, nu=model.nu, np=model.np,
-        nominal=nominal, spread=spread, casadi_w=max(1, sizes[0][0] + 64), casadi_iw=max(1, sizes[0][1] + 8),
+        nominal=nominal, spread=spread, casadi_w=max(w for w, _ in sizes) + 64,
+        casadi_iw=max(iw for _, iw in sizes) + 8,
     )
     (folder / "bench_main.c").write_text(harness)
 
     ours_s = _compile(folder / f"{prefix}.c", folder)
     cas_s = _compile(folder / "casadi_fj.c", folder)
-    _compile(folder / "casadi_fj_cse.c", folder)
+    for name in casadi_names[1:]:
+        _compile(folder / f"{name}.c", folder)
     _compile(folder / "bench_main.c", folder)
     exe = folder / "bench"
     subprocess.run([CC, *[str(o) for o in sorted(folder.glob("*.o"))], "-lm", "-o", str(exe)], check=True)
@@ -101,8 +120,9 @@ def bench_example(spec: str, work: Path, samples: int = 51) -> BenchResult:
         name, value = line.split()
         per.setdefault(name, []).append(float(value))
     lines = (folder / f"{prefix}.c").read_text().count("\n")
-    return BenchResult(spec, model.nx, model.nu, Timing.of(per["ours"]), Timing.of(per["casadi_fj"]),
-                       Timing.of(per["casadi_fj_cse"]), gen_s, ours_s, cas_gen_s, cas_s, lines)
+    return BenchResult(spec, model.nx, model.nu, d.method, Timing.of(per["ours"]), Timing.of(per["casadi_fj"]),
+                       Timing.of(per["casadi_fj_cse"]), Timing.of(per["casadi_fj_graph"]), gen_s, ours_s,
+                       cas_gen_s, cas_s, lines)
 
 
 def _compile(source: Path, folder: Path) -> float:
@@ -129,9 +149,9 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
     """Print the evaluation table (and the chain scaling table); return the results."""
     specs = specs or list(EXAMPLES)
     print(f"machine: {machine()}", flush=True)
-    print("F_and_jacobians per call, ns (median / p99 / max over samples); ratio = ours / CasADi median")
-    head = (f"{'model':<10} {'nx':>3} {'nu':>3} {'mpcgen':>22} {'CasADi':>22} {'CasADi cse':>22} "
-            f"{'ratio':>6} {'ratio cse':>9}")
+    print("F_and_jacobians per call, ns (median / p99 / max over samples); ratio = mpcgen median / CasADi median")
+    head = (f"{'model':<10} {'nx':>3} {'jacobians':>9} {'mpcgen':>20} {'CasADi':>20} {'CasADi cse':>20} "
+            f"{'CasADi graph':>20} {'ratio':>6} {'vs best':>7}")
     print(head)
     print("-" * len(head), flush=True)
     results = []
@@ -142,9 +162,10 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
             for spec in specs:
                 r = bench_example(spec, Path(tmp), samples=max(11, repeats // 40))
                 results.append(r)
-                print(f"{spec:<10} {r.nx:>3} {r.nu:>3} {_t(r.ours):>22} {_t(r.casadi):>22} {_t(r.casadi_cse):>22} "
-                      f"{r.ours.median / r.casadi.median:>6.2f} {r.ours.median / r.casadi_cse.median:>9.2f}",
-                      flush=True)
+                best = min(r.casadi.median, r.casadi_cse.median, r.casadi_graph.median)
+                print(f"{spec:<10} {r.nx:>3} {r.method:>9} {_t(r.ours):>20} {_t(r.casadi):>20} "
+                      f"{_t(r.casadi_cse):>20} {_t(r.casadi_graph):>20} {r.ours.median / r.casadi.median:>6.2f} "
+                      f"{r.ours.median / best:>7.2f}", flush=True)
             print()
             print("generation and compile time, s (mpcgen: derive+lower+render; CasADi: Function.generate)")
             print(f"{'model':<10} {'gen':>6} {'compile':>8} {'C lines':>8} {'CasADi gen':>11} {'CasADi compile':>15}")
@@ -154,13 +175,13 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
             if scaling:
                 print()
                 print("chain of masses: growth with nx")
-                print(f"{'masses':>6} {'nx':>4} {'gen s':>6} {'compile s':>9} {'C lines':>8} {'mpcgen ns':>10} "
-                      f"{'CasADi ns':>10} {'ratio':>6}")
+                print(f"{'masses':>6} {'nx':>4} {'jacobians':>9} {'gen s':>6} {'compile s':>9} {'C lines':>8} "
+                      f"{'mpcgen ns':>10} {'CasADi ns':>10} {'ratio':>6}")
                 example = EXAMPLES["chain"]
                 assert example.size_name is not None
                 for size in _chain_sizes():
                     r = bench_example(f"chain:{size}", Path(tmp), samples=11)
-                    print(f"{size:>6} {r.nx:>4} {r.generate_s:>6.2f} {r.compile_s:>9.2f} {r.lines:>8} "
+                    print(f"{size:>6} {r.nx:>4} {r.method:>9} {r.generate_s:>6.2f} {r.compile_s:>9.2f} {r.lines:>8} "
                           f"{r.ours.median:>10.0f} {r.casadi.median:>10.0f} {r.ours.median / r.casadi.median:>6.2f}",
                           flush=True)
         finally:

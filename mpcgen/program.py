@@ -80,6 +80,7 @@ class Program:
     model: Model
     options_line: str
     integrator: str
+    derivative_method: str
     version: str
     source: str                  # where the model came from (example name or file:function)
     repeats: int                 # block applications per sample (1 = unrolled)
@@ -154,6 +155,7 @@ def build_program(d: Derivatives, scalar_name: str, source: str, prefix: str | N
         model=model,
         options_line=d.options.describe(),
         integrator=d.options.integrator,
+        derivative_method=d.method,
         version=__version__,
         source=source,
         repeats=d.repeats,

@@ -6,23 +6,26 @@ independent references:
 
 casadi   CasADi's own numeric evaluation of the same discretization (always fully
          unrolled, so it also checks the looped substep propagation).
-central  central differences of the compiled F, step h_j = eps^(1/3) max(s_j, |z_j|).
-complex  complex-step differences of the compiled complex F, h_j = 1e-20 max(s_j, |z_j|).
+central  central differences of the compiled F, step h_j = eps^(1/3) w_j.
+complex  complex-step differences of the compiled complex F, h_j = 1e-20 w_j.
 
-s_j = max(|lo_j|, |hi_j|) is the typical magnitude of entry j of z = (x, u, p), from
-its declared operating range. The textbook step eps^(1/3) max(1, |z_j|) assumes
-unit-scaled variables; for a parameter such as an inertia of 0.01 kg m^2 it steps by
-0.06 % of the value, and truncation error dominates.
+w_j = hi_j - lo_j is the width of the declared operating range of entry j of
+z = (x, u, p): the scale on which F varies with z_j. The textbook step
+eps^(1/3) max(1, |z_j|) assumes unit-scaled variables centred near zero; it fails
+both ways on real models: for an inertia of 0.01 kg m^2 it steps 0.06 % of the value,
+and for a chain of masses hanging 60 m deep with masses centimetres apart it steps
+a large fraction of the spacing. In both cases truncation error dominates.
 
-Errors are measured entry by entry against the natural scale of a difference
-quotient of output i with respect to input j (s_i for output i is the typical
-magnitude of state i):
+Errors are measured entry by entry against the scale of a difference quotient of
+output i with respect to input j (s_i = max(|lo_i|, |hi_i|) is the typical magnitude
+of state i, so rounding errors of F_i are about eps max(s_i, |F_i|)):
 
-    scale_ij = |J_ij| + max(s_i, |F_i|) / max(s_j, |z_j|)
+    scale_ij = |J_ij| + max(s_i, |F_i|) / w_j
     error_ij = |J_ij(compiled) - J_ij(reference)| / scale_ij
 
-With h = eps^(1/3) s, the truncation error (h^2 times the third derivative) and the
-rounding error (eps F / h) of central differences are both about eps^(2/3) F / s.
+With h = eps^(1/3) w, the rounding error of central differences (eps F / h) is
+eps^(2/3) F / w, and the truncation error (h^2 times the third derivative) is of the
+same order when F varies on the scale w.
 
 and each method has a tolerance from its error theory, in units of the machine
 epsilon of the shipped scalar type:
@@ -105,6 +108,11 @@ def typical_magnitudes(manifest: dict) -> np.ndarray:
     return np.array([max(abs(v["lo"]), abs(v["hi"])) for v in _variables(manifest)])
 
 
+def range_widths(manifest: dict) -> np.ndarray:
+    """w_j = hi_j - lo_j for every entry of z = [x; u; p]."""
+    return np.array([v["hi"] - v["lo"] for v in _variables(manifest)])
+
+
 def sample_points(manifest: dict, count: int, seed: int) -> list[np.ndarray]:
     """The nominal point, then ``count`` uniform random points of the ranges (z = [x; u; p])."""
     variables = _variables(manifest)
@@ -138,6 +146,7 @@ def verify(folder: str | Path, points: int = 100, seed: int = 0) -> Report:
 
     samples = sample_points(man, points, seed)
     typical = typical_magnitudes(man)
+    widths = range_widths(man)
     for z in samples:
         z = z.astype(cm.dtype).astype(np.float64)  # evaluate where the C evaluates
         x, u, p = z[:nx], z[nx:nx + nu], z[nx + nu:]
@@ -146,14 +155,13 @@ def verify(folder: str | Path, points: int = 100, seed: int = 0) -> Report:
         ref = reference(x, u, p)
         F_ref = np.array(ref[0]).ravel()
         J_ref = np.hstack([np.array(ref[i]).reshape(nx, -1) for i in (1, 2, 3)])
-        z_scale = np.maximum(typical, np.abs(z))
         F_scale = np.maximum(typical[:nx], np.abs(F_ref))
-        scale = np.abs(J_ref) + F_scale[:, None] / z_scale[None, :]
+        scale = np.abs(J_ref) + F_scale[:, None] / widths[None, :]
         record("F", "casadi", x_next, F_ref, F_scale)
         separate = np.hstack([cm.dF_dx(x, u, p), cm.dF_du(x, u, p)])
         record("A,B", "fused", separate, J[:, : nx + nu], scale[:, : nx + nu])
-        J_cd = _central(cm, z, z_scale, nx, nu, eps)
-        J_cs = _complex_step(cm, z, z_scale, nx, nu)
+        J_cd = _central(cm, z, widths, nx, nu, eps)
+        J_cs = _complex_step(cm, z, widths, nx, nu)
         for name, sl in blocks.items():
             record(name, "casadi", J[:, sl], J_ref[:, sl], scale[:, sl])
             record(name, "central", J[:, sl], J_cd[:, sl], scale[:, sl])
@@ -167,10 +175,10 @@ def verify(folder: str | Path, points: int = 100, seed: int = 0) -> Report:
     return Report(source.model.name, opts["precision"], len(samples), rows)
 
 
-def _central(cm: CompiledModel, z: np.ndarray, z_scale: np.ndarray, nx: int, nu: int, eps: float) -> np.ndarray:
+def _central(cm: CompiledModel, z: np.ndarray, widths: np.ndarray, nx: int, nu: int, eps: float) -> np.ndarray:
     cols = []
     for j in range(z.size):
-        h = eps ** (1 / 3) * z_scale[j]
+        h = eps ** (1 / 3) * widths[j]
         zp, zm = z.copy(), z.copy()
         zp[j] += h
         zm[j] -= h
@@ -182,10 +190,10 @@ def _central(cm: CompiledModel, z: np.ndarray, z_scale: np.ndarray, nx: int, nu:
     return np.array(cols).T
 
 
-def _complex_step(cm: CompiledModel, z: np.ndarray, z_scale: np.ndarray, nx: int, nu: int) -> np.ndarray:
+def _complex_step(cm: CompiledModel, z: np.ndarray, widths: np.ndarray, nx: int, nu: int) -> np.ndarray:
     cols = []
     for j in range(z.size):
-        h = CS_STEP * z_scale[j]
+        h = CS_STEP * widths[j]
         zc = z.astype(np.complex128)
         zc[j] += 1j * h
         cols.append(np.imag(cm.F_complex(zc[:nx], zc[nx:nx + nu], zc[nx + nu:])) / h)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from mpcgen.errors import ModelError, SourceError
-from mpcgen.examples import EXAMPLES, chain, cstr, get_example, pendulum, quadrotor, robot_arm
+from mpcgen.examples import EXAMPLES, chain, cstr, get_example, quadrotor, robot_arm
 from mpcgen.model import Model
 
 SIZES = {  # (nx, nu, np) of the default builds
@@ -365,11 +365,20 @@ def test_chain_energy_is_conserved_with_the_end_at_rest() -> None:
 
 
 def test_chain_ranges_keep_neighbours_apart() -> None:
-    """The x ranges of consecutive points do not overlap, so |d| > 0 on the whole box."""
-    for masses in (1, chain.MAX_MASSES):
+    """On the whole sampling box, consecutive points (anchor included) stay apart:
+    the closest two corner-to-corner boxes can come is at least 30 % of the rest distance."""
+    import math
+
+    for masses in (1, chain.DEFAULT_MASSES, chain.MAX_MASSES):
         model = build(f"chain:{masses}")
-        xs = [v for v in model.states if v.name.startswith("x")]
-        assert len(xs) == masses + 1
-        assert xs[0].lo > 0
-        for a, b in zip(xs[:-1], xs[1:]):
-            assert a.hi < b.lo
+        boxes = [((0.0, 0.0), (0.0, 0.0), (0.0, 0.0))]  # the anchor
+        rest = [(0.0, 0.0, 0.0)]
+        by_name = {v.name: v for v in model.states}
+        labels = [str(i) for i in range(1, masses + 1)] + ["_end"]
+        for label in labels:
+            vs = [by_name[f"{axis}{label}"] for axis in "xyz"]
+            boxes.append(tuple((v.lo, v.hi) for v in vs))
+            rest.append(tuple(v.nominal_value for v in vs))
+        for (box_a, box_b), (ra, rb) in zip(zip(boxes, boxes[1:]), zip(rest, rest[1:])):
+            gap = math.sqrt(sum(max(0.0, lb - ha, la - hb) ** 2 for (la, ha), (lb, hb) in zip(box_a, box_b)))
+            assert gap >= 0.3 * math.dist(ra, rb) - 1e-12

@@ -8,29 +8,30 @@
  * Equations and values: L. Wirsching, H. G. Bock, M. Diehl, 'Fast NMPC of a chain of mass points connected by springs', IEEE CCA, 2006; C. Kirches, L. Wirsching, H. G. Bock, J. P. Schloeder, 'Efficient direct multiple shooting for nonlinear model predictive control on long horizons', J. Process Control, 2012
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
- * Ts of its rk4 discretization. Sizes:
+ * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
+ * (the formulation with fewer operations). Sizes:
  *   x[21] states:
- *     x[0] = x1 [m], nominal range [0.15, 0.35]
- *     x[1] = y1 [m], nominal range [-0.25, 0.25]
- *     x[2] = z1 [m], nominal range [-7.1711731000596055, -1.7237243666865352]
+ *     x[0] = x1 [m], nominal range [-0.05680106606256949, 0.5531908373569016]
+ *     x[1] = y1 [m], nominal range [-0.30499595170973554, 0.30499595170973554]
+ *     x[2] = z1 [m], nominal range [-4.752444685082806, -4.1424527816633345]
  *     x[3] = vx1 [m/s], nominal range [-1.0, 1.0]
  *     x[4] = vy1 [m/s], nominal range [-1.0, 1.0]
  *     x[5] = vz1 [m/s], nominal range [-1.0, 1.0]
- *     x[6] = x2 [m], nominal range [0.4, 0.6]
- *     x[7] = y2 [m], nominal range [-0.25, 0.25]
- *     x[8] = z2 [m], nominal range [-9.427243635045183, -2.4757478783483946]
+ *     x[6] = x2 [m], nominal range [0.19500404829026446, 0.8049959517097356]
+ *     x[7] = y2 [m], nominal range [-0.30499595170973554, 0.30499595170973554]
+ *     x[8] = z2 [m], nominal range [-6.256491708406525, -5.646499804987053]
  *     x[9] = vx2 [m/s], nominal range [-1.0, 1.0]
  *     x[10] = vy2 [m/s], nominal range [-1.0, 1.0]
  *     x[11] = vz2 [m/s], nominal range [-1.0, 1.0]
- *     x[12] = x3 [m], nominal range [0.65, 0.85]
- *     x[13] = y3 [m], nominal range [-0.25, 0.25]
- *     x[14] = z3 [m], nominal range [-7.1711731000596055, -1.7237243666865352]
+ *     x[12] = x3 [m], nominal range [0.4468091626430984, 1.0568010660625695]
+ *     x[13] = y3 [m], nominal range [-0.30499595170973554, 0.30499595170973554]
+ *     x[14] = z3 [m], nominal range [-4.752444685082806, -4.1424527816633345]
  *     x[15] = vx3 [m/s], nominal range [-1.0, 1.0]
  *     x[16] = vy3 [m/s], nominal range [-1.0, 1.0]
  *     x[17] = vz3 [m/s], nominal range [-1.0, 1.0]
- *     x[18] = x_end [m], nominal range [0.9, 1.1]
- *     x[19] = y_end [m], nominal range [-0.25, 0.25]
- *     x[20] = z_end [m], nominal range [-0.5, 0.5]
+ *     x[18] = x_end [m], nominal range [0.10912625053281222, 1.890873749467188]
+ *     x[19] = y_end [m], nominal range [-0.8908737494671878, 0.8908737494671878]
+ *     x[20] = z_end [m], nominal range [-0.8908737494671878, 0.8908737494671878]
  *   u[3] inputs:
  *     u[0] = ux [m/s], nominal range [-1.0, 1.0]
  *     u[1] = uy [m/s], nominal range [-1.0, 1.0]

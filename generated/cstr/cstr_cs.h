@@ -8,7 +8,8 @@
  * Equations and values: K.-U. Klatt, S. Engell, 'Gain-scheduling trajectory control of a continuous stirred tank reactor', Computers & Chemical Engineering, 1998; Ts after H. Chen, A. Kremling, F. Allgoewer, 'Nonlinear predictive control of a benchmark CSTR', Proc. 3rd ECC, 1995
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
- * Ts of its rk4 discretization. Sizes:
+ * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
+ * (the formulation with fewer operations). Sizes:
  *   x[4] states:
  *     x[0] = cA [mol/l], nominal range [1.0, 4.0]
  *     x[1] = cB [mol/l], nominal range [0.3, 1.5]

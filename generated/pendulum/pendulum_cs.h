@@ -8,7 +8,8 @@
  * Equations and values: R. Verschueren et al., 'acados -- a modular open-source framework for fast embedded optimal control', Mathematical Programming Computation, 2022 (pendulum-on-cart example)
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
- * Ts of its rk4 discretization. Sizes:
+ * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
+ * (the formulation with fewer operations). Sizes:
  *   x[4] states:
  *     x[0] = p [m], nominal range [-2.0, 2.0]
  *     x[1] = theta [rad], nominal range [-3.141592653589793, 3.141592653589793]

@@ -8,7 +8,8 @@
  * Equations and values: R. Mahony, V. Kumar, P. Corke, 'Multirotor aerial vehicles: modeling, estimation, and control of quadrotor', IEEE Robotics & Automation Magazine, 2012; values of the OS4 from S. Bouabdallah, R. Siegwart, 'Full control of a quadrotor', IEEE/RSJ IROS, 2007
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
- * Ts of its rk4 discretization. Sizes:
+ * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
+ * (the formulation with fewer operations). Sizes:
  *   x[12] states:
  *     x[0] = x [m], nominal range [-5.0, 5.0]
  *     x[1] = y [m], nominal range [-5.0, 5.0]

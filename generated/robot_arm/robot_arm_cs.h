@@ -8,7 +8,8 @@
  * Equations and values: M. W. Spong, S. Hutchinson, M. Vidyasagar, 'Robot Modeling and Control', Wiley, 2006 (two-link planar manipulator); parameter values chosen for a small laboratory arm
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
- * Ts of its rk4 discretization. Sizes:
+ * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
+ * (the formulation with fewer operations). Sizes:
  *   x[4] states:
  *     x[0] = q1 [rad], nominal range [-3.141592653589793, 3.141592653589793]
  *     x[1] = q2 [rad], nominal range [-3.141592653589793, 3.141592653589793]
