@@ -35,6 +35,8 @@ from .render import environment
 
 CC = os.environ.get("CC", "gcc")
 FLAGS = ("-std=c99", "-O2", "-fno-math-errno")
+#: Scalar build: no auto-vectorization, as on a Cortex-M (no SIMD for these types).
+SCALAR_FLAGS = (*FLAGS, "-fno-tree-vectorize")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class BenchResult:
     casadi: Timing
     casadi_cse: Timing
     casadi_graph: Timing
+    scalar_ratio: float          # mpcgen / CasADi median, both built without vectorization
     generate_s: float
     compile_s: float
     casadi_generate_s: float
@@ -107,29 +110,34 @@ def bench_example(spec: str, work: Path, samples: int = 51) -> BenchResult:
     )
     (folder / "bench_main.c").write_text(harness)
 
-    ours_s = _compile(folder / f"{prefix}.c", folder)
-    cas_s = _compile(folder / "casadi_fj.c", folder)
-    for name in casadi_names[1:]:
-        _compile(folder / f"{name}.c", folder)
-    _compile(folder / "bench_main.c", folder)
+    sources = [f"{prefix}.c", *[f"{n}.c" for n in casadi_names], "bench_main.c"]
+    per, seconds = _build_and_run(folder, sources, FLAGS, samples)
+    ours_s, cas_s = seconds[f"{prefix}.c"], seconds["casadi_fj.c"]
+    scalar, _ = _build_and_run(folder, sources, SCALAR_FLAGS, samples)
+    scalar_ratio = float(np.median(scalar["ours"]) / np.median(scalar["casadi_fj"]))
+    lines = (folder / f"{prefix}.c").read_text().count("\n")
+    return BenchResult(spec, model.nx, model.nu, d.method, Timing.of(per["ours"]), Timing.of(per["casadi_fj"]),
+                       Timing.of(per["casadi_fj_cse"]), Timing.of(per["casadi_fj_graph"]), scalar_ratio,
+                       gen_s, ours_s, cas_gen_s, cas_s, lines)
+
+
+def _build_and_run(folder: Path, sources: list[str], flags: tuple[str, ...],
+                   samples: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Compile every source with ``flags``, link the harness, run it; per-call ns by name."""
+    seconds = {}
+    for name in sources:
+        t0 = time.perf_counter()
+        subprocess.run([CC, *flags, "-I", str(folder), "-c", str(folder / name), "-o", str(folder / f"{name}.o")],
+                       check=True)
+        seconds[name] = time.perf_counter() - t0
     exe = folder / "bench"
-    subprocess.run([CC, *[str(o) for o in sorted(folder.glob("*.o"))], "-lm", "-o", str(exe)], check=True)
+    subprocess.run([CC, *[str(folder / f"{n}.o") for n in sources], "-lm", "-o", str(exe)], check=True)
     out = subprocess.run([str(exe), str(samples)], check=True, capture_output=True, text=True).stdout
     per: dict[str, list[float]] = {}
     for line in out.splitlines():
         name, value = line.split()
         per.setdefault(name, []).append(float(value))
-    lines = (folder / f"{prefix}.c").read_text().count("\n")
-    return BenchResult(spec, model.nx, model.nu, d.method, Timing.of(per["ours"]), Timing.of(per["casadi_fj"]),
-                       Timing.of(per["casadi_fj_cse"]), Timing.of(per["casadi_fj_graph"]), gen_s, ours_s,
-                       cas_gen_s, cas_s, lines)
-
-
-def _compile(source: Path, folder: Path) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([CC, *FLAGS, "-I", str(folder), "-c", str(source), "-o", str(source.with_suffix(".o"))],
-                   check=True)
-    return time.perf_counter() - t0
+    return per, seconds
 
 
 def machine() -> str:
@@ -149,9 +157,10 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
     """Print the evaluation table (and the chain scaling table); return the results."""
     specs = specs or list(EXAMPLES)
     print(f"machine: {machine()}", flush=True)
+    print("scalar = the same ratio with both built with -fno-tree-vectorize (no SIMD, as on a Cortex-M)")
     print("F_and_jacobians per call, ns (median / p99 / max over samples); ratio = mpcgen median / CasADi median")
     head = (f"{'model':<10} {'nx':>3} {'jacobians':>9} {'mpcgen':>20} {'CasADi':>20} {'CasADi cse':>20} "
-            f"{'CasADi graph':>20} {'ratio':>6} {'vs best':>7}")
+            f"{'CasADi graph':>20} {'ratio':>6} {'vs best':>7} {'scalar':>6}")
     print(head)
     print("-" * len(head), flush=True)
     results = []
@@ -165,7 +174,7 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
                 best = min(r.casadi.median, r.casadi_cse.median, r.casadi_graph.median)
                 print(f"{spec:<10} {r.nx:>3} {r.method:>9} {_t(r.ours):>20} {_t(r.casadi):>20} "
                       f"{_t(r.casadi_cse):>20} {_t(r.casadi_graph):>20} {r.ours.median / r.casadi.median:>6.2f} "
-                      f"{r.ours.median / best:>7.2f}", flush=True)
+                      f"{r.ours.median / best:>7.2f} {r.scalar_ratio:>6.2f}", flush=True)
             print()
             print("generation and compile time, s (mpcgen: derive+lower+render; CasADi: Function.generate)")
             print(f"{'model':<10} {'gen':>6} {'compile':>8} {'C lines':>8} {'CasADi gen':>11} {'CasADi compile':>15}")
@@ -176,13 +185,14 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
                 print()
                 print("chain of masses: growth with nx")
                 print(f"{'masses':>6} {'nx':>4} {'jacobians':>9} {'gen s':>6} {'compile s':>9} {'C lines':>8} "
-                      f"{'mpcgen ns':>10} {'CasADi ns':>10} {'ratio':>6}")
+                      f"{'mpcgen ns':>10} {'CasADi ns':>10} {'ratio':>6} {'scalar':>6}")
                 example = EXAMPLES["chain"]
                 assert example.size_name is not None
                 for size in _chain_sizes():
                     r = bench_example(f"chain:{size}", Path(tmp), samples=11)
                     print(f"{size:>6} {r.nx:>4} {r.method:>9} {r.generate_s:>6.2f} {r.compile_s:>9.2f} {r.lines:>8} "
-                          f"{r.ours.median:>10.0f} {r.casadi.median:>10.0f} {r.ours.median / r.casadi.median:>6.2f}",
+                          f"{r.ours.median:>10.0f} {r.casadi.median:>10.0f} {r.ours.median / r.casadi.median:>6.2f} "
+                          f"{r.scalar_ratio:>6.2f}",
                           flush=True)
         finally:
             os.chdir(cwd)

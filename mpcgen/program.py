@@ -25,6 +25,17 @@ class PublicFunction:
     block: Lowered               # straight-line code of one block (one substep when looped)
 
     @property
+    def writes_zeros(self) -> bool:
+        """Whether structural zeros of the Jacobians are written on every call.
+
+        The fused hot path writes only structural nonzeros (on the chain of 8 masses the
+        1446 zero stores of A cost 10 % of the evaluation): its callers keep zeros at
+        the structural-zero positions, which never change. The other functions write
+        every entry.
+        """
+        return self.name != "F_and_jacobians"
+
+    @property
     def checked_outputs(self) -> tuple[str, ...]:
         """Outputs checked for NaN/Inf before returning.
 
@@ -130,8 +141,9 @@ _API = (
     ("dF_dx", "state Jacobian A = dF/dx", ("A",), ("x_next", "A")),
     ("dF_du", "input Jacobian B = dF/du", ("B",), ("x_next", "A", "B")),
     ("dF_dp", "parameter Jacobian P = dF/dp", ("P",), ("x_next", "A", "P")),
-    ("F_and_jacobians", "x_next, A and B together, sharing common subexpressions; the fast path: "
-     "checks its inputs and x_next, not the Jacobian entries",
+    ("F_and_jacobians", "x_next, A and B together, sharing common subexpressions. The fast path: "
+     "writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: "
+     "zero them once, static storage already is) and checks its inputs and x_next",
      ("x_next", "A", "B"), ("x_next", "A", "B")),
 )
 

@@ -34,6 +34,14 @@ def test_every_example_verifies(tmp_path: Path, name: str, precision: str) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("spec", ["chain:1", "chain:5"])
+def test_chain_sizes_verify(tmp_path: Path, spec: str) -> None:
+    out = generate(spec, tmp_path / "chain")
+    report = verify(out, points=30)
+    assert report.passed, report.table()
+
+
+@pytest.mark.slow
 def test_looped_substeps_verify(tmp_path: Path) -> None:
     out = generate("robot_arm", tmp_path / "arm", substeps=5)  # auto: looped
     assert "(looped)" in (out / "robot_arm.h").read_text()

@@ -45,8 +45,11 @@
  *   A[i*CHAIN_NX + j] = d x_next[i] / d x[j]   (CHAIN_NX x CHAIN_NX)
  *   B[i*CHAIN_NU + j] = d x_next[i] / d u[j]   (CHAIN_NX x CHAIN_NU)
  *   P[i*CHAIN_NP + j] = d x_next[i] / d p[j]   (CHAIN_NX x CHAIN_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when CHAIN_NP is 0.
+ * Only structural nonzeros are computed. chain_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path chain_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when CHAIN_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum chain_status).
@@ -78,7 +81,7 @@ int chain_dF_dx(const chain_real *restrict x, const chain_real *restrict u, cons
 int chain_dF_du(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict B);
 /* parameter Jacobian P = dF/dp. */
 int chain_dF_dp(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict P);
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries. */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int chain_F_and_jacobians(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict x_next, chain_real *restrict A, chain_real *restrict B);
 
 #ifdef __cplusplus

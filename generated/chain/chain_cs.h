@@ -45,8 +45,11 @@
  *   A[i*CHAIN_CS_NX + j] = d x_next[i] / d x[j]   (CHAIN_CS_NX x CHAIN_CS_NX)
  *   B[i*CHAIN_CS_NU + j] = d x_next[i] / d u[j]   (CHAIN_CS_NX x CHAIN_CS_NU)
  *   P[i*CHAIN_CS_NP + j] = d x_next[i] / d p[j]   (CHAIN_CS_NX x CHAIN_CS_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when CHAIN_CS_NP is 0.
+ * Only structural nonzeros are computed. chain_cs_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path chain_cs_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when CHAIN_CS_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum chain_cs_status).

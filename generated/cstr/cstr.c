@@ -1827,7 +1827,7 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
     return CSTR_OK;
 }
 
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries (846 operations). */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (846 operations). */
 int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A, cstr_real *restrict B)
 {
     if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {

@@ -27,8 +27,11 @@
  *   A[i*CSTR_NX + j] = d x_next[i] / d x[j]   (CSTR_NX x CSTR_NX)
  *   B[i*CSTR_NU + j] = d x_next[i] / d u[j]   (CSTR_NX x CSTR_NU)
  *   P[i*CSTR_NP + j] = d x_next[i] / d p[j]   (CSTR_NX x CSTR_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when CSTR_NP is 0.
+ * Only structural nonzeros are computed. cstr_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path cstr_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when CSTR_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum cstr_status).
@@ -60,7 +63,7 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
 int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict B);
 /* parameter Jacobian P = dF/dp. */
 int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict P);
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries. */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A, cstr_real *restrict B);
 
 #ifdef __cplusplus

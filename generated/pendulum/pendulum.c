@@ -1250,7 +1250,7 @@ int pendulum_dF_dp(const pendulum_real *restrict x, const pendulum_real *restric
     return PENDULUM_OK;
 }
 
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries (427 operations). */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (427 operations). */
 int pendulum_F_and_jacobians(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next, pendulum_real *restrict A, pendulum_real *restrict B)
 {
     if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
@@ -1703,11 +1703,6 @@ int pendulum_F_and_jacobians(const pendulum_real *restrict x, const pendulum_rea
         const pendulum_real w460 = 0.008333333333333333 * w459;
         const pendulum_real w461 = w454 + w460;
         B[3] = w461;
-        A[4] = 0;
-        A[6] = 0;
-        A[8] = 0;
-        A[12] = 0;
-        A[14] = 0;
     }
     if (!pendulum_finite(x_next, 4)) {
         return PENDULUM_NONFINITE_OUTPUT;

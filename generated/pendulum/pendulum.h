@@ -26,8 +26,11 @@
  *   A[i*PENDULUM_NX + j] = d x_next[i] / d x[j]   (PENDULUM_NX x PENDULUM_NX)
  *   B[i*PENDULUM_NU + j] = d x_next[i] / d u[j]   (PENDULUM_NX x PENDULUM_NU)
  *   P[i*PENDULUM_NP + j] = d x_next[i] / d p[j]   (PENDULUM_NX x PENDULUM_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when PENDULUM_NP is 0.
+ * Only structural nonzeros are computed. pendulum_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path pendulum_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when PENDULUM_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum pendulum_status).
@@ -59,7 +62,7 @@ int pendulum_dF_dx(const pendulum_real *restrict x, const pendulum_real *restric
 int pendulum_dF_du(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict B);
 /* parameter Jacobian P = dF/dp. */
 int pendulum_dF_dp(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict P);
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries. */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int pendulum_F_and_jacobians(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next, pendulum_real *restrict A, pendulum_real *restrict B);
 
 #ifdef __cplusplus

@@ -4141,7 +4141,7 @@ int quadrotor_dF_dp(const quadrotor_real *restrict x, const quadrotor_real *rest
     return QUADROTOR_OK;
 }
 
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries (2095 operations). */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (2095 operations). */
 int quadrotor_F_and_jacobians(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next, quadrotor_real *restrict A, quadrotor_real *restrict B)
 {
     if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
@@ -6371,82 +6371,6 @@ int quadrotor_F_and_jacobians(const quadrotor_real *restrict x, const quadrotor_
         const quadrotor_real w2251 = w2245 + w2250;
         const quadrotor_real w2252 = -w2251;
         B[47] = w2252;
-        A[1] = 0;
-        A[2] = 0;
-        A[4] = 0;
-        A[5] = 0;
-        A[12] = 0;
-        A[14] = 0;
-        A[15] = 0;
-        A[17] = 0;
-        A[24] = 0;
-        A[25] = 0;
-        A[27] = 0;
-        A[28] = 0;
-        A[32] = 0;
-        A[36] = 0;
-        A[37] = 0;
-        A[38] = 0;
-        A[40] = 0;
-        A[41] = 0;
-        A[48] = 0;
-        A[49] = 0;
-        A[50] = 0;
-        A[51] = 0;
-        A[53] = 0;
-        A[60] = 0;
-        A[61] = 0;
-        A[62] = 0;
-        A[63] = 0;
-        A[64] = 0;
-        A[68] = 0;
-        A[72] = 0;
-        A[73] = 0;
-        A[74] = 0;
-        A[75] = 0;
-        A[76] = 0;
-        A[77] = 0;
-        A[80] = 0;
-        A[84] = 0;
-        A[85] = 0;
-        A[86] = 0;
-        A[87] = 0;
-        A[88] = 0;
-        A[89] = 0;
-        A[92] = 0;
-        A[96] = 0;
-        A[97] = 0;
-        A[98] = 0;
-        A[99] = 0;
-        A[100] = 0;
-        A[101] = 0;
-        A[108] = 0;
-        A[109] = 0;
-        A[110] = 0;
-        A[111] = 0;
-        A[112] = 0;
-        A[113] = 0;
-        A[114] = 0;
-        A[115] = 0;
-        A[116] = 0;
-        A[120] = 0;
-        A[121] = 0;
-        A[122] = 0;
-        A[123] = 0;
-        A[124] = 0;
-        A[125] = 0;
-        A[126] = 0;
-        A[127] = 0;
-        A[128] = 0;
-        A[132] = 0;
-        A[133] = 0;
-        A[134] = 0;
-        A[135] = 0;
-        A[136] = 0;
-        A[137] = 0;
-        A[138] = 0;
-        A[139] = 0;
-        A[140] = 0;
     }
     if (!quadrotor_finite(x_next, 12)) {
         return QUADROTOR_NONFINITE_OUTPUT;

@@ -40,8 +40,11 @@
  *   A[i*QUADROTOR_NX + j] = d x_next[i] / d x[j]   (QUADROTOR_NX x QUADROTOR_NX)
  *   B[i*QUADROTOR_NU + j] = d x_next[i] / d u[j]   (QUADROTOR_NX x QUADROTOR_NU)
  *   P[i*QUADROTOR_NP + j] = d x_next[i] / d p[j]   (QUADROTOR_NX x QUADROTOR_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when QUADROTOR_NP is 0.
+ * Only structural nonzeros are computed. quadrotor_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path quadrotor_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when QUADROTOR_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum quadrotor_status).
@@ -73,7 +76,7 @@ int quadrotor_dF_dx(const quadrotor_real *restrict x, const quadrotor_real *rest
 int quadrotor_dF_du(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict B);
 /* parameter Jacobian P = dF/dp. */
 int quadrotor_dF_dp(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict P);
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries. */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int quadrotor_F_and_jacobians(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next, quadrotor_real *restrict A, quadrotor_real *restrict B);
 
 #ifdef __cplusplus

@@ -40,8 +40,11 @@
  *   A[i*QUADROTOR_CS_NX + j] = d x_next[i] / d x[j]   (QUADROTOR_CS_NX x QUADROTOR_CS_NX)
  *   B[i*QUADROTOR_CS_NU + j] = d x_next[i] / d u[j]   (QUADROTOR_CS_NX x QUADROTOR_CS_NU)
  *   P[i*QUADROTOR_CS_NP + j] = d x_next[i] / d p[j]   (QUADROTOR_CS_NX x QUADROTOR_CS_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when QUADROTOR_CS_NP is 0.
+ * Only structural nonzeros are computed. quadrotor_cs_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path quadrotor_cs_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when QUADROTOR_CS_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum quadrotor_cs_status).

@@ -2792,7 +2792,7 @@ int robot_arm_dF_dp(const robot_arm_real *restrict x, const robot_arm_real *rest
     return ROBOT_ARM_OK;
 }
 
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries (952 operations). */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (952 operations). */
 int robot_arm_F_and_jacobians(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next, robot_arm_real *restrict A, robot_arm_real *restrict B)
 {
     if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {

@@ -28,8 +28,11 @@
  *   A[i*ROBOT_ARM_NX + j] = d x_next[i] / d x[j]   (ROBOT_ARM_NX x ROBOT_ARM_NX)
  *   B[i*ROBOT_ARM_NU + j] = d x_next[i] / d u[j]   (ROBOT_ARM_NX x ROBOT_ARM_NU)
  *   P[i*ROBOT_ARM_NP + j] = d x_next[i] / d p[j]   (ROBOT_ARM_NX x ROBOT_ARM_NP)
- * Structural zeros of the Jacobians are written as 0. Arrays must not overlap
- * (restrict). p may be NULL when ROBOT_ARM_NP is 0.
+ * Only structural nonzeros are computed. robot_arm_dF_dx, _dF_du and _dF_dp write
+ * every entry (structural zeros as 0); the fast path robot_arm_F_and_jacobians writes
+ * only the structural nonzeros of A and B: give it arrays that hold zeros at the
+ * other positions (zero them once; static storage is zero-initialized).
+ * Arrays must not overlap (restrict). p may be NULL when ROBOT_ARM_NP is 0.
  *
  * Memory: no static memory, no heap. Straight-line code: only scalar temporaries on the stack.
  * Every function checks its inputs and returns a status (enum robot_arm_status).
@@ -61,7 +64,7 @@ int robot_arm_dF_dx(const robot_arm_real *restrict x, const robot_arm_real *rest
 int robot_arm_dF_du(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict B);
 /* parameter Jacobian P = dF/dp. */
 int robot_arm_dF_dp(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict P);
-/* x_next, A and B together, sharing common subexpressions; the fast path: checks its inputs and x_next, not the Jacobian entries. */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int robot_arm_F_and_jacobians(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next, robot_arm_real *restrict A, robot_arm_real *restrict B);
 
 #ifdef __cplusplus
