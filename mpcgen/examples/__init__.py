@@ -27,13 +27,14 @@ class Example:
     size_name: str | None = None  # e.g. "masses" for the chain; None if not sized
     default_size: int | None = None
     size_range: tuple[int, int] | None = None  # inclusive (smallest, largest) size
+    ocp: Callable[[], object] | None = None  # the example's optimal-control problem (mpcgen.ocp.Ocp)
 
 
 EXAMPLES: dict[str, Example] = {
     ex.name: ex
     for ex in (
         Example("pendulum", "inverted pendulum on a cart, nx=4 nu=1 (acados benchmark)",
-                pendulum.TS, pendulum.pendulum),
+                pendulum.TS, pendulum.pendulum, ocp=pendulum.ocp),
         Example("quadrotor", "quadrotor with rotor thrusts, Euler angles, nx=12 nu=4 (Mahony et al. 2012)",
                 quadrotor.TS, quadrotor.quadrotor),
         Example("cstr", "van de Vusse CSTR with cooling jacket, nx=4 nu=2 (Klatt & Engell 1998)",

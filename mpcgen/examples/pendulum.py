@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import casadi as ca
 
 from ..model import Model, var
@@ -86,3 +88,13 @@ def pendulum() -> Model:
         description="inverted pendulum on a cart; theta = 0 upright, theta = pi hanging down",
         reference=REFERENCE,
     )
+
+
+def ocp():
+    """The swing-up OCP of the acados pendulum example: N = 20 over T = 1 s,
+    Q = 2 diag(1e3, 1e3, 1e-2, 1e-2), R = 2e-2, terminal weight Q, |F| <= 80 N,
+    reference: upright at rest at the origin."""
+    from ..ocp import Ocp
+
+    Q = 2 * np.diag([1e3, 1e3, 1e-2, 1e-2])
+    return Ocp(N=20, Q=Q, R=np.array([[2e-2]]), P=Q, u_lo=[-80.0], u_hi=[80.0])
