@@ -1,5 +1,6 @@
 # mpcgen developer entry points. Two commands do everything on a fresh machine:
-#   make demo   install, generate the pendulum, compile and verify it
+#   make demo   install; generate the pendulum and its MPC, verify the Jacobians,
+#               run the swing-up closed loop and plot it
 #   make test   install and run the whole test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -8,32 +9,50 @@ MPCGEN := $(VENV)/bin/mpcgen
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 
-.PHONY: install tools demo test bench generated clean
+.PHONY: install tools demo test bench embedded generated clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,plot]'
 	touch $(STAMP)
 
-# System tools the tests use: a C compiler pair (gcc and clang). Installed with
-# apt-get when missing (CI and fresh machines run as root).
+# System tools the tests use: a C compiler pair (gcc and clang) and, for the firmware
+# checks, the Cortex-M cross compiler with newlib and QEMU. Installed with apt-get when
+# missing (CI and fresh machines run as root).
 tools:
 	@command -v gcc >/dev/null && command -v clang >/dev/null || { \
 	  echo "installing clang with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc clang >/dev/null; }
+	@command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
+	  && test -n "$$(find /usr/lib/arm-none-eabi /usr/arm-none-eabi -name librdimon.a 2>/dev/null | head -n 1)" || { \
+	  echo "installing gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm >/dev/null; } \
+	  || echo "warning: could not install the Cortex-M tools; the firmware tests will be skipped"
 
 demo: install tools
 	$(MPCGEN) generate pendulum -o $(DEMO)/pendulum
 	$(MPCGEN) verify $(DEMO)/pendulum
+	$(MPCGEN) simulate $(DEMO)/pendulum --plot $(DEMO)/pendulum-swing-up.png
 
 test: install tools
 	$(PY) -m pytest -q
 
 bench: install tools
 	$(MPCGEN) bench
+	$(MPCGEN) bench-mpc
+
+# The firmware budget of every example (float on a Cortex-M4F, double on a Cortex-M7),
+# each proven under QEMU against the host build: the model functions, then the controller.
+EMBEDDED := build/embedded
+embedded: install tools
+	@for p in float double; do for m in pendulum quadrotor cstr robot_arm chain; do \
+	  $(MPCGEN) generate $$m -o $(EMBEDDED)/$$p/$$m --precision $$p >/dev/null || exit 1; done; done
+	$(MPCGEN) firmware --model $(foreach p,float double,$(foreach m,pendulum quadrotor cstr robot_arm chain,$(EMBEDDED)/$(p)/$(m)))
+	$(MPCGEN) firmware $(foreach p,float double,$(foreach m,pendulum quadrotor cstr robot_arm chain,$(EMBEDDED)/$(p)/$(m)))
 
 # Regenerate the committed example outputs in generated/.
 generated: install

@@ -12,11 +12,13 @@ __version__ = "0.1.0"
 from .binding import CompiledModel, load_model  # noqa: E402
 from .errors import MpcgenError  # noqa: E402
 from .model import Model, Var, var  # noqa: E402
+from .mpc_binding import Controller, load  # noqa: E402
+from .ocp import Ocp  # noqa: E402
 from .options import CodegenOptions  # noqa: E402
 from .pipeline import generate, generate_files, write_folder  # noqa: E402
 from .verification import verify  # noqa: E402
 
 __all__ = [
-    "CodegenOptions", "CompiledModel", "Model", "MpcgenError", "Var", "__version__", "generate",
-    "generate_files", "load_model", "var", "verify", "write_folder",
+    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Var", "__version__",
+    "generate", "generate_files", "load", "load_model", "var", "verify", "write_folder",
 ]

@@ -83,3 +83,15 @@ def _vector(value, n: int, dtype, label: str) -> np.ndarray:
 def load_model(folder: str | Path) -> CompiledModel:
     """Compile (cached) and bind the generated folder ``folder``."""
     return CompiledModel(folder)
+
+
+def struct_views(ffi, obj, fields, dtype) -> dict[str, np.ndarray]:
+    """numpy views (no copies) of the real-array fields of a cffi struct ``obj``.
+
+    ``fields`` is a sequence of (name, shape, meaning) as the templates declare them.
+    """
+    views = {}
+    for name, shape, _ in fields:
+        buf = ffi.buffer(ffi.addressof(obj[0], name))
+        views[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
+    return views

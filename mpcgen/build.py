@@ -25,7 +25,7 @@ import cffi
 from .errors import BuildError
 from .manifest import read_manifest
 from .program import Interface
-from .render import render_cdef
+from .render import render_cdef, render_controller_cdef
 
 #: Flags for the shipped build (double or float). -std=c99 keeps FMA contraction off,
 #: like the strict firmware builds.
@@ -57,6 +57,8 @@ def build(folder: Path, which: str = "shipped", flags: tuple[str, ...] | None = 
     """Compile (or reuse from the cache) and load ``which`` ("shipped" or "complex_step")."""
     folder = Path(folder).resolve()
     manifest = read_manifest(folder)
+    if which == "controller":
+        return _build_controller(folder, manifest, flags or SHIPPED_FLAGS)
     interface = Interface.from_json(manifest["interfaces"][which])
     if flags is None:
         flags = COMPLEX_FLAGS if which == "complex_step" else SHIPPED_FLAGS
@@ -67,6 +69,25 @@ def build(folder: Path, which: str = "shipped", flags: tuple[str, ...] | None = 
     sources = {name: (folder / name).read_text() for name in names}
     module, so = compile_extension(interface.prefix, sources, render_cdef(interface), flags)
     return Built(interface, module.ffi, module.lib, so)
+
+
+def _build_controller(folder: Path, manifest: dict, flags: tuple[str, ...]) -> Built:
+    """The controller build: SQP, QP solver and model compiled together."""
+    from .controller import ControllerInterface
+
+    data = manifest["interfaces"].get("controller")
+    if data is None:
+        raise BuildError(f"{folder}: has no controller (the model came without an OCP); "
+                         "generate it from a model with an OCP")
+    controller = ControllerInterface.from_json(data)
+    model = Interface.from_json(manifest["interfaces"]["shipped"])
+    names = (*controller.files, f"{model.prefix}.h", f"{model.prefix}.c")
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise BuildError(f"{folder}: missing {', '.join(missing)}; regenerate the folder")
+    sources = {name: (folder / name).read_text() for name in names}
+    module, so = compile_extension(f"{controller.prefix}_mpc", sources, render_controller_cdef(model, controller), flags)
+    return Built(model, module.ffi, module.lib, so)
 
 
 def compile_extension(

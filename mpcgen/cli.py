@@ -10,14 +10,22 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import MpcgenError, NonSmoothWarning
 from .options import INTEGRATORS, PRECISIONS, SUBSTEP_FORMS
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"mpcgen: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mpcgen",
         description="Generate flat, static C for a plant's discrete dynamics and Jacobians, and verify it.",
     )
@@ -54,6 +62,38 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--examples", nargs="*", default=None, metavar="NAME")
     b.add_argument("--repeats", type=int, default=2000, help="timed calls per sample (default 2000)")
     b.add_argument("--no-scaling", action="store_true", help="skip the chain-of-masses scaling sweep")
+
+    s = sub.add_parser("simulate", help="run a generated controller in closed loop against its plant",
+                       description="Closed loop of DIR's controller (one real-time iteration per sample) against the "
+                                   "model integrated accurately (RK4, fine substeps); defaults from the example's "
+                                   "scenario. Prints a summary; --plot writes states, inputs, bounds and step times.")
+    s.add_argument("folder", type=Path, metavar="DIR")
+    s.add_argument("--steps", type=int, default=None, help="samples to simulate (default: the scenario's, else 100)")
+    s.add_argument("--x0", default=None, metavar="X", help="initial state, comma-separated (default: the scenario's)")
+    s.add_argument("--noise", default=None, metavar="STD", help="measurement noise std per state, comma-separated")
+    s.add_argument("--plant-p", default=None, metavar="P",
+                   help="plant parameters, comma-separated (model mismatch; default: nominal or the scenario's)")
+    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
+
+    bm = sub.add_parser("bench-mpc", help="time the generated controllers in closed loop against CasADi's solvers",
+                        description="Per example: replay >= STEPS closed-loop states through the compiled "
+                                    "controller in C, timing feedback and prepare (median, p99, max) with -O2 and "
+                                    "-O3 -march=native; in the same run, CasADi's IPOPT and sqpmethod on the same OCP.")
+    bm.add_argument("--examples", nargs="*", default=None, metavar="NAME")
+    bm.add_argument("--steps", type=int, default=2000, help="closed-loop steps per example (default 2000)")
+    bm.add_argument("--no-casadi", action="store_true", help="skip the IPOPT and sqpmethod timings")
+
+    f = sub.add_parser("firmware", help="prove generated folders on an emulated Cortex-M and print their budget",
+                       description="Per folder: strict gcc/clang builds, libm-only symbols, no recursion, "
+                                   "call-graph stack; cross-compile (float: Cortex-M4F, double: Cortex-M7), "
+                                   "run under QEMU counting instructions per step, compare with the host build.")
+    f.add_argument("folders", nargs="+", type=Path, metavar="DIR")
+    f.add_argument("--steps", type=int, default=200, help="recorded steps replayed on the target (default 200)")
+    f.add_argument("--keep", type=Path, default=None, metavar="WORK",
+                   help="keep the build products (objects, ELF, map, call graphs) in WORK/NAME")
+    f.add_argument("--model", action="store_true",
+                   help="measure the model's F_and_jacobians even in folders that hold the controller")
     return parser
 
 
@@ -65,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             code = _run(args)
         except MpcgenError as exc:
             code = 2
-            print(f"mpcgen: error: {exc}", file=sys.stderr)
+            caught.clear()  # the error is the one line: no model warnings around it
+            print(f"mpcgen: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         except KeyboardInterrupt:
             print("mpcgen: interrupted", file=sys.stderr)
             code = 130
@@ -112,6 +153,39 @@ def _run(args: argparse.Namespace) -> int:
 
         run_bench(args.examples, repeats=args.repeats, scaling=not args.no_scaling)
         return 0
+    if args.command == "simulate":
+        from .closed_loop import run_closed_loop
+
+        print(f"compiling {args.folder} and simulating ...", flush=True)
+        run = run_closed_loop(args.folder, steps=args.steps, x0=args.x0, noise_std=args.noise, p_true=args.plant_p,
+                              seed=args.seed)
+        print(run.summary())
+        if args.plot is not None:
+            from .plot import plot_closed_loop
+
+            path = plot_closed_loop(run.result, run.model, run.ocp, args.plot, title=f"{run.model.name}: closed loop")
+            print(f"plot written to {path}")
+        return 0
+    if args.command == "bench-mpc":
+        from .mpc_bench import run_controller_bench
+
+        run_controller_bench(args.examples, steps=args.steps, casadi=not args.no_casadi)
+        return 0
+    if args.command == "firmware":
+        from .firmware import budget_table, firmware_check
+
+        budgets = []
+        for folder in args.folders:
+            print(f"checking {folder} ...", file=sys.stderr, flush=True)
+            work = args.keep / folder.resolve().name if args.keep else None
+            budgets.append(firmware_check(folder, steps=args.steps, work=work, model_only=args.model))
+        print(budget_table(budgets))
+        for b in budgets:
+            for note in b.notes():
+                print(f"mpcgen: note: {b.model} ({b.precision}): {note}", file=sys.stderr)
+            for problem in b.problems():
+                print(f"mpcgen: {b.model} ({b.precision}): {problem}", file=sys.stderr)
+        return 0 if all(b.passed for b in budgets) else 1
     raise AssertionError(args.command)
 
 

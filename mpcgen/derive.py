@@ -95,6 +95,11 @@ def discretize(model: Model, options: CodegenOptions, substeps: int | None = Non
     return x
 
 
+def discrete_model(model: Model, options: CodegenOptions) -> ca.Function:
+    """(x, u, p) -> x_next over one sample, as the generated C computes it."""
+    return ca.Function("F", [model.x, model.u, model.p], [discretize(model, options)], ["x", "u", "p"], ["x_next"])
+
+
 def stagewise_sensitivities(model: Model, options: CodegenOptions, substeps: int) -> tuple[ca.SX, ...]:
     """x_next, A, B, P by the chain rule through the RK stages of ``substeps`` substeps."""
     a, b = _TABLEAUX[options.integrator]

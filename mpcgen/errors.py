@@ -44,6 +44,10 @@ class VerificationError(MpcgenError):
     """Compiled derivatives disagree with the references beyond tolerance."""
 
 
+class FirmwareError(MpcgenError):
+    """A firmware check cannot run: missing cross tools, or the target program did not finish."""
+
+
 class NonSmoothWarning(UserWarning):
     """The model uses an operation without a derivative everywhere (fabs, fmin, ...).
 

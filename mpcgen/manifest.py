@@ -19,7 +19,7 @@ MANIFEST = "mpcgen.json"
 
 
 def manifest_text(model: Model, options: CodegenOptions, source: str, shipped: Program,
-                  complex_step: Program, files: list[str]) -> str:
+                  complex_step: Program, files: list[str], controller=None) -> str:
     """Deterministic JSON text (sorted keys) describing a generated folder."""
     data = {
         "mpcgen_version": __version__,
@@ -41,7 +41,11 @@ def manifest_text(model: Model, options: CodegenOptions, source: str, shipped: P
             "ts": options.ts, "precision": options.precision, "integrator": options.integrator,
             "substeps": options.substeps, "looped": options.looped,
         },
-        "interfaces": {"shipped": shipped.interface.to_json(), "complex_step": complex_step.interface.to_json()},
+        "interfaces": {
+            "shipped": shipped.interface.to_json(),
+            "complex_step": complex_step.interface.to_json(),
+            **({"controller": controller.to_json()} if controller is not None else {}),
+        },
         "files": sorted([*files, MANIFEST]),
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -2,7 +2,8 @@
 
 A :class:`Model` is a frozen value. It is validated when it is built, so every
 later stage may assume: valid C names, scalar SX symbols, an ODE of the right
-shape that depends only on declared symbols, and finite constants.
+shape that depends only on declared symbols, finite constants, and an ODE and ODE
+Jacobian that are finite at the nominal point.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class Model:
                 _check_var(self.name, kind, v, seen)
         set_(self, "ode", _as_ode(self.name, self.ode, self.states))
         set_(self, "warnings", tuple(_check_expressions(self)))
+        _check_nominal(self)
         for message in self.warnings:
             warnings.warn(message, NonSmoothWarning, stacklevel=3)
 
@@ -188,13 +190,13 @@ def _as_ode(model: str, ode: object, states: Sequence[Var]) -> ca.SX:
             f"model {model!r}: the ODE is a CasADi MX expression; build it from SX symbols "
             "(mpcgen.var creates SX)"
         )
-    try:
-        if isinstance(ode, (list, tuple)):
-            expr = ca.vertcat(*[ca.SX(e) for e in ode])
-        else:
-            expr = ca.SX(ode)
-    except Exception as exc:  # CasADi raises NotImplementedError/RuntimeError for bad types
-        raise ModelError(f"model {model!r}: the ODE must be SX expressions, got {type(ode).__name__}: {exc}") from None
+    if isinstance(ode, (list, tuple)):
+        expr = ca.vertcat(*[
+            _as_sx(model, e, f"ODE entry {i}" + (f" (state {states[i].name!r})" if i < len(states) else ""))
+            for i, e in enumerate(ode)
+        ])
+    else:
+        expr = _as_sx(model, ode, "the ODE")
     if expr.shape == (1, len(states)) and len(states) > 1:
         expr = expr.T
     if expr.shape != (len(states), 1):
@@ -203,6 +205,21 @@ def _as_ode(model: str, ode: object, states: Sequence[Var]) -> ca.SX:
             f"has {len(states)} states; give one right-hand side per state, in state order"
         )
     return ca.densify(expr)
+
+
+def _as_sx(model: str, e: object, what: str) -> ca.SX:
+    """``e`` as an SX expression; a one-line ModelError naming ``what`` if it is not one."""
+    if isinstance(e, ca.MX):
+        raise ModelError(
+            f"model {model!r}: {what} is a CasADi MX expression; build it from SX symbols (mpcgen.var creates SX)"
+        )
+    try:
+        return ca.SX(e)
+    except Exception:  # CasADi raises NotImplementedError/TypeError with a multi-line list of overloads
+        raise ModelError(
+            f"model {model!r}: {what} is a {type(e).__name__}, not a CasADi SX expression or a number; "
+            "build it from the declared symbols (the .symbol of each mpcgen.var)"
+        ) from None
 
 
 def _check_expressions(model: Model) -> Iterable[str]:
@@ -214,10 +231,17 @@ def _check_expressions(model: Model) -> Iterable[str]:
         try:
             f = ca.Function("ode_row", [declared], [e])
         except RuntimeError:
-            free = [s.name() for s in ca.symvar(e) if not ca.depends_on(declared, s)]
+            free = sorted({s.name() for s in ca.symvar(e) if not ca.depends_on(declared, s)})
+            known = {v.name for v in (*model.states, *model.inputs, *model.parameters)}
+            twins = [n for n in free if n in known]
+            how = (
+                f"{', '.join(twins)} {'is' if len(twins) == 1 else 'are'} declared, but the ODE uses another "
+                f"symbol of the same name: use the declared Var's .symbol, not a new casadi.SX.sym"
+                if twins else "declare them as states, inputs or parameters"
+            )
             raise ModelError(
                 f"model {model.name!r}: the ODE of state {names[i]!r} uses undeclared symbol(s) "
-                f"{', '.join(sorted(set(free)))}; declare them as states, inputs or parameters"
+                f"{', '.join(free)}; {how}"
             ) from None
         seen_ops: set[str] = set()
         for k in range(f.n_instructions()):
@@ -242,3 +266,33 @@ def _check_expressions(model: Model) -> Iterable[str]:
                 f"{', '.join(sorted(seen_ops))}: derivatives do not exist at the kink, and "
                 "finite/complex-step checks near it are unreliable"
             )
+
+
+def _check_nominal(model: Model) -> None:
+    """Reject an ODE or ODE Jacobian that is NaN or Inf at the nominal point.
+
+    A division by zero or a log/sqrt outside its domain at the nominal point would
+    generate C that returns NONFINITE_OUTPUT at the point every check starts from.
+    """
+    group = (*model.states, *model.inputs, *model.parameters)
+    z = ca.vertcat(model.x, model.u, model.p)
+    f = ca.Function("ode_at_nominal", [z], [model.ode, ca.jacobian(model.ode, z)])
+    value, jac = (m.full() for m in f([v.nominal_value for v in group]))
+    fix = (
+        "a division by zero or a function outside its domain? Change the expression, or the ranges or "
+        "nominal values (var(name, lo, hi, nominal=...)), so that it is finite there"
+    )
+
+    def at(i: int) -> str:
+        used = ", ".join(f"{v.name}={v.nominal_value:g}" for v in group if ca.depends_on(model.ode[i], v.symbol))
+        return f"at the nominal point ({used})" if used else "at the nominal point"
+
+    for i, state in enumerate(model.states):
+        if not math.isfinite(value[i, 0]):
+            raise ModelError(f"model {model.name!r}: the ODE of state {state.name!r} is {value[i, 0]} {at(i)}; {fix}")
+        for j, v in enumerate(group):
+            if not math.isfinite(jac[i, j]):
+                raise ModelError(
+                    f"model {model.name!r}: the derivative of the ODE of state {state.name!r} with respect to "
+                    f"{v.name!r} is {jac[i, j]} {at(i)}; {fix}"
+                )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import casadi as ca
 import numpy as np
 
-from .derive import discretize
+from .derive import discrete_model
 from .errors import MpcgenError
 from .model import Model
 from .ocp import CheckedOcp
@@ -30,18 +30,24 @@ class ReferenceSolution:
     status: str
 
 
-def discrete_model(model: Model, options: CodegenOptions) -> ca.Function:
-    """(x, u, p) -> x_next over one sample, as the generated C computes it."""
-    return ca.Function("F", [model.x, model.u, model.p], [discretize(model, options)], ["x", "u", "p"], ["x_next"])
+@dataclass
+class _Transcription:
+    """The OCP as a CasADi Opti problem, with the initial state as a parameter."""
+
+    opti: ca.Opti
+    X: ca.MX
+    U: ca.MX
+    x0: ca.MX
+    cost: ca.MX
+    F: ca.Function
+    p: np.ndarray
 
 
-def solve_reference(ocp: CheckedOcp, options: CodegenOptions, x0, p=None, tol: float = 1e-12,
-                    initial_U: np.ndarray | None = None) -> ReferenceSolution:
-    """Solve the OCP from ``x0`` with IPOPT (multiple shooting, same discretization)."""
+def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None) -> _Transcription:
+    """Multiple shooting on the generated C's discretization, one slack per soft row."""
     m = ocp.model
     nx, nu, N = m.nx, m.nu, ocp.N
     p_val = np.array([v.nominal_value for v in m.parameters]) if p is None else np.asarray(p, float)
-    x0 = np.asarray(x0, float).reshape(-1)
     F = discrete_model(m, options)
     y_fn = ca.Function("y", [m.x, m.u, m.p], [ocp.y])
     h_fn = ca.Function("h", [m.x, m.u, m.p], [ocp.h])
@@ -50,6 +56,7 @@ def solve_reference(ocp: CheckedOcp, options: CodegenOptions, x0, p=None, tol: f
     opti = ca.Opti()
     X = opti.variable(nx, N + 1)
     U = opti.variable(nu, N)
+    x0 = opti.parameter(nx)
     P = opti.parameter(m.np) if m.np else None
     pp = P if P is not None else ca.MX(0, 1)
     cost = 0
@@ -89,15 +96,37 @@ def solve_reference(ocp: CheckedOcp, options: CodegenOptions, x0, p=None, tol: f
     opti.minimize(cost)
     if P is not None:
         opti.set_value(P, p_val)
-    # warm start: initial controls (default u_ref clamped) and their simulated states
+    return _Transcription(opti, X, U, x0, cost, F, p_val)
+
+
+_IPOPT = {"print_level": 0, "tol": 1e-12, "max_iter": 3000, "sb": "yes", "acceptable_iter": 0,
+          # exact bounds: a relaxed s >= 0 would lower the L1 penalty
+          "bound_relax_factor": 0.0}
+
+
+def _initial_guess(t: _Transcription, ocp: CheckedOcp, x0: np.ndarray, initial_U) -> tuple[np.ndarray, np.ndarray]:
+    """Controls (default: u_ref clamped) and the states they give from x0."""
+    N = ocp.N
     U0 = np.clip(np.tile(ocp.u_ref, (N, 1)), ocp.u_lo, ocp.u_hi) if initial_U is None else np.asarray(initial_U)
     X0 = [x0]
     for k in range(N):
-        X0.append(np.array(F(X0[-1], U0[k], p_val)).reshape(-1))
+        X0.append(np.array(t.F(X0[-1], U0[k], t.p)).reshape(-1))
+    return np.array(X0), U0
+
+
+def solve_reference(ocp: CheckedOcp, options: CodegenOptions, x0, p=None, tol: float = 1e-12,
+                    initial_U: np.ndarray | None = None) -> ReferenceSolution:
+    """Solve the OCP from ``x0`` with IPOPT (multiple shooting, same discretization)."""
+    m = ocp.model
+    nx, nu, N = m.nx, m.nu, ocp.N
+    t = _transcribe(ocp, options, p)
+    opti, X, U, cost = t.opti, t.X, t.U, t.cost
+    x0 = np.asarray(x0, float).reshape(-1)
+    opti.set_value(t.x0, x0)
+    X0, U0 = _initial_guess(t, ocp, x0, initial_U)
     opti.set_initial(U, U0.T)
-    opti.set_initial(X, np.array(X0).T)
-    opti.solver("ipopt", {"print_time": False}, {"print_level": 0, "tol": tol, "max_iter": 3000,
-                                                  "sb": "yes", "acceptable_iter": 0})
+    opti.set_initial(X, X0.T)
+    opti.solver("ipopt", {"print_time": False}, {**_IPOPT, "tol": tol})
     try:
         sol = opti.solve()
         stats = sol.stats()
@@ -109,3 +138,35 @@ def solve_reference(ocp: CheckedOcp, options: CodegenOptions, x0, p=None, tol: f
         Xv, Uv, c = opti.debug.value(X), opti.debug.value(U), float(opti.debug.value(cost))
     return ReferenceSolution(np.array(Xv).reshape(nx, N + 1).T, np.array(Uv).reshape(nu, N).T, c,
                              bool(stats["success"]), int(stats["iter_count"]), str(stats["return_status"]))
+
+
+def reference_solver(ocp: CheckedOcp, options: CodegenOptions, method: str = "ipopt", tol: float = 1e-8):
+    """A reusable solver of the OCP for benchmarks: ``solve(x0, warm) -> warm``.
+
+    ``method`` is "ipopt" or "sqpmethod" (CasADi's SQP with qpOASES, exact Hessian).
+    ``warm`` is the previous (X, U) solution (None: the default initial guess); the
+    next call starts from it shifted by one stage.
+    """
+    t = _transcribe(ocp, options)
+    if method == "ipopt":
+        t.opti.solver("ipopt", {"print_time": False}, {**_IPOPT, "tol": tol})
+    elif method == "sqpmethod":
+        t.opti.solver("sqpmethod", {"print_time": False, "print_header": False, "print_iteration": False,
+                                    "print_status": False, "qpsol": "qpoases", "tol_pr": tol, "tol_du": tol,
+                                    "max_iter": 200, "error_on_fail": False,
+                                    "qpsol_options": {"printLevel": "none", "error_on_fail": False}})
+    else:
+        raise MpcgenError(f"unknown reference method {method!r}: use ipopt or sqpmethod")
+    fn = t.opti.to_function(f"{method}_solver", [t.x0, t.X, t.U], [t.X, t.U])
+
+    def solve(x0, warm=None):
+        x0 = np.asarray(x0, float).reshape(-1)
+        if warm is None:
+            X0, U0 = _initial_guess(t, ocp, x0, None)
+        else:
+            X0 = np.vstack([x0, warm[0][2:], warm[0][-1:]])
+            U0 = np.vstack([warm[1][1:], warm[1][-1:]])
+        Xs, Us = fn(x0, X0.T, U0.T)
+        return np.array(Xs).T, np.array(Us).T
+
+    return solve

@@ -20,6 +20,7 @@ the reference (the LQR cost-to-go), see :func:`terminal_weight`.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import casadi as ca
@@ -89,23 +90,38 @@ class CheckedOcp:
     P_from_riccati: bool
 
 
-def _vector(name: str, value, n: int, default: float) -> np.ndarray:
+def _numeric(name: str, value) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise OcpError(f"OCP: {name} must be numbers (a list or numpy array), got {type(value).__name__}") from None
+
+
+def _vector(name: str, value, n: int, default: float, entries=(), bound: bool = False) -> np.ndarray:
+    """``value`` as n floats; NaN never, +-Inf only in a bound. ``entries`` names index i."""
     if value is None:
         return np.full(n, default)
-    a = np.asarray(value, dtype=float).reshape(-1)
+    a = _numeric(name, value)
+    if sum(d > 1 for d in a.shape) > 1:
+        raise OcpError(f"OCP: {name} has shape {'x'.join(map(str, a.shape))}, must be a vector of {n}")
+    a = a.reshape(-1)
     if a.size != n:
         raise OcpError(f"OCP: {name} has {a.size} entries, the model needs {n}")
-    if np.isnan(a).any():
-        raise OcpError(f"OCP: {name} contains NaN at index {int(np.flatnonzero(np.isnan(a))[0])}")
+    bad = np.flatnonzero(np.isnan(a) if bound else ~np.isfinite(a))
+    if bad.size:
+        i = int(bad[0])
+        what = f" ({entries[i]})" if i < len(entries) else ""
+        fix = "" if bound else "; references must be finite"
+        raise OcpError(f"OCP: {name} contains {'NaN' if np.isnan(a[i]) else a[i]} at index {i}{what}{fix}")
     return a
 
 
 def _matrix(name: str, value, n: int, psd: bool = True, pd: bool = False) -> np.ndarray:
-    a = np.asarray(value, dtype=float)
+    a = _numeric(name, value)
     if a.ndim == 1:
         a = np.diag(a)
     if a.shape != (n, n):
-        raise OcpError(f"OCP: {name} is {a.shape[0]}x{a.shape[1] if a.ndim > 1 else 1}, must be {n}x{n}")
+        raise OcpError(f"OCP: {name} is {'x'.join(map(str, a.shape)) or 'a scalar'}, must be {n}x{n}")
     if not np.isfinite(a).all():
         raise OcpError(f"OCP: {name} has non-finite entries")
     if not np.allclose(a, a.T, rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(a).max(initial=0.0)))):
@@ -125,7 +141,10 @@ def _expression(name: str, expr, model: Model, allowed: list[ca.SX]) -> ca.SX:
         return ca.SX(0, 1)
     if isinstance(expr, ca.MX):
         raise OcpError(f"OCP: {name} is an MX expression; build it from the model's SX symbols")
-    e = ca.vec(ca.SX(expr))
+    try:
+        e = ca.vec(ca.SX(expr))
+    except Exception:  # CasADi lists its overloads over many lines
+        raise OcpError(f"OCP: {name} is a {type(expr).__name__}, not an SX expression of the model's symbols") from None
     declared = ca.vertcat(*allowed)
     free = [s.name() for s in ca.symvar(e) if not ca.depends_on(declared, s)]
     if free:
@@ -144,16 +163,19 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
     needed when P is not given.
     """
     nx, nu = model.nx, model.nu
-    if not isinstance(ocp.N, int) or isinstance(ocp.N, bool) or not 1 <= ocp.N <= 1000:
+    if not isinstance(ocp.N, numbers.Integral) or isinstance(ocp.N, bool) or not 1 <= ocp.N <= 1000:
         raise OcpError(f"OCP: horizon N must be an integer from 1 to 1000, got {ocp.N!r}")
+    N = int(ocp.N)
     Q = _matrix("Q", ocp.Q, nx)
     R = _matrix("R", ocp.R, nu)
-    x_ref = _vector("x_ref", ocp.x_ref, nx, 0.0)
-    u_ref = _vector("u_ref", ocp.u_ref, nu, 0.0)
-    u_lo = _vector("u_lo", ocp.u_lo, nu, -math.inf)
-    u_hi = _vector("u_hi", ocp.u_hi, nu, math.inf)
-    x_lo = _vector("x_lo", ocp.x_lo, nx, -math.inf)
-    x_hi = _vector("x_hi", ocp.x_hi, nx, math.inf)
+    states = [f"state {v.name!r}" for v in model.states]
+    inputs = [f"input {v.name!r}" for v in model.inputs]
+    x_ref = _vector("x_ref", ocp.x_ref, nx, 0.0, states)
+    u_ref = _vector("u_ref", ocp.u_ref, nu, 0.0, inputs)
+    u_lo = _vector("u_lo", ocp.u_lo, nu, -math.inf, inputs, bound=True)
+    u_hi = _vector("u_hi", ocp.u_hi, nu, math.inf, inputs, bound=True)
+    x_lo = _vector("x_lo", ocp.x_lo, nx, -math.inf, states, bound=True)
+    x_hi = _vector("x_hi", ocp.x_hi, nx, math.inf, states, bound=True)
     for lo, hi, kind, names in ((u_lo, u_hi, "input", model.inputs), (x_lo, x_hi, "state", model.states)):
         bad = np.flatnonzero(lo > hi)
         if bad.size:
@@ -169,7 +191,7 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
     h = _expression("h", ocp.h, model, [xs, us, ps])
     h_terminal = _expression("h_terminal", ocp.h_terminal, model, [xs, ps])
     for name, value in (("slack_l1", ocp.slack_l1), ("slack_l2", ocp.slack_l2)):
-        if not (math.isfinite(value) and value >= 0):
+        if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
             raise OcpError(f"OCP: {name} must be a finite number >= 0, got {value}")
     if ocp.slack_l1 == 0 and ocp.slack_l2 == 0 and (np.isfinite(x_lo).any() or np.isfinite(x_hi).any() or h.numel()):
         raise OcpError("OCP: soft constraints need a slack penalty: set slack_l1 or slack_l2 > 0")
@@ -182,7 +204,7 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
         p_nom = np.array([v.nominal_value for v in model.parameters])
         P = terminal_weight(F, Q, R, x_ref, u_ref, p_nom)
         from_riccati = True
-    return CheckedOcp(model, ocp.N, Q, R, P, x_ref, u_ref, u_lo, u_hi, x_lo, x_hi, y, W, y_ref, h, h_terminal,
+    return CheckedOcp(model, N, Q, R, P, x_ref, u_ref, u_lo, u_hi, x_lo, x_hi, y, W, y_ref, h, h_terminal,
                       float(ocp.slack_l1), float(ocp.slack_l2), from_riccati)
 
 

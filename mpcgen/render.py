@@ -49,3 +49,33 @@ def _tidy(text: str) -> str:
     while out and not out[-1]:
         out.pop()
     return "\n".join(out) + "\n"
+
+
+def render_qp(qp) -> dict[str, str]:
+    """File name -> text of the QP solver pair ``PREFIX_qp.h`` / ``PREFIX_qp.c``."""
+    env = environment()
+    return {f"{qp.prefix}_qp{suffix}": _tidy(env.get_template(t).render(qp=qp))
+            for t, suffix in (("qp.h.j2", ".h"), ("qp.c.j2", ".c"))}
+
+
+def render_qp_cdef(qp) -> str:
+    """cffi declarations of the QP solver (same macros as its header)."""
+    env = environment()
+    module = env.get_template("qp_api.j2").module
+    return str(module.declarations(qp))
+
+
+def render_controller(mpc) -> dict[str, str]:
+    """File name -> text of the controller: ``PREFIX_mpc.h/.c`` and its QP solver."""
+    env = environment()
+    files = render_qp(mpc.qp)
+    for template, suffix in (("mpc.h.j2", ".h"), ("mpc.c.j2", ".c")):
+        files[f"{mpc.prefix}_mpc{suffix}"] = _tidy(env.get_template(template).render(mpc=mpc))
+    return files
+
+
+def render_controller_cdef(model: Interface, controller) -> str:
+    """cffi declarations of a controller build: the model's API, then the controller's."""
+    module = environment().get_template("mpc_api.j2").module
+    real = f"{controller.prefix}_real"
+    return "\n".join([render_cdef(model), str(module.constants(controller)), str(module.declarations(controller, real))])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import casadi as ca
 import numpy as np
@@ -61,15 +61,28 @@ def _rk4_many(model: Model, ts: float, substeps: int) -> ca.SX:
 
 
 def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, ts: float, steps: int,
-             p_true=None, noise_std=None, seed: int = 0, substeps: int = 50) -> SimResult:
-    """Run ``steps`` samples of the closed loop from ``x0``."""
+             p_true=None, noise_std=None, seed: int = 0, substeps: int = 50,
+             disturbance: Sequence[tuple[int, Sequence[float]]] = ()) -> SimResult:
+    """Run ``steps`` samples of the closed loop from ``x0``.
+
+    The plant runs with parameters ``p_true`` (default: nominal); ``disturbance`` lists
+    changes (k, p): from sample k on, the plant's parameters are p (the controller is
+    not told).
+    """
     plant = plant_step(model, ts, substeps)
     p = np.array([v.nominal_value for v in model.parameters]) if p_true is None else np.asarray(p_true, float)
+    changes = {}
+    for k, p_new in disturbance:
+        p_new = np.asarray(p_new, float).reshape(-1)
+        if p_new.size != model.np:
+            raise OptionsError(f"disturbance at sample {k}: {p_new.size} parameters, model {model.name!r} has {model.np}")
+        changes[int(k)] = p_new
     noise = np.zeros(model.nx) if noise_std is None else np.broadcast_to(np.asarray(noise_std, float), (model.nx,))
     rng = np.random.default_rng(seed)
     X = [np.asarray(x0, float).reshape(-1)]
     U, T = [], []
-    for _ in range(steps):
+    for k in range(steps):
+        p = changes.get(k, p)
         measured = X[-1] + noise * rng.standard_normal(model.nx)
         t0 = time.perf_counter()
         u = np.asarray(controller(measured), float).reshape(-1)
@@ -90,3 +103,12 @@ class IpoptMpc:
         sol = solve_reference(self.ocp, self.options, x, self.p, tol=1e-8, initial_U=self._U)
         self._U = np.vstack([sol.U[1:], sol.U[-1:]])  # shifted warm start
         return np.clip(sol.U[0], self.ocp.u_lo, self.ocp.u_hi)
+
+
+def simulate_scenario(model: Model, controller: Callable[[np.ndarray], np.ndarray], scenario, ts: float,
+                      steps: int | None = None, seed: int = 0, substeps: int = 50) -> SimResult:
+    """Run an example's :class:`~mpcgen.examples.Scenario` (its x0, steps, plant parameters,
+    disturbance and noise) in closed loop with ``controller``; ``steps`` overrides its length."""
+    return simulate(model, controller, scenario.x0, ts, scenario.steps if steps is None else steps,
+                    p_true=scenario.p_true, noise_std=scenario.noise_std, seed=seed, substeps=substeps,
+                    disturbance=scenario.disturbance)

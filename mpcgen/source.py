@@ -7,6 +7,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import MpcgenError, SourceError
 from .model import Model
@@ -19,6 +20,10 @@ class Source:
     spec: str
     model: Model
     default_ts: float | None
+    #: the optimal-control problem shipped with the model: an example's, or a function
+    #: ``FUNCTION_ocp(model)`` (else ``ocp(model)``) in the model file returning an
+    #: mpcgen.Ocp (None: model only)
+    ocp: Callable[[Model], object] | None = None
 
 
 def is_file_spec(spec: str) -> bool:
@@ -32,7 +37,7 @@ def load_source(spec: str) -> Source:
     from .examples import get_example
 
     example, model = get_example(spec)
-    return Source(spec, model, example.ts)
+    return Source(spec, model, example.ts, example.ocp)
 
 
 def _load_file(spec: str) -> Source:
@@ -51,26 +56,34 @@ def _load_file(spec: str) -> Source:
         loader_spec.loader.exec_module(module)
     except MpcgenError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit: a sys.exit() in the file must not end mpcgen silently
         raise SourceError(f"{path}: importing the model file raised {_where(exc, path)}") from None
     func = getattr(module, func_name, None)
-    if not callable(func):
+    if func is None:
         raise SourceError(f"{path}: has no function {func_name!r}")
+    if not callable(func):
+        raise SourceError(f"{path}: {func_name!r} is not a function (it is of type {type(func).__name__}); "
+                          "name the function that returns the model")
     try:
         result = func()
     except MpcgenError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise SourceError(f"{path}:{func_name}() raised {_where(exc, path)}") from None
     if not isinstance(result, Model):
         raise SourceError(f"{path}:{func_name}() must return an mpcgen.Model, got {type(result).__name__}")
-    return Source(spec, result, getattr(module, "TS", None))
+    ocp = getattr(module, f"{func_name}_ocp", None) or getattr(module, "ocp", None)
+    return Source(spec, result, getattr(module, "TS", None), ocp if callable(ocp) else None)
 
 
 def _where(exc: BaseException, path: Path) -> str:
-    """``ValueError: message (file.py line 12)`` for the innermost frame in the user's file."""
+    """``ValueError: message (file.py line 12)`` for the innermost frame in the user's file.
+
+    The message is joined into one line (CasADi's errors span several).
+    """
     line = ""
     for frame in traceback.extract_tb(exc.__traceback__):
         if Path(frame.filename).resolve() == path.resolve():
             line = f" ({path.name} line {frame.lineno})"
-    return f"{type(exc).__name__}: {exc}{line}"
+    text = f"sys.exit({exc.code!r}) was called" if isinstance(exc, SystemExit) else " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}{line}"

@@ -90,4 +90,4 @@ def test_every_example_with_an_ocp_checks() -> None:
     for name, example in EXAMPLES.items():
         if example.ocp is not None:
             _, model = get_example(name)
-            check_ocp(model, example.ocp(), F=discrete_model(model, CodegenOptions(ts=example.ts)))
+            check_ocp(model, example.ocp(model), F=discrete_model(model, CodegenOptions(ts=example.ts)))

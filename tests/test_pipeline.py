@@ -27,7 +27,17 @@ def test_generation_is_deterministic() -> None:
     first = _files(substeps=2)
     second = _files(substeps=2)
     assert first == second
-    assert sorted(first) == ["mpcgen.json", "oscillator.c", "oscillator.h", "oscillator_cs.c", "oscillator_cs.h"]
+    assert sorted(first) == ["CMakeLists.txt", "mpcgen.json", "oscillator.c", "oscillator.h", "oscillator.mk",
+                             "oscillator_cs.c", "oscillator_cs.h"]
+
+
+def test_controller_generation_is_deterministic() -> None:
+    """With an OCP the folder also holds the controller and its QP solver, byte-identical twice."""
+    src = load_source(f"{ROOT}/tests/data/user_mpc.py:arm")
+    make = lambda: generate_files(src.model, CodegenOptions(ts=0.05), "arm", src.ocp(src.model))  # noqa: E731
+    first, second = make(), make()
+    assert first == second
+    assert {"arm_mpc.h", "arm_mpc.c", "arm_qp.h", "arm_qp.c", "example_main.c"} <= set(first)
 
 
 def test_generated_files_say_what_made_them() -> None:

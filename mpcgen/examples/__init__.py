@@ -11,9 +11,43 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import SourceError
+from ..errors import MpcgenError, SourceError
 from ..model import Model
 from . import chain, cstr, pendulum, quadrotor, robot_arm
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A closed-loop run of an example: where the plant starts, for how long, what disturbs it.
+
+    ``p_true`` are the plant's parameters from the start (None: nominal, no mismatch);
+    ``disturbance`` lists parameter changes (k, p): from sample k on the plant runs with
+    p. The controller is told neither. ``noise_std`` is the standard deviation of the
+    Gaussian measurement noise per state (None: exact measurements). All vectors are
+    stored as tuples of floats, so a scenario is immutable and hashable. Run one with
+    :func:`mpcgen.simulate.simulate_scenario`.
+    """
+
+    description: str
+    x0: tuple[float, ...]
+    steps: int
+    p_true: tuple[float, ...] | None = None
+    disturbance: tuple[tuple[int, tuple[float, ...]], ...] = ()
+    noise_std: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        def floats(v):
+            return None if v is None else tuple(float(c) for c in v)
+
+        object.__setattr__(self, "x0", floats(self.x0))
+        object.__setattr__(self, "p_true", floats(self.p_true))
+        object.__setattr__(self, "noise_std", floats(self.noise_std))
+        object.__setattr__(self, "disturbance", tuple((int(k), floats(p)) for k, p in self.disturbance))
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise MpcgenError(f"scenario: steps must be a positive integer, got {self.steps!r}")
+        for k, _ in self.disturbance:
+            if not 0 <= k < self.steps:
+                raise MpcgenError(f"scenario: disturbance at sample {k} is outside 0..{self.steps - 1}")
 
 
 @dataclass(frozen=True)
@@ -27,24 +61,28 @@ class Example:
     size_name: str | None = None  # e.g. "masses" for the chain; None if not sized
     default_size: int | None = None
     size_range: tuple[int, int] | None = None  # inclusive (smallest, largest) size
-    ocp: Callable[[], object] | None = None  # the example's optimal-control problem (mpcgen.ocp.Ocp)
+    #: the example's optimal-control problem (mpcgen.ocp.Ocp) for a built model: nonlinear
+    #: outputs and constraints use that model's symbols, and a sized model fixes the size
+    ocp: Callable[[Model], object] | None = None
+    #: the example's demo closed loop (:class:`Scenario`) for a built model
+    scenario: Callable[[Model], Scenario] | None = None
 
 
 EXAMPLES: dict[str, Example] = {
     ex.name: ex
     for ex in (
         Example("pendulum", "inverted pendulum on a cart, nx=4 nu=1 (acados benchmark)",
-                pendulum.TS, pendulum.pendulum, ocp=pendulum.ocp),
+                pendulum.TS, pendulum.pendulum, ocp=pendulum.ocp, scenario=pendulum.scenario),
         Example("quadrotor", "quadrotor with rotor thrusts, Euler angles, nx=12 nu=4 (Mahony et al. 2012)",
-                quadrotor.TS, quadrotor.quadrotor),
+                quadrotor.TS, quadrotor.quadrotor, ocp=quadrotor.ocp, scenario=quadrotor.scenario),
         Example("cstr", "van de Vusse CSTR with cooling jacket, nx=4 nu=2 (Klatt & Engell 1998)",
-                cstr.TS, cstr.cstr),
+                cstr.TS, cstr.cstr, ocp=cstr.ocp, scenario=cstr.scenario),
         Example("robot_arm", "two-link planar robot arm with joint torques, nx=4 nu=2 (Spong et al. 2006)",
-                robot_arm.TS, robot_arm.robot_arm),
+                robot_arm.TS, robot_arm.robot_arm, ocp=robot_arm.ocp, scenario=robot_arm.scenario),
         Example("chain", f"chain of masses and springs, nx=6*MASSES+3 nu=3, default "
                          f"{chain.DEFAULT_MASSES} masses (Wirsching et al. 2006)",
                 chain.TS, chain.chain, size_name="masses", default_size=chain.DEFAULT_MASSES,
-                size_range=(chain.MIN_MASSES, chain.MAX_MASSES)),
+                size_range=(chain.MIN_MASSES, chain.MAX_MASSES), ocp=chain.ocp, scenario=chain.scenario),
     )
 }
 
@@ -87,4 +125,4 @@ def _parse_size(example: Example, text: str) -> int:
     return size
 
 
-__all__ = ["EXAMPLES", "Example", "get_example"]
+__all__ = ["EXAMPLES", "Example", "Scenario", "get_example"]

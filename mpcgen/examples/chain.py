@@ -44,6 +44,7 @@ import math
 from typing import Union
 
 import casadi as ca
+import numpy as np
 
 from ..errors import ModelError
 from ..model import Model, Var, var
@@ -190,3 +191,56 @@ def chain(masses: int | None = None) -> Model:
         description=f"chain of {count} free masses between a fixed anchor and a velocity-controlled end",
         reference=REFERENCE,
     )
+
+
+END_TOLERANCE = 0.05
+"""Radius [m] of the soft terminal ball around the end point's target."""
+
+
+def ocp(model: Model):
+    """Bring the chain to rest with its controlled end at (SPAN, 0, 0), the nominal rest state.
+
+    The reference is the chain at rest (:func:`rest_positions`, nominal parameters) with
+    zero end velocity u_ref = 0. Q weights the end point 10 per m^2, the free masses'
+    positions 1 per m^2 and their velocities 1 per (m/s)^2: the end must reach its target
+    precisely, the swinging masses are damped through it. R = 0.1 per (m/s)^2 of end
+    velocity, which is bounded by 1 m/s per axis (Wirsching et al. 2006). N = 20 at
+    Ts = 0.2 s (4 s ahead: the slowest swing of the chain at rest takes 2.5 s with 1
+    mass, 4.5 s with 3 and 14 s with 12, so long chains need a longer N). A
+    soft terminal constraint asks the end point to be within END_TOLERANCE of its
+    target at the end of the horizon: h_N = |p_end - target|^2 - END_TOLERANCE^2 <= 0.
+    ``model`` is a built :func:`chain` of any size; its symbols are used by h_N.
+    """
+    from ..ocp import Ocp
+
+    masses = (model.nx - 3) // 6
+    x_ref = np.array([v.nominal_value for v in model.states])
+    end = model.x[-3:] - ca.DM(x_ref[-3:])
+    return Ocp(
+        N=20,
+        Q=np.array([1.0] * (6 * masses) + [10.0] * 3),
+        R=np.full(3, 0.1),
+        x_ref=x_ref,
+        u_ref=np.zeros(3),
+        u_lo=np.full(3, -1.0),
+        u_hi=np.full(3, 1.0),
+        h_terminal=ca.sumsqr(end) - END_TOLERANCE**2,
+    )
+
+
+def scenario(model: Model):
+    """From a perturbed chain back to rest, 100 samples (20 s).
+
+    The chain starts at its rest positions with the end point displaced by
+    (-0.2, 0.3, 0.2) m and every free mass moving sideways at 0.3 m/s (along y).
+    """
+    from . import Scenario
+
+    x0 = [v.nominal_value for v in model.states]
+    masses = (model.nx - 3) // 6
+    for i in range(masses):
+        x0[6 * i + 4] += 0.3  # vy of mass i + 1
+    for k, shift in enumerate((-0.2, 0.3, 0.2)):
+        x0[6 * masses + k] += shift
+    return Scenario("perturbed chain (end point displaced, masses swinging sideways) back to rest",
+                    x0=tuple(x0), steps=100)

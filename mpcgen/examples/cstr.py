@@ -46,6 +46,7 @@ Control Conference, 1995.
 from __future__ import annotations
 
 import casadi as ca
+import numpy as np
 
 from ..model import Model, var
 
@@ -68,6 +69,8 @@ KELVIN = 273.15
 #: Published design steady state (Klatt & Engell 1998): states and inputs.
 STEADY_STATE = {"cA": 2.14, "cB": 1.09, "T": 114.2, "TK": 112.9}
 STEADY_INPUT = {"F": 14.19, "QK": -1113.5}
+#: Nominal parameters (cA0 [mol/l], T0 [deg C], kw [kJ/(h m^2 K)]), Klatt & Engell 1998.
+NOMINAL_PARAMETERS = (5.1, 104.9, 4032.0)
 
 REFERENCE = (
     "K.-U. Klatt, S. Engell, 'Gain-scheduling trajectory control of a continuous stirred tank "
@@ -123,3 +126,72 @@ def cstr() -> Model:
         description="van de Vusse CSTR with cooling jacket; time in seconds, F and QK per hour",
         reference=REFERENCE,
     )
+
+
+def steady_state(inputs: tuple[float, float] = (STEADY_INPUT["F"], STEADY_INPUT["QK"]),
+                 parameters: tuple[float, float, float] = NOMINAL_PARAMETERS) -> np.ndarray:
+    """The steady state (cA, cB, T, TK) at constant inputs (F, QK) and parameters (cA0, T0, kw).
+
+    Newton's method on the four balances from the published design point; the
+    published values are rounded to about three digits, this is the exact root (to
+    machine precision) that an MPC reference must be.
+    """
+    x = ca.SX.sym("x", 4)
+    balances = ca.vertcat(*balances_per_hour(*ca.vertsplit(x), *inputs, *parameters))
+    newton = ca.rootfinder("steady_state", "newton", ca.Function("g", [x], [balances]),
+                           {"abstol": 1e-12, "max_iter": 50})
+    return np.array(newton(list(STEADY_STATE.values()))).reshape(-1)
+
+
+def ocp(model: Model):
+    """Setpoint holding at the design point: cB = 1.09 mol/l, the benchmark's operating point.
+
+    x_ref is the exact steady state at the published design inputs u_ref = (14.19 1/h,
+    -1113.5 kJ/h) and nominal parameters (:func:`steady_state`). N = 20 at Ts = 20 s
+    (400 s ahead, about two residence times V/F). Weights, chosen so that a typical
+    deviation costs about 1: 0.1 mol/l of cA or 0.05 mol/l of cB, 1 K of T or TK
+    (Q = diag(100, 400, 1, 1)), 3 1/h of flow or 1000 kJ/h of cooling (R = diag(0.1, 1e-6));
+    cB, the product, is weighted most. Inputs within the benchmark's bounds F in
+    [5, 35] 1/h, QK in [-8500, 0] kJ/h (Klatt & Engell 1998). Soft bounds on the
+    temperatures (T, TK in [100, 130] deg C, a band around the design point), and a
+    soft nonlinear path constraint: the production rate of B, F cB, stays above 80 %
+    of its design value (h = 1 - F cB / (0.8 F_ref cB_ref) <= 0, dimensionless).
+    ``model`` is the built :func:`cstr` whose symbols h uses.
+    """
+    from ..ocp import Ocp
+
+    x_ref = steady_state()
+    u_ref = np.array([STEADY_INPUT["F"], STEADY_INPUT["QK"]])
+    c_b, flow = model.x[1], model.u[0]
+    return Ocp(
+        N=20,
+        Q=np.array([100.0, 400.0, 1.0, 1.0]),
+        R=np.array([0.1, 1e-6]),
+        x_ref=x_ref,
+        u_ref=u_ref,
+        u_lo=[5.0, -8500.0],
+        u_hi=[35.0, 0.0],
+        x_lo=[-np.inf, -np.inf, 100.0, 100.0],
+        x_hi=[np.inf, np.inf, 130.0, 130.0],
+        h=1 - flow * c_b / (0.8 * u_ref[0] * x_ref[1]),
+    )
+
+
+COLD_FEED = (5.1, 100.0, 4032.0)
+"""Plant parameters (cA0, T0, kw) during the scenario's disturbance: the feed 4.9 K colder."""
+
+
+def scenario(model: Model | None = None):
+    """Hold the setpoint through a feed-temperature disturbance, 80 samples (26.7 min).
+
+    The reactor starts at the setpoint with both temperatures 5 K low. From sample 20
+    to sample 50 (10 min) the feed arrives at T0 = 100 deg C instead of 104.9 (the
+    controller is not told; its model keeps the nominal value), then it returns to
+    nominal. The controller keeps the product concentration cB at its setpoint
+    throughout (it lets T drift instead, the cooling being already off).
+    """
+    from . import Scenario
+
+    x0 = steady_state() + np.array([0.0, 0.0, -5.0, -5.0])
+    return Scenario("start 5 K cold; feed 4.9 K colder from sample 20 to 50 (unmeasured)",
+                    x0=tuple(x0), steps=80, disturbance=((20, COLD_FEED), (50, NOMINAL_PARAMETERS)))

@@ -90,11 +90,20 @@ def pendulum() -> Model:
     )
 
 
-def ocp():
+def ocp(model: Model | None = None):
     """The swing-up OCP of the acados pendulum example: N = 20 over T = 1 s,
     Q = 2 diag(1e3, 1e3, 1e-2, 1e-2), R = 2e-2, terminal weight Q, |F| <= 80 N,
-    reference: upright at rest at the origin."""
+    reference: upright at rest at the origin. (``model`` is accepted for a uniform
+    signature with the other examples; this OCP uses no model symbols.)"""
     from ..ocp import Ocp
 
     Q = 2 * np.diag([1e3, 1e3, 1e-2, 1e-2])
     return Ocp(N=20, Q=Q, R=np.array([[2e-2]]), P=Q, u_lo=[-80.0], u_hi=[80.0])
+
+
+def scenario(model: Model | None = None):
+    """Swing-up: from hanging down at rest, (0, pi, 0, 0), for 100 samples (5 s)."""
+    from . import Scenario
+
+    return Scenario("swing-up from hanging down at rest to upright at the origin",
+                    x0=(0.0, math.pi, 0.0, 0.0), steps=100)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 
 import casadi as ca
+import numpy as np
 
 from ..model import Model, Var, var
 
@@ -141,3 +142,49 @@ def quadrotor() -> Model:
         description="quadrotor, rotor thrusts as inputs, Z-Y-X Euler angles, world z up",
         reference=REFERENCE,
     )
+
+
+TARGET = (1.0, 0.0, 0.0)
+"""Position [m] the OCP's reference hovers at: 1 m along x from the origin."""
+
+MAX_TILT = 0.5
+"""Soft bound on roll and pitch [rad] (about 29 degrees): keeps the attitude well away
+from the Euler-angle singularity at pitch +-pi/2 and bounds the horizontal acceleration
+to about g tan(0.5) = 5.4 m/s^2."""
+
+
+def ocp(model: Model | None = None, target: tuple[float, float, float] = TARGET):
+    """Position tracking: hover at ``target`` (default 1 m along x) with level attitude.
+
+    N = 20 at Ts = 0.02 s (0.4 s ahead; the Riccati terminal weight stands in for the
+    rest). Weights, per unit of the deviation: position 200, velocity 5, angles 1, rates
+    0.1 -- position error dominates and the velocity weight damps the approach without
+    making it sluggish (slowest translational LQR pole about 0.9 per sample, a time
+    constant of about 0.2 s); R = 0.1 per N^2 of rotor thrust away from hover. Thrusts
+    within the model's range [0, 3.5] N each (rotors only push; about 2.2 times the
+    hover thrust); roll and pitch within +-MAX_TILT as soft bounds. Reference: hover at
+    ``target`` with f_i = m g / 4.
+    (``model`` is accepted for a uniform signature; this OCP uses no model symbols.)
+    """
+    from ..ocp import Ocp
+
+    x_ref = np.zeros(12)
+    x_ref[:3] = target
+    return Ocp(
+        N=20,
+        Q=np.array([200.0] * 3 + [5.0] * 3 + [1.0] * 3 + [0.1] * 3),
+        R=np.full(4, 0.1),
+        x_ref=x_ref,
+        u_ref=np.full(4, HOVER_THRUST),
+        u_lo=np.zeros(4),
+        u_hi=np.full(4, 3.5),
+        x_lo=[-np.inf] * 6 + [-MAX_TILT] * 2 + [-np.inf] * 4,  # roll and pitch only
+        x_hi=[np.inf] * 6 + [MAX_TILT] * 2 + [np.inf] * 4,
+    )
+
+
+def scenario(model: Model | None = None):
+    """From hover at the origin to hover at TARGET, 100 samples (2 s)."""
+    from . import Scenario
+
+    return Scenario(f"from hover at the origin to hover at {TARGET} m", x0=(0.0,) * 12, steps=100)

@@ -35,6 +35,7 @@ import math
 from typing import NamedTuple, Union
 
 import casadi as ca
+import numpy as np
 
 from ..model import Model, var
 
@@ -129,3 +130,65 @@ def robot_arm() -> Model:
         description="two-link planar arm in a vertical plane, uniform links, joint torques as inputs",
         reference=REFERENCE,
     )
+
+
+def end_effector(q1: Scalar, q2: Scalar, a: ArmParameters) -> tuple[Scalar, Scalar]:
+    """Position (x, y) [m] of the tip of link 2 in the base frame (forward kinematics)."""
+    return (a.l1 * ca.cos(q1) + a.l2 * ca.cos(q1 + q2), a.l1 * ca.sin(q1) + a.l2 * ca.sin(q1 + q2))
+
+
+TARGET = (-math.pi / 6, math.pi / 3)
+"""Joint-angle target (q1, q2) [rad] of the OCP: link 1 30 degrees below horizontal,
+link 2 bent 60 degrees up from it (30 degrees above horizontal), the tip at about
+(0.78, -0.05) m."""
+
+MAX_JOINT_SPEED = 3.0
+"""Soft bound on |dq1| and |dq2| [rad/s]."""
+
+
+def ocp(model: Model, target: tuple[float, float] = TARGET):
+    """Point-to-point motion: hold the arm at rest at joint angles ``target``.
+
+    The reference is the target at rest with the gravity-compensating torques
+    u_ref = G(q_ref). Besides the joint-angle error (Q = diag(100, 100, 1, 1): angles
+    dominate, velocities damp; slowest LQR pole about 0.9 per sample, a time constant
+    of about 0.1 s), the end-effector position y = (x, y)(q) is tracked as a nonlinear
+    least-squares output with W = diag(1000, 1000) per m^2 (1 cm of tip error costs
+    about as much as 0.03 rad of joint error), so the cost also measures the error
+    where the task is defined. R = 0.01 per (N m)^2 lets the torques use their range:
+    |tau1| <= 30 N m, |tau2| <= 10 N m (the model's declared ranges; about 2 and 3.4
+    times the torques that hold the nominal arm level). Joint speeds softly within
+    +-MAX_JOINT_SPEED (the arm's declared velocity range is +-4 rad/s).
+    N = 20 at Ts = 0.01 s (0.2 s ahead) with the Riccati terminal weight for the rest.
+    ``model`` is the built :func:`robot_arm` whose symbols the output y uses.
+    """
+    from ..ocp import Ocp
+
+    q1, q2, _, _ = ca.vertsplit(model.x)
+    arm = ArmParameters(*ca.vertsplit(model.p))
+    q_ref = [float(t) for t in target]
+    hold = [float(t) for t in gravity_torque(*q_ref, NOMINAL)]
+    tip = [float(c) for c in end_effector(*q_ref, NOMINAL)]
+    fast = MAX_JOINT_SPEED
+    return Ocp(
+        N=20,
+        Q=np.array([100.0, 100.0, 1.0, 1.0]),
+        R=np.array([1e-2, 1e-2]),
+        x_ref=q_ref + [0.0, 0.0],
+        u_ref=hold,
+        u_lo=[-30.0, -10.0],
+        u_hi=[30.0, 10.0],
+        x_lo=[-np.inf, -np.inf, -fast, -fast],
+        x_hi=[np.inf, np.inf, fast, fast],
+        y=ca.vertcat(*end_effector(q1, q2, arm)),
+        W=np.array([1000.0, 1000.0]),
+        y_ref=tip,
+    )
+
+
+def scenario(model: Model | None = None):
+    """From hanging straight down at rest, q = (-pi/2, 0), to TARGET, 100 samples (1 s)."""
+    from . import Scenario
+
+    return Scenario("from hanging straight down at rest to the joint-angle target",
+                    x0=(-math.pi / 2, 0.0, 0.0, 0.0), steps=100)
