@@ -19,13 +19,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,plot]'
 	touch $(STAMP)
 
-# System tools the tests use: a C compiler pair (gcc and clang) and, for the firmware
+# System tools the tests use: a C compiler pair (gcc and clang), libFuzzer and valgrind
+# (the fuzz and memcheck tests) and, for the firmware
 # checks, the Cortex-M cross compiler with newlib and QEMU. Installed with apt-get when
 # missing (CI and fresh machines run as root).
 tools:
 	@command -v gcc >/dev/null && command -v clang >/dev/null || { \
 	  echo "installing clang with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc clang >/dev/null; }
+	@printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' \
+	  | clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null 2>/dev/null || { \
+	  v=$$(clang -dumpversion | cut -d. -f1); echo "installing libFuzzer for clang $$v with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-rt-$$v-dev >/dev/null 2>&1 \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-common-$$v-dev >/dev/null; } \
+	  || echo "warning: could not install libFuzzer; the fuzz tests will be skipped"
+	@command -v valgrind >/dev/null || { echo "installing valgrind with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } \
+	  || echo "warning: could not install valgrind; the memcheck test will be skipped"
 	@command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
 	  && test -n "$$(find /usr/lib/arm-none-eabi /usr/arm-none-eabi -name librdimon.a 2>/dev/null | head -n 1)" || { \
 	  echo "installing gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm with apt-get"; \

@@ -94,6 +94,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the build products (objects, ELF, map, call graphs) in WORK/NAME")
     f.add_argument("--model", action="store_true",
                    help="measure the model's F_and_jacobians even in folders that hold the controller")
+
+    z = sub.add_parser("fuzz", help="fuzz a generated controller under AddressSanitizer and UBSan",
+                       description="Feed DIR's controller random, extreme, NaN and Inf states, references, "
+                                   "parameters, weights and settings (libFuzzer, clang -fsanitize=address,undefined) "
+                                   "and check after every call: no sanitizer report, a finite control within its "
+                                   "bounds, a status that says what happened. Exits 1 on a failure.")
+    z.add_argument("folder", type=Path, metavar="DIR")
+    z.add_argument("--seconds", type=float, default=10.0, help="fuzzing time (default 10)")
+    z.add_argument("--runs", type=int, default=None, help="stop after this many inputs instead")
+    z.add_argument("--seed", type=int, default=1, help="libFuzzer seed (default 1)")
+    z.add_argument("--corpus", type=Path, default=None, metavar="CORPUS",
+                   help="corpus folder kept across runs (default: a temporary one)")
+    z.add_argument("--valgrind", action="store_true",
+                   help="also run valgrind memcheck over a closed loop and the corpus (example folders)")
+    z.add_argument("--replay", nargs="+", type=Path, default=None, metavar="FILE",
+                   help="instead of fuzzing, replay input files and print every API call")
     return parser
 
 
@@ -186,6 +202,27 @@ def _run(args: argparse.Namespace) -> int:
             for problem in b.problems():
                 print(f"mpcgen: {b.model} ({b.precision}): {problem}", file=sys.stderr)
         return 0 if all(b.passed for b in budgets) else 1
+    if args.command == "fuzz":
+        from .fuzz import fuzz, memcheck, replay
+
+        if args.replay:
+            code, trace = replay(args.folder, args.replay)
+            print(trace, end="")
+            return 0 if code == 0 else 1
+        print(f"building and fuzzing {args.folder} ...", file=sys.stderr, flush=True)
+        result = fuzz(args.folder, seconds=None if args.runs else args.seconds, runs=args.runs, seed=args.seed,
+                      corpus=args.corpus)
+        print(result.line())
+        if not result.passed:
+            print(result.report, file=sys.stderr)
+            print(f"reproducer: {result.crash} (mpcgen fuzz {args.folder} --replay {result.crash})", file=sys.stderr)
+        ok = result.passed
+        if args.valgrind:
+            inputs = sorted(p for p in args.corpus.iterdir() if p.is_file()) if args.corpus else []
+            check = memcheck(args.folder, inputs=inputs)
+            print(check.line())
+            ok = ok and check.passed
+        return 0 if ok else 1
     raise AssertionError(args.command)
 
 

@@ -41,7 +41,7 @@ class Controller:
         self.dtype = _DTYPES[i.c_type]
         self._ffi, self._lib = built.ffi, built.lib
         self._pre = f"{i.prefix}_mpc"
-        self._real = f"{i.prefix}_real *"
+        self._array = f"{i.prefix}_real[]"
         self._u = np.zeros(self.nu, dtype=self.dtype)
         self.last_status = "ok"
         self._check(self._fn("init")(), "init")
@@ -51,7 +51,8 @@ class Controller:
         return getattr(self._lib, f"{self._pre}_{name}")
 
     def _ptr(self, a: np.ndarray):
-        return self._ffi.cast(self._real, a.ctypes.data)
+        """A C pointer to ``a`` that keeps ``a`` alive as long as the pointer lives."""
+        return self._ffi.from_buffer(self._array, a)
 
     def _vector(self, value, n: int, label: str) -> np.ndarray:
         a = np.ascontiguousarray(np.asarray(value, dtype=self.dtype).reshape(-1))
@@ -94,7 +95,8 @@ class Controller:
 
     # -- data -------------------------------------------------------------------------
     def set_initial_guess(self, x0) -> None:
-        self._check(self._fn("set_initial_guess")(self._ptr(self._vector(x0, self.nx, "x0"))), "set_initial_guess")
+        x = self._vector(x0, self.nx, "x0")
+        self._check(self._fn("set_initial_guess")(self._ptr(x)), "set_initial_guess")
 
     def _set_stage(self, name: str, stage: int | None, value, n: int) -> None:
         v = self._vector(value, n, name)

@@ -19,6 +19,7 @@ it into a solver whose loops all run over these constant sizes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -40,7 +41,8 @@ class QpLayout:
     ng: int = 0      # soft general rows per stage 0..N-1
     ngn: int = 0     # soft terminal rows
     #: structural nonzeros (row, col) of the dynamics matrices A and B, the same at every
-    #: stage (the model's sparsity); None: dense. Entries outside are never read.
+    #: stage (the model's sparsity); None: dense. Entries outside are never read (they
+    #: are taken as zero).
     a_pattern: tuple[tuple[int, int], ...] | None = None
     b_pattern: tuple[tuple[int, int], ...] | None = None
 
@@ -192,6 +194,9 @@ def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
         ("e", (ms,), ""),
         ("ds", (ms,), ""),
         ("dnu", (ms,), ""),
+        # the best iterate so far (returned when the iterations stall or hit the cap)
+        *((f"best_{name}", shape, "best iterate" if name == "x" else "")
+          for name, shape, _ in solution_fields(layout)),
     )
 
 
@@ -236,14 +241,18 @@ class QpProgram:
         return self._libm("fmax")
 
     @property
+    def fmin(self) -> str:
+        return self._libm("fmin")
+
+    @property
     def default_tol(self) -> float:
         """Absolute tolerances of the residuals: about eps^(1/2) of the scalar type."""
         return 1e-4 if self.is_float else 1e-8
 
     @property
     def default_tol_comp(self) -> float:
-        """Average complementarity: the solution error scales with it, so tighter in float."""
-        return 1e-6 if self.is_float else 1e-9
+        """Average complementarity, relative to the gradient scale max(1, |q|, |r|, l1)."""
+        return 1e-6 if self.is_float else 1e-10
 
     @property
     def default_reg(self) -> float:
@@ -260,9 +269,9 @@ class QpProgram:
     @property
     def tiny(self) -> float:
         """Floor of slacks and multipliers (keeps lam/t finite near degenerate solutions)."""
-        return 1e-20 if self.is_float else 1e-30
+        return 1e-12 if self.is_float else 1e-30
 
-    default_max_iter: int = 30
+    default_max_iter: ClassVar[int] = 30
 
     # Terms (vector index, matrix index) of the unrolled sparse sums in the Riccati sweep.
     def btpb_terms(self, i: int, j: int) -> list[tuple[int, int]]:
@@ -312,6 +321,12 @@ class QpProgram:
     @property
     def work_bytes(self) -> int:
         return struct_bytes(self.work_fields, self.scalar_bytes)
+
+    @property
+    def stack_bytes(self) -> int:
+        """Arrays on the stack in the deepest call: P*A and P*B of the Riccati sweep."""
+        L = self.layout
+        return (L.nx * L.nx + L.nx * L.nu) * self.scalar_bytes
 
     @property
     def total_bytes(self) -> int:

@@ -233,3 +233,51 @@ def test_simulate_without_initial_state_is_one_clear_error(tmp_path: Path, capsy
     assert len(err) == 1 and "--x0" in err[0]
     assert main(["simulate", str(out), "--x0", "1,2,3"]) == 2
     assert "expected 2 numbers" in capsys.readouterr().err
+
+
+def test_more_inputs_than_states_under_sanitizers(tmp_path: Path) -> None:
+    """nu > nx (a tank with three valves): solve and step run clean under ASan and UBSan."""
+    import shutil
+
+    cc = shutil.which("gcc") or shutil.which("clang")
+    source = Path(__file__).parent / "data" / "user_mpc.py"
+    folder = mpcgen.generate(f"{source}:tank", tmp_path / "tank")
+    driver = tmp_path / "driver.c"
+    driver.write_text(
+        '#include <stdio.h>\n#include "tank_mpc.h"\n'
+        "int main(void) {\n"
+        "    tank_real x[1] = {0.3}, u[3];\n    int k, status;\n"
+        "    tank_mpc_init();\n    tank_mpc_set_initial_guess(x);\n"
+        "    status = tank_mpc_solve(x, u);\n"
+        '    if (status != TANK_MPC_OK) { printf("solve %d\\n", status); return 1; }\n'
+        "    tank_mpc_prepare();\n"
+        "    for (k = 0; k < 50; ++k) {\n"
+        "        status = tank_mpc_step(x, u);\n"
+        "        if (status != TANK_MPC_OK && status != TANK_MPC_MAX_ITER) { printf(\"step %d\\n\", status); return 1; }\n"
+        "        x[0] += 0.1 * (u[0] + u[1] + u[2] - 0.5 * 1.0);\n"
+        "    }\n"
+        '    printf("%.6f %.6f %.6f %.6f\\n", x[0], u[0], u[1], u[2]);\n    return 0;\n}\n')
+    exe = tmp_path / "driver"
+    sources = [str(driver)] + [str(folder / f"tank{s}.c") for s in ("", "_qp", "_mpc")]
+    build = subprocess.run([cc, "-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                            "-I", str(folder), *sources, "-o", str(exe), "-lm"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    u = [float(v) for v in run.stdout.split()[1:]]
+    assert all(0.0 <= v <= 1.0 for v in u)
+
+
+def test_solve_recovers_from_a_bad_state_without_a_new_guess(folders: dict[str, Path]) -> None:
+    ctrl = mpcgen.load(folders["cstr"])
+    ex, model, options, ocp = problem("cstr")
+    x0 = np.array(ex.scenario(model).x0)
+    bad = x0.copy()
+    bad[2] = 1e30
+    ctrl.set_initial_guess(x0)
+    ctrl.prepare()
+    ctrl.feedback(bad)
+    assert ctrl.last_status != "ok"
+    u = ctrl.solve(x0)
+    assert ctrl.last_status == "ok", ctrl.stats
+    assert ((u >= ocp.u_lo) & (u <= ocp.u_hi)).all()

@@ -22,6 +22,10 @@
 
 typedef chain_real real;
 
+#define LINE_SEARCH_TRIES 30   /* halvings of an SQP step before the shortest is taken */
+#define PENALTY_MARGIN 1.1   /* merit penalty over the largest dynamics multiplier */
+#define MERIT_ROUNDING 1e-13   /* relative rounding error of a merit value */
+
 /* Input box rows: sign * u[index] >= sign * bound (hard). */
 static const int u_index[NBU] = {0, 1, 2, 0, 1, 2};
 static const real u_sign[NBU] = {1.0, 1.0, 1.0, (-1.0), (-1.0), (-1.0)};
@@ -40,7 +44,7 @@ static const real u_hi[NU] = {1.0, 1.0, 1.0};
 static const real default_u_bound[6] = {(-1.0), (-1.0), (-1.0), 1.0, 1.0, 1.0};
 static const real default_x_bound[1] = {0.0};
 
-/* The controller's static memory: 415656 bytes. */
+/* The controller's static memory: 424976 bytes. */
 static struct {
     real x[21][21];  /* state trajectory (linearization point, then solution) */
     real u[20][3];  /* input trajectory */
@@ -131,9 +135,16 @@ static void copy(real *restrict dst, const real *restrict src, int n)
     }
 }
 
+/* v within [lo, hi]; NaN becomes lo (never passed through). */
 static real clamp(real v, real lo, real hi)
 {
-    return v < lo ? lo : (v > hi ? hi : v);
+    if (!(v >= lo)) {
+        v = lo;
+    }
+    if (!(v <= hi)) {
+        v = hi;
+    }
+    return v;
 }
 
 /* 1/2 r'Wr for a row-major n x n weight; Wr = W r. */
@@ -164,7 +175,9 @@ static real penalty(real v)
 static void initial_guess(const real *x0)
 {
     int k, i;
-    copy(mem.x[0], x0, NX);
+    if (x0 != mem.x[0]) {
+        copy(mem.x[0], x0, NX);
+    }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NU; ++i) {
             mem.u[k][i] = clamp(mem.u_ref[k][i], u_lo[i], u_hi[i]);
@@ -420,14 +433,22 @@ static void shift(void)
     }
 }
 
-static int prepare_now(void)
+/* Linearize and set up the QP up to its first factorization (x0 does not enter it).
+ * A trajectory the model cannot evaluate is replaced by the guess from ``restart``. */
+static int prepare_now(const real *restart)
 {
     real cost = 0.0;
     int status = linearize(&cost);
     if (status != CHAIN_MPC_OK) {
-        /* a trajectory the model cannot evaluate: restart from its first state */
-        initial_guess(mem.x[0]);
+        initial_guess(restart);
         status = linearize(&cost);
+    }
+    if (status == CHAIN_MPC_OK) {
+        zero_step();
+        mem.qp_settings.warm_start = mem.warm ? 2 : 0;
+        if (chain_qp_setup(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work) != CHAIN_QP_OK) {
+            status = CHAIN_MPC_MODEL_FAILURE;  /* a Jacobian overflowed */
+        }
     }
     mem.stats.cost = cost;
     mem.prepared = status == CHAIN_MPC_OK;
@@ -443,7 +464,7 @@ int chain_mpc_prepare(void)
         shift();
     }
     mem.consumed = 0;
-    return prepare_now();
+    return prepare_now(mem.x[0]);
 }
 
 /* The control written in every case: u_0 of the current plan, within the bounds. */
@@ -462,9 +483,14 @@ static int solve_qp(const real *x0)
     for (i = 0; i < NX; ++i) {
         mem.qp.x0[i] = x0[i] - mem.x[0][i];
     }
-    zero_step();
-    mem.qp_settings.warm_start = mem.warm ? 2 : 0;
-    status = chain_qp_solve(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
+    if (mem.prepared) {
+        status = chain_qp_solve_prepared(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
+    } else {
+        zero_step();
+        mem.qp_settings.warm_start = mem.warm ? 2 : 0;
+        status = chain_qp_solve(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
+    }
+    mem.prepared = 0;
     mem.stats.qp_status = status;
     mem.stats.qp_iterations = mem.qp_stats.iterations;
     mem.stats.qp_iterations_total += mem.qp_stats.iterations;
@@ -472,6 +498,13 @@ static int solve_qp(const real *x0)
     mem.stats.res_eq = mem.qp_stats.res_eq;
     mem.stats.res_ineq = mem.qp_stats.res_ineq;
     mem.stats.mu = mem.qp_stats.mu;
+    if (status == CHAIN_QP_MAX_ITER || status == CHAIN_QP_NUMERICAL) {
+        /* capped or stalled: the QP returned its best iterate, used only if it (nearly)
+         * meets the dynamics and the rows */
+        const real limit = sqrt(mem.qp_settings.tol_eq);
+        status = mem.qp_stats.res_eq <= limit && mem.qp_stats.res_ineq <= limit ? CHAIN_QP_MAX_ITER
+                                                                                 : CHAIN_QP_NUMERICAL;
+    }
     mem.warm = status == CHAIN_QP_OK || status == CHAIN_QP_MAX_ITER;
     if (status == CHAIN_QP_OK) {
         return CHAIN_MPC_OK;
@@ -510,11 +543,7 @@ int chain_mpc_feedback(const real *x0, real *u0)
     if (!finite(x0, NX)) {
         status = CHAIN_MPC_NONFINITE_INPUT;
     } else {
-        status = mem.prepared ? CHAIN_MPC_OK : prepare_now();
-        if (status != CHAIN_MPC_OK) {
-            initial_guess(x0);
-            status = prepare_now();
-        }
+        status = mem.prepared ? CHAIN_MPC_OK : prepare_now(x0);
         if (status == CHAIN_MPC_OK) {
             status = solve_qp(x0);
         }
@@ -529,13 +558,15 @@ int chain_mpc_feedback(const real *x0, real *u0)
                 }
             }
             mem.stats.step = step_size();
-        } else if (status != CHAIN_MPC_NONFINITE_INPUT) {
-            /* keep the previous plan for this sample; restart the guess from x0 */
+        } else if (status == CHAIN_MPC_MODEL_FAILURE) {
+            /* the plan cannot be evaluated: apply its first input, restart the guess from x0 */
             real u_safe[NU];
             write_control(u_safe);
             initial_guess(x0);
             copy(mem.u[0], u_safe, NU);
         }
+        /* QP_FAILURE: the plan is kept unchanged (its first input is applied) and the next
+         * QP starts cold (solve_qp dropped the multipliers) */
     }
     write_control(u0);
     mem.prepared = 0;
@@ -558,7 +589,7 @@ int chain_mpc_step(const real *x0, real *u0)
  * model cannot be evaluated there. */
 static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
 {
-    real phi = 0.0, r[NX], Wr[NX], xn[NX];
+    real phi = 0.0, r[NX], Wr[NX], xn[NX], ru[NU], Wru[NU];
     int k, i, j;
     (void)j;
     for (k = 0; k <= N; ++k) {
@@ -570,9 +601,9 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
             break;
         }
         for (i = 0; i < NU; ++i) {
-            r[i] = u[k][i] - mem.u_ref[k][i];
+            ru[i] = u[k][i] - mem.u_ref[k][i];
         }
-        phi += weighted(mem.R, r, Wr, NU);
+        phi += weighted(mem.R, ru, Wru, NU);
         if (chain_F(x[k], u[k], mem.p[k], xn) != CHAIN_OK) {
             return (real)HUGE_VAL;
         }
@@ -608,7 +639,7 @@ int chain_mpc_solve(const real *x0, real *u0)
         real phi0, alpha = 1.0, scale = 1.0, step;
         int qp_status, tries;
         mem.stats.sqp_iterations = it + 1;
-        status = prepare_now();
+        status = prepare_now(x0);
         if (status != CHAIN_MPC_OK) {
             break;
         }
@@ -620,14 +651,15 @@ int chain_mpc_solve(const real *x0, real *u0)
         /* penalty parameter above the dynamics multipliers: the merit is exact */
         for (k = 0; k < N; ++k) {
             for (i = 0; i < NX; ++i) {
-                rho = fmax(rho, 1.1 * fabs(mem.sol.pi[k][i]));
+                rho = fmax(rho, PENALTY_MARGIN * fabs(mem.sol.pi[k][i]));
             }
         }
         copy(mem.x[0], x0, NX);  /* the initial-state constraint is linear: always met after a step */
         phi0 = merit((const real (*)[NX])mem.x, (const real (*)[NU])mem.u, rho);
         step = step_size();
-        /* backtracking: halve the step until the merit decreases (a full step near the solution) */
-        for (tries = 0; tries < 30; ++tries) {
+        /* backtracking: halve the step until the merit decreases; after LINE_SEARCH_TRIES
+         * halvings the shortest step is taken (and the iteration cannot count as converged) */
+        for (tries = 1;; ++tries) {
             real phi;
             copy(mem.x_trial[0], x0, NX);
             for (k = 0; k < N; ++k) {
@@ -639,7 +671,8 @@ int chain_mpc_solve(const real *x0, real *u0)
                 }
             }
             phi = merit((const real (*)[NX])mem.x_trial, (const real (*)[NU])mem.u_trial, rho);
-            if (phi <= phi0 || step * alpha <= mem.settings.sqp_tol * 0.01) {
+            /* a decrease, up to the rounding error of the merit itself */
+            if (phi <= phi0 + MERIT_ROUNDING * fabs(phi0) || tries >= LINE_SEARCH_TRIES) {
                 break;
             }
             alpha *= 0.5;
@@ -657,7 +690,7 @@ int chain_mpc_solve(const real *x0, real *u0)
             }
         }
         mem.stats.step = alpha * step;
-        if (qp_status == CHAIN_MPC_OK && alpha * step <= mem.settings.sqp_tol * scale) {
+        if (qp_status == CHAIN_MPC_OK && step <= mem.settings.sqp_tol * scale) {  /* the full QP step */
             status = CHAIN_MPC_OK;
             break;
         }

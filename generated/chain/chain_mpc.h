@@ -21,11 +21,13 @@
  *
  * Arrays: x[21] states, u[3] inputs, p[3] parameters as in chain.h; matrices row-major.
  * Every function returns an enum chain_mpc_status. A NaN or Inf argument is rejected
- * (nothing changes); feedback then writes a safe control: the previous plan's next
- * input. The control written is always within [u_lo, u_hi].
+ * (references, weights, parameters and the plan are left as they were); feedback then
+ * writes a safe control: the current plan's first input, which after prepare's shift is
+ * the previous plan's next input. The control written is always within [u_lo, u_hi].
+ * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 415656 bytes of static memory (one controller per prefix), of which
- * 395776 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 424976 bytes of static memory (one controller per prefix), of which
+ * 405096 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CHAIN_MPC_H
 #define CHAIN_MPC_H
@@ -43,9 +45,9 @@ extern "C" {
 
 enum chain_mpc_status {
     CHAIN_MPC_OK = 0,               /* solved; control written */
-    CHAIN_MPC_MAX_ITER = 1,         /* iteration cap reached: best iterate used, control written */
+    CHAIN_MPC_MAX_ITER = 1,         /* QP capped or stalled: its best, near-feasible iterate used; control written */
     CHAIN_MPC_QP_FAILURE = 2,       /* QP failed numerically: safe control written */
-    CHAIN_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected (safe control written) */
+    CHAIN_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected, data unchanged (safe control written) */
     CHAIN_MPC_BAD_ARGUMENT = 4,     /* stage out of range or NULL pointer: nothing changed */
     CHAIN_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
 };

@@ -16,6 +16,7 @@
 #define NROWS CHAIN_QP_NROWS
 #define NSOFT CHAIN_QP_NSOFT
 #define NHARD (NROWS - NSOFT)
+#define STEP_FRACTION 0.995   /* of the largest step that keeps slacks and multipliers >= 0 */
 /* first soft row of each kind */
 #define ROW_X NHARD
 #define ROW_G (NHARD + N * NBX)
@@ -37,7 +38,7 @@ void chain_qp_default_settings(struct chain_qp_settings *settings)
     settings->tol_stat = 1e-08;
     settings->tol_eq = 1e-08;
     settings->tol_ineq = 1e-08;
-    settings->tol_comp = 1e-09;
+    settings->tol_comp = 1e-10;
     settings->mu0 = 1.0;
     settings->warm_floor = 0.001;
     settings->reg = 1e-10;
@@ -52,6 +53,14 @@ static int all_finite(const real *v, int n)
         }
     }
     return 1;
+}
+
+static void copy_real(real *restrict dst, const real *restrict src, int n)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        dst[i] = src[i];
+    }
 }
 
 static real max_abs(const real *v, int n, real acc)
@@ -515,9 +524,10 @@ static real step_limit(const real *v, const real *dv, int n, real alpha)
     return alpha;
 }
 
-static real max_step(const sol_t *z, const work_t *w)
+/* Largest step in (0, cap] keeping slacks, multipliers and relaxations nonnegative. */
+static real max_step(const sol_t *z, const work_t *w, real cap)
 {
-    real alpha = 1.0;
+    real alpha = cap;
     alpha = step_limit(z->t, w->dt, NROWS, alpha);
     alpha = step_limit(z->lam, w->dlam, NROWS, alpha);
     alpha = step_limit(z->s, w->ds, NSOFT, alpha);
@@ -554,20 +564,33 @@ static int step_finite(const work_t *w)
 /* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
 static void residuals(const data_t *d, const sol_t *z, work_t *w, struct chain_qp_stats *st)
 {
-    int k, i, l;
+    int k, i;
     real stat = 0.0;
     cost_gradient(d, z, w);
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = d->c[k][i] - z->x[k + 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->A[k][i * NX + l] * z->x[k][l];
-            }
-            for (l = 0; l < NU; ++l) {
-                acc += d->B[k][i * NU + l] * z->u[k][l];
-            }
-            w->b[k][i] = acc;
-        }
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict x = z->x[k], *restrict u = z->u[k];
+        (void)A; (void)B; (void)x; (void)u;  /* unused when a pattern is empty */
+        w->b[k][0] = d->c[k][0] - z->x[k + 1][0] + x[0] * A[0] + x[1] * A[1] + x[2] * A[2] + x[3] * A[3] + x[4] * A[4] + x[5] * A[5] + x[6] * A[6] + x[7] * A[7] + x[8] * A[8] + x[9] * A[9] + x[10] * A[10] + x[11] * A[11] + x[12] * A[12] + x[13] * A[13] + x[14] * A[14] + 0.0;
+        w->b[k][1] = d->c[k][1] - z->x[k + 1][1] + x[0] * A[21] + x[1] * A[22] + x[2] * A[23] + x[3] * A[24] + x[4] * A[25] + x[5] * A[26] + x[6] * A[27] + x[7] * A[28] + x[8] * A[29] + x[9] * A[30] + x[10] * A[31] + x[11] * A[32] + x[12] * A[33] + x[13] * A[34] + x[14] * A[35] + 0.0;
+        w->b[k][2] = d->c[k][2] - z->x[k + 1][2] + x[0] * A[42] + x[1] * A[43] + x[2] * A[44] + x[3] * A[45] + x[4] * A[46] + x[5] * A[47] + x[6] * A[48] + x[7] * A[49] + x[8] * A[50] + x[9] * A[51] + x[10] * A[52] + x[11] * A[53] + x[12] * A[54] + x[13] * A[55] + x[14] * A[56] + 0.0;
+        w->b[k][3] = d->c[k][3] - z->x[k + 1][3] + x[0] * A[63] + x[1] * A[64] + x[2] * A[65] + x[3] * A[66] + x[4] * A[67] + x[5] * A[68] + x[6] * A[69] + x[7] * A[70] + x[8] * A[71] + x[9] * A[72] + x[10] * A[73] + x[11] * A[74] + x[12] * A[75] + x[13] * A[76] + x[14] * A[77] + x[15] * A[78] + x[16] * A[79] + x[17] * A[80] + 0.0;
+        w->b[k][4] = d->c[k][4] - z->x[k + 1][4] + x[0] * A[84] + x[1] * A[85] + x[2] * A[86] + x[3] * A[87] + x[4] * A[88] + x[5] * A[89] + x[6] * A[90] + x[7] * A[91] + x[8] * A[92] + x[9] * A[93] + x[10] * A[94] + x[11] * A[95] + x[12] * A[96] + x[13] * A[97] + x[14] * A[98] + x[15] * A[99] + x[16] * A[100] + x[17] * A[101] + 0.0;
+        w->b[k][5] = d->c[k][5] - z->x[k + 1][5] + x[0] * A[105] + x[1] * A[106] + x[2] * A[107] + x[3] * A[108] + x[4] * A[109] + x[5] * A[110] + x[6] * A[111] + x[7] * A[112] + x[8] * A[113] + x[9] * A[114] + x[10] * A[115] + x[11] * A[116] + x[12] * A[117] + x[13] * A[118] + x[14] * A[119] + x[15] * A[120] + x[16] * A[121] + x[17] * A[122] + 0.0;
+        w->b[k][6] = d->c[k][6] - z->x[k + 1][6] + x[0] * A[126] + x[1] * A[127] + x[2] * A[128] + x[3] * A[129] + x[4] * A[130] + x[5] * A[131] + x[6] * A[132] + x[7] * A[133] + x[8] * A[134] + x[9] * A[135] + x[10] * A[136] + x[11] * A[137] + x[12] * A[138] + x[13] * A[139] + x[14] * A[140] + x[15] * A[141] + x[16] * A[142] + x[17] * A[143] + x[18] * A[144] + x[19] * A[145] + x[20] * A[146] + 0.0;
+        w->b[k][7] = d->c[k][7] - z->x[k + 1][7] + x[0] * A[147] + x[1] * A[148] + x[2] * A[149] + x[3] * A[150] + x[4] * A[151] + x[5] * A[152] + x[6] * A[153] + x[7] * A[154] + x[8] * A[155] + x[9] * A[156] + x[10] * A[157] + x[11] * A[158] + x[12] * A[159] + x[13] * A[160] + x[14] * A[161] + x[15] * A[162] + x[16] * A[163] + x[17] * A[164] + x[18] * A[165] + x[19] * A[166] + x[20] * A[167] + 0.0;
+        w->b[k][8] = d->c[k][8] - z->x[k + 1][8] + x[0] * A[168] + x[1] * A[169] + x[2] * A[170] + x[3] * A[171] + x[4] * A[172] + x[5] * A[173] + x[6] * A[174] + x[7] * A[175] + x[8] * A[176] + x[9] * A[177] + x[10] * A[178] + x[11] * A[179] + x[12] * A[180] + x[13] * A[181] + x[14] * A[182] + x[15] * A[183] + x[16] * A[184] + x[17] * A[185] + x[18] * A[186] + x[19] * A[187] + x[20] * A[188] + 0.0;
+        w->b[k][9] = d->c[k][9] - z->x[k + 1][9] + x[0] * A[189] + x[1] * A[190] + x[2] * A[191] + x[3] * A[192] + x[4] * A[193] + x[5] * A[194] + x[6] * A[195] + x[7] * A[196] + x[8] * A[197] + x[9] * A[198] + x[10] * A[199] + x[11] * A[200] + x[12] * A[201] + x[13] * A[202] + x[14] * A[203] + x[15] * A[204] + x[16] * A[205] + x[17] * A[206] + x[18] * A[207] + x[19] * A[208] + x[20] * A[209] + u[0] * B[27] + u[1] * B[28] + u[2] * B[29];
+        w->b[k][10] = d->c[k][10] - z->x[k + 1][10] + x[0] * A[210] + x[1] * A[211] + x[2] * A[212] + x[3] * A[213] + x[4] * A[214] + x[5] * A[215] + x[6] * A[216] + x[7] * A[217] + x[8] * A[218] + x[9] * A[219] + x[10] * A[220] + x[11] * A[221] + x[12] * A[222] + x[13] * A[223] + x[14] * A[224] + x[15] * A[225] + x[16] * A[226] + x[17] * A[227] + x[18] * A[228] + x[19] * A[229] + x[20] * A[230] + u[0] * B[30] + u[1] * B[31] + u[2] * B[32];
+        w->b[k][11] = d->c[k][11] - z->x[k + 1][11] + x[0] * A[231] + x[1] * A[232] + x[2] * A[233] + x[3] * A[234] + x[4] * A[235] + x[5] * A[236] + x[6] * A[237] + x[7] * A[238] + x[8] * A[239] + x[9] * A[240] + x[10] * A[241] + x[11] * A[242] + x[12] * A[243] + x[13] * A[244] + x[14] * A[245] + x[15] * A[246] + x[16] * A[247] + x[17] * A[248] + x[18] * A[249] + x[19] * A[250] + x[20] * A[251] + u[0] * B[33] + u[1] * B[34] + u[2] * B[35];
+        w->b[k][12] = d->c[k][12] - z->x[k + 1][12] + x[0] * A[252] + x[1] * A[253] + x[2] * A[254] + x[6] * A[258] + x[7] * A[259] + x[8] * A[260] + x[9] * A[261] + x[10] * A[262] + x[11] * A[263] + x[12] * A[264] + x[13] * A[265] + x[14] * A[266] + x[15] * A[267] + x[16] * A[268] + x[17] * A[269] + x[18] * A[270] + x[19] * A[271] + x[20] * A[272] + u[0] * B[36] + u[1] * B[37] + u[2] * B[38];
+        w->b[k][13] = d->c[k][13] - z->x[k + 1][13] + x[0] * A[273] + x[1] * A[274] + x[2] * A[275] + x[6] * A[279] + x[7] * A[280] + x[8] * A[281] + x[9] * A[282] + x[10] * A[283] + x[11] * A[284] + x[12] * A[285] + x[13] * A[286] + x[14] * A[287] + x[15] * A[288] + x[16] * A[289] + x[17] * A[290] + x[18] * A[291] + x[19] * A[292] + x[20] * A[293] + u[0] * B[39] + u[1] * B[40] + u[2] * B[41];
+        w->b[k][14] = d->c[k][14] - z->x[k + 1][14] + x[0] * A[294] + x[1] * A[295] + x[2] * A[296] + x[6] * A[300] + x[7] * A[301] + x[8] * A[302] + x[9] * A[303] + x[10] * A[304] + x[11] * A[305] + x[12] * A[306] + x[13] * A[307] + x[14] * A[308] + x[15] * A[309] + x[16] * A[310] + x[17] * A[311] + x[18] * A[312] + x[19] * A[313] + x[20] * A[314] + u[0] * B[42] + u[1] * B[43] + u[2] * B[44];
+        w->b[k][15] = d->c[k][15] - z->x[k + 1][15] + x[0] * A[315] + x[1] * A[316] + x[2] * A[317] + x[3] * A[318] + x[4] * A[319] + x[5] * A[320] + x[6] * A[321] + x[7] * A[322] + x[8] * A[323] + x[9] * A[324] + x[10] * A[325] + x[11] * A[326] + x[12] * A[327] + x[13] * A[328] + x[14] * A[329] + x[15] * A[330] + x[16] * A[331] + x[17] * A[332] + x[18] * A[333] + x[19] * A[334] + x[20] * A[335] + u[0] * B[45] + u[1] * B[46] + u[2] * B[47];
+        w->b[k][16] = d->c[k][16] - z->x[k + 1][16] + x[0] * A[336] + x[1] * A[337] + x[2] * A[338] + x[3] * A[339] + x[4] * A[340] + x[5] * A[341] + x[6] * A[342] + x[7] * A[343] + x[8] * A[344] + x[9] * A[345] + x[10] * A[346] + x[11] * A[347] + x[12] * A[348] + x[13] * A[349] + x[14] * A[350] + x[15] * A[351] + x[16] * A[352] + x[17] * A[353] + x[18] * A[354] + x[19] * A[355] + x[20] * A[356] + u[0] * B[48] + u[1] * B[49] + u[2] * B[50];
+        w->b[k][17] = d->c[k][17] - z->x[k + 1][17] + x[0] * A[357] + x[1] * A[358] + x[2] * A[359] + x[3] * A[360] + x[4] * A[361] + x[5] * A[362] + x[6] * A[363] + x[7] * A[364] + x[8] * A[365] + x[9] * A[366] + x[10] * A[367] + x[11] * A[368] + x[12] * A[369] + x[13] * A[370] + x[14] * A[371] + x[15] * A[372] + x[16] * A[373] + x[17] * A[374] + x[18] * A[375] + x[19] * A[376] + x[20] * A[377] + u[0] * B[51] + u[1] * B[52] + u[2] * B[53];
+        w->b[k][18] = d->c[k][18] - z->x[k + 1][18] + x[18] * A[396] + u[0] * B[54];
+        w->b[k][19] = d->c[k][19] - z->x[k + 1][19] + x[19] * A[418] + u[1] * B[58];
+        w->b[k][20] = d->c[k][20] - z->x[k + 1][20] + x[20] * A[440] + u[2] * B[62];
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     for (i = 0; i < NROWS; ++i) {
@@ -579,23 +602,35 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct chain_q
     /* stationarity: g + A'pi_k - pi_{k-1} - sum a lam (x_0 is fixed: no row for it) */
     copy_gradient(w);
     row_gradient(d, z->lam, w->hx, w->hu);
-    for (k = 1; k < N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = w->hx[k][i] - z->pi[k - 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->A[k][l * NX + i] * z->pi[k][l];
-            }
-            stat = fmax(stat, fabs(acc));
-        }
-    }
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NU; ++i) {
-            real acc = w->hu[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->B[k][l * NU + i] * z->pi[k][l];
-            }
-            stat = fmax(stat, fabs(acc));
-        }
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict pi = z->pi[k];
+        real r[NX + NU];
+        (void)A; (void)B; (void)pi;
+        r[0] = k > 0 ? w->hx[k][0] - z->pi[k - 1][0] + pi[0] * A[0] + pi[1] * A[21] + pi[2] * A[42] + pi[3] * A[63] + pi[4] * A[84] + pi[5] * A[105] + pi[6] * A[126] + pi[7] * A[147] + pi[8] * A[168] + pi[9] * A[189] + pi[10] * A[210] + pi[11] * A[231] + pi[12] * A[252] + pi[13] * A[273] + pi[14] * A[294] + pi[15] * A[315] + pi[16] * A[336] + pi[17] * A[357] : 0.0;
+        r[1] = k > 0 ? w->hx[k][1] - z->pi[k - 1][1] + pi[0] * A[1] + pi[1] * A[22] + pi[2] * A[43] + pi[3] * A[64] + pi[4] * A[85] + pi[5] * A[106] + pi[6] * A[127] + pi[7] * A[148] + pi[8] * A[169] + pi[9] * A[190] + pi[10] * A[211] + pi[11] * A[232] + pi[12] * A[253] + pi[13] * A[274] + pi[14] * A[295] + pi[15] * A[316] + pi[16] * A[337] + pi[17] * A[358] : 0.0;
+        r[2] = k > 0 ? w->hx[k][2] - z->pi[k - 1][2] + pi[0] * A[2] + pi[1] * A[23] + pi[2] * A[44] + pi[3] * A[65] + pi[4] * A[86] + pi[5] * A[107] + pi[6] * A[128] + pi[7] * A[149] + pi[8] * A[170] + pi[9] * A[191] + pi[10] * A[212] + pi[11] * A[233] + pi[12] * A[254] + pi[13] * A[275] + pi[14] * A[296] + pi[15] * A[317] + pi[16] * A[338] + pi[17] * A[359] : 0.0;
+        r[3] = k > 0 ? w->hx[k][3] - z->pi[k - 1][3] + pi[0] * A[3] + pi[1] * A[24] + pi[2] * A[45] + pi[3] * A[66] + pi[4] * A[87] + pi[5] * A[108] + pi[6] * A[129] + pi[7] * A[150] + pi[8] * A[171] + pi[9] * A[192] + pi[10] * A[213] + pi[11] * A[234] + pi[15] * A[318] + pi[16] * A[339] + pi[17] * A[360] : 0.0;
+        r[4] = k > 0 ? w->hx[k][4] - z->pi[k - 1][4] + pi[0] * A[4] + pi[1] * A[25] + pi[2] * A[46] + pi[3] * A[67] + pi[4] * A[88] + pi[5] * A[109] + pi[6] * A[130] + pi[7] * A[151] + pi[8] * A[172] + pi[9] * A[193] + pi[10] * A[214] + pi[11] * A[235] + pi[15] * A[319] + pi[16] * A[340] + pi[17] * A[361] : 0.0;
+        r[5] = k > 0 ? w->hx[k][5] - z->pi[k - 1][5] + pi[0] * A[5] + pi[1] * A[26] + pi[2] * A[47] + pi[3] * A[68] + pi[4] * A[89] + pi[5] * A[110] + pi[6] * A[131] + pi[7] * A[152] + pi[8] * A[173] + pi[9] * A[194] + pi[10] * A[215] + pi[11] * A[236] + pi[15] * A[320] + pi[16] * A[341] + pi[17] * A[362] : 0.0;
+        r[6] = k > 0 ? w->hx[k][6] - z->pi[k - 1][6] + pi[0] * A[6] + pi[1] * A[27] + pi[2] * A[48] + pi[3] * A[69] + pi[4] * A[90] + pi[5] * A[111] + pi[6] * A[132] + pi[7] * A[153] + pi[8] * A[174] + pi[9] * A[195] + pi[10] * A[216] + pi[11] * A[237] + pi[12] * A[258] + pi[13] * A[279] + pi[14] * A[300] + pi[15] * A[321] + pi[16] * A[342] + pi[17] * A[363] : 0.0;
+        r[7] = k > 0 ? w->hx[k][7] - z->pi[k - 1][7] + pi[0] * A[7] + pi[1] * A[28] + pi[2] * A[49] + pi[3] * A[70] + pi[4] * A[91] + pi[5] * A[112] + pi[6] * A[133] + pi[7] * A[154] + pi[8] * A[175] + pi[9] * A[196] + pi[10] * A[217] + pi[11] * A[238] + pi[12] * A[259] + pi[13] * A[280] + pi[14] * A[301] + pi[15] * A[322] + pi[16] * A[343] + pi[17] * A[364] : 0.0;
+        r[8] = k > 0 ? w->hx[k][8] - z->pi[k - 1][8] + pi[0] * A[8] + pi[1] * A[29] + pi[2] * A[50] + pi[3] * A[71] + pi[4] * A[92] + pi[5] * A[113] + pi[6] * A[134] + pi[7] * A[155] + pi[8] * A[176] + pi[9] * A[197] + pi[10] * A[218] + pi[11] * A[239] + pi[12] * A[260] + pi[13] * A[281] + pi[14] * A[302] + pi[15] * A[323] + pi[16] * A[344] + pi[17] * A[365] : 0.0;
+        r[9] = k > 0 ? w->hx[k][9] - z->pi[k - 1][9] + pi[0] * A[9] + pi[1] * A[30] + pi[2] * A[51] + pi[3] * A[72] + pi[4] * A[93] + pi[5] * A[114] + pi[6] * A[135] + pi[7] * A[156] + pi[8] * A[177] + pi[9] * A[198] + pi[10] * A[219] + pi[11] * A[240] + pi[12] * A[261] + pi[13] * A[282] + pi[14] * A[303] + pi[15] * A[324] + pi[16] * A[345] + pi[17] * A[366] : 0.0;
+        r[10] = k > 0 ? w->hx[k][10] - z->pi[k - 1][10] + pi[0] * A[10] + pi[1] * A[31] + pi[2] * A[52] + pi[3] * A[73] + pi[4] * A[94] + pi[5] * A[115] + pi[6] * A[136] + pi[7] * A[157] + pi[8] * A[178] + pi[9] * A[199] + pi[10] * A[220] + pi[11] * A[241] + pi[12] * A[262] + pi[13] * A[283] + pi[14] * A[304] + pi[15] * A[325] + pi[16] * A[346] + pi[17] * A[367] : 0.0;
+        r[11] = k > 0 ? w->hx[k][11] - z->pi[k - 1][11] + pi[0] * A[11] + pi[1] * A[32] + pi[2] * A[53] + pi[3] * A[74] + pi[4] * A[95] + pi[5] * A[116] + pi[6] * A[137] + pi[7] * A[158] + pi[8] * A[179] + pi[9] * A[200] + pi[10] * A[221] + pi[11] * A[242] + pi[12] * A[263] + pi[13] * A[284] + pi[14] * A[305] + pi[15] * A[326] + pi[16] * A[347] + pi[17] * A[368] : 0.0;
+        r[12] = k > 0 ? w->hx[k][12] - z->pi[k - 1][12] + pi[0] * A[12] + pi[1] * A[33] + pi[2] * A[54] + pi[3] * A[75] + pi[4] * A[96] + pi[5] * A[117] + pi[6] * A[138] + pi[7] * A[159] + pi[8] * A[180] + pi[9] * A[201] + pi[10] * A[222] + pi[11] * A[243] + pi[12] * A[264] + pi[13] * A[285] + pi[14] * A[306] + pi[15] * A[327] + pi[16] * A[348] + pi[17] * A[369] : 0.0;
+        r[13] = k > 0 ? w->hx[k][13] - z->pi[k - 1][13] + pi[0] * A[13] + pi[1] * A[34] + pi[2] * A[55] + pi[3] * A[76] + pi[4] * A[97] + pi[5] * A[118] + pi[6] * A[139] + pi[7] * A[160] + pi[8] * A[181] + pi[9] * A[202] + pi[10] * A[223] + pi[11] * A[244] + pi[12] * A[265] + pi[13] * A[286] + pi[14] * A[307] + pi[15] * A[328] + pi[16] * A[349] + pi[17] * A[370] : 0.0;
+        r[14] = k > 0 ? w->hx[k][14] - z->pi[k - 1][14] + pi[0] * A[14] + pi[1] * A[35] + pi[2] * A[56] + pi[3] * A[77] + pi[4] * A[98] + pi[5] * A[119] + pi[6] * A[140] + pi[7] * A[161] + pi[8] * A[182] + pi[9] * A[203] + pi[10] * A[224] + pi[11] * A[245] + pi[12] * A[266] + pi[13] * A[287] + pi[14] * A[308] + pi[15] * A[329] + pi[16] * A[350] + pi[17] * A[371] : 0.0;
+        r[15] = k > 0 ? w->hx[k][15] - z->pi[k - 1][15] + pi[3] * A[78] + pi[4] * A[99] + pi[5] * A[120] + pi[6] * A[141] + pi[7] * A[162] + pi[8] * A[183] + pi[9] * A[204] + pi[10] * A[225] + pi[11] * A[246] + pi[12] * A[267] + pi[13] * A[288] + pi[14] * A[309] + pi[15] * A[330] + pi[16] * A[351] + pi[17] * A[372] : 0.0;
+        r[16] = k > 0 ? w->hx[k][16] - z->pi[k - 1][16] + pi[3] * A[79] + pi[4] * A[100] + pi[5] * A[121] + pi[6] * A[142] + pi[7] * A[163] + pi[8] * A[184] + pi[9] * A[205] + pi[10] * A[226] + pi[11] * A[247] + pi[12] * A[268] + pi[13] * A[289] + pi[14] * A[310] + pi[15] * A[331] + pi[16] * A[352] + pi[17] * A[373] : 0.0;
+        r[17] = k > 0 ? w->hx[k][17] - z->pi[k - 1][17] + pi[3] * A[80] + pi[4] * A[101] + pi[5] * A[122] + pi[6] * A[143] + pi[7] * A[164] + pi[8] * A[185] + pi[9] * A[206] + pi[10] * A[227] + pi[11] * A[248] + pi[12] * A[269] + pi[13] * A[290] + pi[14] * A[311] + pi[15] * A[332] + pi[16] * A[353] + pi[17] * A[374] : 0.0;
+        r[18] = k > 0 ? w->hx[k][18] - z->pi[k - 1][18] + pi[6] * A[144] + pi[7] * A[165] + pi[8] * A[186] + pi[9] * A[207] + pi[10] * A[228] + pi[11] * A[249] + pi[12] * A[270] + pi[13] * A[291] + pi[14] * A[312] + pi[15] * A[333] + pi[16] * A[354] + pi[17] * A[375] + pi[18] * A[396] : 0.0;
+        r[19] = k > 0 ? w->hx[k][19] - z->pi[k - 1][19] + pi[6] * A[145] + pi[7] * A[166] + pi[8] * A[187] + pi[9] * A[208] + pi[10] * A[229] + pi[11] * A[250] + pi[12] * A[271] + pi[13] * A[292] + pi[14] * A[313] + pi[15] * A[334] + pi[16] * A[355] + pi[17] * A[376] + pi[19] * A[418] : 0.0;
+        r[20] = k > 0 ? w->hx[k][20] - z->pi[k - 1][20] + pi[6] * A[146] + pi[7] * A[167] + pi[8] * A[188] + pi[9] * A[209] + pi[10] * A[230] + pi[11] * A[251] + pi[12] * A[272] + pi[13] * A[293] + pi[14] * A[314] + pi[15] * A[335] + pi[16] * A[356] + pi[17] * A[377] + pi[20] * A[440] : 0.0;
+        r[NX + 0] = w->hu[k][0] + pi[9] * B[27] + pi[10] * B[30] + pi[11] * B[33] + pi[12] * B[36] + pi[13] * B[39] + pi[14] * B[42] + pi[15] * B[45] + pi[16] * B[48] + pi[17] * B[51] + pi[18] * B[54];
+        r[NX + 1] = w->hu[k][1] + pi[9] * B[28] + pi[10] * B[31] + pi[11] * B[34] + pi[12] * B[37] + pi[13] * B[40] + pi[14] * B[43] + pi[15] * B[46] + pi[16] * B[49] + pi[17] * B[52] + pi[19] * B[58];
+        r[NX + 2] = w->hu[k][2] + pi[9] * B[29] + pi[10] * B[32] + pi[11] * B[35] + pi[12] * B[38] + pi[13] * B[41] + pi[14] * B[44] + pi[15] * B[47] + pi[16] * B[50] + pi[17] * B[53] + pi[20] * B[62];
+        stat = max_abs(r, NX + NU, stat);
     }
     for (i = 0; i < NX; ++i) {
         stat = fmax(stat, fabs(w->hx[N][i] - z->pi[N - 1][i]));
@@ -609,13 +644,11 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct chain_q
     st->mu = complementarity(z, w, 0.0, 0);
 }
 
+/* 1 if every entry of the data but x0 is finite (and the penalties are >= 0). */
 static int data_finite(const data_t *d)
 {
     int k;
     (void)k;
-    if (!all_finite(d->x0, 21)) {
-        return 0;
-    }
     for (k = 0; k < 20; ++k) {
         if (!all_finite(d->A[k], 441)) {
             return 0;
@@ -701,9 +734,6 @@ static void initialize(const data_t *d, const struct chain_qp_settings *set, sol
 {
     const real floor_ = 1.0;
     int i, k;
-    for (i = 0; i < NX; ++i) {
-        z->x[0][i] = d->x0[i];
-    }
     if (!set->warm_start) {
         for (k = 1; k <= N; ++k) {
             for (i = 0; i < NX; ++i) {
@@ -748,19 +778,111 @@ static void initialize(const data_t *d, const struct chain_qp_settings *set, sol
     }
 }
 
+/* Keep (to = 1) or restore (to = 0) the best iterate. */
+static void keep_best(sol_t *z, work_t *w, int to)
+{
+    int k;
+    (void)k;
+    for (k = 0; k < 21; ++k) {
+        copy_real(to ? w->best_x[k] : z->x[k], to ? z->x[k] : w->best_x[k], 21);
+    }
+    for (k = 0; k < 20; ++k) {
+        copy_real(to ? w->best_u[k] : z->u[k], to ? z->u[k] : w->best_u[k], 3);
+    }
+    for (k = 0; k < 20; ++k) {
+        copy_real(to ? w->best_pi[k] : z->pi[k], to ? z->pi[k] : w->best_pi[k], 21);
+    }
+    copy_real(to ? w->best_t : z->t, to ? z->t : w->best_t, 121);
+    copy_real(to ? w->best_lam : z->lam, to ? z->lam : w->best_lam, 121);
+    copy_real(to ? w->best_s : z->s, to ? z->s : w->best_s, 1);
+    copy_real(to ? w->best_nu : z->nu, to ? z->nu : w->best_nu, 1);
+}
+
+/* How far an iterate is from meeting the tolerances (1 = just met; the largest ratio). */
+static real distance(const struct chain_qp_stats *st, const struct chain_qp_settings *set, real stat_scale)
+{
+    real r = st->res_stat / (set->tol_stat * stat_scale);
+    r = fmax(r, st->res_eq / set->tol_eq);
+    r = fmax(r, st->res_ineq / set->tol_ineq);
+    return fmax(r, st->mu / (set->tol_comp * stat_scale));
+}
+
+/* Barrier weights of the rows and the Riccati factorization of the Newton system
+ * (shared by the predictor and the corrector solves of an iteration). */
+static void factor(const data_t *d, const struct chain_qp_settings *settings, const sol_t *z, work_t *w)
+{
+    int i;
+    for (i = 0; i < NROWS; ++i) {
+        w->w[i] = z->lam[i] / z->t[i];
+        w->gam[i] = w->w[i];
+        if (i >= NHARD) {
+            const int j = i - NHARD;
+            w->den[j] = d->l2[0] + w->w[i] + z->nu[j] / z->s[j];
+            /* w - w^2/den, written without the cancellation that float cannot afford */
+            w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
+        }
+    }
+    newton_hessians(d, w->gam, w);
+    riccati_factor(d, settings->reg, w);
+}
+
+/* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
+static void start(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w)
+{
+    int i;
+    for (i = 0; i < NX; ++i) {
+        z->x[0][i] = 0.0;
+    }
+    initialize(d, settings, z, w);
+}
+
+static int iterate(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w,
+    struct chain_qp_stats *stats, int factored);
+
 int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain_qp_settings *restrict settings,
     struct chain_qp_solution *restrict sol, struct chain_qp_work *restrict work, struct chain_qp_stats *restrict stats)
 {
-    const data_t *d = data;
-    sol_t *z = sol;
-    work_t *w = work;
-    int it, i, k, status = CHAIN_QP_MAX_ITER;
-    real stat_scale;
     stats->iterations = 0;
-    if (!data_finite(d)) {
+    if (!data_finite(data) || !all_finite(data->x0, NX)) {
         return CHAIN_QP_NONFINITE_DATA;
     }
-    initialize(d, settings, z, w);
+    start(data, settings, sol, work);
+    return iterate(data, settings, sol, work, stats, 0);
+}
+
+int chain_qp_setup(const struct chain_qp_data *restrict data, const struct chain_qp_settings *restrict settings,
+    struct chain_qp_solution *restrict sol, struct chain_qp_work *restrict work)
+{
+    if (!data_finite(data)) {
+        return CHAIN_QP_NONFINITE_DATA;
+    }
+    start(data, settings, sol, work);
+    factor(data, settings, sol, work);
+    return CHAIN_QP_OK;
+}
+
+int chain_qp_solve_prepared(const struct chain_qp_data *restrict data,
+    const struct chain_qp_settings *restrict settings, struct chain_qp_solution *restrict sol,
+    struct chain_qp_work *restrict work, struct chain_qp_stats *restrict stats)
+{
+    stats->iterations = 0;
+    if (!all_finite(data->x0, NX)) {
+        return CHAIN_QP_NONFINITE_DATA;
+    }
+    return iterate(data, settings, sol, work, stats, 1);
+}
+
+/* Mehrotra predictor-corrector iterations from the start point in sol (factored: the
+ * first iteration's factorization is already in work). */
+static int iterate(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w,
+    struct chain_qp_stats *stats, int factored)
+{
+    int it, i, k, status = CHAIN_QP_MAX_ITER;
+    real stat_scale, best_dist = 0.0;
+    struct chain_qp_stats best_stats;
+    for (i = 0; i < NX; ++i) {
+        z->x[0][i] = d->x0[i];
+    }
     /* stationarity is measured relative to the size of the cost gradient */
     stat_scale = fmax(1.0, d->l1[0]);
     for (k = 0; k <= N; ++k) {
@@ -770,7 +892,7 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
         stat_scale = max_abs(d->r[k], NU, stat_scale);
     }
     for (it = 0;; ++it) {
-        real mu, mu_aff, sigma, alpha;
+        real mu, mu_aff, sigma, alpha, dist;
         stats->iterations = it;
         residuals(d, z, w, stats);
         mu = stats->mu;
@@ -778,27 +900,23 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
             status = CHAIN_QP_NUMERICAL;
             break;
         }
-        if (stats->res_stat <= settings->tol_stat * stat_scale && stats->res_eq <= settings->tol_eq
-            && stats->res_ineq <= settings->tol_ineq && mu <= settings->tol_comp) {
+        dist = distance(stats, settings, stat_scale);
+        if (dist <= 1.0) {
             status = CHAIN_QP_OK;
             break;
+        }
+        if (it == 0 || dist < best_dist) {
+            best_dist = dist;
+            best_stats = *stats;
+            keep_best(z, w, 1);
         }
         if (it >= settings->max_iter) {
             status = CHAIN_QP_MAX_ITER;
             break;
         }
-        /* barrier weights of the rows and the Riccati factorization, shared by both solves */
-        for (i = 0; i < NROWS; ++i) {
-            w->w[i] = z->lam[i] / z->t[i];
-            w->gam[i] = w->w[i];
-            if (i >= NHARD) {
-                const int j = i - NHARD;
-                w->den[j] = d->l2[0] + w->w[i] + z->nu[j] / z->s[j];
-                w->gam[i] = w->w[i] - w->w[i] * w->w[i] / w->den[j];
-            }
+        if (it > 0 || !factored) {
+            factor(d, settings, z, w);
         }
-        newton_hessians(d, w->gam, w);
-        riccati_factor(d, settings->reg, w);
         /* predictor (affine-scaling) step: complementarity target 0 */
         for (i = 0; i < NROWS; ++i) {
             w->rc[i] = -z->t[i] * z->lam[i];
@@ -809,9 +927,9 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
         newton_gradient(d, z, w);
         riccati_solve(d, w);
         row_steps(d, z, w);
-        alpha = max_step(z, w);
+        alpha = max_step(z, w, 1.0);
         mu_aff = complementarity(z, w, alpha, 1);
-        sigma = mu > 0.0 ? mu_aff / mu : 0.0;
+        sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
         sigma = sigma * sigma * sigma;
         /* corrector: centering sigma*mu and the second-order term of the predictor */
         for (i = 0; i < NROWS; ++i) {
@@ -823,8 +941,8 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
         newton_gradient(d, z, w);
         riccati_solve(d, w);
         row_steps(d, z, w);
-        alpha = max_step(z, w);
-        alpha = alpha < 1.0 ? 0.995 * alpha : 1.0;
+        /* fraction to the boundary: never onto it, not even with a full step */
+        alpha = fmin(1.0, STEP_FRACTION * max_step(z, w, 1.0 / STEP_FRACTION));
         if (!(alpha > 1e-12) || !step_finite(w)) {
             /* keep the last (finite) iterate */
             status = CHAIN_QP_NUMERICAL;
@@ -848,6 +966,12 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
             z->s[i] = fmax(z->s[i] + alpha * w->ds[i], 1e-30);
             z->nu[i] = fmax(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
+    }
+    if (status != CHAIN_QP_OK && stats->iterations > 0) {
+        /* stalled, diverged or capped: return the best iterate seen, with its residuals */
+        keep_best(z, w, 0);
+        best_stats.iterations = stats->iterations;
+        *stats = best_stats;
     }
     return status;
 }

@@ -20,8 +20,9 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (395776 bytes
- * together). Stack: a few scalars. Not reentrant per workspace.
+ * Memory: none static, no heap; the caller owns the structs below (405096 bytes
+ * together). Stack: at most 4032 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Not reentrant per workspace.
  */
 #ifndef CHAIN_QP_H
 #define CHAIN_QP_H
@@ -44,8 +45,8 @@ typedef double chain_qp_real;
 
 enum chain_qp_status {
     CHAIN_QP_OK = 0,              /* converged to the tolerances */
-    CHAIN_QP_MAX_ITER = 1,        /* iteration cap reached: the iterate is the best found */
-    CHAIN_QP_NUMERICAL = 2,       /* step too short or non-finite iterate: stopped early */
+    CHAIN_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
+    CHAIN_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
     CHAIN_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
 };
 
@@ -82,7 +83,7 @@ struct chain_qp_solution {
     chain_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 210872 bytes. */
+/* Solver workspace: 220192 bytes. */
 struct chain_qp_work {
     chain_qp_real Qt[21][441];  /* stage Hessians plus the barrier terms of the rows */
     chain_qp_real St[20][63];
@@ -114,6 +115,13 @@ struct chain_qp_work {
     chain_qp_real e[1];
     chain_qp_real ds[1];
     chain_qp_real dnu[1];
+    chain_qp_real best_x[21][21];  /* best iterate */
+    chain_qp_real best_u[20][3];
+    chain_qp_real best_pi[20][21];
+    chain_qp_real best_t[121];
+    chain_qp_real best_lam[121];
+    chain_qp_real best_s[1];
+    chain_qp_real best_nu[1];
 };
 
 struct chain_qp_settings {
@@ -141,6 +149,15 @@ void chain_qp_default_settings(struct chain_qp_settings *settings);
  * each Newton system). Returns an enum chain_qp_status. */
 int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain_qp_settings *restrict settings,
     struct chain_qp_solution *restrict sol, struct chain_qp_work *restrict work, struct chain_qp_stats *restrict stats);
+
+/* The same solve in two phases. setup: check the data but x0, build the start point
+ * and factor the first Newton system (x0 does not enter it); solve_prepared: insert
+ * data->x0 and iterate. Between them only data->x0 may change. */
+int chain_qp_setup(const struct chain_qp_data *restrict data, const struct chain_qp_settings *restrict settings,
+    struct chain_qp_solution *restrict sol, struct chain_qp_work *restrict work);
+int chain_qp_solve_prepared(const struct chain_qp_data *restrict data,
+    const struct chain_qp_settings *restrict settings, struct chain_qp_solution *restrict sol,
+    struct chain_qp_work *restrict work, struct chain_qp_stats *restrict stats);
 
 #ifdef __cplusplus
 }

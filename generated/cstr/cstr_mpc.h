@@ -21,11 +21,13 @@
  *
  * Arrays: x[4] states, u[2] inputs, p[3] parameters as in cstr.h; matrices row-major.
  * Every function returns an enum cstr_mpc_status. A NaN or Inf argument is rejected
- * (nothing changes); feedback then writes a safe control: the previous plan's next
- * input. The control written is always within [u_lo, u_hi].
+ * (references, weights, parameters and the plan are left as they were); feedback then
+ * writes a safe control: the current plan's first input, which after prepare's shift is
+ * the previous plan's next input. The control written is always within [u_lo, u_hi].
+ * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 53312 bytes of static memory (one controller per prefix), of which
- * 49312 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 59424 bytes of static memory (one controller per prefix), of which
+ * 55424 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CSTR_MPC_H
 #define CSTR_MPC_H
@@ -43,9 +45,9 @@ extern "C" {
 
 enum cstr_mpc_status {
     CSTR_MPC_OK = 0,               /* solved; control written */
-    CSTR_MPC_MAX_ITER = 1,         /* iteration cap reached: best iterate used, control written */
+    CSTR_MPC_MAX_ITER = 1,         /* QP capped or stalled: its best, near-feasible iterate used; control written */
     CSTR_MPC_QP_FAILURE = 2,       /* QP failed numerically: safe control written */
-    CSTR_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected (safe control written) */
+    CSTR_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected, data unchanged (safe control written) */
     CSTR_MPC_BAD_ARGUMENT = 4,     /* stage out of range or NULL pointer: nothing changed */
     CSTR_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
 };

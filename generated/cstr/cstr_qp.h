@@ -20,8 +20,9 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (49312 bytes
- * together). Stack: a few scalars. Not reentrant per workspace.
+ * Memory: none static, no heap; the caller owns the structs below (55424 bytes
+ * together). Stack: at most 192 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Not reentrant per workspace.
  */
 #ifndef CSTR_QP_H
 #define CSTR_QP_H
@@ -44,8 +45,8 @@ typedef double cstr_qp_real;
 
 enum cstr_qp_status {
     CSTR_QP_OK = 0,              /* converged to the tolerances */
-    CSTR_QP_MAX_ITER = 1,        /* iteration cap reached: the iterate is the best found */
-    CSTR_QP_NUMERICAL = 2,       /* step too short or non-finite iterate: stopped early */
+    CSTR_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
+    CSTR_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
     CSTR_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
 };
 
@@ -82,7 +83,7 @@ struct cstr_qp_solution {
     cstr_qp_real nu[100];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 30624 bytes. */
+/* Solver workspace: 36736 bytes. */
 struct cstr_qp_work {
     cstr_qp_real Qt[21][16];  /* stage Hessians plus the barrier terms of the rows */
     cstr_qp_real St[20][8];
@@ -114,6 +115,13 @@ struct cstr_qp_work {
     cstr_qp_real e[100];
     cstr_qp_real ds[100];
     cstr_qp_real dnu[100];
+    cstr_qp_real best_x[21][4];  /* best iterate */
+    cstr_qp_real best_u[20][2];
+    cstr_qp_real best_pi[20][4];
+    cstr_qp_real best_t[180];
+    cstr_qp_real best_lam[180];
+    cstr_qp_real best_s[100];
+    cstr_qp_real best_nu[100];
 };
 
 struct cstr_qp_settings {
@@ -141,6 +149,15 @@ void cstr_qp_default_settings(struct cstr_qp_settings *settings);
  * each Newton system). Returns an enum cstr_qp_status. */
 int cstr_qp_solve(const struct cstr_qp_data *restrict data, const struct cstr_qp_settings *restrict settings,
     struct cstr_qp_solution *restrict sol, struct cstr_qp_work *restrict work, struct cstr_qp_stats *restrict stats);
+
+/* The same solve in two phases. setup: check the data but x0, build the start point
+ * and factor the first Newton system (x0 does not enter it); solve_prepared: insert
+ * data->x0 and iterate. Between them only data->x0 may change. */
+int cstr_qp_setup(const struct cstr_qp_data *restrict data, const struct cstr_qp_settings *restrict settings,
+    struct cstr_qp_solution *restrict sol, struct cstr_qp_work *restrict work);
+int cstr_qp_solve_prepared(const struct cstr_qp_data *restrict data,
+    const struct cstr_qp_settings *restrict settings, struct cstr_qp_solution *restrict sol,
+    struct cstr_qp_work *restrict work, struct cstr_qp_stats *restrict stats);
 
 #ifdef __cplusplus
 }

@@ -20,8 +20,9 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (25832 bytes
- * together). Stack: a few scalars. Not reentrant per workspace.
+ * Memory: none static, no heap; the caller owns the structs below (27960 bytes
+ * together). Stack: at most 160 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Not reentrant per workspace.
  */
 #ifndef PENDULUM_QP_H
 #define PENDULUM_QP_H
@@ -44,8 +45,8 @@ typedef double pendulum_qp_real;
 
 enum pendulum_qp_status {
     PENDULUM_QP_OK = 0,              /* converged to the tolerances */
-    PENDULUM_QP_MAX_ITER = 1,        /* iteration cap reached: the iterate is the best found */
-    PENDULUM_QP_NUMERICAL = 2,       /* step too short or non-finite iterate: stopped early */
+    PENDULUM_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
+    PENDULUM_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
     PENDULUM_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
 };
 
@@ -82,7 +83,7 @@ struct pendulum_qp_solution {
     pendulum_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 14512 bytes. */
+/* Solver workspace: 16640 bytes. */
 struct pendulum_qp_work {
     pendulum_qp_real Qt[21][16];  /* stage Hessians plus the barrier terms of the rows */
     pendulum_qp_real St[20][4];
@@ -114,6 +115,13 @@ struct pendulum_qp_work {
     pendulum_qp_real e[1];
     pendulum_qp_real ds[1];
     pendulum_qp_real dnu[1];
+    pendulum_qp_real best_x[21][4];  /* best iterate */
+    pendulum_qp_real best_u[20][1];
+    pendulum_qp_real best_pi[20][4];
+    pendulum_qp_real best_t[40];
+    pendulum_qp_real best_lam[40];
+    pendulum_qp_real best_s[1];
+    pendulum_qp_real best_nu[1];
 };
 
 struct pendulum_qp_settings {
@@ -141,6 +149,15 @@ void pendulum_qp_default_settings(struct pendulum_qp_settings *settings);
  * each Newton system). Returns an enum pendulum_qp_status. */
 int pendulum_qp_solve(const struct pendulum_qp_data *restrict data, const struct pendulum_qp_settings *restrict settings,
     struct pendulum_qp_solution *restrict sol, struct pendulum_qp_work *restrict work, struct pendulum_qp_stats *restrict stats);
+
+/* The same solve in two phases. setup: check the data but x0, build the start point
+ * and factor the first Newton system (x0 does not enter it); solve_prepared: insert
+ * data->x0 and iterate. Between them only data->x0 may change. */
+int pendulum_qp_setup(const struct pendulum_qp_data *restrict data, const struct pendulum_qp_settings *restrict settings,
+    struct pendulum_qp_solution *restrict sol, struct pendulum_qp_work *restrict work);
+int pendulum_qp_solve_prepared(const struct pendulum_qp_data *restrict data,
+    const struct pendulum_qp_settings *restrict settings, struct pendulum_qp_solution *restrict sol,
+    struct pendulum_qp_work *restrict work, struct pendulum_qp_stats *restrict stats);
 
 #ifdef __cplusplus
 }

@@ -20,11 +20,13 @@
  *
  * Arrays: x[12] states, u[4] inputs, p[6] parameters as in quadrotor.h; matrices row-major.
  * Every function returns an enum quadrotor_mpc_status. A NaN or Inf argument is rejected
- * (nothing changes); feedback then writes a safe control: the previous plan's next
- * input. The control written is always within [u_lo, u_hi].
+ * (references, weights, parameters and the plan are left as they were); feedback then
+ * writes a safe control: the current plan's first input, which after prepare's shift is
+ * the previous plan's next input. The control written is always within [u_lo, u_hi].
+ * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 201944 bytes of static memory (one controller per prefix), of which
- * 190272 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 211640 bytes of static memory (one controller per prefix), of which
+ * 199968 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef QUADROTOR_MPC_H
 #define QUADROTOR_MPC_H
@@ -42,9 +44,9 @@ extern "C" {
 
 enum quadrotor_mpc_status {
     QUADROTOR_MPC_OK = 0,               /* solved; control written */
-    QUADROTOR_MPC_MAX_ITER = 1,         /* iteration cap reached: best iterate used, control written */
+    QUADROTOR_MPC_MAX_ITER = 1,         /* QP capped or stalled: its best, near-feasible iterate used; control written */
     QUADROTOR_MPC_QP_FAILURE = 2,       /* QP failed numerically: safe control written */
-    QUADROTOR_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected (safe control written) */
+    QUADROTOR_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected, data unchanged (safe control written) */
     QUADROTOR_MPC_BAD_ARGUMENT = 4,     /* stage out of range or NULL pointer: nothing changed */
     QUADROTOR_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
 };

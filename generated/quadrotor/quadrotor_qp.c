@@ -16,6 +16,7 @@
 #define NROWS QUADROTOR_QP_NROWS
 #define NSOFT QUADROTOR_QP_NSOFT
 #define NHARD (NROWS - NSOFT)
+#define STEP_FRACTION 0.995   /* of the largest step that keeps slacks and multipliers >= 0 */
 /* first soft row of each kind */
 #define ROW_X NHARD
 #define ROW_G (NHARD + N * NBX)
@@ -41,7 +42,7 @@ void quadrotor_qp_default_settings(struct quadrotor_qp_settings *settings)
     settings->tol_stat = 1e-08;
     settings->tol_eq = 1e-08;
     settings->tol_ineq = 1e-08;
-    settings->tol_comp = 1e-09;
+    settings->tol_comp = 1e-10;
     settings->mu0 = 1.0;
     settings->warm_floor = 0.001;
     settings->reg = 1e-10;
@@ -56,6 +57,14 @@ static int all_finite(const real *v, int n)
         }
     }
     return 1;
+}
+
+static void copy_real(real *restrict dst, const real *restrict src, int n)
+{
+    int i;
+    for (i = 0; i < n; ++i) {
+        dst[i] = src[i];
+    }
 }
 
 static real max_abs(const real *v, int n, real acc)
@@ -475,9 +484,10 @@ static real step_limit(const real *v, const real *dv, int n, real alpha)
     return alpha;
 }
 
-static real max_step(const sol_t *z, const work_t *w)
+/* Largest step in (0, cap] keeping slacks, multipliers and relaxations nonnegative. */
+static real max_step(const sol_t *z, const work_t *w, real cap)
 {
-    real alpha = 1.0;
+    real alpha = cap;
     alpha = step_limit(z->t, w->dt, NROWS, alpha);
     alpha = step_limit(z->lam, w->dlam, NROWS, alpha);
     alpha = step_limit(z->s, w->ds, NSOFT, alpha);
@@ -514,20 +524,24 @@ static int step_finite(const work_t *w)
 /* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
 static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrotor_qp_stats *st)
 {
-    int k, i, l;
+    int k, i;
     real stat = 0.0;
     cost_gradient(d, z, w);
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = d->c[k][i] - z->x[k + 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->A[k][i * NX + l] * z->x[k][l];
-            }
-            for (l = 0; l < NU; ++l) {
-                acc += d->B[k][i * NU + l] * z->u[k][l];
-            }
-            w->b[k][i] = acc;
-        }
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict x = z->x[k], *restrict u = z->u[k];
+        (void)A; (void)B; (void)x; (void)u;  /* unused when a pattern is empty */
+        w->b[k][0] = d->c[k][0] - z->x[k + 1][0] + x[0] * A[0] + x[3] * A[3] + x[6] * A[6] + x[7] * A[7] + x[8] * A[8] + x[9] * A[9] + x[10] * A[10] + x[11] * A[11] + u[0] * B[0] + u[1] * B[1] + u[2] * B[2] + u[3] * B[3];
+        w->b[k][1] = d->c[k][1] - z->x[k + 1][1] + x[1] * A[13] + x[4] * A[16] + x[6] * A[18] + x[7] * A[19] + x[8] * A[20] + x[9] * A[21] + x[10] * A[22] + x[11] * A[23] + u[0] * B[4] + u[1] * B[5] + u[2] * B[6] + u[3] * B[7];
+        w->b[k][2] = d->c[k][2] - z->x[k + 1][2] + x[2] * A[26] + x[5] * A[29] + x[6] * A[30] + x[7] * A[31] + x[9] * A[33] + x[10] * A[34] + x[11] * A[35] + u[0] * B[8] + u[1] * B[9] + u[2] * B[10] + u[3] * B[11];
+        w->b[k][3] = d->c[k][3] - z->x[k + 1][3] + x[3] * A[39] + x[6] * A[42] + x[7] * A[43] + x[8] * A[44] + x[9] * A[45] + x[10] * A[46] + x[11] * A[47] + u[0] * B[12] + u[1] * B[13] + u[2] * B[14] + u[3] * B[15];
+        w->b[k][4] = d->c[k][4] - z->x[k + 1][4] + x[4] * A[52] + x[6] * A[54] + x[7] * A[55] + x[8] * A[56] + x[9] * A[57] + x[10] * A[58] + x[11] * A[59] + u[0] * B[16] + u[1] * B[17] + u[2] * B[18] + u[3] * B[19];
+        w->b[k][5] = d->c[k][5] - z->x[k + 1][5] + x[5] * A[65] + x[6] * A[66] + x[7] * A[67] + x[9] * A[69] + x[10] * A[70] + x[11] * A[71] + u[0] * B[20] + u[1] * B[21] + u[2] * B[22] + u[3] * B[23];
+        w->b[k][6] = d->c[k][6] - z->x[k + 1][6] + x[6] * A[78] + x[7] * A[79] + x[9] * A[81] + x[10] * A[82] + x[11] * A[83] + u[0] * B[24] + u[1] * B[25] + u[2] * B[26] + u[3] * B[27];
+        w->b[k][7] = d->c[k][7] - z->x[k + 1][7] + x[6] * A[90] + x[7] * A[91] + x[9] * A[93] + x[10] * A[94] + x[11] * A[95] + u[0] * B[28] + u[1] * B[29] + u[2] * B[30] + u[3] * B[31];
+        w->b[k][8] = d->c[k][8] - z->x[k + 1][8] + x[6] * A[102] + x[7] * A[103] + x[8] * A[104] + x[9] * A[105] + x[10] * A[106] + x[11] * A[107] + u[0] * B[32] + u[1] * B[33] + u[2] * B[34] + u[3] * B[35];
+        w->b[k][9] = d->c[k][9] - z->x[k + 1][9] + x[9] * A[117] + x[10] * A[118] + x[11] * A[119] + u[0] * B[36] + u[1] * B[37] + u[2] * B[38] + u[3] * B[39];
+        w->b[k][10] = d->c[k][10] - z->x[k + 1][10] + x[9] * A[129] + x[10] * A[130] + x[11] * A[131] + u[0] * B[40] + u[1] * B[41] + u[2] * B[42] + u[3] * B[43];
+        w->b[k][11] = d->c[k][11] - z->x[k + 1][11] + x[9] * A[141] + x[10] * A[142] + x[11] * A[143] + u[0] * B[44] + u[1] * B[45] + u[2] * B[46] + u[3] * B[47];
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     for (i = 0; i < NROWS; ++i) {
@@ -539,23 +553,27 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrot
     /* stationarity: g + A'pi_k - pi_{k-1} - sum a lam (x_0 is fixed: no row for it) */
     copy_gradient(w);
     row_gradient(d, z->lam, w->hx, w->hu);
-    for (k = 1; k < N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = w->hx[k][i] - z->pi[k - 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->A[k][l * NX + i] * z->pi[k][l];
-            }
-            stat = fmax(stat, fabs(acc));
-        }
-    }
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NU; ++i) {
-            real acc = w->hu[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->B[k][l * NU + i] * z->pi[k][l];
-            }
-            stat = fmax(stat, fabs(acc));
-        }
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict pi = z->pi[k];
+        real r[NX + NU];
+        (void)A; (void)B; (void)pi;
+        r[0] = k > 0 ? w->hx[k][0] - z->pi[k - 1][0] + pi[0] * A[0] : 0.0;
+        r[1] = k > 0 ? w->hx[k][1] - z->pi[k - 1][1] + pi[1] * A[13] : 0.0;
+        r[2] = k > 0 ? w->hx[k][2] - z->pi[k - 1][2] + pi[2] * A[26] : 0.0;
+        r[3] = k > 0 ? w->hx[k][3] - z->pi[k - 1][3] + pi[0] * A[3] + pi[3] * A[39] : 0.0;
+        r[4] = k > 0 ? w->hx[k][4] - z->pi[k - 1][4] + pi[1] * A[16] + pi[4] * A[52] : 0.0;
+        r[5] = k > 0 ? w->hx[k][5] - z->pi[k - 1][5] + pi[2] * A[29] + pi[5] * A[65] : 0.0;
+        r[6] = k > 0 ? w->hx[k][6] - z->pi[k - 1][6] + pi[0] * A[6] + pi[1] * A[18] + pi[2] * A[30] + pi[3] * A[42] + pi[4] * A[54] + pi[5] * A[66] + pi[6] * A[78] + pi[7] * A[90] + pi[8] * A[102] : 0.0;
+        r[7] = k > 0 ? w->hx[k][7] - z->pi[k - 1][7] + pi[0] * A[7] + pi[1] * A[19] + pi[2] * A[31] + pi[3] * A[43] + pi[4] * A[55] + pi[5] * A[67] + pi[6] * A[79] + pi[7] * A[91] + pi[8] * A[103] : 0.0;
+        r[8] = k > 0 ? w->hx[k][8] - z->pi[k - 1][8] + pi[0] * A[8] + pi[1] * A[20] + pi[3] * A[44] + pi[4] * A[56] + pi[8] * A[104] : 0.0;
+        r[9] = k > 0 ? w->hx[k][9] - z->pi[k - 1][9] + pi[0] * A[9] + pi[1] * A[21] + pi[2] * A[33] + pi[3] * A[45] + pi[4] * A[57] + pi[5] * A[69] + pi[6] * A[81] + pi[7] * A[93] + pi[8] * A[105] + pi[9] * A[117] + pi[10] * A[129] + pi[11] * A[141] : 0.0;
+        r[10] = k > 0 ? w->hx[k][10] - z->pi[k - 1][10] + pi[0] * A[10] + pi[1] * A[22] + pi[2] * A[34] + pi[3] * A[46] + pi[4] * A[58] + pi[5] * A[70] + pi[6] * A[82] + pi[7] * A[94] + pi[8] * A[106] + pi[9] * A[118] + pi[10] * A[130] + pi[11] * A[142] : 0.0;
+        r[11] = k > 0 ? w->hx[k][11] - z->pi[k - 1][11] + pi[0] * A[11] + pi[1] * A[23] + pi[2] * A[35] + pi[3] * A[47] + pi[4] * A[59] + pi[5] * A[71] + pi[6] * A[83] + pi[7] * A[95] + pi[8] * A[107] + pi[9] * A[119] + pi[10] * A[131] + pi[11] * A[143] : 0.0;
+        r[NX + 0] = w->hu[k][0] + pi[0] * B[0] + pi[1] * B[4] + pi[2] * B[8] + pi[3] * B[12] + pi[4] * B[16] + pi[5] * B[20] + pi[6] * B[24] + pi[7] * B[28] + pi[8] * B[32] + pi[9] * B[36] + pi[10] * B[40] + pi[11] * B[44];
+        r[NX + 1] = w->hu[k][1] + pi[0] * B[1] + pi[1] * B[5] + pi[2] * B[9] + pi[3] * B[13] + pi[4] * B[17] + pi[5] * B[21] + pi[6] * B[25] + pi[7] * B[29] + pi[8] * B[33] + pi[9] * B[37] + pi[10] * B[41] + pi[11] * B[45];
+        r[NX + 2] = w->hu[k][2] + pi[0] * B[2] + pi[1] * B[6] + pi[2] * B[10] + pi[3] * B[14] + pi[4] * B[18] + pi[5] * B[22] + pi[6] * B[26] + pi[7] * B[30] + pi[8] * B[34] + pi[9] * B[38] + pi[10] * B[42] + pi[11] * B[46];
+        r[NX + 3] = w->hu[k][3] + pi[0] * B[3] + pi[1] * B[7] + pi[2] * B[11] + pi[3] * B[15] + pi[4] * B[19] + pi[5] * B[23] + pi[6] * B[27] + pi[7] * B[31] + pi[8] * B[35] + pi[9] * B[39] + pi[10] * B[43] + pi[11] * B[47];
+        stat = max_abs(r, NX + NU, stat);
     }
     for (i = 0; i < NX; ++i) {
         stat = fmax(stat, fabs(w->hx[N][i] - z->pi[N - 1][i]));
@@ -569,13 +587,11 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrot
     st->mu = complementarity(z, w, 0.0, 0);
 }
 
+/* 1 if every entry of the data but x0 is finite (and the penalties are >= 0). */
 static int data_finite(const data_t *d)
 {
     int k;
     (void)k;
-    if (!all_finite(d->x0, 12)) {
-        return 0;
-    }
     for (k = 0; k < 20; ++k) {
         if (!all_finite(d->A[k], 144)) {
             return 0;
@@ -661,9 +677,6 @@ static void initialize(const data_t *d, const struct quadrotor_qp_settings *set,
 {
     const real floor_ = 1.0;
     int i, k;
-    for (i = 0; i < NX; ++i) {
-        z->x[0][i] = d->x0[i];
-    }
     if (!set->warm_start) {
         for (k = 1; k <= N; ++k) {
             for (i = 0; i < NX; ++i) {
@@ -708,19 +721,111 @@ static void initialize(const data_t *d, const struct quadrotor_qp_settings *set,
     }
 }
 
+/* Keep (to = 1) or restore (to = 0) the best iterate. */
+static void keep_best(sol_t *z, work_t *w, int to)
+{
+    int k;
+    (void)k;
+    for (k = 0; k < 21; ++k) {
+        copy_real(to ? w->best_x[k] : z->x[k], to ? z->x[k] : w->best_x[k], 12);
+    }
+    for (k = 0; k < 20; ++k) {
+        copy_real(to ? w->best_u[k] : z->u[k], to ? z->u[k] : w->best_u[k], 4);
+    }
+    for (k = 0; k < 20; ++k) {
+        copy_real(to ? w->best_pi[k] : z->pi[k], to ? z->pi[k] : w->best_pi[k], 12);
+    }
+    copy_real(to ? w->best_t : z->t, to ? z->t : w->best_t, 240);
+    copy_real(to ? w->best_lam : z->lam, to ? z->lam : w->best_lam, 240);
+    copy_real(to ? w->best_s : z->s, to ? z->s : w->best_s, 80);
+    copy_real(to ? w->best_nu : z->nu, to ? z->nu : w->best_nu, 80);
+}
+
+/* How far an iterate is from meeting the tolerances (1 = just met; the largest ratio). */
+static real distance(const struct quadrotor_qp_stats *st, const struct quadrotor_qp_settings *set, real stat_scale)
+{
+    real r = st->res_stat / (set->tol_stat * stat_scale);
+    r = fmax(r, st->res_eq / set->tol_eq);
+    r = fmax(r, st->res_ineq / set->tol_ineq);
+    return fmax(r, st->mu / (set->tol_comp * stat_scale));
+}
+
+/* Barrier weights of the rows and the Riccati factorization of the Newton system
+ * (shared by the predictor and the corrector solves of an iteration). */
+static void factor(const data_t *d, const struct quadrotor_qp_settings *settings, const sol_t *z, work_t *w)
+{
+    int i;
+    for (i = 0; i < NROWS; ++i) {
+        w->w[i] = z->lam[i] / z->t[i];
+        w->gam[i] = w->w[i];
+        if (i >= NHARD) {
+            const int j = i - NHARD;
+            w->den[j] = d->l2[0] + w->w[i] + z->nu[j] / z->s[j];
+            /* w - w^2/den, written without the cancellation that float cannot afford */
+            w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
+        }
+    }
+    newton_hessians(d, w->gam, w);
+    riccati_factor(d, settings->reg, w);
+}
+
+/* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
+static void start(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w)
+{
+    int i;
+    for (i = 0; i < NX; ++i) {
+        z->x[0][i] = 0.0;
+    }
+    initialize(d, settings, z, w);
+}
+
+static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w,
+    struct quadrotor_qp_stats *stats, int factored);
+
 int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const struct quadrotor_qp_settings *restrict settings,
     struct quadrotor_qp_solution *restrict sol, struct quadrotor_qp_work *restrict work, struct quadrotor_qp_stats *restrict stats)
 {
-    const data_t *d = data;
-    sol_t *z = sol;
-    work_t *w = work;
-    int it, i, k, status = QUADROTOR_QP_MAX_ITER;
-    real stat_scale;
     stats->iterations = 0;
-    if (!data_finite(d)) {
+    if (!data_finite(data) || !all_finite(data->x0, NX)) {
         return QUADROTOR_QP_NONFINITE_DATA;
     }
-    initialize(d, settings, z, w);
+    start(data, settings, sol, work);
+    return iterate(data, settings, sol, work, stats, 0);
+}
+
+int quadrotor_qp_setup(const struct quadrotor_qp_data *restrict data, const struct quadrotor_qp_settings *restrict settings,
+    struct quadrotor_qp_solution *restrict sol, struct quadrotor_qp_work *restrict work)
+{
+    if (!data_finite(data)) {
+        return QUADROTOR_QP_NONFINITE_DATA;
+    }
+    start(data, settings, sol, work);
+    factor(data, settings, sol, work);
+    return QUADROTOR_QP_OK;
+}
+
+int quadrotor_qp_solve_prepared(const struct quadrotor_qp_data *restrict data,
+    const struct quadrotor_qp_settings *restrict settings, struct quadrotor_qp_solution *restrict sol,
+    struct quadrotor_qp_work *restrict work, struct quadrotor_qp_stats *restrict stats)
+{
+    stats->iterations = 0;
+    if (!all_finite(data->x0, NX)) {
+        return QUADROTOR_QP_NONFINITE_DATA;
+    }
+    return iterate(data, settings, sol, work, stats, 1);
+}
+
+/* Mehrotra predictor-corrector iterations from the start point in sol (factored: the
+ * first iteration's factorization is already in work). */
+static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w,
+    struct quadrotor_qp_stats *stats, int factored)
+{
+    int it, i, k, status = QUADROTOR_QP_MAX_ITER;
+    real stat_scale, best_dist = 0.0;
+    struct quadrotor_qp_stats best_stats;
+    for (i = 0; i < NX; ++i) {
+        z->x[0][i] = d->x0[i];
+    }
     /* stationarity is measured relative to the size of the cost gradient */
     stat_scale = fmax(1.0, d->l1[0]);
     for (k = 0; k <= N; ++k) {
@@ -730,7 +835,7 @@ int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const stru
         stat_scale = max_abs(d->r[k], NU, stat_scale);
     }
     for (it = 0;; ++it) {
-        real mu, mu_aff, sigma, alpha;
+        real mu, mu_aff, sigma, alpha, dist;
         stats->iterations = it;
         residuals(d, z, w, stats);
         mu = stats->mu;
@@ -738,27 +843,23 @@ int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const stru
             status = QUADROTOR_QP_NUMERICAL;
             break;
         }
-        if (stats->res_stat <= settings->tol_stat * stat_scale && stats->res_eq <= settings->tol_eq
-            && stats->res_ineq <= settings->tol_ineq && mu <= settings->tol_comp) {
+        dist = distance(stats, settings, stat_scale);
+        if (dist <= 1.0) {
             status = QUADROTOR_QP_OK;
             break;
+        }
+        if (it == 0 || dist < best_dist) {
+            best_dist = dist;
+            best_stats = *stats;
+            keep_best(z, w, 1);
         }
         if (it >= settings->max_iter) {
             status = QUADROTOR_QP_MAX_ITER;
             break;
         }
-        /* barrier weights of the rows and the Riccati factorization, shared by both solves */
-        for (i = 0; i < NROWS; ++i) {
-            w->w[i] = z->lam[i] / z->t[i];
-            w->gam[i] = w->w[i];
-            if (i >= NHARD) {
-                const int j = i - NHARD;
-                w->den[j] = d->l2[0] + w->w[i] + z->nu[j] / z->s[j];
-                w->gam[i] = w->w[i] - w->w[i] * w->w[i] / w->den[j];
-            }
+        if (it > 0 || !factored) {
+            factor(d, settings, z, w);
         }
-        newton_hessians(d, w->gam, w);
-        riccati_factor(d, settings->reg, w);
         /* predictor (affine-scaling) step: complementarity target 0 */
         for (i = 0; i < NROWS; ++i) {
             w->rc[i] = -z->t[i] * z->lam[i];
@@ -769,9 +870,9 @@ int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const stru
         newton_gradient(d, z, w);
         riccati_solve(d, w);
         row_steps(d, z, w);
-        alpha = max_step(z, w);
+        alpha = max_step(z, w, 1.0);
         mu_aff = complementarity(z, w, alpha, 1);
-        sigma = mu > 0.0 ? mu_aff / mu : 0.0;
+        sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
         sigma = sigma * sigma * sigma;
         /* corrector: centering sigma*mu and the second-order term of the predictor */
         for (i = 0; i < NROWS; ++i) {
@@ -783,8 +884,8 @@ int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const stru
         newton_gradient(d, z, w);
         riccati_solve(d, w);
         row_steps(d, z, w);
-        alpha = max_step(z, w);
-        alpha = alpha < 1.0 ? 0.995 * alpha : 1.0;
+        /* fraction to the boundary: never onto it, not even with a full step */
+        alpha = fmin(1.0, STEP_FRACTION * max_step(z, w, 1.0 / STEP_FRACTION));
         if (!(alpha > 1e-12) || !step_finite(w)) {
             /* keep the last (finite) iterate */
             status = QUADROTOR_QP_NUMERICAL;
@@ -808,6 +909,12 @@ int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const stru
             z->s[i] = fmax(z->s[i] + alpha * w->ds[i], 1e-30);
             z->nu[i] = fmax(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
+    }
+    if (status != QUADROTOR_QP_OK && stats->iterations > 0) {
+        /* stalled, diverged or capped: return the best iterate seen, with its residuals */
+        keep_best(z, w, 0);
+        best_stats.iterations = stats->iterations;
+        *stats = best_stats;
     }
     return status;
 }

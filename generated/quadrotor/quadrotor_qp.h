@@ -20,8 +20,9 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (190272 bytes
- * together). Stack: a few scalars. Not reentrant per workspace.
+ * Memory: none static, no heap; the caller owns the structs below (199968 bytes
+ * together). Stack: at most 1536 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Not reentrant per workspace.
  */
 #ifndef QUADROTOR_QP_H
 #define QUADROTOR_QP_H
@@ -44,8 +45,8 @@ typedef double quadrotor_qp_real;
 
 enum quadrotor_qp_status {
     QUADROTOR_QP_OK = 0,              /* converged to the tolerances */
-    QUADROTOR_QP_MAX_ITER = 1,        /* iteration cap reached: the iterate is the best found */
-    QUADROTOR_QP_NUMERICAL = 2,       /* step too short or non-finite iterate: stopped early */
+    QUADROTOR_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
+    QUADROTOR_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
     QUADROTOR_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
 };
 
@@ -82,7 +83,7 @@ struct quadrotor_qp_solution {
     quadrotor_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 108288 bytes. */
+/* Solver workspace: 117984 bytes. */
 struct quadrotor_qp_work {
     quadrotor_qp_real Qt[21][144];  /* stage Hessians plus the barrier terms of the rows */
     quadrotor_qp_real St[20][48];
@@ -114,6 +115,13 @@ struct quadrotor_qp_work {
     quadrotor_qp_real e[80];
     quadrotor_qp_real ds[80];
     quadrotor_qp_real dnu[80];
+    quadrotor_qp_real best_x[21][12];  /* best iterate */
+    quadrotor_qp_real best_u[20][4];
+    quadrotor_qp_real best_pi[20][12];
+    quadrotor_qp_real best_t[240];
+    quadrotor_qp_real best_lam[240];
+    quadrotor_qp_real best_s[80];
+    quadrotor_qp_real best_nu[80];
 };
 
 struct quadrotor_qp_settings {
@@ -141,6 +149,15 @@ void quadrotor_qp_default_settings(struct quadrotor_qp_settings *settings);
  * each Newton system). Returns an enum quadrotor_qp_status. */
 int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const struct quadrotor_qp_settings *restrict settings,
     struct quadrotor_qp_solution *restrict sol, struct quadrotor_qp_work *restrict work, struct quadrotor_qp_stats *restrict stats);
+
+/* The same solve in two phases. setup: check the data but x0, build the start point
+ * and factor the first Newton system (x0 does not enter it); solve_prepared: insert
+ * data->x0 and iterate. Between them only data->x0 may change. */
+int quadrotor_qp_setup(const struct quadrotor_qp_data *restrict data, const struct quadrotor_qp_settings *restrict settings,
+    struct quadrotor_qp_solution *restrict sol, struct quadrotor_qp_work *restrict work);
+int quadrotor_qp_solve_prepared(const struct quadrotor_qp_data *restrict data,
+    const struct quadrotor_qp_settings *restrict settings, struct quadrotor_qp_solution *restrict sol,
+    struct quadrotor_qp_work *restrict work, struct quadrotor_qp_stats *restrict stats);
 
 #ifdef __cplusplus
 }

@@ -20,8 +20,9 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (45952 bytes
- * together). Stack: a few scalars. Not reentrant per workspace.
+ * Memory: none static, no heap; the caller owns the structs below (51424 bytes
+ * together). Stack: at most 192 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Not reentrant per workspace.
  */
 #ifndef ROBOT_ARM_QP_H
 #define ROBOT_ARM_QP_H
@@ -44,8 +45,8 @@ typedef double robot_arm_qp_real;
 
 enum robot_arm_qp_status {
     ROBOT_ARM_QP_OK = 0,              /* converged to the tolerances */
-    ROBOT_ARM_QP_MAX_ITER = 1,        /* iteration cap reached: the iterate is the best found */
-    ROBOT_ARM_QP_NUMERICAL = 2,       /* step too short or non-finite iterate: stopped early */
+    ROBOT_ARM_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
+    ROBOT_ARM_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
     ROBOT_ARM_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
 };
 
@@ -82,7 +83,7 @@ struct robot_arm_qp_solution {
     robot_arm_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 28544 bytes. */
+/* Solver workspace: 34016 bytes. */
 struct robot_arm_qp_work {
     robot_arm_qp_real Qt[21][16];  /* stage Hessians plus the barrier terms of the rows */
     robot_arm_qp_real St[20][8];
@@ -114,6 +115,13 @@ struct robot_arm_qp_work {
     robot_arm_qp_real e[80];
     robot_arm_qp_real ds[80];
     robot_arm_qp_real dnu[80];
+    robot_arm_qp_real best_x[21][4];  /* best iterate */
+    robot_arm_qp_real best_u[20][2];
+    robot_arm_qp_real best_pi[20][4];
+    robot_arm_qp_real best_t[160];
+    robot_arm_qp_real best_lam[160];
+    robot_arm_qp_real best_s[80];
+    robot_arm_qp_real best_nu[80];
 };
 
 struct robot_arm_qp_settings {
@@ -141,6 +149,15 @@ void robot_arm_qp_default_settings(struct robot_arm_qp_settings *settings);
  * each Newton system). Returns an enum robot_arm_qp_status. */
 int robot_arm_qp_solve(const struct robot_arm_qp_data *restrict data, const struct robot_arm_qp_settings *restrict settings,
     struct robot_arm_qp_solution *restrict sol, struct robot_arm_qp_work *restrict work, struct robot_arm_qp_stats *restrict stats);
+
+/* The same solve in two phases. setup: check the data but x0, build the start point
+ * and factor the first Newton system (x0 does not enter it); solve_prepared: insert
+ * data->x0 and iterate. Between them only data->x0 may change. */
+int robot_arm_qp_setup(const struct robot_arm_qp_data *restrict data, const struct robot_arm_qp_settings *restrict settings,
+    struct robot_arm_qp_solution *restrict sol, struct robot_arm_qp_work *restrict work);
+int robot_arm_qp_solve_prepared(const struct robot_arm_qp_data *restrict data,
+    const struct robot_arm_qp_settings *restrict settings, struct robot_arm_qp_solution *restrict sol,
+    struct robot_arm_qp_work *restrict work, struct robot_arm_qp_stats *restrict stats);
 
 #ifdef __cplusplus
 }

@@ -24,3 +24,18 @@ def arm_ocp(model):
     return Ocp(N=15, Q=np.diag([10.0, 0.1]), R=np.array([[0.01]]), x_ref=[0.4, 0.0],
                u_ref=[9.81 * np.sin(0.4)], u_lo=[-5.0], u_hi=[5.0],
                x_lo=[-np.inf, -6.0], x_hi=[np.inf, 6.0], h=ca.sin(theta) - 0.6)
+
+
+def tank() -> Model:
+    """One tank fed by three valves (more inputs than states): h' = (q1 + q2 + q3 - c sqrt(h)) / area."""
+    h = var("h", 0.1, 2.0, unit="m")
+    q1, q2, q3 = (var(f"q{i}", 0.0, 1.0, unit="m^3/s") for i in (1, 2, 3))
+    out = 0.5 * ca.sqrt(h.symbol + 0.01)
+    return Model("tank", [h], [q1, q2, q3], [(q1.symbol + q2.symbol + q3.symbol - out) / 2.0])
+
+
+def tank_ocp(model):
+    """Hold the level at 1 m, spreading the inflow over the valves (0 <= q <= 1)."""
+    q_ss = 0.5 * np.sqrt(1.01) / 3
+    return Ocp(N=10, Q=[[100.0]], R=np.diag([1.0, 2.0, 3.0]), x_ref=[1.0], u_ref=[q_ss] * 3,
+               u_lo=[0.0] * 3, u_hi=[1.0] * 3, x_lo=[0.2], x_hi=[1.8])
