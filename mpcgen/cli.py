@@ -32,9 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mpcgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("generate", help="generate C for a model into a folder",
+    g = sub.add_parser("generate", help="generate C for a model (and its MPC controller) into a folder",
                        description="Generate C for MODEL (an example name, e.g. pendulum or chain:12, "
-                                   "or path/to/file.py:function returning an mpcgen.Model).")
+                                   "or path/to/file.py:function returning an mpcgen.Model). When the model comes "
+                                   "with an OCP (every example; in a model file, FUNCTION_ocp(model) or "
+                                   "ocp(model)), the MPC controller and its QP solver are generated too.")
     g.add_argument("model", metavar="MODEL")
     g.add_argument("-o", "--output", required=True, type=Path, metavar="DIR", help="output folder (replaced atomically)")
     g.add_argument("--precision", choices=PRECISIONS, default="double", help="scalar type of the shipped C (default double)")
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--substep-form", choices=SUBSTEP_FORMS, default="auto",
                    help="unroll all substeps or loop one in C (default auto: loop from 4 substeps)")
     g.add_argument("--ts", type=float, default=None, metavar="TS", help="sample time in seconds (default: the example's)")
+    g.add_argument("--no-controller", action="store_true", help="generate the model's C only, even if it has an OCP")
 
     v = sub.add_parser("verify", help="check the compiled Jacobians of a generated folder",
                        description="Compile DIR and compare its Jacobians with CasADi, central and complex-step "
@@ -106,8 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--seed", type=int, default=1, help="libFuzzer seed (default 1)")
     z.add_argument("--corpus", type=Path, default=None, metavar="CORPUS",
                    help="corpus folder kept across runs (default: a temporary one)")
+    z.add_argument("--strict-stats", action="store_true", help="also fail on a NaN in the statistics (get_stats)")
     z.add_argument("--valgrind", action="store_true",
-                   help="also run valgrind memcheck over a closed loop and the corpus (example folders)")
+                   help="also run valgrind memcheck over a closed loop and (up to 200 inputs of) the corpus; "
+                        "example folders")
     z.add_argument("--replay", nargs="+", type=Path, default=None, metavar="FILE",
                    help="instead of fuzzing, replay input files and print every API call")
     return parser
@@ -139,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         out = generate(args.model, args.output, ts=args.ts, precision=args.precision, integrator=args.integrator,
-                       substeps=args.substeps, substep_form=args.substep_form)
+                       substeps=args.substeps, substep_form=args.substep_form, controller=not args.no_controller)
         files = sorted(p.name for p in out.iterdir())
         print(f"generated {args.model} -> {out}/ ({', '.join(files)}) in {time.perf_counter() - t0:.2f} s")
         return 0
@@ -211,14 +216,14 @@ def _run(args: argparse.Namespace) -> int:
             return 0 if code == 0 else 1
         print(f"building and fuzzing {args.folder} ...", file=sys.stderr, flush=True)
         result = fuzz(args.folder, seconds=None if args.runs else args.seconds, runs=args.runs, seed=args.seed,
-                      corpus=args.corpus)
+                      corpus=args.corpus, strict_stats=args.strict_stats)
         print(result.line())
         if not result.passed:
             print(result.report, file=sys.stderr)
             print(f"reproducer: {result.crash} (mpcgen fuzz {args.folder} --replay {result.crash})", file=sys.stderr)
         ok = result.passed
         if args.valgrind:
-            inputs = sorted(p for p in args.corpus.iterdir() if p.is_file()) if args.corpus else []
+            inputs = sorted(p for p in args.corpus.iterdir() if p.is_file())[:200] if args.corpus else []
             check = memcheck(args.folder, inputs=inputs)
             print(check.line())
             ok = ok and check.passed

@@ -152,11 +152,12 @@ def _sources(folder: Path, c: ControllerInterface) -> list[Path]:
     return [folder / n for n in names]
 
 
-def build_fuzzer(folder: str | Path, standalone: bool = False) -> Path:
+def build_fuzzer(folder: str | Path, standalone: bool = False, strict_stats: bool = False) -> Path:
     """Compile the harness (libFuzzer, or a file-replaying main for valgrind) into the cache.
 
     The fuzzer build uses clang with ASan + UBSan; the standalone build is plain
     (valgrind and ASan do not mix) with the compiler in ``$CC`` (default gcc).
+    ``strict_stats``: also require every statistic of get_stats to be non-NaN.
     """
     folder = Path(folder).resolve()
     manifest, c = _controller(folder)
@@ -168,6 +169,8 @@ def build_fuzzer(folder: str | Path, standalone: bool = False) -> Path:
     else:
         cc = CLANG
         flags = (*FUZZ_FLAGS, "-fsanitize=fuzzer", *SANITIZE)
+    if strict_stats:
+        flags = (*flags, "-DMPCGEN_FUZZ_STRICT_STATS")
     if shutil.which(cc) is None:
         raise BuildError(f"{cc} not found; install it (make tools) to build the fuzz harness")
     h = hashlib.sha256()
@@ -206,7 +209,8 @@ _FAILURE = re.compile(r"(mpcgen-fuzz: .*|SUMMARY: .*|ERROR: AddressSanitizer.*|.
 
 
 def fuzz(folder: str | Path, seconds: float | None = 10.0, runs: int | None = None, seed: int = 1,
-         corpus: str | Path | None = None, artifacts: str | Path | None = None) -> FuzzResult:
+         corpus: str | Path | None = None, artifacts: str | Path | None = None,
+         strict_stats: bool = False) -> FuzzResult:
     """Fuzz the controller of ``folder`` for ``seconds`` (or ``runs`` inputs, whichever first).
 
     ``corpus``: a folder kept across runs (new coverage is saved there); by default a
@@ -219,7 +223,7 @@ def fuzz(folder: str | Path, seconds: float | None = 10.0, runs: int | None = No
         raise MpcgenError("fuzz: seconds and runs must be positive")
     folder = Path(folder).resolve()
     manifest, c = _controller(folder)
-    exe = build_fuzzer(folder)
+    exe = build_fuzzer(folder, strict_stats=strict_stats)
     artifacts = Path(artifacts) if artifacts else exe.parent / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mpcgen-fuzz-") as tmp:

@@ -281,3 +281,13 @@ def test_solve_recovers_from_a_bad_state_without_a_new_guess(folders: dict[str, 
     u = ctrl.solve(x0)
     assert ctrl.last_status == "ok", ctrl.stats
     assert ((u >= ocp.u_lo) & (u <= ocp.u_hi)).all()
+
+
+def test_no_controller_flag_generates_the_model_only(tmp_path: Path) -> None:
+    from mpcgen.cli import main
+
+    assert main(["generate", "pendulum", "-o", str(tmp_path / "p"), "--no-controller"]) == 0
+    names = {p.name for p in (tmp_path / "p").iterdir()}
+    assert "pendulum.c" in names and not any("_mpc" in n or "_qp" in n for n in names)
+    with pytest.raises(mpcgen.MpcgenError, match="no controller"):
+        mpcgen.load(tmp_path / "p")

@@ -17,8 +17,8 @@
 #define NHN CHAIN_MPC_NHN
 #define NBU CHAIN_QP_NBU
 #define NBX CHAIN_QP_NBX
-#define ROW_X (CHAIN_QP_NROWS - CHAIN_QP_NSOFT)   /* first soft row: state boxes */
-#define ROW_G (ROW_X + N * NBX)                  /* first path-constraint row */
+#define ROW_X CHAIN_QP_ROW_X   /* first state-box row (the first soft row) */
+#define ROW_G CHAIN_QP_ROW_G   /* first path-constraint row */
 
 typedef chain_real real;
 

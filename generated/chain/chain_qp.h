@@ -40,6 +40,11 @@ extern "C" {
 #define CHAIN_QP_NGN 1      /* soft terminal rows */
 #define CHAIN_QP_NROWS 121    /* inequality rows in all (hard first) */
 #define CHAIN_QP_NSOFT 1    /* soft rows in all */
+/* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
+ * indexed from ROW_X) */
+#define CHAIN_QP_ROW_X 120    /* state boxes, stages 1..N */
+#define CHAIN_QP_ROW_G 120    /* general rows, stages 0..N-1 */
+#define CHAIN_QP_ROW_GN 120   /* terminal rows */
 
 typedef double chain_qp_real;
 

@@ -17,8 +17,8 @@
 #define NHN CSTR_MPC_NHN
 #define NBU CSTR_QP_NBU
 #define NBX CSTR_QP_NBX
-#define ROW_X (CSTR_QP_NROWS - CSTR_QP_NSOFT)   /* first soft row: state boxes */
-#define ROW_G (ROW_X + N * NBX)                  /* first path-constraint row */
+#define ROW_X CSTR_QP_ROW_X   /* first state-box row (the first soft row) */
+#define ROW_G CSTR_QP_ROW_G   /* first path-constraint row */
 
 typedef cstr_real real;
 

@@ -17,10 +17,9 @@
 #define NSOFT CSTR_QP_NSOFT
 #define NHARD (NROWS - NSOFT)
 #define STEP_FRACTION 0.995   /* of the largest step that keeps slacks and multipliers >= 0 */
-/* first soft row of each kind */
-#define ROW_X NHARD
-#define ROW_G (NHARD + N * NBX)
-#define ROW_GN (NHARD + N * NBX + N * NG)
+#define ROW_X CSTR_QP_ROW_X
+#define ROW_G CSTR_QP_ROW_G
+#define ROW_GN CSTR_QP_ROW_GN
 
 typedef cstr_qp_real real;
 typedef struct cstr_qp_data data_t;

@@ -40,6 +40,11 @@ extern "C" {
 #define CSTR_QP_NGN 0      /* soft terminal rows */
 #define CSTR_QP_NROWS 180    /* inequality rows in all (hard first) */
 #define CSTR_QP_NSOFT 100    /* soft rows in all */
+/* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
+ * indexed from ROW_X) */
+#define CSTR_QP_ROW_X 80    /* state boxes, stages 1..N */
+#define CSTR_QP_ROW_G 160    /* general rows, stages 0..N-1 */
+#define CSTR_QP_ROW_GN 180   /* terminal rows */
 
 typedef double cstr_qp_real;
 

@@ -17,8 +17,8 @@
 #define NHN PENDULUM_MPC_NHN
 #define NBU PENDULUM_QP_NBU
 #define NBX PENDULUM_QP_NBX
-#define ROW_X (PENDULUM_QP_NROWS - PENDULUM_QP_NSOFT)   /* first soft row: state boxes */
-#define ROW_G (ROW_X + N * NBX)                  /* first path-constraint row */
+#define ROW_X PENDULUM_QP_ROW_X   /* first state-box row (the first soft row) */
+#define ROW_G PENDULUM_QP_ROW_G   /* first path-constraint row */
 
 typedef pendulum_real real;
 

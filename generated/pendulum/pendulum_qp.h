@@ -40,6 +40,11 @@ extern "C" {
 #define PENDULUM_QP_NGN 0      /* soft terminal rows */
 #define PENDULUM_QP_NROWS 40    /* inequality rows in all (hard first) */
 #define PENDULUM_QP_NSOFT 0    /* soft rows in all */
+/* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
+ * indexed from ROW_X) */
+#define PENDULUM_QP_ROW_X 40    /* state boxes, stages 1..N */
+#define PENDULUM_QP_ROW_G 40    /* general rows, stages 0..N-1 */
+#define PENDULUM_QP_ROW_GN 40   /* terminal rows */
 
 typedef double pendulum_qp_real;
 

@@ -17,8 +17,8 @@
 #define NHN QUADROTOR_MPC_NHN
 #define NBU QUADROTOR_QP_NBU
 #define NBX QUADROTOR_QP_NBX
-#define ROW_X (QUADROTOR_QP_NROWS - QUADROTOR_QP_NSOFT)   /* first soft row: state boxes */
-#define ROW_G (ROW_X + N * NBX)                  /* first path-constraint row */
+#define ROW_X QUADROTOR_QP_ROW_X   /* first state-box row (the first soft row) */
+#define ROW_G QUADROTOR_QP_ROW_G   /* first path-constraint row */
 
 typedef quadrotor_real real;
 

@@ -40,6 +40,11 @@ extern "C" {
 #define QUADROTOR_QP_NGN 0      /* soft terminal rows */
 #define QUADROTOR_QP_NROWS 240    /* inequality rows in all (hard first) */
 #define QUADROTOR_QP_NSOFT 80    /* soft rows in all */
+/* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
+ * indexed from ROW_X) */
+#define QUADROTOR_QP_ROW_X 160    /* state boxes, stages 1..N */
+#define QUADROTOR_QP_ROW_G 240    /* general rows, stages 0..N-1 */
+#define QUADROTOR_QP_ROW_GN 240   /* terminal rows */
 
 typedef double quadrotor_qp_real;
 

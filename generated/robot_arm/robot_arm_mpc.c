@@ -17,8 +17,8 @@
 #define NHN ROBOT_ARM_MPC_NHN
 #define NBU ROBOT_ARM_QP_NBU
 #define NBX ROBOT_ARM_QP_NBX
-#define ROW_X (ROBOT_ARM_QP_NROWS - ROBOT_ARM_QP_NSOFT)   /* first soft row: state boxes */
-#define ROW_G (ROW_X + N * NBX)                  /* first path-constraint row */
+#define ROW_X ROBOT_ARM_QP_ROW_X   /* first state-box row (the first soft row) */
+#define ROW_G ROBOT_ARM_QP_ROW_G   /* first path-constraint row */
 
 typedef robot_arm_real real;
 

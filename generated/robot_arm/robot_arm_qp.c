@@ -17,10 +17,9 @@
 #define NSOFT ROBOT_ARM_QP_NSOFT
 #define NHARD (NROWS - NSOFT)
 #define STEP_FRACTION 0.995   /* of the largest step that keeps slacks and multipliers >= 0 */
-/* first soft row of each kind */
-#define ROW_X NHARD
-#define ROW_G (NHARD + N * NBX)
-#define ROW_GN (NHARD + N * NBX + N * NG)
+#define ROW_X ROBOT_ARM_QP_ROW_X
+#define ROW_G ROBOT_ARM_QP_ROW_G
+#define ROW_GN ROBOT_ARM_QP_ROW_GN
 
 typedef robot_arm_qp_real real;
 typedef struct robot_arm_qp_data data_t;

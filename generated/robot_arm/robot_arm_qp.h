@@ -40,6 +40,11 @@ extern "C" {
 #define ROBOT_ARM_QP_NGN 0      /* soft terminal rows */
 #define ROBOT_ARM_QP_NROWS 160    /* inequality rows in all (hard first) */
 #define ROBOT_ARM_QP_NSOFT 80    /* soft rows in all */
+/* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
+ * indexed from ROW_X) */
+#define ROBOT_ARM_QP_ROW_X 80    /* state boxes, stages 1..N */
+#define ROBOT_ARM_QP_ROW_G 160    /* general rows, stages 0..N-1 */
+#define ROBOT_ARM_QP_ROW_GN 160   /* terminal rows */
 
 typedef double robot_arm_qp_real;
 
