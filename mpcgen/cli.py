@@ -109,7 +109,6 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--seed", type=int, default=1, help="libFuzzer seed (default 1)")
     z.add_argument("--corpus", type=Path, default=None, metavar="CORPUS",
                    help="corpus folder kept across runs (default: a temporary one)")
-    z.add_argument("--strict-stats", action="store_true", help="also fail on a NaN in the statistics (get_stats)")
     z.add_argument("--valgrind", action="store_true",
                    help="also run valgrind memcheck over a closed loop and (up to 200 inputs of) the corpus; "
                         "example folders")
@@ -216,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0 if code == 0 else 1
         print(f"building and fuzzing {args.folder} ...", file=sys.stderr, flush=True)
         result = fuzz(args.folder, seconds=None if args.runs else args.seconds, runs=args.runs, seed=args.seed,
-                      corpus=args.corpus, strict_stats=args.strict_stats)
+                      corpus=args.corpus)
         print(result.line())
         if not result.passed:
             print(result.report, file=sys.stderr)

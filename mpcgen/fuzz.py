@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .build import cache_dir
 from .controller import ControllerInterface
 from .errors import BuildError, MpcgenError
@@ -152,12 +154,11 @@ def _sources(folder: Path, c: ControllerInterface) -> list[Path]:
     return [folder / n for n in names]
 
 
-def build_fuzzer(folder: str | Path, standalone: bool = False, strict_stats: bool = False) -> Path:
+def build_fuzzer(folder: str | Path, standalone: bool = False) -> Path:
     """Compile the harness (libFuzzer, or a file-replaying main for valgrind) into the cache.
 
     The fuzzer build uses clang with ASan + UBSan; the standalone build is plain
     (valgrind and ASan do not mix) with the compiler in ``$CC`` (default gcc).
-    ``strict_stats``: also require every statistic of get_stats to be non-NaN.
     """
     folder = Path(folder).resolve()
     manifest, c = _controller(folder)
@@ -169,8 +170,6 @@ def build_fuzzer(folder: str | Path, standalone: bool = False, strict_stats: boo
     else:
         cc = CLANG
         flags = (*FUZZ_FLAGS, "-fsanitize=fuzzer", *SANITIZE)
-    if strict_stats:
-        flags = (*flags, "-DMPCGEN_FUZZ_STRICT_STATS")
     if shutil.which(cc) is None:
         raise BuildError(f"{cc} not found; install it (make tools) to build the fuzz harness")
     h = hashlib.sha256()
@@ -209,8 +208,7 @@ _FAILURE = re.compile(r"(mpcgen-fuzz: .*|SUMMARY: .*|ERROR: AddressSanitizer.*|.
 
 
 def fuzz(folder: str | Path, seconds: float | None = 10.0, runs: int | None = None, seed: int = 1,
-         corpus: str | Path | None = None, artifacts: str | Path | None = None,
-         strict_stats: bool = False) -> FuzzResult:
+         corpus: str | Path | None = None, artifacts: str | Path | None = None) -> FuzzResult:
     """Fuzz the controller of ``folder`` for ``seconds`` (or ``runs`` inputs, whichever first).
 
     ``corpus``: a folder kept across runs (new coverage is saved there); by default a
@@ -223,7 +221,7 @@ def fuzz(folder: str | Path, seconds: float | None = 10.0, runs: int | None = No
         raise MpcgenError("fuzz: seconds and runs must be positive")
     folder = Path(folder).resolve()
     manifest, c = _controller(folder)
-    exe = build_fuzzer(folder, strict_stats=strict_stats)
+    exe = build_fuzzer(folder)
     artifacts = Path(artifacts) if artifacts else exe.parent / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mpcgen-fuzz-") as tmp:
@@ -280,8 +278,6 @@ def memcheck(folder: str | Path, steps: int = 200, inputs: list[str | Path] = ()
         states = states.reshape(1, -1, c.nx)[:, :steps]
         driver = compile_harness(folder, FUZZ_FLAGS, work)
         data = work / "states.bin"
-        import numpy as np
-
         np.concatenate([[1, states.shape[1]], states.reshape(-1)]).astype(np.float64).tofile(data)
         commands = [[str(driver), str(data)]]
         if inputs:

@@ -115,7 +115,9 @@ class Controller:
     def set_p(self, value, stage: int | None = None) -> None:
         self._set_stage("p", stage, value, self.np)
 
-    def set_weights(self, Q=None, R=None, P=None, W=None) -> None:
+    def set_weights(self, Q=None, R=None, P=None, W=None, stage: int | None = None) -> None:
+        """Weights (a 1-D array means a diagonal; None leaves one unchanged) of every stage,
+        or of one stage 0..N-1 (then P, the terminal weight, must be None)."""
         mats = []
         for value, n, label in ((Q, self.nx, "Q"), (R, self.nu, "R"), (P, self.nx, "P"), (W, self.ny, "W")):
             if value is None:
@@ -123,10 +125,13 @@ class Controller:
                 continue
             a = np.asarray(value, dtype=float)
             a = np.diag(a) if a.ndim == 1 else a
-            a = self._vector(a, n * n, label)
-            mats.append(a)
-        ptrs = [m if m is self._ffi.NULL else self._ptr(m) for m in mats]
-        self._check(self._fn("set_weights")(*ptrs), "set_weights")
+            mats.append(self._ptr(self._vector(a, n * n, label)))
+        if stage is None:
+            self._check(self._fn("set_weights")(*mats), "set_weights")
+            return
+        if P is not None:
+            raise EvaluationError("P is the terminal weight: set it without a stage")
+        self._check(self._fn("set_stage_weights")(stage, mats[0], mats[1], mats[3]), "set_stage_weights")
 
     @property
     def settings(self) -> dict:

@@ -289,6 +289,11 @@ class QpProgram:
         nx = self.layout.nx
         return [(l * nx, idx) for l, idx in self.layout.col_terms("A", i)]
 
+    def sbk_strided_terms(self, i: int) -> list[tuple[int, int]]:
+        """(Sb'K)[i][j] = sum over inputs a of K[a][j] * Sb[a][i], K offset by j."""
+        nx = self.layout.nx
+        return [(a * nx, a * nx + i) for a in range(self.layout.nu)]
+
     def sbk_terms(self, i: int) -> list[tuple[int, int]]:
         """(Sb'v)[i] = sum over inputs a of v[a] * Sb[a][i]."""
         nx = self.layout.nx

@@ -291,3 +291,21 @@ def test_no_controller_flag_generates_the_model_only(tmp_path: Path) -> None:
     assert "pendulum.c" in names and not any("_mpc" in n or "_qp" in n for n in names)
     with pytest.raises(mpcgen.MpcgenError, match="no controller"):
         mpcgen.load(tmp_path / "p")
+
+
+def test_stage_weights_change_one_stage(folders: dict[str, Path]) -> None:
+    """A heavy weight on one stage's cart position pulls the plan's position there toward x_ref."""
+    ctrl = mpcgen.load(folders["pendulum"])
+    x = np.array([0.5, 0.0, 0.0, 0.0])
+    ctrl.configure(sqp_max_iter=50)
+    ctrl.set_initial_guess(x)
+    ctrl.solve(x)
+    before = ctrl.trajectory()[0][5, 0]
+    ctrl.set_weights(Q=[1e6, 2e3, 2e-2, 2e-2], stage=5)
+    ctrl.solve(x)
+    after = ctrl.trajectory()[0][5, 0]
+    assert abs(after) < 0.5 * abs(before)
+    with pytest.raises(EvaluationError, match="bad argument"):
+        ctrl.set_weights(Q=[1.0] * 4, stage=20)
+    with pytest.raises(EvaluationError, match="terminal"):
+        ctrl.set_weights(P=[1.0] * 4, stage=3)

@@ -26,7 +26,7 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 424976 bytes of static memory (one controller per prefix), of which
+ * Memory: 493528 bytes of static memory (one controller per prefix), of which
  * 405096 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CHAIN_MPC_H
@@ -84,9 +84,10 @@ int chain_mpc_set_x_ref(int stage, const chain_real *x_ref);
 int chain_mpc_set_u_ref(int stage, const chain_real *u_ref);
 int chain_mpc_set_y_ref(int stage, const chain_real *y_ref);
 int chain_mpc_set_p(int stage, const chain_real *p);
-/* Weights (row-major, symmetric): Q and R of the stages, P of the terminal stage, W of y.
- * NULL leaves a weight unchanged. */
+/* Weights (row-major, symmetric): Q, R and W (of y) of every stage 0..N-1, P of the
+ * terminal stage; set_stage_weights: Q, R and W of one stage. NULL leaves a weight unchanged. */
 int chain_mpc_set_weights(const chain_real *Q, const chain_real *R, const chain_real *P, const chain_real *W);
+int chain_mpc_set_stage_weights(int stage, const chain_real *Q, const chain_real *R, const chain_real *W);
 void chain_mpc_get_settings(struct chain_mpc_settings *settings);
 int chain_mpc_set_settings(const struct chain_mpc_settings *settings);
 /* Real-time iteration. prepare: shift the last solution, linearize dynamics, cost and

@@ -248,65 +248,177 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
         if (k == 0) {
             break;
         }
-        /* P_k = Qt + A'PA + Sb'K, column j at a time, then symmetrized */
+        /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
         {
             real *restrict Pk = w->P[k];
             const real *restrict Qt = w->Qt[k];
-            for (j = 0; j < NX; ++j) {
+            for (j = 0; j <= 0; ++j) {
                 const real *restrict PAj = &PA[j];
-                real Kj[NU];
-                for (l = 0; l < NU; ++l) {
-                    Kj[l] = K[l * NX + j];
-                }
-                Pk[0 * NX + j] = Qt[0 * NX + j] + PAj[0] * A[0] + PAj[21] * A[21] + PAj[42] * A[42] + PAj[63] * A[63] + PAj[84] * A[84] + PAj[105] * A[105] + PAj[126] * A[126] + PAj[147] * A[147] + PAj[168] * A[168] + PAj[189] * A[189] + PAj[210] * A[210] + PAj[231] * A[231] + PAj[252] * A[252] + PAj[273] * A[273] + PAj[294] * A[294] + PAj[315] * A[315] + PAj[336] * A[336] + PAj[357] * A[357]
-                    + Kj[0] * Sb[0] + Kj[1] * Sb[21] + Kj[2] * Sb[42];
-                Pk[1 * NX + j] = Qt[1 * NX + j] + PAj[0] * A[1] + PAj[21] * A[22] + PAj[42] * A[43] + PAj[63] * A[64] + PAj[84] * A[85] + PAj[105] * A[106] + PAj[126] * A[127] + PAj[147] * A[148] + PAj[168] * A[169] + PAj[189] * A[190] + PAj[210] * A[211] + PAj[231] * A[232] + PAj[252] * A[253] + PAj[273] * A[274] + PAj[294] * A[295] + PAj[315] * A[316] + PAj[336] * A[337] + PAj[357] * A[358]
-                    + Kj[0] * Sb[1] + Kj[1] * Sb[22] + Kj[2] * Sb[43];
-                Pk[2 * NX + j] = Qt[2 * NX + j] + PAj[0] * A[2] + PAj[21] * A[23] + PAj[42] * A[44] + PAj[63] * A[65] + PAj[84] * A[86] + PAj[105] * A[107] + PAj[126] * A[128] + PAj[147] * A[149] + PAj[168] * A[170] + PAj[189] * A[191] + PAj[210] * A[212] + PAj[231] * A[233] + PAj[252] * A[254] + PAj[273] * A[275] + PAj[294] * A[296] + PAj[315] * A[317] + PAj[336] * A[338] + PAj[357] * A[359]
-                    + Kj[0] * Sb[2] + Kj[1] * Sb[23] + Kj[2] * Sb[44];
-                Pk[3 * NX + j] = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[21] * A[24] + PAj[42] * A[45] + PAj[63] * A[66] + PAj[84] * A[87] + PAj[105] * A[108] + PAj[126] * A[129] + PAj[147] * A[150] + PAj[168] * A[171] + PAj[189] * A[192] + PAj[210] * A[213] + PAj[231] * A[234] + PAj[315] * A[318] + PAj[336] * A[339] + PAj[357] * A[360]
-                    + Kj[0] * Sb[3] + Kj[1] * Sb[24] + Kj[2] * Sb[45];
-                Pk[4 * NX + j] = Qt[4 * NX + j] + PAj[0] * A[4] + PAj[21] * A[25] + PAj[42] * A[46] + PAj[63] * A[67] + PAj[84] * A[88] + PAj[105] * A[109] + PAj[126] * A[130] + PAj[147] * A[151] + PAj[168] * A[172] + PAj[189] * A[193] + PAj[210] * A[214] + PAj[231] * A[235] + PAj[315] * A[319] + PAj[336] * A[340] + PAj[357] * A[361]
-                    + Kj[0] * Sb[4] + Kj[1] * Sb[25] + Kj[2] * Sb[46];
-                Pk[5 * NX + j] = Qt[5 * NX + j] + PAj[0] * A[5] + PAj[21] * A[26] + PAj[42] * A[47] + PAj[63] * A[68] + PAj[84] * A[89] + PAj[105] * A[110] + PAj[126] * A[131] + PAj[147] * A[152] + PAj[168] * A[173] + PAj[189] * A[194] + PAj[210] * A[215] + PAj[231] * A[236] + PAj[315] * A[320] + PAj[336] * A[341] + PAj[357] * A[362]
-                    + Kj[0] * Sb[5] + Kj[1] * Sb[26] + Kj[2] * Sb[47];
-                Pk[6 * NX + j] = Qt[6 * NX + j] + PAj[0] * A[6] + PAj[21] * A[27] + PAj[42] * A[48] + PAj[63] * A[69] + PAj[84] * A[90] + PAj[105] * A[111] + PAj[126] * A[132] + PAj[147] * A[153] + PAj[168] * A[174] + PAj[189] * A[195] + PAj[210] * A[216] + PAj[231] * A[237] + PAj[252] * A[258] + PAj[273] * A[279] + PAj[294] * A[300] + PAj[315] * A[321] + PAj[336] * A[342] + PAj[357] * A[363]
-                    + Kj[0] * Sb[6] + Kj[1] * Sb[27] + Kj[2] * Sb[48];
-                Pk[7 * NX + j] = Qt[7 * NX + j] + PAj[0] * A[7] + PAj[21] * A[28] + PAj[42] * A[49] + PAj[63] * A[70] + PAj[84] * A[91] + PAj[105] * A[112] + PAj[126] * A[133] + PAj[147] * A[154] + PAj[168] * A[175] + PAj[189] * A[196] + PAj[210] * A[217] + PAj[231] * A[238] + PAj[252] * A[259] + PAj[273] * A[280] + PAj[294] * A[301] + PAj[315] * A[322] + PAj[336] * A[343] + PAj[357] * A[364]
-                    + Kj[0] * Sb[7] + Kj[1] * Sb[28] + Kj[2] * Sb[49];
-                Pk[8 * NX + j] = Qt[8 * NX + j] + PAj[0] * A[8] + PAj[21] * A[29] + PAj[42] * A[50] + PAj[63] * A[71] + PAj[84] * A[92] + PAj[105] * A[113] + PAj[126] * A[134] + PAj[147] * A[155] + PAj[168] * A[176] + PAj[189] * A[197] + PAj[210] * A[218] + PAj[231] * A[239] + PAj[252] * A[260] + PAj[273] * A[281] + PAj[294] * A[302] + PAj[315] * A[323] + PAj[336] * A[344] + PAj[357] * A[365]
-                    + Kj[0] * Sb[8] + Kj[1] * Sb[29] + Kj[2] * Sb[50];
-                Pk[9 * NX + j] = Qt[9 * NX + j] + PAj[0] * A[9] + PAj[21] * A[30] + PAj[42] * A[51] + PAj[63] * A[72] + PAj[84] * A[93] + PAj[105] * A[114] + PAj[126] * A[135] + PAj[147] * A[156] + PAj[168] * A[177] + PAj[189] * A[198] + PAj[210] * A[219] + PAj[231] * A[240] + PAj[252] * A[261] + PAj[273] * A[282] + PAj[294] * A[303] + PAj[315] * A[324] + PAj[336] * A[345] + PAj[357] * A[366]
-                    + Kj[0] * Sb[9] + Kj[1] * Sb[30] + Kj[2] * Sb[51];
-                Pk[10 * NX + j] = Qt[10 * NX + j] + PAj[0] * A[10] + PAj[21] * A[31] + PAj[42] * A[52] + PAj[63] * A[73] + PAj[84] * A[94] + PAj[105] * A[115] + PAj[126] * A[136] + PAj[147] * A[157] + PAj[168] * A[178] + PAj[189] * A[199] + PAj[210] * A[220] + PAj[231] * A[241] + PAj[252] * A[262] + PAj[273] * A[283] + PAj[294] * A[304] + PAj[315] * A[325] + PAj[336] * A[346] + PAj[357] * A[367]
-                    + Kj[0] * Sb[10] + Kj[1] * Sb[31] + Kj[2] * Sb[52];
-                Pk[11 * NX + j] = Qt[11 * NX + j] + PAj[0] * A[11] + PAj[21] * A[32] + PAj[42] * A[53] + PAj[63] * A[74] + PAj[84] * A[95] + PAj[105] * A[116] + PAj[126] * A[137] + PAj[147] * A[158] + PAj[168] * A[179] + PAj[189] * A[200] + PAj[210] * A[221] + PAj[231] * A[242] + PAj[252] * A[263] + PAj[273] * A[284] + PAj[294] * A[305] + PAj[315] * A[326] + PAj[336] * A[347] + PAj[357] * A[368]
-                    + Kj[0] * Sb[11] + Kj[1] * Sb[32] + Kj[2] * Sb[53];
-                Pk[12 * NX + j] = Qt[12 * NX + j] + PAj[0] * A[12] + PAj[21] * A[33] + PAj[42] * A[54] + PAj[63] * A[75] + PAj[84] * A[96] + PAj[105] * A[117] + PAj[126] * A[138] + PAj[147] * A[159] + PAj[168] * A[180] + PAj[189] * A[201] + PAj[210] * A[222] + PAj[231] * A[243] + PAj[252] * A[264] + PAj[273] * A[285] + PAj[294] * A[306] + PAj[315] * A[327] + PAj[336] * A[348] + PAj[357] * A[369]
-                    + Kj[0] * Sb[12] + Kj[1] * Sb[33] + Kj[2] * Sb[54];
-                Pk[13 * NX + j] = Qt[13 * NX + j] + PAj[0] * A[13] + PAj[21] * A[34] + PAj[42] * A[55] + PAj[63] * A[76] + PAj[84] * A[97] + PAj[105] * A[118] + PAj[126] * A[139] + PAj[147] * A[160] + PAj[168] * A[181] + PAj[189] * A[202] + PAj[210] * A[223] + PAj[231] * A[244] + PAj[252] * A[265] + PAj[273] * A[286] + PAj[294] * A[307] + PAj[315] * A[328] + PAj[336] * A[349] + PAj[357] * A[370]
-                    + Kj[0] * Sb[13] + Kj[1] * Sb[34] + Kj[2] * Sb[55];
-                Pk[14 * NX + j] = Qt[14 * NX + j] + PAj[0] * A[14] + PAj[21] * A[35] + PAj[42] * A[56] + PAj[63] * A[77] + PAj[84] * A[98] + PAj[105] * A[119] + PAj[126] * A[140] + PAj[147] * A[161] + PAj[168] * A[182] + PAj[189] * A[203] + PAj[210] * A[224] + PAj[231] * A[245] + PAj[252] * A[266] + PAj[273] * A[287] + PAj[294] * A[308] + PAj[315] * A[329] + PAj[336] * A[350] + PAj[357] * A[371]
-                    + Kj[0] * Sb[14] + Kj[1] * Sb[35] + Kj[2] * Sb[56];
-                Pk[15 * NX + j] = Qt[15 * NX + j] + PAj[63] * A[78] + PAj[84] * A[99] + PAj[105] * A[120] + PAj[126] * A[141] + PAj[147] * A[162] + PAj[168] * A[183] + PAj[189] * A[204] + PAj[210] * A[225] + PAj[231] * A[246] + PAj[252] * A[267] + PAj[273] * A[288] + PAj[294] * A[309] + PAj[315] * A[330] + PAj[336] * A[351] + PAj[357] * A[372]
-                    + Kj[0] * Sb[15] + Kj[1] * Sb[36] + Kj[2] * Sb[57];
-                Pk[16 * NX + j] = Qt[16 * NX + j] + PAj[63] * A[79] + PAj[84] * A[100] + PAj[105] * A[121] + PAj[126] * A[142] + PAj[147] * A[163] + PAj[168] * A[184] + PAj[189] * A[205] + PAj[210] * A[226] + PAj[231] * A[247] + PAj[252] * A[268] + PAj[273] * A[289] + PAj[294] * A[310] + PAj[315] * A[331] + PAj[336] * A[352] + PAj[357] * A[373]
-                    + Kj[0] * Sb[16] + Kj[1] * Sb[37] + Kj[2] * Sb[58];
-                Pk[17 * NX + j] = Qt[17 * NX + j] + PAj[63] * A[80] + PAj[84] * A[101] + PAj[105] * A[122] + PAj[126] * A[143] + PAj[147] * A[164] + PAj[168] * A[185] + PAj[189] * A[206] + PAj[210] * A[227] + PAj[231] * A[248] + PAj[252] * A[269] + PAj[273] * A[290] + PAj[294] * A[311] + PAj[315] * A[332] + PAj[336] * A[353] + PAj[357] * A[374]
-                    + Kj[0] * Sb[17] + Kj[1] * Sb[38] + Kj[2] * Sb[59];
-                Pk[18 * NX + j] = Qt[18 * NX + j] + PAj[126] * A[144] + PAj[147] * A[165] + PAj[168] * A[186] + PAj[189] * A[207] + PAj[210] * A[228] + PAj[231] * A[249] + PAj[252] * A[270] + PAj[273] * A[291] + PAj[294] * A[312] + PAj[315] * A[333] + PAj[336] * A[354] + PAj[357] * A[375] + PAj[378] * A[396]
-                    + Kj[0] * Sb[18] + Kj[1] * Sb[39] + Kj[2] * Sb[60];
-                Pk[19 * NX + j] = Qt[19 * NX + j] + PAj[126] * A[145] + PAj[147] * A[166] + PAj[168] * A[187] + PAj[189] * A[208] + PAj[210] * A[229] + PAj[231] * A[250] + PAj[252] * A[271] + PAj[273] * A[292] + PAj[294] * A[313] + PAj[315] * A[334] + PAj[336] * A[355] + PAj[357] * A[376] + PAj[399] * A[418]
-                    + Kj[0] * Sb[19] + Kj[1] * Sb[40] + Kj[2] * Sb[61];
-                Pk[20 * NX + j] = Qt[20 * NX + j] + PAj[126] * A[146] + PAj[147] * A[167] + PAj[168] * A[188] + PAj[189] * A[209] + PAj[210] * A[230] + PAj[231] * A[251] + PAj[252] * A[272] + PAj[273] * A[293] + PAj[294] * A[314] + PAj[315] * A[335] + PAj[336] * A[356] + PAj[357] * A[377] + PAj[420] * A[440]
-                    + Kj[0] * Sb[20] + Kj[1] * Sb[41] + Kj[2] * Sb[62];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[0 * NX + j] + PAj[0] * A[0] + PAj[21] * A[21] + PAj[42] * A[42] + PAj[63] * A[63] + PAj[84] * A[84] + PAj[105] * A[105] + PAj[126] * A[126] + PAj[147] * A[147] + PAj[168] * A[168] + PAj[189] * A[189] + PAj[210] * A[210] + PAj[231] * A[231] + PAj[252] * A[252] + PAj[273] * A[273] + PAj[294] * A[294] + PAj[315] * A[315] + PAj[336] * A[336] + PAj[357] * A[357]
+                    + Kj[0] * Sb[0] + Kj[21] * Sb[21] + Kj[42] * Sb[42];
+                Pk[0 * NX + j] = v;
+                Pk[j * NX + 0] = v;
             }
-            for (i = 0; i < NX; ++i) {
-                for (j = 0; j < i; ++j) {
-                    const real mean = 0.5 * (Pk[i * NX + j] + Pk[j * NX + i]);
-                    Pk[i * NX + j] = mean;
-                    Pk[j * NX + i] = mean;
-                }
+            for (j = 0; j <= 1; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[1 * NX + j] + PAj[0] * A[1] + PAj[21] * A[22] + PAj[42] * A[43] + PAj[63] * A[64] + PAj[84] * A[85] + PAj[105] * A[106] + PAj[126] * A[127] + PAj[147] * A[148] + PAj[168] * A[169] + PAj[189] * A[190] + PAj[210] * A[211] + PAj[231] * A[232] + PAj[252] * A[253] + PAj[273] * A[274] + PAj[294] * A[295] + PAj[315] * A[316] + PAj[336] * A[337] + PAj[357] * A[358]
+                    + Kj[0] * Sb[1] + Kj[21] * Sb[22] + Kj[42] * Sb[43];
+                Pk[1 * NX + j] = v;
+                Pk[j * NX + 1] = v;
+            }
+            for (j = 0; j <= 2; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[2 * NX + j] + PAj[0] * A[2] + PAj[21] * A[23] + PAj[42] * A[44] + PAj[63] * A[65] + PAj[84] * A[86] + PAj[105] * A[107] + PAj[126] * A[128] + PAj[147] * A[149] + PAj[168] * A[170] + PAj[189] * A[191] + PAj[210] * A[212] + PAj[231] * A[233] + PAj[252] * A[254] + PAj[273] * A[275] + PAj[294] * A[296] + PAj[315] * A[317] + PAj[336] * A[338] + PAj[357] * A[359]
+                    + Kj[0] * Sb[2] + Kj[21] * Sb[23] + Kj[42] * Sb[44];
+                Pk[2 * NX + j] = v;
+                Pk[j * NX + 2] = v;
+            }
+            for (j = 0; j <= 3; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[21] * A[24] + PAj[42] * A[45] + PAj[63] * A[66] + PAj[84] * A[87] + PAj[105] * A[108] + PAj[126] * A[129] + PAj[147] * A[150] + PAj[168] * A[171] + PAj[189] * A[192] + PAj[210] * A[213] + PAj[231] * A[234] + PAj[315] * A[318] + PAj[336] * A[339] + PAj[357] * A[360]
+                    + Kj[0] * Sb[3] + Kj[21] * Sb[24] + Kj[42] * Sb[45];
+                Pk[3 * NX + j] = v;
+                Pk[j * NX + 3] = v;
+            }
+            for (j = 0; j <= 4; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[4 * NX + j] + PAj[0] * A[4] + PAj[21] * A[25] + PAj[42] * A[46] + PAj[63] * A[67] + PAj[84] * A[88] + PAj[105] * A[109] + PAj[126] * A[130] + PAj[147] * A[151] + PAj[168] * A[172] + PAj[189] * A[193] + PAj[210] * A[214] + PAj[231] * A[235] + PAj[315] * A[319] + PAj[336] * A[340] + PAj[357] * A[361]
+                    + Kj[0] * Sb[4] + Kj[21] * Sb[25] + Kj[42] * Sb[46];
+                Pk[4 * NX + j] = v;
+                Pk[j * NX + 4] = v;
+            }
+            for (j = 0; j <= 5; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[5 * NX + j] + PAj[0] * A[5] + PAj[21] * A[26] + PAj[42] * A[47] + PAj[63] * A[68] + PAj[84] * A[89] + PAj[105] * A[110] + PAj[126] * A[131] + PAj[147] * A[152] + PAj[168] * A[173] + PAj[189] * A[194] + PAj[210] * A[215] + PAj[231] * A[236] + PAj[315] * A[320] + PAj[336] * A[341] + PAj[357] * A[362]
+                    + Kj[0] * Sb[5] + Kj[21] * Sb[26] + Kj[42] * Sb[47];
+                Pk[5 * NX + j] = v;
+                Pk[j * NX + 5] = v;
+            }
+            for (j = 0; j <= 6; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[6 * NX + j] + PAj[0] * A[6] + PAj[21] * A[27] + PAj[42] * A[48] + PAj[63] * A[69] + PAj[84] * A[90] + PAj[105] * A[111] + PAj[126] * A[132] + PAj[147] * A[153] + PAj[168] * A[174] + PAj[189] * A[195] + PAj[210] * A[216] + PAj[231] * A[237] + PAj[252] * A[258] + PAj[273] * A[279] + PAj[294] * A[300] + PAj[315] * A[321] + PAj[336] * A[342] + PAj[357] * A[363]
+                    + Kj[0] * Sb[6] + Kj[21] * Sb[27] + Kj[42] * Sb[48];
+                Pk[6 * NX + j] = v;
+                Pk[j * NX + 6] = v;
+            }
+            for (j = 0; j <= 7; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[7 * NX + j] + PAj[0] * A[7] + PAj[21] * A[28] + PAj[42] * A[49] + PAj[63] * A[70] + PAj[84] * A[91] + PAj[105] * A[112] + PAj[126] * A[133] + PAj[147] * A[154] + PAj[168] * A[175] + PAj[189] * A[196] + PAj[210] * A[217] + PAj[231] * A[238] + PAj[252] * A[259] + PAj[273] * A[280] + PAj[294] * A[301] + PAj[315] * A[322] + PAj[336] * A[343] + PAj[357] * A[364]
+                    + Kj[0] * Sb[7] + Kj[21] * Sb[28] + Kj[42] * Sb[49];
+                Pk[7 * NX + j] = v;
+                Pk[j * NX + 7] = v;
+            }
+            for (j = 0; j <= 8; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[8 * NX + j] + PAj[0] * A[8] + PAj[21] * A[29] + PAj[42] * A[50] + PAj[63] * A[71] + PAj[84] * A[92] + PAj[105] * A[113] + PAj[126] * A[134] + PAj[147] * A[155] + PAj[168] * A[176] + PAj[189] * A[197] + PAj[210] * A[218] + PAj[231] * A[239] + PAj[252] * A[260] + PAj[273] * A[281] + PAj[294] * A[302] + PAj[315] * A[323] + PAj[336] * A[344] + PAj[357] * A[365]
+                    + Kj[0] * Sb[8] + Kj[21] * Sb[29] + Kj[42] * Sb[50];
+                Pk[8 * NX + j] = v;
+                Pk[j * NX + 8] = v;
+            }
+            for (j = 0; j <= 9; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[9 * NX + j] + PAj[0] * A[9] + PAj[21] * A[30] + PAj[42] * A[51] + PAj[63] * A[72] + PAj[84] * A[93] + PAj[105] * A[114] + PAj[126] * A[135] + PAj[147] * A[156] + PAj[168] * A[177] + PAj[189] * A[198] + PAj[210] * A[219] + PAj[231] * A[240] + PAj[252] * A[261] + PAj[273] * A[282] + PAj[294] * A[303] + PAj[315] * A[324] + PAj[336] * A[345] + PAj[357] * A[366]
+                    + Kj[0] * Sb[9] + Kj[21] * Sb[30] + Kj[42] * Sb[51];
+                Pk[9 * NX + j] = v;
+                Pk[j * NX + 9] = v;
+            }
+            for (j = 0; j <= 10; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[10 * NX + j] + PAj[0] * A[10] + PAj[21] * A[31] + PAj[42] * A[52] + PAj[63] * A[73] + PAj[84] * A[94] + PAj[105] * A[115] + PAj[126] * A[136] + PAj[147] * A[157] + PAj[168] * A[178] + PAj[189] * A[199] + PAj[210] * A[220] + PAj[231] * A[241] + PAj[252] * A[262] + PAj[273] * A[283] + PAj[294] * A[304] + PAj[315] * A[325] + PAj[336] * A[346] + PAj[357] * A[367]
+                    + Kj[0] * Sb[10] + Kj[21] * Sb[31] + Kj[42] * Sb[52];
+                Pk[10 * NX + j] = v;
+                Pk[j * NX + 10] = v;
+            }
+            for (j = 0; j <= 11; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[11 * NX + j] + PAj[0] * A[11] + PAj[21] * A[32] + PAj[42] * A[53] + PAj[63] * A[74] + PAj[84] * A[95] + PAj[105] * A[116] + PAj[126] * A[137] + PAj[147] * A[158] + PAj[168] * A[179] + PAj[189] * A[200] + PAj[210] * A[221] + PAj[231] * A[242] + PAj[252] * A[263] + PAj[273] * A[284] + PAj[294] * A[305] + PAj[315] * A[326] + PAj[336] * A[347] + PAj[357] * A[368]
+                    + Kj[0] * Sb[11] + Kj[21] * Sb[32] + Kj[42] * Sb[53];
+                Pk[11 * NX + j] = v;
+                Pk[j * NX + 11] = v;
+            }
+            for (j = 0; j <= 12; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[12 * NX + j] + PAj[0] * A[12] + PAj[21] * A[33] + PAj[42] * A[54] + PAj[63] * A[75] + PAj[84] * A[96] + PAj[105] * A[117] + PAj[126] * A[138] + PAj[147] * A[159] + PAj[168] * A[180] + PAj[189] * A[201] + PAj[210] * A[222] + PAj[231] * A[243] + PAj[252] * A[264] + PAj[273] * A[285] + PAj[294] * A[306] + PAj[315] * A[327] + PAj[336] * A[348] + PAj[357] * A[369]
+                    + Kj[0] * Sb[12] + Kj[21] * Sb[33] + Kj[42] * Sb[54];
+                Pk[12 * NX + j] = v;
+                Pk[j * NX + 12] = v;
+            }
+            for (j = 0; j <= 13; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[13 * NX + j] + PAj[0] * A[13] + PAj[21] * A[34] + PAj[42] * A[55] + PAj[63] * A[76] + PAj[84] * A[97] + PAj[105] * A[118] + PAj[126] * A[139] + PAj[147] * A[160] + PAj[168] * A[181] + PAj[189] * A[202] + PAj[210] * A[223] + PAj[231] * A[244] + PAj[252] * A[265] + PAj[273] * A[286] + PAj[294] * A[307] + PAj[315] * A[328] + PAj[336] * A[349] + PAj[357] * A[370]
+                    + Kj[0] * Sb[13] + Kj[21] * Sb[34] + Kj[42] * Sb[55];
+                Pk[13 * NX + j] = v;
+                Pk[j * NX + 13] = v;
+            }
+            for (j = 0; j <= 14; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[14 * NX + j] + PAj[0] * A[14] + PAj[21] * A[35] + PAj[42] * A[56] + PAj[63] * A[77] + PAj[84] * A[98] + PAj[105] * A[119] + PAj[126] * A[140] + PAj[147] * A[161] + PAj[168] * A[182] + PAj[189] * A[203] + PAj[210] * A[224] + PAj[231] * A[245] + PAj[252] * A[266] + PAj[273] * A[287] + PAj[294] * A[308] + PAj[315] * A[329] + PAj[336] * A[350] + PAj[357] * A[371]
+                    + Kj[0] * Sb[14] + Kj[21] * Sb[35] + Kj[42] * Sb[56];
+                Pk[14 * NX + j] = v;
+                Pk[j * NX + 14] = v;
+            }
+            for (j = 0; j <= 15; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[15 * NX + j] + PAj[63] * A[78] + PAj[84] * A[99] + PAj[105] * A[120] + PAj[126] * A[141] + PAj[147] * A[162] + PAj[168] * A[183] + PAj[189] * A[204] + PAj[210] * A[225] + PAj[231] * A[246] + PAj[252] * A[267] + PAj[273] * A[288] + PAj[294] * A[309] + PAj[315] * A[330] + PAj[336] * A[351] + PAj[357] * A[372]
+                    + Kj[0] * Sb[15] + Kj[21] * Sb[36] + Kj[42] * Sb[57];
+                Pk[15 * NX + j] = v;
+                Pk[j * NX + 15] = v;
+            }
+            for (j = 0; j <= 16; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[16 * NX + j] + PAj[63] * A[79] + PAj[84] * A[100] + PAj[105] * A[121] + PAj[126] * A[142] + PAj[147] * A[163] + PAj[168] * A[184] + PAj[189] * A[205] + PAj[210] * A[226] + PAj[231] * A[247] + PAj[252] * A[268] + PAj[273] * A[289] + PAj[294] * A[310] + PAj[315] * A[331] + PAj[336] * A[352] + PAj[357] * A[373]
+                    + Kj[0] * Sb[16] + Kj[21] * Sb[37] + Kj[42] * Sb[58];
+                Pk[16 * NX + j] = v;
+                Pk[j * NX + 16] = v;
+            }
+            for (j = 0; j <= 17; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[17 * NX + j] + PAj[63] * A[80] + PAj[84] * A[101] + PAj[105] * A[122] + PAj[126] * A[143] + PAj[147] * A[164] + PAj[168] * A[185] + PAj[189] * A[206] + PAj[210] * A[227] + PAj[231] * A[248] + PAj[252] * A[269] + PAj[273] * A[290] + PAj[294] * A[311] + PAj[315] * A[332] + PAj[336] * A[353] + PAj[357] * A[374]
+                    + Kj[0] * Sb[17] + Kj[21] * Sb[38] + Kj[42] * Sb[59];
+                Pk[17 * NX + j] = v;
+                Pk[j * NX + 17] = v;
+            }
+            for (j = 0; j <= 18; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[18 * NX + j] + PAj[126] * A[144] + PAj[147] * A[165] + PAj[168] * A[186] + PAj[189] * A[207] + PAj[210] * A[228] + PAj[231] * A[249] + PAj[252] * A[270] + PAj[273] * A[291] + PAj[294] * A[312] + PAj[315] * A[333] + PAj[336] * A[354] + PAj[357] * A[375] + PAj[378] * A[396]
+                    + Kj[0] * Sb[18] + Kj[21] * Sb[39] + Kj[42] * Sb[60];
+                Pk[18 * NX + j] = v;
+                Pk[j * NX + 18] = v;
+            }
+            for (j = 0; j <= 19; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[19 * NX + j] + PAj[126] * A[145] + PAj[147] * A[166] + PAj[168] * A[187] + PAj[189] * A[208] + PAj[210] * A[229] + PAj[231] * A[250] + PAj[252] * A[271] + PAj[273] * A[292] + PAj[294] * A[313] + PAj[315] * A[334] + PAj[336] * A[355] + PAj[357] * A[376] + PAj[399] * A[418]
+                    + Kj[0] * Sb[19] + Kj[21] * Sb[40] + Kj[42] * Sb[61];
+                Pk[19 * NX + j] = v;
+                Pk[j * NX + 19] = v;
+            }
+            for (j = 0; j <= 20; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[20 * NX + j] + PAj[126] * A[146] + PAj[147] * A[167] + PAj[168] * A[188] + PAj[189] * A[209] + PAj[210] * A[230] + PAj[231] * A[251] + PAj[252] * A[272] + PAj[273] * A[293] + PAj[294] * A[314] + PAj[315] * A[335] + PAj[336] * A[356] + PAj[357] * A[377] + PAj[420] * A[440]
+                    + Kj[0] * Sb[20] + Kj[21] * Sb[41] + Kj[42] * Sb[62];
+                Pk[20 * NX + j] = v;
+                Pk[j * NX + 20] = v;
             }
         }
     }

@@ -26,7 +26,7 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 59424 bytes of static memory (one controller per prefix), of which
+ * Memory: 62616 bytes of static memory (one controller per prefix), of which
  * 55424 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CSTR_MPC_H
@@ -84,9 +84,10 @@ int cstr_mpc_set_x_ref(int stage, const cstr_real *x_ref);
 int cstr_mpc_set_u_ref(int stage, const cstr_real *u_ref);
 int cstr_mpc_set_y_ref(int stage, const cstr_real *y_ref);
 int cstr_mpc_set_p(int stage, const cstr_real *p);
-/* Weights (row-major, symmetric): Q and R of the stages, P of the terminal stage, W of y.
- * NULL leaves a weight unchanged. */
+/* Weights (row-major, symmetric): Q, R and W (of y) of every stage 0..N-1, P of the
+ * terminal stage; set_stage_weights: Q, R and W of one stage. NULL leaves a weight unchanged. */
 int cstr_mpc_set_weights(const cstr_real *Q, const cstr_real *R, const cstr_real *P, const cstr_real *W);
+int cstr_mpc_set_stage_weights(int stage, const cstr_real *Q, const cstr_real *R, const cstr_real *W);
 void cstr_mpc_get_settings(struct cstr_mpc_settings *settings);
 int cstr_mpc_set_settings(const struct cstr_mpc_settings *settings);
 /* Real-time iteration. prepare: shift the last solution, linearize dynamics, cost and

@@ -25,7 +25,7 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 31416 bytes of static memory (one controller per prefix), of which
+ * Memory: 34152 bytes of static memory (one controller per prefix), of which
  * 27960 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef PENDULUM_MPC_H
@@ -83,9 +83,10 @@ int pendulum_mpc_set_x_ref(int stage, const pendulum_real *x_ref);
 int pendulum_mpc_set_u_ref(int stage, const pendulum_real *u_ref);
 int pendulum_mpc_set_y_ref(int stage, const pendulum_real *y_ref);
 int pendulum_mpc_set_p(int stage, const pendulum_real *p);
-/* Weights (row-major, symmetric): Q and R of the stages, P of the terminal stage, W of y.
- * NULL leaves a weight unchanged. */
+/* Weights (row-major, symmetric): Q, R and W (of y) of every stage 0..N-1, P of the
+ * terminal stage; set_stage_weights: Q, R and W of one stage. NULL leaves a weight unchanged. */
 int pendulum_mpc_set_weights(const pendulum_real *Q, const pendulum_real *R, const pendulum_real *P, const pendulum_real *W);
+int pendulum_mpc_set_stage_weights(int stage, const pendulum_real *Q, const pendulum_real *R, const pendulum_real *W);
 void pendulum_mpc_get_settings(struct pendulum_mpc_settings *settings);
 int pendulum_mpc_set_settings(const struct pendulum_mpc_settings *settings);
 /* Real-time iteration. prepare: shift the last solution, linearize dynamics, cost and

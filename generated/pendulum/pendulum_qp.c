@@ -201,31 +201,41 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
         if (k == 0) {
             break;
         }
-        /* P_k = Qt + A'PA + Sb'K, column j at a time, then symmetrized */
+        /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
         {
             real *restrict Pk = w->P[k];
             const real *restrict Qt = w->Qt[k];
-            for (j = 0; j < NX; ++j) {
+            for (j = 0; j <= 0; ++j) {
                 const real *restrict PAj = &PA[j];
-                real Kj[NU];
-                for (l = 0; l < NU; ++l) {
-                    Kj[l] = K[l * NX + j];
-                }
-                Pk[0 * NX + j] = Qt[0 * NX + j] + PAj[0] * A[0]
+                const real *restrict Kj = &K[j];
+                const real v = Qt[0 * NX + j] + PAj[0] * A[0]
                     + Kj[0] * Sb[0];
-                Pk[1 * NX + j] = Qt[1 * NX + j] + PAj[0] * A[1] + PAj[4] * A[5] + PAj[8] * A[9] + PAj[12] * A[13]
-                    + Kj[0] * Sb[1];
-                Pk[2 * NX + j] = Qt[2 * NX + j] + PAj[0] * A[2] + PAj[8] * A[10]
-                    + Kj[0] * Sb[2];
-                Pk[3 * NX + j] = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[4] * A[7] + PAj[8] * A[11] + PAj[12] * A[15]
-                    + Kj[0] * Sb[3];
+                Pk[0 * NX + j] = v;
+                Pk[j * NX + 0] = v;
             }
-            for (i = 0; i < NX; ++i) {
-                for (j = 0; j < i; ++j) {
-                    const real mean = 0.5 * (Pk[i * NX + j] + Pk[j * NX + i]);
-                    Pk[i * NX + j] = mean;
-                    Pk[j * NX + i] = mean;
-                }
+            for (j = 0; j <= 1; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[1 * NX + j] + PAj[0] * A[1] + PAj[4] * A[5] + PAj[8] * A[9] + PAj[12] * A[13]
+                    + Kj[0] * Sb[1];
+                Pk[1 * NX + j] = v;
+                Pk[j * NX + 1] = v;
+            }
+            for (j = 0; j <= 2; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[2 * NX + j] + PAj[0] * A[2] + PAj[8] * A[10]
+                    + Kj[0] * Sb[2];
+                Pk[2 * NX + j] = v;
+                Pk[j * NX + 2] = v;
+            }
+            for (j = 0; j <= 3; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[4] * A[7] + PAj[8] * A[11] + PAj[12] * A[15]
+                    + Kj[0] * Sb[3];
+                Pk[3 * NX + j] = v;
+                Pk[j * NX + 3] = v;
             }
         }
     }

@@ -48,7 +48,7 @@ static const real u_hi[NU] = {3.5, 3.5, 3.5, 3.5};
 static const real default_u_bound[8] = {0.0, 0.0, 0.0, 0.0, 3.5, 3.5, 3.5, 3.5};
 static const real default_x_bound[4] = {(-0.5), (-0.5), 0.5, 0.5};
 
-/* The controller's static memory: 211640 bytes. */
+/* The controller's static memory: 236112 bytes. */
 static struct {
     real x[21][12];  /* state trajectory (linearization point, then solution) */
     real u[20][4];  /* input trajectory */
@@ -58,10 +58,10 @@ static struct {
     real x_ref[21][12];  /* state references per stage */
     real u_ref[20][4];  /* input references per stage */
     real y_ref[20][1];  /* output references per stage */
-    real Q[144];  /* weights */
-    real R[16];
-    real P[144];
-    real W[1];
+    real Q[20][144];  /* weights per stage */
+    real R[20][16];
+    real W[20][1];
+    real P[144];  /* terminal weight */
     real u_bound[8];  /* bound of each input box row */
     real x_bound[4];  /* bound of each state box row */
     struct quadrotor_qp_data qp;
@@ -155,10 +155,7 @@ static void initial_guess(const real *x0)
 int quadrotor_mpc_init(void)
 {
     int k;
-    copy(mem.Q, default_Q, NX * NX);
-    copy(mem.R, default_R, NU * NU);
     copy(mem.P, default_P, NX * NX);
-    copy(mem.W, default_W, 1);
     copy(mem.u_bound, default_u_bound, 8);
     copy(mem.x_bound, default_x_bound, 4);
     for (k = 0; k <= N; ++k) {
@@ -167,6 +164,9 @@ int quadrotor_mpc_init(void)
         if (k < N) {
             copy(mem.u_ref[k], default_u_ref, NU);
             copy(mem.y_ref[k], default_y_ref, NYM);
+            copy(mem.Q[k], default_Q, NX * NX);
+            copy(mem.R[k], default_R, NU * NU);
+            copy(mem.W[k], default_W, 1);
         }
     }
     quadrotor_qp_default_settings(&mem.qp_settings);
@@ -236,26 +236,48 @@ int quadrotor_mpc_set_p(int stage, const real *p)
     return set_stages(mem.p[0], NPM, N + 1, stage, p, NP);
 }
 
+/* Weights of stages first..last (NULL: unchanged), after checks. */
+static int set_weights(int first, int last, const real *Q, const real *R, const real *W)
+{
+    int k;
+    if ((Q && !finite(Q, NX * NX)) || (R && !finite(R, NU * NU)) || (W && !finite(W, 1))) {
+        return QUADROTOR_MPC_NONFINITE_INPUT;
+    }
+    for (k = first; k <= last; ++k) {
+        if (Q) {
+            copy(mem.Q[k], Q, NX * NX);
+        }
+        if (R) {
+            copy(mem.R[k], R, NU * NU);
+        }
+    }
+    mem.prepared = 0;
+    return QUADROTOR_MPC_OK;
+}
+
 int quadrotor_mpc_set_weights(const real *Q, const real *R, const real *P, const real *W)
 {
     if (!mem.initialized) {
         return QUADROTOR_MPC_BAD_ARGUMENT;
     }
-    if ((Q && !finite(Q, NX * NX)) || (R && !finite(R, NU * NU)) || (P && !finite(P, NX * NX))
-        || (W && !finite(W, 1))) {
+    if (P && !finite(P, NX * NX)) {
         return QUADROTOR_MPC_NONFINITE_INPUT;
     }
-    if (Q) {
-        copy(mem.Q, Q, NX * NX);
-    }
-    if (R) {
-        copy(mem.R, R, NU * NU);
+    if (set_weights(0, N - 1, Q, R, W) != QUADROTOR_MPC_OK) {
+        return QUADROTOR_MPC_NONFINITE_INPUT;
     }
     if (P) {
         copy(mem.P, P, NX * NX);
     }
-    mem.prepared = 0;
     return QUADROTOR_MPC_OK;
+}
+
+int quadrotor_mpc_set_stage_weights(int stage, const real *Q, const real *R, const real *W)
+{
+    if (!mem.initialized || stage < 0 || stage >= N) {
+        return QUADROTOR_MPC_BAD_ARGUMENT;
+    }
+    return set_weights(stage, stage, Q, R, W);
 }
 
 void quadrotor_mpc_get_settings(struct quadrotor_mpc_settings *settings)
@@ -298,7 +320,7 @@ static int linearize(real *cost_out)
         }
     }
     for (k = 0; k <= N; ++k) {
-        const real *W = k < N ? mem.Q : mem.P;
+        const real *W = k < N ? mem.Q[k] : mem.P;
         for (i = 0; i < NX; ++i) {
             dxr[i] = mem.x[k][i] - mem.x_ref[k][i];
         }
@@ -313,8 +335,8 @@ static int linearize(real *cost_out)
             for (i = 0; i < NU; ++i) {
                 dur[i] = mem.u[k][i] - mem.u_ref[k][i];
             }
-            cost += weighted(mem.R, dur, Rr, NU);
-            copy(mem.qp.R[k], mem.R, NU * NU);
+            cost += weighted(mem.R[k], dur, Rr, NU);
+            copy(mem.qp.R[k], mem.R[k], NU * NU);
             copy(mem.qp.r[k], Rr, NU);
             for (i = 0; i < NU * NX; ++i) {
                 mem.qp.S[k][i] = 0.0;
@@ -557,7 +579,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         for (i = 0; i < NX; ++i) {
             r[i] = x[k][i] - mem.x_ref[k][i];
         }
-        phi += weighted(k < N ? mem.Q : mem.P, r, Wr, NX);
+        phi += weighted(k < N ? mem.Q[k] : mem.P, r, Wr, NX);
         for (j = 0; j < NBX && k > 0; ++j) {
             phi += penalty(x_sign[j] * (mem.x_bound[j] - x[k][x_index[j]]));
         }
@@ -567,7 +589,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         for (i = 0; i < NU; ++i) {
             ru[i] = u[k][i] - mem.u_ref[k][i];
         }
-        phi += weighted(mem.R, ru, Wru, NU);
+        phi += weighted(mem.R[k], ru, Wru, NU);
         if (quadrotor_F(x[k], u[k], mem.p[k], xn) != QUADROTOR_OK) {
             return (real)HUGE_VAL;
         }

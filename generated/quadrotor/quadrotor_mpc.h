@@ -25,7 +25,7 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 211640 bytes of static memory (one controller per prefix), of which
+ * Memory: 236112 bytes of static memory (one controller per prefix), of which
  * 199968 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef QUADROTOR_MPC_H
@@ -83,9 +83,10 @@ int quadrotor_mpc_set_x_ref(int stage, const quadrotor_real *x_ref);
 int quadrotor_mpc_set_u_ref(int stage, const quadrotor_real *u_ref);
 int quadrotor_mpc_set_y_ref(int stage, const quadrotor_real *y_ref);
 int quadrotor_mpc_set_p(int stage, const quadrotor_real *p);
-/* Weights (row-major, symmetric): Q and R of the stages, P of the terminal stage, W of y.
- * NULL leaves a weight unchanged. */
+/* Weights (row-major, symmetric): Q, R and W (of y) of every stage 0..N-1, P of the
+ * terminal stage; set_stage_weights: Q, R and W of one stage. NULL leaves a weight unchanged. */
 int quadrotor_mpc_set_weights(const quadrotor_real *Q, const quadrotor_real *R, const quadrotor_real *P, const quadrotor_real *W);
+int quadrotor_mpc_set_stage_weights(int stage, const quadrotor_real *Q, const quadrotor_real *R, const quadrotor_real *W);
 void quadrotor_mpc_get_settings(struct quadrotor_mpc_settings *settings);
 int quadrotor_mpc_set_settings(const struct quadrotor_mpc_settings *settings);
 /* Real-time iteration. prepare: shift the last solution, linearize dynamics, cost and

@@ -243,47 +243,105 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
         if (k == 0) {
             break;
         }
-        /* P_k = Qt + A'PA + Sb'K, column j at a time, then symmetrized */
+        /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
         {
             real *restrict Pk = w->P[k];
             const real *restrict Qt = w->Qt[k];
-            for (j = 0; j < NX; ++j) {
+            for (j = 0; j <= 0; ++j) {
                 const real *restrict PAj = &PA[j];
-                real Kj[NU];
-                for (l = 0; l < NU; ++l) {
-                    Kj[l] = K[l * NX + j];
-                }
-                Pk[0 * NX + j] = Qt[0 * NX + j] + PAj[0] * A[0]
-                    + Kj[0] * Sb[0] + Kj[1] * Sb[12] + Kj[2] * Sb[24] + Kj[3] * Sb[36];
-                Pk[1 * NX + j] = Qt[1 * NX + j] + PAj[12] * A[13]
-                    + Kj[0] * Sb[1] + Kj[1] * Sb[13] + Kj[2] * Sb[25] + Kj[3] * Sb[37];
-                Pk[2 * NX + j] = Qt[2 * NX + j] + PAj[24] * A[26]
-                    + Kj[0] * Sb[2] + Kj[1] * Sb[14] + Kj[2] * Sb[26] + Kj[3] * Sb[38];
-                Pk[3 * NX + j] = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[36] * A[39]
-                    + Kj[0] * Sb[3] + Kj[1] * Sb[15] + Kj[2] * Sb[27] + Kj[3] * Sb[39];
-                Pk[4 * NX + j] = Qt[4 * NX + j] + PAj[12] * A[16] + PAj[48] * A[52]
-                    + Kj[0] * Sb[4] + Kj[1] * Sb[16] + Kj[2] * Sb[28] + Kj[3] * Sb[40];
-                Pk[5 * NX + j] = Qt[5 * NX + j] + PAj[24] * A[29] + PAj[60] * A[65]
-                    + Kj[0] * Sb[5] + Kj[1] * Sb[17] + Kj[2] * Sb[29] + Kj[3] * Sb[41];
-                Pk[6 * NX + j] = Qt[6 * NX + j] + PAj[0] * A[6] + PAj[12] * A[18] + PAj[24] * A[30] + PAj[36] * A[42] + PAj[48] * A[54] + PAj[60] * A[66] + PAj[72] * A[78] + PAj[84] * A[90] + PAj[96] * A[102]
-                    + Kj[0] * Sb[6] + Kj[1] * Sb[18] + Kj[2] * Sb[30] + Kj[3] * Sb[42];
-                Pk[7 * NX + j] = Qt[7 * NX + j] + PAj[0] * A[7] + PAj[12] * A[19] + PAj[24] * A[31] + PAj[36] * A[43] + PAj[48] * A[55] + PAj[60] * A[67] + PAj[72] * A[79] + PAj[84] * A[91] + PAj[96] * A[103]
-                    + Kj[0] * Sb[7] + Kj[1] * Sb[19] + Kj[2] * Sb[31] + Kj[3] * Sb[43];
-                Pk[8 * NX + j] = Qt[8 * NX + j] + PAj[0] * A[8] + PAj[12] * A[20] + PAj[36] * A[44] + PAj[48] * A[56] + PAj[96] * A[104]
-                    + Kj[0] * Sb[8] + Kj[1] * Sb[20] + Kj[2] * Sb[32] + Kj[3] * Sb[44];
-                Pk[9 * NX + j] = Qt[9 * NX + j] + PAj[0] * A[9] + PAj[12] * A[21] + PAj[24] * A[33] + PAj[36] * A[45] + PAj[48] * A[57] + PAj[60] * A[69] + PAj[72] * A[81] + PAj[84] * A[93] + PAj[96] * A[105] + PAj[108] * A[117] + PAj[120] * A[129] + PAj[132] * A[141]
-                    + Kj[0] * Sb[9] + Kj[1] * Sb[21] + Kj[2] * Sb[33] + Kj[3] * Sb[45];
-                Pk[10 * NX + j] = Qt[10 * NX + j] + PAj[0] * A[10] + PAj[12] * A[22] + PAj[24] * A[34] + PAj[36] * A[46] + PAj[48] * A[58] + PAj[60] * A[70] + PAj[72] * A[82] + PAj[84] * A[94] + PAj[96] * A[106] + PAj[108] * A[118] + PAj[120] * A[130] + PAj[132] * A[142]
-                    + Kj[0] * Sb[10] + Kj[1] * Sb[22] + Kj[2] * Sb[34] + Kj[3] * Sb[46];
-                Pk[11 * NX + j] = Qt[11 * NX + j] + PAj[0] * A[11] + PAj[12] * A[23] + PAj[24] * A[35] + PAj[36] * A[47] + PAj[48] * A[59] + PAj[60] * A[71] + PAj[72] * A[83] + PAj[84] * A[95] + PAj[96] * A[107] + PAj[108] * A[119] + PAj[120] * A[131] + PAj[132] * A[143]
-                    + Kj[0] * Sb[11] + Kj[1] * Sb[23] + Kj[2] * Sb[35] + Kj[3] * Sb[47];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[0 * NX + j] + PAj[0] * A[0]
+                    + Kj[0] * Sb[0] + Kj[12] * Sb[12] + Kj[24] * Sb[24] + Kj[36] * Sb[36];
+                Pk[0 * NX + j] = v;
+                Pk[j * NX + 0] = v;
             }
-            for (i = 0; i < NX; ++i) {
-                for (j = 0; j < i; ++j) {
-                    const real mean = 0.5 * (Pk[i * NX + j] + Pk[j * NX + i]);
-                    Pk[i * NX + j] = mean;
-                    Pk[j * NX + i] = mean;
-                }
+            for (j = 0; j <= 1; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[1 * NX + j] + PAj[12] * A[13]
+                    + Kj[0] * Sb[1] + Kj[12] * Sb[13] + Kj[24] * Sb[25] + Kj[36] * Sb[37];
+                Pk[1 * NX + j] = v;
+                Pk[j * NX + 1] = v;
+            }
+            for (j = 0; j <= 2; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[2 * NX + j] + PAj[24] * A[26]
+                    + Kj[0] * Sb[2] + Kj[12] * Sb[14] + Kj[24] * Sb[26] + Kj[36] * Sb[38];
+                Pk[2 * NX + j] = v;
+                Pk[j * NX + 2] = v;
+            }
+            for (j = 0; j <= 3; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[36] * A[39]
+                    + Kj[0] * Sb[3] + Kj[12] * Sb[15] + Kj[24] * Sb[27] + Kj[36] * Sb[39];
+                Pk[3 * NX + j] = v;
+                Pk[j * NX + 3] = v;
+            }
+            for (j = 0; j <= 4; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[4 * NX + j] + PAj[12] * A[16] + PAj[48] * A[52]
+                    + Kj[0] * Sb[4] + Kj[12] * Sb[16] + Kj[24] * Sb[28] + Kj[36] * Sb[40];
+                Pk[4 * NX + j] = v;
+                Pk[j * NX + 4] = v;
+            }
+            for (j = 0; j <= 5; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[5 * NX + j] + PAj[24] * A[29] + PAj[60] * A[65]
+                    + Kj[0] * Sb[5] + Kj[12] * Sb[17] + Kj[24] * Sb[29] + Kj[36] * Sb[41];
+                Pk[5 * NX + j] = v;
+                Pk[j * NX + 5] = v;
+            }
+            for (j = 0; j <= 6; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[6 * NX + j] + PAj[0] * A[6] + PAj[12] * A[18] + PAj[24] * A[30] + PAj[36] * A[42] + PAj[48] * A[54] + PAj[60] * A[66] + PAj[72] * A[78] + PAj[84] * A[90] + PAj[96] * A[102]
+                    + Kj[0] * Sb[6] + Kj[12] * Sb[18] + Kj[24] * Sb[30] + Kj[36] * Sb[42];
+                Pk[6 * NX + j] = v;
+                Pk[j * NX + 6] = v;
+            }
+            for (j = 0; j <= 7; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[7 * NX + j] + PAj[0] * A[7] + PAj[12] * A[19] + PAj[24] * A[31] + PAj[36] * A[43] + PAj[48] * A[55] + PAj[60] * A[67] + PAj[72] * A[79] + PAj[84] * A[91] + PAj[96] * A[103]
+                    + Kj[0] * Sb[7] + Kj[12] * Sb[19] + Kj[24] * Sb[31] + Kj[36] * Sb[43];
+                Pk[7 * NX + j] = v;
+                Pk[j * NX + 7] = v;
+            }
+            for (j = 0; j <= 8; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[8 * NX + j] + PAj[0] * A[8] + PAj[12] * A[20] + PAj[36] * A[44] + PAj[48] * A[56] + PAj[96] * A[104]
+                    + Kj[0] * Sb[8] + Kj[12] * Sb[20] + Kj[24] * Sb[32] + Kj[36] * Sb[44];
+                Pk[8 * NX + j] = v;
+                Pk[j * NX + 8] = v;
+            }
+            for (j = 0; j <= 9; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[9 * NX + j] + PAj[0] * A[9] + PAj[12] * A[21] + PAj[24] * A[33] + PAj[36] * A[45] + PAj[48] * A[57] + PAj[60] * A[69] + PAj[72] * A[81] + PAj[84] * A[93] + PAj[96] * A[105] + PAj[108] * A[117] + PAj[120] * A[129] + PAj[132] * A[141]
+                    + Kj[0] * Sb[9] + Kj[12] * Sb[21] + Kj[24] * Sb[33] + Kj[36] * Sb[45];
+                Pk[9 * NX + j] = v;
+                Pk[j * NX + 9] = v;
+            }
+            for (j = 0; j <= 10; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[10 * NX + j] + PAj[0] * A[10] + PAj[12] * A[22] + PAj[24] * A[34] + PAj[36] * A[46] + PAj[48] * A[58] + PAj[60] * A[70] + PAj[72] * A[82] + PAj[84] * A[94] + PAj[96] * A[106] + PAj[108] * A[118] + PAj[120] * A[130] + PAj[132] * A[142]
+                    + Kj[0] * Sb[10] + Kj[12] * Sb[22] + Kj[24] * Sb[34] + Kj[36] * Sb[46];
+                Pk[10 * NX + j] = v;
+                Pk[j * NX + 10] = v;
+            }
+            for (j = 0; j <= 11; ++j) {
+                const real *restrict PAj = &PA[j];
+                const real *restrict Kj = &K[j];
+                const real v = Qt[11 * NX + j] + PAj[0] * A[11] + PAj[12] * A[23] + PAj[24] * A[35] + PAj[36] * A[47] + PAj[48] * A[59] + PAj[60] * A[71] + PAj[72] * A[83] + PAj[84] * A[95] + PAj[96] * A[107] + PAj[108] * A[119] + PAj[120] * A[131] + PAj[132] * A[143]
+                    + Kj[0] * Sb[11] + Kj[12] * Sb[23] + Kj[24] * Sb[35] + Kj[36] * Sb[47];
+                Pk[11 * NX + j] = v;
+                Pk[j * NX + 11] = v;
             }
         }
     }

@@ -25,7 +25,7 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 55776 bytes of static memory (one controller per prefix), of which
+ * Memory: 59424 bytes of static memory (one controller per prefix), of which
  * 51424 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef ROBOT_ARM_MPC_H
@@ -83,9 +83,10 @@ int robot_arm_mpc_set_x_ref(int stage, const robot_arm_real *x_ref);
 int robot_arm_mpc_set_u_ref(int stage, const robot_arm_real *u_ref);
 int robot_arm_mpc_set_y_ref(int stage, const robot_arm_real *y_ref);
 int robot_arm_mpc_set_p(int stage, const robot_arm_real *p);
-/* Weights (row-major, symmetric): Q and R of the stages, P of the terminal stage, W of y.
- * NULL leaves a weight unchanged. */
+/* Weights (row-major, symmetric): Q, R and W (of y) of every stage 0..N-1, P of the
+ * terminal stage; set_stage_weights: Q, R and W of one stage. NULL leaves a weight unchanged. */
 int robot_arm_mpc_set_weights(const robot_arm_real *Q, const robot_arm_real *R, const robot_arm_real *P, const robot_arm_real *W);
+int robot_arm_mpc_set_stage_weights(int stage, const robot_arm_real *Q, const robot_arm_real *R, const robot_arm_real *W);
 void robot_arm_mpc_get_settings(struct robot_arm_mpc_settings *settings);
 int robot_arm_mpc_set_settings(const struct robot_arm_mpc_settings *settings);
 /* Real-time iteration. prepare: shift the last solution, linearize dynamics, cost and
