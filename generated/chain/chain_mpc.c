@@ -321,7 +321,9 @@ int chain_mpc_set_stage_weights(int stage, const real *Q, const real *R, const r
 
 void chain_mpc_get_settings(struct chain_mpc_settings *settings)
 {
-    *settings = mem.settings;
+    if (settings) {
+        *settings = mem.settings;
+    }
 }
 
 int chain_mpc_set_settings(const struct chain_mpc_settings *settings)
@@ -409,7 +411,7 @@ static int linearize(real *cost_out)
             cost += penalty(h[j]);
         }
     }
-    *cost_out = cost;
+    *cost_out = cost == cost ? cost : (real)HUGE_VAL;  /* inf - inf of a huge state: report +inf, not NaN */
     return CHAIN_MPC_OK;
 }
 
@@ -750,5 +752,7 @@ int chain_mpc_get_trajectory(real *X, real *U)
 
 void chain_mpc_get_stats(struct chain_mpc_stats *stats)
 {
-    *stats = mem.stats;
+    if (stats) {
+        *stats = mem.stats;
+    }
 }

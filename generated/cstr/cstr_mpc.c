@@ -303,7 +303,9 @@ int cstr_mpc_set_stage_weights(int stage, const real *Q, const real *R, const re
 
 void cstr_mpc_get_settings(struct cstr_mpc_settings *settings)
 {
-    *settings = mem.settings;
+    if (settings) {
+        *settings = mem.settings;
+    }
 }
 
 int cstr_mpc_set_settings(const struct cstr_mpc_settings *settings)
@@ -400,7 +402,7 @@ static int linearize(real *cost_out)
             cost += penalty(h[j]);
         }
     }
-    *cost_out = cost;
+    *cost_out = cost == cost ? cost : (real)HUGE_VAL;  /* inf - inf of a huge state: report +inf, not NaN */
     return CSTR_MPC_OK;
 }
 
@@ -750,5 +752,7 @@ int cstr_mpc_get_trajectory(real *X, real *U)
 
 void cstr_mpc_get_stats(struct cstr_mpc_stats *stats)
 {
-    *stats = mem.stats;
+    if (stats) {
+        *stats = mem.stats;
+    }
 }

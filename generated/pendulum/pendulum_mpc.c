@@ -271,7 +271,9 @@ int pendulum_mpc_set_stage_weights(int stage, const real *Q, const real *R, cons
 
 void pendulum_mpc_get_settings(struct pendulum_mpc_settings *settings)
 {
-    *settings = mem.settings;
+    if (settings) {
+        *settings = mem.settings;
+    }
 }
 
 int pendulum_mpc_set_settings(const struct pendulum_mpc_settings *settings)
@@ -348,7 +350,7 @@ static int linearize(real *cost_out)
             mem.qp.bu[k][j] = u_sign[j] * (mem.u_bound[j] - mem.u[k][u_index[j]]);
         }
     }
-    *cost_out = cost;
+    *cost_out = cost == cost ? cost : (real)HUGE_VAL;  /* inf - inf of a huge state: report +inf, not NaN */
     return PENDULUM_MPC_OK;
 }
 
@@ -682,5 +684,7 @@ int pendulum_mpc_get_trajectory(real *X, real *U)
 
 void pendulum_mpc_get_stats(struct pendulum_mpc_stats *stats)
 {
-    *stats = mem.stats;
+    if (stats) {
+        *stats = mem.stats;
+    }
 }

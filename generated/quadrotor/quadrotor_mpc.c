@@ -282,7 +282,9 @@ int quadrotor_mpc_set_stage_weights(int stage, const real *Q, const real *R, con
 
 void quadrotor_mpc_get_settings(struct quadrotor_mpc_settings *settings)
 {
-    *settings = mem.settings;
+    if (settings) {
+        *settings = mem.settings;
+    }
 }
 
 int quadrotor_mpc_set_settings(const struct quadrotor_mpc_settings *settings)
@@ -367,7 +369,7 @@ static int linearize(real *cost_out)
             cost += penalty(b);
         }
     }
-    *cost_out = cost;
+    *cost_out = cost == cost ? cost : (real)HUGE_VAL;  /* inf - inf of a huge state: report +inf, not NaN */
     return QUADROTOR_MPC_OK;
 }
 
@@ -707,5 +709,7 @@ int quadrotor_mpc_get_trajectory(real *X, real *U)
 
 void quadrotor_mpc_get_stats(struct quadrotor_mpc_stats *stats)
 {
-    *stats = mem.stats;
+    if (stats) {
+        *stats = mem.stats;
+    }
 }

@@ -318,7 +318,9 @@ int robot_arm_mpc_set_stage_weights(int stage, const real *Q, const real *R, con
 
 void robot_arm_mpc_get_settings(struct robot_arm_mpc_settings *settings)
 {
-    *settings = mem.settings;
+    if (settings) {
+        *settings = mem.settings;
+    }
 }
 
 int robot_arm_mpc_set_settings(const struct robot_arm_mpc_settings *settings)
@@ -462,7 +464,7 @@ static int linearize(real *cost_out)
             cost += penalty(b);
         }
     }
-    *cost_out = cost;
+    *cost_out = cost == cost ? cost : (real)HUGE_VAL;  /* inf - inf of a huge state: report +inf, not NaN */
     return ROBOT_ARM_MPC_OK;
 }
 
@@ -810,5 +812,7 @@ int robot_arm_mpc_get_trajectory(real *X, real *U)
 
 void robot_arm_mpc_get_stats(struct robot_arm_mpc_stats *stats)
 {
-    *stats = mem.stats;
+    if (stats) {
+        *stats = mem.stats;
+    }
 }

@@ -679,6 +679,11 @@ static void keep_best(sol_t *z, work_t *w, int to)
     copy_real(to ? w->best_nu : z->nu, to ? z->nu : w->best_nu, 80);
 }
 
+static real not_nan(real v)
+{
+    return v == v ? v : (real)HUGE_VAL;
+}
+
 /* How far an iterate is from meeting the tolerances (1 = just met; the largest ratio). */
 static real distance(const struct robot_arm_qp_stats *st, const struct robot_arm_qp_settings *set, real stat_scale)
 {
@@ -854,5 +859,10 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
         best_stats.iterations = stats->iterations;
         *stats = best_stats;
     }
+    /* a start point that already overflows: its residuals are reported as +inf, not NaN */
+    stats->res_stat = not_nan(stats->res_stat);
+    stats->res_eq = not_nan(stats->res_eq);
+    stats->res_ineq = not_nan(stats->res_ineq);
+    stats->mu = not_nan(stats->mu);
     return status;
 }
