@@ -148,12 +148,14 @@ def _load_ocp(loaded) -> Ocp | None:
     """The OCP shipped with a loaded model, checked to be an Ocp."""
     if loaded.ocp is None:
         return None
+    name = getattr(loaded.ocp, "__name__", "ocp")
     try:
         ocp = loaded.ocp(loaded.model)
     except MpcgenError:
         raise
     except Exception as exc:
-        raise SourceError(f"{loaded.spec}: ocp(model) raised {type(exc).__name__}: {' '.join(str(exc).split())}") from None
+        raise SourceError(f"{loaded.spec}: {name}(model) raised {type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())}") from None
     if not isinstance(ocp, Ocp):
-        raise SourceError(f"{loaded.spec}: ocp(model) must return an mpcgen.Ocp, got {type(ocp).__name__}")
+        raise SourceError(f"{loaded.spec}: {name}(model) must return an mpcgen.Ocp, got {type(ocp).__name__}")
     return ocp

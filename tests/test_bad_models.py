@@ -1,5 +1,6 @@
 """The gallery of bad input: each mistake gives one error line that names it, exit code 2,
-no traceback and no output folder. OCP mistakes are checked through ``check_ocp``.
+no traceback and no output folder. OCP mistakes go through the CLI too (model files with
+a broken FUNCTION_ocp) and, in more variants, through ``check_ocp``.
 
 The model files are in tests/data/bad_models/ (models.py holds one broken function per
 mistake, next to the correct ``plant``).
@@ -24,8 +25,20 @@ BAD = ROOT / "tests" / "data" / "bad_models"
 M = f"{BAD / 'models.py'}"
 USER = f"{ROOT / 'tests' / 'data' / 'user_models.py'}"
 
+O = f"{BAD / 'ocps.py'}"
+
 #: (arguments after `mpcgen generate`, without -o; a substring the error line must contain)
 GALLERY = [
+    # the OCP in a model file (FUNCTION_ocp next to FUNCTION), checked before any code is written
+    ([f"{O}:empty_horizon"], "OCP: horizon N must be an integer from 1 to 1000, got 0"),
+    ([f"{O}:inverted_bounds"], "OCP: input 'f' has lower bound 2.0 > upper bound -2.0"),
+    ([f"{O}:indefinite_q"], "OCP: Q is not positive semidefinite"),
+    ([f"{O}:nan_reference"], "x_ref contains NaN at index 1 (state 'v')"),
+    ([f"{O}:wrong_reference_size"], "OCP: x_ref has 3 entries, the model needs 2"),
+    ([f"{O}:unbounded_input"], "every input needs finite bounds u_lo and u_hi"),
+    ([f"{O}:undeclared_in_h"], "h uses symbol(s) z that are not states, inputs or parameters"),
+    ([f"{O}:ocp_raises"], "ocp_raises_ocp(model) raised KeyError: 'weights'"),
+    ([f"{O}:ocp_not_an_ocp"], "ocp_not_an_ocp_ocp(model) must return an mpcgen.Ocp, got dict"),
     # dimensions
     ([f"{M}:missing_equation"], "model 'plant': the ODE has shape 1x1 but the model has 2 states"),
     ([f"{M}:extra_equation"], "the ODE has shape 3x1 but the model has 2 states"),
@@ -229,3 +242,9 @@ def test_bad_ocp_names_the_problem(kw, message) -> None:
 def test_ocp_gallery_starts_from_a_valid_ocp() -> None:
     checked = check_ocp(PLANT, _ocp(N=np.int64(20)))
     assert checked.N == 20 and type(checked.N) is int
+
+
+def test_the_ocp_gallery_plant_with_a_good_ocp_generates_a_controller(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    assert main(["generate", f"{O}:good", "-o", str(tmp_path / "good")]) == 0
+    assert (tmp_path / "good" / "plant_mpc.c").is_file()
