@@ -15,7 +15,6 @@ import numpy as np
 
 from .derive import discrete_model
 from .errors import MpcgenError
-from .model import Model
 from .ocp import CheckedOcp
 from .options import CodegenOptions
 

@@ -17,7 +17,8 @@ import pytest
 from mpcgen.errors import MpcgenError, OptionsError
 from mpcgen.examples import EXAMPLES, Scenario, get_example
 from mpcgen.examples.quadrotor import MAX_TILT
-from mpcgen.nlp_reference import discrete_model, solve_reference
+from mpcgen.derive import discrete_model
+from mpcgen.nlp_reference import solve_reference
 from mpcgen.ocp import CheckedOcp, check_ocp
 from mpcgen.options import CodegenOptions
 from mpcgen.simulate import IpoptMpc, simulate, simulate_scenario

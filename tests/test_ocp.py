@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from mpcgen.examples import EXAMPLES, get_example, pendulum
-from mpcgen.nlp_reference import discrete_model, solve_reference
+from mpcgen.derive import discrete_model
+from mpcgen.nlp_reference import solve_reference
 from mpcgen.ocp import Ocp, OcpError, check_ocp
 from mpcgen.options import CodegenOptions
 

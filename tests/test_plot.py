@@ -10,7 +10,7 @@ import pytest
 
 from mpcgen.errors import MpcgenError
 from mpcgen.examples import get_example
-from mpcgen.nlp_reference import discrete_model
+from mpcgen.derive import discrete_model
 from mpcgen.ocp import check_ocp
 from mpcgen.options import CodegenOptions
 from mpcgen.plot import plot_closed_loop
