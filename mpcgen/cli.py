@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="unroll all substeps or loop one in C (default auto: loop from 4 substeps)")
     g.add_argument("--ts", type=float, default=None, metavar="TS", help="sample time in seconds (default: the example's)")
     g.add_argument("--no-controller", action="store_true", help="generate the model's C only, even if it has an OCP")
+    g.add_argument("--horizon", type=int, default=None, metavar="N", help="the controller's horizon (default: the OCP's)")
 
     v = sub.add_parser("verify", help="check the compiled Jacobians of a generated folder",
                        description="Compile DIR and compare its Jacobians with CasADi, central and complex-step "
@@ -143,7 +144,8 @@ def _run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         out = generate(args.model, args.output, ts=args.ts, precision=args.precision, integrator=args.integrator,
-                       substeps=args.substeps, substep_form=args.substep_form, controller=not args.no_controller)
+                       substeps=args.substeps, substep_form=args.substep_form, controller=not args.no_controller,
+                       horizon=args.horizon)
         files = sorted(p.name for p in out.iterdir())
         print(f"generated {args.model} -> {out}/ ({', '.join(files)}) in {time.perf_counter() - t0:.2f} s")
         return 0

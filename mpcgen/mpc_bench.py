@@ -96,8 +96,10 @@ def replay(exe: Path, states: np.ndarray, work: Path) -> np.ndarray:
     return np.loadtxt(out.splitlines(), ndmin=2)
 
 
-def time_casadi(spec: str, states: np.ndarray, samples: int = 40) -> tuple[Timing, Timing]:
-    """IPOPT and sqpmethod (ms) on the OCP from ``samples`` recorded states, warm-started."""
+def time_casadi(spec: str, states: np.ndarray, N: int, samples: int = 40) -> tuple[Timing, Timing]:
+    """IPOPT and sqpmethod (us) on the OCP (horizon N) from ``samples`` recorded states, warm-started."""
+    import dataclasses
+
     from .derive import discrete_model
     from .nlp_reference import reference_solver
     from .ocp import check_ocp
@@ -105,7 +107,7 @@ def time_casadi(spec: str, states: np.ndarray, samples: int = 40) -> tuple[Timin
 
     example, model = get_example(spec)
     options = CodegenOptions(ts=example.ts)
-    ocp = check_ocp(model, example.ocp(model), discrete_model(model, options))
+    ocp = check_ocp(model, dataclasses.replace(example.ocp(model), N=N), discrete_model(model, options))
     flat = states.reshape(-1, states.shape[-1])
     pick = flat[np.linspace(0, len(flat) - 1, samples).astype(int)]
     result = []
@@ -128,7 +130,7 @@ def bench_controller(spec: str, work: Path, steps: int = 2000, flag_sets=("O2", 
     c = ControllerInterface.from_json(read_manifest(folder)["interfaces"]["controller"])
     ipopt = sqp = None
     if casadi:
-        ipopt, sqp = time_casadi(spec, states)
+        ipopt, sqp = time_casadi(spec, states, c.N)
     results = []
     for name in flag_sets:
         exe = compile_harness(folder, FLAG_SETS[name], work)

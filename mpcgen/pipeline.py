@@ -7,6 +7,7 @@ the previous output intact.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -125,12 +126,14 @@ def generate(
     substeps: int = 1,
     substep_form: str = "auto",
     controller: bool = True,
+    horizon: int | None = None,
 ) -> Path:
     """Generate the folder ``out`` for an example name or ``file.py:function``.
 
     ``ts`` defaults to the example's sample time (or a ``TS`` constant in the model file).
     With ``controller`` (the default) and an OCP shipped with the model (an example's,
-    or a function ``ocp(model)`` in the model file), the MPC controller is generated too.
+    or a function ``ocp(model)`` in the model file), the MPC controller is generated too;
+    ``horizon`` replaces the OCP's N.
     """
     from .source import load_source
 
@@ -141,6 +144,10 @@ def generate(
     options = CodegenOptions(ts=ts, precision=precision, integrator=integrator, substeps=substeps,
                              substep_form=substep_form)
     ocp = _load_ocp(loaded) if controller else None
+    if horizon is not None:
+        if ocp is None:
+            raise OptionsError(f"{source}: --horizon needs an OCP, and this model comes without one")
+        ocp = dataclasses.replace(ocp, N=horizon)
     return write_folder(generate_files(loaded.model, options, source, ocp), Path(out))
 
 

@@ -309,3 +309,17 @@ def test_stage_weights_change_one_stage(folders: dict[str, Path]) -> None:
         ctrl.set_weights(Q=[1.0] * 4, stage=20)
     with pytest.raises(EvaluationError, match="terminal"):
         ctrl.set_weights(P=[1.0] * 4, stage=3)
+
+
+def test_horizon_option_replaces_the_ocp_horizon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mpcgen.cli import main
+
+    assert main(["generate", "pendulum", "-o", str(tmp_path / "p10"), "--horizon", "10"]) == 0
+    assert "#define PENDULUM_MPC_N 10 " in (tmp_path / "p10" / "pendulum_mpc.h").read_text()
+    ctrl = mpcgen.load(tmp_path / "p10")
+    assert ctrl.N == 10 and ctrl.trajectory()[1].shape == (10, 1)
+    capsys.readouterr()
+    assert main(["generate", "pendulum", "-o", str(tmp_path / "p0"), "--horizon", "0"]) == 2
+    assert "horizon N must be an integer from 1 to 1000" in capsys.readouterr().err
+    assert main(["generate", "pendulum", "-o", str(tmp_path / "pm"), "--horizon", "5", "--no-controller"]) == 2
+    assert "--horizon needs an OCP" in capsys.readouterr().err
