@@ -25,3 +25,25 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def compilers() -> list[str]:
     return [cc for cc in ("gcc", "clang") if shutil.which(cc)]
+
+
+def example_problem(name: str):
+    """(example, model, codegen options, checked OCP) of an example that ships an OCP."""
+    from mpcgen.derive import discrete_model
+    from mpcgen.examples import get_example
+    from mpcgen.ocp import check_ocp
+    from mpcgen.options import CodegenOptions
+
+    example, model = get_example(name)
+    options = CodegenOptions(ts=example.ts)
+    return example, model, options, check_ocp(model, example.ocp(model), discrete_model(model, options))
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The generated folder (model and controller) of every example that ships an OCP."""
+    import mpcgen
+    from mpcgen.examples import EXAMPLES
+
+    root = tmp_path_factory.mktemp("controllers")
+    return {name: mpcgen.generate(name, root / name) for name, ex in EXAMPLES.items() if ex.ocp is not None}

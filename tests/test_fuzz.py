@@ -26,11 +26,9 @@ import numpy as np
 import pytest
 
 import mpcgen
-from mpcgen.derive import discrete_model
-from mpcgen.examples import EXAMPLES, get_example
+from conftest import example_problem
+from mpcgen.examples import EXAMPLES
 from mpcgen.fuzz import build_fuzzer, fuzz, memcheck, replay
-from mpcgen.ocp import check_ocp
-from mpcgen.options import CodegenOptions
 from mpcgen.simulate import simulate_scenario
 
 NAMES = [name for name, ex in EXAMPLES.items() if ex.ocp is not None]
@@ -50,18 +48,6 @@ def _libfuzzer_works() -> str | None:
 
 
 needs_libfuzzer = pytest.mark.skipif(_libfuzzer_works() is not None, reason=str(_libfuzzer_works()))
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("fuzz-controllers")
-    return {name: mpcgen.generate(name, root / name) for name in NAMES}
-
-
-def problem(name: str):
-    ex, model = get_example(name)
-    ocp = check_ocp(model, ex.ocp(model), discrete_model(model, CodegenOptions(ts=ex.ts)))
-    return ex, model, ocp
 
 
 @pytest.mark.slow
@@ -118,7 +104,7 @@ def test_valgrind_memcheck_is_clean(folders: dict[str, Path], tmp_path: Path) ->
 
 def _reference_run(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Measured states and controls of the undisturbed closed loop of the scenario."""
-    ex, model, ocp = problem(name)
+    ex, model, _, ocp = example_problem(name)
     scenario = ex.scenario(model)
     ctrl = mpcgen.load(folder)
     ctrl.set_initial_guess(scenario.x0)
@@ -129,7 +115,7 @@ def _reference_run(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _replay(folder: Path, name: str, X: np.ndarray, disturb, at: int, length: int) -> tuple[list[str], np.ndarray]:
     """Replay the recorded states; at steps at..at+length-1 call ``disturb(ctrl, k, x)`` instead."""
-    ex, model, ocp = problem(name)
+    ex, model, _, ocp = example_problem(name)
     ctrl = mpcgen.load(folder)
     ctrl.set_initial_guess(X[0])
     ctrl.prepare()
@@ -170,7 +156,7 @@ RECOVERY_STEPS = 8
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_good_inputs_after_bad_ones_recover(folders: dict[str, Path], name: str) -> None:
-    _, _, ocp = problem(name)
+    _, _, _, ocp = example_problem(name)
     X, U_ref = _reference_run(folders[name], name)
     at, length = len(X) // 3, 5
     statuses, U = _replay(folders[name], name, X, _bad_inputs(ocp), at, length)
@@ -184,7 +170,7 @@ def test_good_inputs_after_bad_ones_recover(folders: dict[str, Path], name: str)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_qp_iteration_cap_gives_a_safe_control_then_recovers(folders: dict[str, Path], name: str) -> None:
-    _, _, ocp = problem(name)
+    _, _, _, ocp = example_problem(name)
     X, U_ref = _reference_run(folders[name], name)
     at, length = len(X) // 3, 3
 
@@ -206,7 +192,7 @@ def test_qp_iteration_cap_gives_a_safe_control_then_recovers(folders: dict[str, 
 
 def test_indefinite_qp_gives_a_safe_control_then_recovers(folders: dict[str, Path]) -> None:
     """An indefinite input weight (R < 0) makes the QP non-convex: no OK, a safe control, then recovery."""
-    ex, model, ocp = problem("pendulum")
+    ex, model, _, ocp = example_problem("pendulum")
     X, U_ref = _reference_run(folders["pendulum"], "pendulum")
     at = len(X) // 3
     ctrl = mpcgen.load(folders["pendulum"])

@@ -21,34 +21,19 @@ import numpy as np
 import pytest
 
 import mpcgen
-from mpcgen.derive import discrete_model
+from conftest import example_problem
 from mpcgen.errors import EvaluationError
-from mpcgen.examples import EXAMPLES, get_example
+from mpcgen.examples import EXAMPLES
 from mpcgen.nlp_reference import solve_reference
-from mpcgen.ocp import check_ocp
-from mpcgen.options import CodegenOptions
 from mpcgen.simulate import simulate_scenario
 
 NAMES = [name for name, ex in EXAMPLES.items() if ex.ocp is not None]
 
 
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("controllers")
-    return {name: mpcgen.generate(name, root / name) for name in NAMES}
-
-
-def problem(name: str):
-    ex, model = get_example(name)
-    options = CodegenOptions(ts=ex.ts)
-    ocp = check_ocp(model, ex.ocp(model), discrete_model(model, options))
-    return ex, model, options, ocp
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_sqp_converges_to_ipopt_solution(folders: dict[str, Path], name: str) -> None:
-    ex, model, options, ocp = problem(name)
+    ex, model, options, ocp = example_problem(name)
     x0 = np.array(ex.scenario(model).x0)
     ref = solve_reference(ocp, options, x0)
     assert ref.success, ref.status
@@ -65,7 +50,7 @@ def test_sqp_converges_to_ipopt_solution(folders: dict[str, Path], name: str) ->
 
 
 def closed_loop(folder: Path, name: str, steps: int | None = None):
-    ex, model, options, ocp = problem(name)
+    ex, model, options, ocp = example_problem(name)
     scenario = ex.scenario(model)
     ctrl = mpcgen.load(folder)
     ctrl.set_initial_guess(scenario.x0)
@@ -106,7 +91,7 @@ def test_pendulum_swing_up_on_the_acados_ocp(folders: dict[str, Path]) -> None:
 
 
 def test_nonfinite_state_gives_a_safe_control_then_recovers(folders: dict[str, Path]) -> None:
-    _, _, _, ocp = problem("pendulum")
+    _, _, _, ocp = example_problem("pendulum")
     ctrl = mpcgen.load(folders["pendulum"])
     x = np.array([0.0, 0.3, 0.0, 0.0])
     ctrl.set_initial_guess(x)
@@ -128,8 +113,9 @@ def test_nonfinite_state_gives_a_safe_control_then_recovers(folders: dict[str, P
 
 def test_state_outside_its_bounds_still_gets_a_control(folders: dict[str, Path]) -> None:
     """Soft state bounds keep the QP feasible from any state."""
-    name = next(n for n in NAMES if np.isfinite(problem(n)[3].x_lo).any() or np.isfinite(problem(n)[3].x_hi).any())
-    ex, model, options, ocp = problem(name)
+    problems = [example_problem(n) for n in NAMES]
+    ex, model, options, ocp = next(p for p in problems if np.isfinite(p[3].x_lo).any() or np.isfinite(p[3].x_hi).any())
+    name = ex.name
     x = np.array(ex.scenario(model).x0, dtype=float)
     i = int(np.flatnonzero(np.isfinite(ocp.x_hi))[0]) if np.isfinite(ocp.x_hi).any() else None
     if i is not None:
@@ -162,7 +148,7 @@ def test_setters_check_their_arguments(folders: dict[str, Path]) -> None:
 
 
 def test_reference_change_moves_the_cart(folders: dict[str, Path]) -> None:
-    ex, model, options, ocp = problem("pendulum")
+    ex, model, options, ocp = example_problem("pendulum")
     ctrl = mpcgen.load(folders["pendulum"])
     x = np.zeros(4)
     ctrl.set_initial_guess(x)
@@ -270,7 +256,7 @@ def test_more_inputs_than_states_under_sanitizers(tmp_path: Path) -> None:
 
 def test_solve_recovers_from_a_bad_state_without_a_new_guess(folders: dict[str, Path]) -> None:
     ctrl = mpcgen.load(folders["cstr"])
-    ex, model, options, ocp = problem("cstr")
+    ex, model, options, ocp = example_problem("cstr")
     x0 = np.array(ex.scenario(model).x0)
     bad = x0.copy()
     bad[2] = 1e30
