@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     bm = sub.add_parser("bench-mpc", help="time the generated controllers in closed loop against CasADi's solvers",
                         description="Per example: replay >= STEPS closed-loop states through the compiled "
                                     "controller in C, timing feedback and prepare (median, p99, max) with -O2 and "
-                                    "-O3 -march=native; in the same run, CasADi's IPOPT and sqpmethod on the same OCP.")
+                                    "with the build files' -O3 -ffp-contract=fast plus -march=native; in the same "
+                                    "run, CasADi's IPOPT and sqpmethod on the same OCP.")
     bm.add_argument("--examples", nargs="*", default=None, metavar="NAME")
     bm.add_argument("--steps", type=int, default=2000, help="closed-loop steps per example (default 2000)")
     bm.add_argument("--no-casadi", action="store_true", help="skip the IPOPT and sqpmethod timings")

@@ -13,6 +13,12 @@ from collections.abc import Mapping
 from . import __version__
 from .render import environment
 
+#: How the build files compile the library unless the firmware overrides it (PREFIX_OPT in
+#: the Makefile fragment, PREFIX_OPT_FLAGS in CMake), and what ``mpcgen firmware`` measures:
+#: -O3 unrolls the small fixed-size loops; -ffp-contract=fast lets a*b+c become one fused
+#: multiply-add (vfma on a Cortex-M4F/M7; the default of gcc's GNU dialects, which -std=c99
+#: turns off); -fno-math-errno lets sqrtf be one instruction.
+OPTIMIZE_FLAGS = ("-O3", "-ffp-contract=fast", "-fno-math-errno")
 #: The integration example: never part of the library, never compiled by the firmware check.
 EXAMPLE_MAIN = "example_main.c"
 COMPLEX_SUFFIX = "_cs"
@@ -37,7 +43,7 @@ def integration_files(files: Mapping[str, str], prefix: str) -> dict[str, str]:
     example = EXAMPLE_MAIN if mpc_header in files else None
     initial_guess = f"int {prefix}_mpc_set_initial_guess(" in (files.get(mpc_header) or "")
     env = environment()
-    context = {"prefix": prefix, "version": __version__, "sources": sources, "headers": headers, "example": example,
+    context = {"optimize": " ".join(OPTIMIZE_FLAGS), "prefix": prefix, "version": __version__, "sources": sources, "headers": headers, "example": example,
                "initial_guess": initial_guess}
     out = {
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(**context),

@@ -26,6 +26,7 @@ from .bench import Timing
 from .controller import ControllerInterface
 from .errors import BuildError
 from .examples import get_example
+from .integration import OPTIMIZE_FLAGS
 from .manifest import read_manifest
 from .mpc_binding import load
 from .pipeline import generate
@@ -33,10 +34,11 @@ from .render import environment
 from .simulate import simulate_scenario
 
 CC = os.environ.get("CC", "gcc")
-#: portable build (what a firmware or desktop user gets without tuning), and a tuned one
+#: portable build (what a desktop user gets without tuning), and the generated build
+#: files' flags (integration.OPTIMIZE_FLAGS: -O3, fused multiply-adds) for this CPU
 FLAG_SETS = {
     "O2": ("-std=c99", "-O2", "-fno-math-errno"),
-    "O3-native": ("-std=c99", "-O3", "-march=native", "-fno-math-errno"),
+    "O3-native": ("-std=c99", *OPTIMIZE_FLAGS, "-march=native"),
 }
 
 

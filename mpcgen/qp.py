@@ -27,6 +27,11 @@ from .errors import OptionsError
 from .lower import Scalar
 
 
+#: Default residual tolerances of the generated QP solver, per scalar type (about
+#: eps^(1/2)): the accuracy a controller's QP solution is computed to.
+DEFAULT_TOL = {"float": 1e-4, "double": 1e-8}
+
+
 @dataclass(frozen=True)
 class QpLayout:
     """Sizes and box-row patterns of a stage-wise QP (fixed at generation time)."""
@@ -164,9 +169,6 @@ def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
     nz = lambda n: max(n, 1)  # noqa: E731
     m, ms = nz(L.n_rows), nz(L.n_soft)
     return (
-        ("Qt", (L.N + 1, L.nx * L.nx), "stage Hessians plus the barrier terms of the rows"),
-        ("St", (L.N, L.nu * L.nx), ""),
-        ("Rt", (L.N, L.nu * L.nu), ""),
         ("P", (L.N + 1, L.nx * L.nx), "Riccati cost-to-go Hessians"),
         ("p", (L.N + 1, L.nx), "Riccati cost-to-go gradients"),
         ("K", (L.N, L.nu * L.nx), "feedback gains du = K dx + k"),
@@ -247,7 +249,7 @@ class QpProgram:
     @property
     def default_tol(self) -> float:
         """Absolute tolerances of the residuals: about eps^(1/2) of the scalar type."""
-        return 1e-4 if self.is_float else 1e-8
+        return DEFAULT_TOL["float" if self.is_float else "double"]
 
     @property
     def default_tol_comp(self) -> float:
@@ -264,6 +266,17 @@ class QpProgram:
 
     @property
     def default_warm_floor(self) -> float:
+        """Smallest multiplier and soft-row relaxation of a warm start. Low enough that
+        the inactive rows' t * lam and s * nu start below the float complementarity
+        tolerance (a steady-state real-time iteration then needs one interior-point
+        iteration, not two: 1e-3 needed two), high enough that a row becoming active
+        can raise its multiplier in a few."""
+        return 1e-4
+
+    @property
+    def default_warm_floor_slack(self) -> float:
+        """Smallest row slack t of a warm start: an active row's slack at 1e-4 left the
+        float robot arm's first step shorter than min_step (1e-7)."""
         return 1e-3
 
     @property
@@ -283,6 +296,17 @@ class QpProgram:
         """(B'PA)[a][j] = sum over l in column a of B of PA[l][j] * B[l][a], PA offset by j."""
         nx = self.layout.nx
         return [(l * nx, idx) for l, idx in self.layout.col_terms("B", a)]
+
+    @property
+    def sb_from_pb(self) -> bool:
+        """Form B'PA as (PB)'A (nu * nnz(A) products) rather than B'(PA) (nx * nnz(B))."""
+        L = self.layout
+        return L.nu * L.nnz("A") <= L.nx * L.nnz("B")
+
+    def pba_terms(self, j: int, a: int) -> list[tuple[int, int]]:
+        """((PB)'A)[a][j] = sum over l in column j of A of PB[l][a] * A[l][j]."""
+        nu = self.layout.nu
+        return [(l * nu + a, idx) for l, idx in self.layout.col_terms("A", j)]
 
     def strided_col_terms_a(self, i: int) -> list[tuple[int, int]]:
         """(A'PA)[i][j] = sum over l in column i of A of PA[l][j] * A[l][i], PA offset by j."""
@@ -329,9 +353,10 @@ class QpProgram:
 
     @property
     def stack_bytes(self) -> int:
-        """Arrays on the stack in the deepest call: P*A and P*B of the Riccati sweep."""
+        """Arrays on the stack in the deepest call: the Riccati sweep's P*A and P*B and its
+        stage Hessians."""
         L = self.layout
-        return (L.nx * L.nx + L.nx * L.nu) * self.scalar_bytes
+        return (2 * L.nx * L.nx + 2 * L.nx * L.nu + L.nu * L.nu) * self.scalar_bytes
 
     @property
     def total_bytes(self) -> int:

@@ -309,3 +309,17 @@ def test_horizon_option_replaces_the_ocp_horizon(tmp_path: Path, capsys: pytest.
     assert "horizon N must be an integer from 1 to 1000" in capsys.readouterr().err
     assert main(["generate", "pendulum", "-o", str(tmp_path / "pm"), "--horizon", "5", "--no-controller"]) == 2
     assert "--horizon needs an OCP" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_float_steady_state_needs_one_qp_iteration_per_step(tmp_path: Path) -> None:
+    """The warm-start floors: once the quadrotor hovers at its new reference, each real-time
+    iteration's QP converges in one interior-point iteration (with every floor at 1e-3 it
+    took two: an inactive soft row's s * nu started above the float tolerance)."""
+    from mpcgen.closed_loop import run_closed_loop
+
+    folder = mpcgen.generate("quadrotor", tmp_path / "quadrotor", precision="float", horizon=10)
+    run = run_closed_loop(folder, steps=150)
+    assert set(run.statuses) == {"ok"}
+    settled = run.qp_iterations[100:]
+    assert np.median(settled) == 1 and settled.max() <= 2

@@ -44,7 +44,7 @@ static const real u_hi[NU] = {1.0, 1.0, 1.0};
 static const real default_u_bound[6] = {(-1.0), (-1.0), (-1.0), 1.0, 1.0, 1.0};
 static const real default_x_bound[1] = {0.0};
 
-/* The controller's static memory: 493528 bytes. */
+/* The controller's static memory: 407920 bytes. */
 static struct {
     real x[21][21];  /* state trajectory (linearization point, then solution) */
     real u[20][3];  /* input trajectory */
@@ -116,15 +116,24 @@ static void ocp_hN(const real *restrict x, const real *restrict u, const real *r
     Ju[2] = 0;
 }
 
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int finite(const real *v, int n)
 {
+    real acc = (real)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
+        acc += v[i] * (real)0;
     }
-    return 1;
+    return acc == acc;
+}
+
+/* The larger of a (never NaN) and b; NaN in b gives a, as fmax does. Inline: on a
+ * Cortex-M4 fmaxf is a library call. */
+static real max_of(real a, real b)
+{
+    return b > a ? b : a;
 }
 
 static void copy(real *restrict dst, const real *restrict src, int n)
@@ -546,10 +555,10 @@ static real step_size(void)
     int k, i;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
-            m = fmax(m, fabs(mem.sol.x[k + 1][i]));
+            m = max_of(m, fabs(mem.sol.x[k + 1][i]));
         }
         for (i = 0; i < NU; ++i) {
-            m = fmax(m, fabs(mem.sol.u[k][i]));
+            m = max_of(m, fabs(mem.sol.u[k][i]));
         }
     }
     return m;
@@ -675,7 +684,7 @@ int chain_mpc_solve(const real *x0, real *u0)
         /* penalty parameter above the dynamics multipliers: the merit is exact */
         for (k = 0; k < N; ++k) {
             for (i = 0; i < NX; ++i) {
-                rho = fmax(rho, PENALTY_MARGIN * fabs(mem.sol.pi[k][i]));
+                rho = max_of(rho, PENALTY_MARGIN * fabs(mem.sol.pi[k][i]));
             }
         }
         copy(mem.x[0], x0, NX);  /* the initial-state constraint is linear: always met after a step */
@@ -704,12 +713,12 @@ int chain_mpc_solve(const real *x0, real *u0)
         for (k = 0; k <= N; ++k) {
             copy(mem.x[k], mem.x_trial[k], NX);
             for (i = 0; i < NX; ++i) {
-                scale = fmax(scale, fabs(mem.x[k][i]));
+                scale = max_of(scale, fabs(mem.x[k][i]));
             }
             if (k < N) {
                 copy(mem.u[k], mem.u_trial[k], NU);
                 for (i = 0; i < NU; ++i) {
-                    scale = fmax(scale, fabs(mem.u[k][i]));
+                    scale = max_of(scale, fabs(mem.u[k][i]));
                 }
             }
         }

@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (405096 bytes
- * together). Stack: at most 4032 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Memory: none static, no heap; the caller owns the structs below (319488 bytes
+ * together). Stack: at most 8136 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
  * Not reentrant per workspace.
  */
 #ifndef CHAIN_QP_H
@@ -88,11 +88,8 @@ struct chain_qp_solution {
     chain_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 220192 bytes. */
+/* Solver workspace: 134584 bytes. */
 struct chain_qp_work {
-    chain_qp_real Qt[21][441];  /* stage Hessians plus the barrier terms of the rows */
-    chain_qp_real St[20][63];
-    chain_qp_real Rt[20][9];
     chain_qp_real P[21][441];  /* Riccati cost-to-go Hessians */
     chain_qp_real p[21][21];  /* Riccati cost-to-go gradients */
     chain_qp_real K[20][63];  /* feedback gains du = K dx + k */
@@ -138,7 +135,8 @@ struct chain_qp_settings {
     chain_qp_real tol_ineq;    /* inequality residual, max norm */
     chain_qp_real tol_comp;    /* average complementarity */
     chain_qp_real mu0;         /* initial complementarity of a cold start */
-    chain_qp_real warm_floor;  /* smallest multiplier, slack and relaxation of a warm start */
+    chain_qp_real warm_floor;  /* smallest multiplier (lam, nu) and relaxation s of a warm start */
+    chain_qp_real warm_floor_slack;  /* smallest row slack t of a warm start */
     chain_qp_real reg;         /* static regularization of the input Hessian in the Riccati sweep */
 };
 

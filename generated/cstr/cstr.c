@@ -7,16 +7,17 @@
 #include <math.h>
 #include "cstr.h"
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int cstr_finite(const cstr_real *v, int n)
 {
+    cstr_real acc = (cstr_real)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
+        acc += v[i] * (cstr_real)0;
     }
-    return 1;
+    return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (210 operations). */

@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (27960 bytes
- * together). Stack: at most 160 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Memory: none static, no heap; the caller owns the structs below (24472 bytes
+ * together). Stack: at most 328 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
  * Not reentrant per workspace.
  */
 #ifndef PENDULUM_QP_H
@@ -88,11 +88,8 @@ struct pendulum_qp_solution {
     pendulum_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 16640 bytes. */
+/* Solver workspace: 13152 bytes. */
 struct pendulum_qp_work {
-    pendulum_qp_real Qt[21][16];  /* stage Hessians plus the barrier terms of the rows */
-    pendulum_qp_real St[20][4];
-    pendulum_qp_real Rt[20][1];
     pendulum_qp_real P[21][16];  /* Riccati cost-to-go Hessians */
     pendulum_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     pendulum_qp_real K[20][4];  /* feedback gains du = K dx + k */
@@ -138,7 +135,8 @@ struct pendulum_qp_settings {
     pendulum_qp_real tol_ineq;    /* inequality residual, max norm */
     pendulum_qp_real tol_comp;    /* average complementarity */
     pendulum_qp_real mu0;         /* initial complementarity of a cold start */
-    pendulum_qp_real warm_floor;  /* smallest multiplier, slack and relaxation of a warm start */
+    pendulum_qp_real warm_floor;  /* smallest multiplier (lam, nu) and relaxation s of a warm start */
+    pendulum_qp_real warm_floor_slack;  /* smallest row slack t of a warm start */
     pendulum_qp_real reg;         /* static regularization of the input Hessian in the Riccati sweep */
 };
 

@@ -28,16 +28,17 @@ static inline double _Complex cs_sin(double _Complex z)
     return cs_first_order(sin(a), cimag(z), cos(a));
 }
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int quadrotor_cs_finite(const quadrotor_cs_real *v, int n)
 {
+    double acc = (double)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(creal(v[i]))) {
-            return 0;
-        }
+        acc += creal(v[i]) * (double)0;
     }
-    return 1;
+    return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (329 operations). */

@@ -48,7 +48,7 @@ static const real u_hi[NU] = {3.5, 3.5, 3.5, 3.5};
 static const real default_u_bound[8] = {0.0, 0.0, 0.0, 0.0, 3.5, 3.5, 3.5, 3.5};
 static const real default_x_bound[4] = {(-0.5), (-0.5), 0.5, 0.5};
 
-/* The controller's static memory: 236112 bytes. */
+/* The controller's static memory: 201680 bytes. */
 static struct {
     real x[21][12];  /* state trajectory (linearization point, then solution) */
     real u[20][4];  /* input trajectory */
@@ -77,15 +77,24 @@ static struct {
     int warm;         /* the QP solution struct holds multipliers worth starting from */
 } mem;
 
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int finite(const real *v, int n)
 {
+    real acc = (real)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
+        acc += v[i] * (real)0;
     }
-    return 1;
+    return acc == acc;
+}
+
+/* The larger of a (never NaN) and b; NaN in b gives a, as fmax does. Inline: on a
+ * Cortex-M4 fmaxf is a library call. */
+static real max_of(real a, real b)
+{
+    return b > a ? b : a;
 }
 
 static void copy(real *restrict dst, const real *restrict src, int n)
@@ -507,10 +516,10 @@ static real step_size(void)
     int k, i;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
-            m = fmax(m, fabs(mem.sol.x[k + 1][i]));
+            m = max_of(m, fabs(mem.sol.x[k + 1][i]));
         }
         for (i = 0; i < NU; ++i) {
-            m = fmax(m, fabs(mem.sol.u[k][i]));
+            m = max_of(m, fabs(mem.sol.u[k][i]));
         }
     }
     return m;
@@ -632,7 +641,7 @@ int quadrotor_mpc_solve(const real *x0, real *u0)
         /* penalty parameter above the dynamics multipliers: the merit is exact */
         for (k = 0; k < N; ++k) {
             for (i = 0; i < NX; ++i) {
-                rho = fmax(rho, PENALTY_MARGIN * fabs(mem.sol.pi[k][i]));
+                rho = max_of(rho, PENALTY_MARGIN * fabs(mem.sol.pi[k][i]));
             }
         }
         copy(mem.x[0], x0, NX);  /* the initial-state constraint is linear: always met after a step */
@@ -661,12 +670,12 @@ int quadrotor_mpc_solve(const real *x0, real *u0)
         for (k = 0; k <= N; ++k) {
             copy(mem.x[k], mem.x_trial[k], NX);
             for (i = 0; i < NX; ++i) {
-                scale = fmax(scale, fabs(mem.x[k][i]));
+                scale = max_of(scale, fabs(mem.x[k][i]));
             }
             if (k < N) {
                 copy(mem.u[k], mem.u_trial[k], NU);
                 for (i = 0; i < NU; ++i) {
-                    scale = fmax(scale, fabs(mem.u[k][i]));
+                    scale = max_of(scale, fabs(mem.u[k][i]));
                 }
             }
         }

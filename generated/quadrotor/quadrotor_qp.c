@@ -43,19 +43,29 @@ void quadrotor_qp_default_settings(struct quadrotor_qp_settings *settings)
     settings->tol_ineq = 1e-08;
     settings->tol_comp = 1e-10;
     settings->mu0 = 1.0;
-    settings->warm_floor = 0.001;
+    settings->warm_floor = 0.0001;
+    settings->warm_floor_slack = 0.001;
     settings->reg = 1e-10;
 }
 
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int all_finite(const real *v, int n)
 {
+    real acc = (real)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
+        acc += v[i] * (real)0;
     }
-    return 1;
+    return acc == acc;
+}
+
+/* The larger of v and lo; NaN in v gives lo (as fmax does), NaN in lo is kept.
+ * Inline: on a Cortex-M4 fmaxf is a library call. */
+static real at_least(real v, real lo)
+{
+    return v > lo ? v : lo;
 }
 
 static void copy_real(real *restrict dst, const real *restrict src, int n)
@@ -113,31 +123,29 @@ static void row_gradient(const data_t *d, const real *coef, real (*gx)[NX], real
     }
 }
 
-/* Hessians of the Newton system: [Q S'; S R] + sum_rows weight * a a'. */
-static void newton_hessians(const data_t *d, const real *weight, work_t *w)
+/* Hessians of the Newton system at stage k (built per stage, not stored):
+ * [Q S'; S R] + sum_rows weight * a a'. St and Rt are written for k < N only. */
+static void stage_hessians(const data_t *restrict d, const real *restrict weight, int k,
+    real *restrict Qt, real *restrict St, real *restrict Rt)
 {
-    int k, j, a;
-    for (k = 0; k <= N; ++k) {
-        for (a = 0; a < NX * NX; ++a) {
-            w->Qt[k][a] = d->Q[k][a];
-        }
+    int j, a;
+    for (a = 0; a < NX * NX; ++a) {
+        Qt[a] = d->Q[k][a];
     }
-    for (k = 0; k < N; ++k) {
+    if (k < N) {
         for (a = 0; a < NU * NX; ++a) {
-            w->St[k][a] = d->S[k][a];
+            St[a] = d->S[k][a];
         }
         for (a = 0; a < NU * NU; ++a) {
-            w->Rt[k][a] = d->R[k][a];
+            Rt[a] = d->R[k][a];
         }
-    }
-    for (k = 0; k < N; ++k) {
         for (j = 0; j < NBU; ++j) {
-            w->Rt[k][u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
+            Rt[u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
         }
     }
-    for (k = 1; k <= N; ++k) {
+    if (k >= 1) {
         for (j = 0; j < NBX; ++j) {
-            w->Qt[k][x_index[j] * NX + x_index[j]] += weight[ROW_X + (k - 1) * NBX + j];
+            Qt[x_index[j] * NX + x_index[j]] += weight[ROW_X + (k - 1) * NBX + j];
         }
     }
     (void)j; (void)weight;
@@ -146,36 +154,24 @@ static void newton_hessians(const data_t *d, const real *weight, work_t *w)
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
  *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
+ * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, built per stage.
  * Products with A and B run over their structural nonzeros only (68 of 144 in A,
- * 48 of 48 in B), unrolled. A pivot below reg is replaced by reg
+ * 48 of 48 in B), unrolled; B'PA is formed as (PB)'A, the
+ * cheaper order for these patterns. A pivot below reg is replaced by reg
  * (regularization: a singular input Hessian does not break the sweep). Returns the
  * number of regularized pivots. */
-static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w)
+static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
 {
-    real PA[NX * NX], PB[NX * NU];
+    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU];
     int k, i, j, l, regularized = 0;
-    for (i = 0; i < NX * NX; ++i) {
-        w->P[N][i] = w->Qt[N][i];
-    }
+    stage_hessians(d, weight, N, w->P[N], St, Rt);
     for (k = N - 1; k >= 0; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict Rt = w->Rt[k], *restrict St = w->St[k];
         real *restrict Lr = w->Lr[k], *restrict Sb = w->Sb[k], *restrict K = w->K[k];
-        /* PA = P A and PB = P B, row i of P at a time */
+        stage_hessians(d, weight, k, Qt, St, Rt);
+        /* PB = P B, row i of P at a time */
         for (i = 0; i < NX; ++i) {
             const real *restrict Pi = &P[i * NX];
-            PA[i * NX + 0] = Pi[0] * A[0];
-            PA[i * NX + 1] = Pi[1] * A[13];
-            PA[i * NX + 2] = Pi[2] * A[26];
-            PA[i * NX + 3] = Pi[0] * A[3] + Pi[3] * A[39];
-            PA[i * NX + 4] = Pi[1] * A[16] + Pi[4] * A[52];
-            PA[i * NX + 5] = Pi[2] * A[29] + Pi[5] * A[65];
-            PA[i * NX + 6] = Pi[0] * A[6] + Pi[1] * A[18] + Pi[2] * A[30] + Pi[3] * A[42] + Pi[4] * A[54] + Pi[5] * A[66] + Pi[6] * A[78] + Pi[7] * A[90] + Pi[8] * A[102];
-            PA[i * NX + 7] = Pi[0] * A[7] + Pi[1] * A[19] + Pi[2] * A[31] + Pi[3] * A[43] + Pi[4] * A[55] + Pi[5] * A[67] + Pi[6] * A[79] + Pi[7] * A[91] + Pi[8] * A[103];
-            PA[i * NX + 8] = Pi[0] * A[8] + Pi[1] * A[20] + Pi[3] * A[44] + Pi[4] * A[56] + Pi[8] * A[104];
-            PA[i * NX + 9] = Pi[0] * A[9] + Pi[1] * A[21] + Pi[2] * A[33] + Pi[3] * A[45] + Pi[4] * A[57] + Pi[5] * A[69] + Pi[6] * A[81] + Pi[7] * A[93] + Pi[8] * A[105] + Pi[9] * A[117] + Pi[10] * A[129] + Pi[11] * A[141];
-            PA[i * NX + 10] = Pi[0] * A[10] + Pi[1] * A[22] + Pi[2] * A[34] + Pi[3] * A[46] + Pi[4] * A[58] + Pi[5] * A[70] + Pi[6] * A[82] + Pi[7] * A[94] + Pi[8] * A[106] + Pi[9] * A[118] + Pi[10] * A[130] + Pi[11] * A[142];
-            PA[i * NX + 11] = Pi[0] * A[11] + Pi[1] * A[23] + Pi[2] * A[35] + Pi[3] * A[47] + Pi[4] * A[59] + Pi[5] * A[71] + Pi[6] * A[83] + Pi[7] * A[95] + Pi[8] * A[107] + Pi[9] * A[119] + Pi[10] * A[131] + Pi[11] * A[143];
             PB[i * NU + 0] = Pi[0] * B[0] + Pi[1] * B[4] + Pi[2] * B[8] + Pi[3] * B[12] + Pi[4] * B[16] + Pi[5] * B[20] + Pi[6] * B[24] + Pi[7] * B[28] + Pi[8] * B[32] + Pi[9] * B[36] + Pi[10] * B[40] + Pi[11] * B[44];
             PB[i * NU + 1] = Pi[0] * B[1] + Pi[1] * B[5] + Pi[2] * B[9] + Pi[3] * B[13] + Pi[4] * B[17] + Pi[5] * B[21] + Pi[6] * B[25] + Pi[7] * B[29] + Pi[8] * B[33] + Pi[9] * B[37] + Pi[10] * B[41] + Pi[11] * B[45];
             PB[i * NU + 2] = Pi[0] * B[2] + Pi[1] * B[6] + Pi[2] * B[10] + Pi[3] * B[14] + Pi[4] * B[18] + Pi[5] * B[22] + Pi[6] * B[26] + Pi[7] * B[30] + Pi[8] * B[34] + Pi[9] * B[38] + Pi[10] * B[42] + Pi[11] * B[46];
@@ -211,14 +207,55 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
                 Lr[i * NU + j] = acc / pivot;
             }
         }
-        /* Sb = St + B'PA, column j of PA at a time */
-        for (j = 0; j < NX; ++j) {
-            const real *restrict PAj = &PA[j];
-            Sb[0 * NX + j] = St[0 * NX + j] + PAj[0] * B[0] + PAj[12] * B[4] + PAj[24] * B[8] + PAj[36] * B[12] + PAj[48] * B[16] + PAj[60] * B[20] + PAj[72] * B[24] + PAj[84] * B[28] + PAj[96] * B[32] + PAj[108] * B[36] + PAj[120] * B[40] + PAj[132] * B[44];
-            Sb[1 * NX + j] = St[1 * NX + j] + PAj[0] * B[1] + PAj[12] * B[5] + PAj[24] * B[9] + PAj[36] * B[13] + PAj[48] * B[17] + PAj[60] * B[21] + PAj[72] * B[25] + PAj[84] * B[29] + PAj[96] * B[33] + PAj[108] * B[37] + PAj[120] * B[41] + PAj[132] * B[45];
-            Sb[2 * NX + j] = St[2 * NX + j] + PAj[0] * B[2] + PAj[12] * B[6] + PAj[24] * B[10] + PAj[36] * B[14] + PAj[48] * B[18] + PAj[60] * B[22] + PAj[72] * B[26] + PAj[84] * B[30] + PAj[96] * B[34] + PAj[108] * B[38] + PAj[120] * B[42] + PAj[132] * B[46];
-            Sb[3 * NX + j] = St[3 * NX + j] + PAj[0] * B[3] + PAj[12] * B[7] + PAj[24] * B[11] + PAj[36] * B[15] + PAj[48] * B[19] + PAj[60] * B[23] + PAj[72] * B[27] + PAj[84] * B[31] + PAj[96] * B[35] + PAj[108] * B[39] + PAj[120] * B[43] + PAj[132] * B[47];
-        }
+        /* Sb = St + (PB)'A, over the nonzeros of each column of A */
+        Sb[0] = St[0] + PB[0] * A[0];
+        Sb[12] = St[12] + PB[1] * A[0];
+        Sb[24] = St[24] + PB[2] * A[0];
+        Sb[36] = St[36] + PB[3] * A[0];
+        Sb[1] = St[1] + PB[4] * A[13];
+        Sb[13] = St[13] + PB[5] * A[13];
+        Sb[25] = St[25] + PB[6] * A[13];
+        Sb[37] = St[37] + PB[7] * A[13];
+        Sb[2] = St[2] + PB[8] * A[26];
+        Sb[14] = St[14] + PB[9] * A[26];
+        Sb[26] = St[26] + PB[10] * A[26];
+        Sb[38] = St[38] + PB[11] * A[26];
+        Sb[3] = St[3] + PB[0] * A[3] + PB[12] * A[39];
+        Sb[15] = St[15] + PB[1] * A[3] + PB[13] * A[39];
+        Sb[27] = St[27] + PB[2] * A[3] + PB[14] * A[39];
+        Sb[39] = St[39] + PB[3] * A[3] + PB[15] * A[39];
+        Sb[4] = St[4] + PB[4] * A[16] + PB[16] * A[52];
+        Sb[16] = St[16] + PB[5] * A[16] + PB[17] * A[52];
+        Sb[28] = St[28] + PB[6] * A[16] + PB[18] * A[52];
+        Sb[40] = St[40] + PB[7] * A[16] + PB[19] * A[52];
+        Sb[5] = St[5] + PB[8] * A[29] + PB[20] * A[65];
+        Sb[17] = St[17] + PB[9] * A[29] + PB[21] * A[65];
+        Sb[29] = St[29] + PB[10] * A[29] + PB[22] * A[65];
+        Sb[41] = St[41] + PB[11] * A[29] + PB[23] * A[65];
+        Sb[6] = St[6] + PB[0] * A[6] + PB[4] * A[18] + PB[8] * A[30] + PB[12] * A[42] + PB[16] * A[54] + PB[20] * A[66] + PB[24] * A[78] + PB[28] * A[90] + PB[32] * A[102];
+        Sb[18] = St[18] + PB[1] * A[6] + PB[5] * A[18] + PB[9] * A[30] + PB[13] * A[42] + PB[17] * A[54] + PB[21] * A[66] + PB[25] * A[78] + PB[29] * A[90] + PB[33] * A[102];
+        Sb[30] = St[30] + PB[2] * A[6] + PB[6] * A[18] + PB[10] * A[30] + PB[14] * A[42] + PB[18] * A[54] + PB[22] * A[66] + PB[26] * A[78] + PB[30] * A[90] + PB[34] * A[102];
+        Sb[42] = St[42] + PB[3] * A[6] + PB[7] * A[18] + PB[11] * A[30] + PB[15] * A[42] + PB[19] * A[54] + PB[23] * A[66] + PB[27] * A[78] + PB[31] * A[90] + PB[35] * A[102];
+        Sb[7] = St[7] + PB[0] * A[7] + PB[4] * A[19] + PB[8] * A[31] + PB[12] * A[43] + PB[16] * A[55] + PB[20] * A[67] + PB[24] * A[79] + PB[28] * A[91] + PB[32] * A[103];
+        Sb[19] = St[19] + PB[1] * A[7] + PB[5] * A[19] + PB[9] * A[31] + PB[13] * A[43] + PB[17] * A[55] + PB[21] * A[67] + PB[25] * A[79] + PB[29] * A[91] + PB[33] * A[103];
+        Sb[31] = St[31] + PB[2] * A[7] + PB[6] * A[19] + PB[10] * A[31] + PB[14] * A[43] + PB[18] * A[55] + PB[22] * A[67] + PB[26] * A[79] + PB[30] * A[91] + PB[34] * A[103];
+        Sb[43] = St[43] + PB[3] * A[7] + PB[7] * A[19] + PB[11] * A[31] + PB[15] * A[43] + PB[19] * A[55] + PB[23] * A[67] + PB[27] * A[79] + PB[31] * A[91] + PB[35] * A[103];
+        Sb[8] = St[8] + PB[0] * A[8] + PB[4] * A[20] + PB[12] * A[44] + PB[16] * A[56] + PB[32] * A[104];
+        Sb[20] = St[20] + PB[1] * A[8] + PB[5] * A[20] + PB[13] * A[44] + PB[17] * A[56] + PB[33] * A[104];
+        Sb[32] = St[32] + PB[2] * A[8] + PB[6] * A[20] + PB[14] * A[44] + PB[18] * A[56] + PB[34] * A[104];
+        Sb[44] = St[44] + PB[3] * A[8] + PB[7] * A[20] + PB[15] * A[44] + PB[19] * A[56] + PB[35] * A[104];
+        Sb[9] = St[9] + PB[0] * A[9] + PB[4] * A[21] + PB[8] * A[33] + PB[12] * A[45] + PB[16] * A[57] + PB[20] * A[69] + PB[24] * A[81] + PB[28] * A[93] + PB[32] * A[105] + PB[36] * A[117] + PB[40] * A[129] + PB[44] * A[141];
+        Sb[21] = St[21] + PB[1] * A[9] + PB[5] * A[21] + PB[9] * A[33] + PB[13] * A[45] + PB[17] * A[57] + PB[21] * A[69] + PB[25] * A[81] + PB[29] * A[93] + PB[33] * A[105] + PB[37] * A[117] + PB[41] * A[129] + PB[45] * A[141];
+        Sb[33] = St[33] + PB[2] * A[9] + PB[6] * A[21] + PB[10] * A[33] + PB[14] * A[45] + PB[18] * A[57] + PB[22] * A[69] + PB[26] * A[81] + PB[30] * A[93] + PB[34] * A[105] + PB[38] * A[117] + PB[42] * A[129] + PB[46] * A[141];
+        Sb[45] = St[45] + PB[3] * A[9] + PB[7] * A[21] + PB[11] * A[33] + PB[15] * A[45] + PB[19] * A[57] + PB[23] * A[69] + PB[27] * A[81] + PB[31] * A[93] + PB[35] * A[105] + PB[39] * A[117] + PB[43] * A[129] + PB[47] * A[141];
+        Sb[10] = St[10] + PB[0] * A[10] + PB[4] * A[22] + PB[8] * A[34] + PB[12] * A[46] + PB[16] * A[58] + PB[20] * A[70] + PB[24] * A[82] + PB[28] * A[94] + PB[32] * A[106] + PB[36] * A[118] + PB[40] * A[130] + PB[44] * A[142];
+        Sb[22] = St[22] + PB[1] * A[10] + PB[5] * A[22] + PB[9] * A[34] + PB[13] * A[46] + PB[17] * A[58] + PB[21] * A[70] + PB[25] * A[82] + PB[29] * A[94] + PB[33] * A[106] + PB[37] * A[118] + PB[41] * A[130] + PB[45] * A[142];
+        Sb[34] = St[34] + PB[2] * A[10] + PB[6] * A[22] + PB[10] * A[34] + PB[14] * A[46] + PB[18] * A[58] + PB[22] * A[70] + PB[26] * A[82] + PB[30] * A[94] + PB[34] * A[106] + PB[38] * A[118] + PB[42] * A[130] + PB[46] * A[142];
+        Sb[46] = St[46] + PB[3] * A[10] + PB[7] * A[22] + PB[11] * A[34] + PB[15] * A[46] + PB[19] * A[58] + PB[23] * A[70] + PB[27] * A[82] + PB[31] * A[94] + PB[35] * A[106] + PB[39] * A[118] + PB[43] * A[130] + PB[47] * A[142];
+        Sb[11] = St[11] + PB[0] * A[11] + PB[4] * A[23] + PB[8] * A[35] + PB[12] * A[47] + PB[16] * A[59] + PB[20] * A[71] + PB[24] * A[83] + PB[28] * A[95] + PB[32] * A[107] + PB[36] * A[119] + PB[40] * A[131] + PB[44] * A[143];
+        Sb[23] = St[23] + PB[1] * A[11] + PB[5] * A[23] + PB[9] * A[35] + PB[13] * A[47] + PB[17] * A[59] + PB[21] * A[71] + PB[25] * A[83] + PB[29] * A[95] + PB[33] * A[107] + PB[37] * A[119] + PB[41] * A[131] + PB[45] * A[143];
+        Sb[35] = St[35] + PB[2] * A[11] + PB[6] * A[23] + PB[10] * A[35] + PB[14] * A[47] + PB[18] * A[59] + PB[22] * A[71] + PB[26] * A[83] + PB[30] * A[95] + PB[34] * A[107] + PB[38] * A[119] + PB[42] * A[131] + PB[46] * A[143];
+        Sb[47] = St[47] + PB[3] * A[11] + PB[7] * A[23] + PB[11] * A[35] + PB[15] * A[47] + PB[19] * A[59] + PB[23] * A[71] + PB[27] * A[83] + PB[31] * A[95] + PB[35] * A[107] + PB[39] * A[119] + PB[43] * A[131] + PB[47] * A[143];
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
         for (i = 0; i < NU; ++i) {
             const real inv = 1.0 / Lr[i * NU + i];
@@ -243,10 +280,25 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
         if (k == 0) {
             break;
         }
+        /* PA = P A, row i of P at a time */
+        for (i = 0; i < NX; ++i) {
+            const real *restrict Pi = &P[i * NX];
+            PA[i * NX + 0] = Pi[0] * A[0];
+            PA[i * NX + 1] = Pi[1] * A[13];
+            PA[i * NX + 2] = Pi[2] * A[26];
+            PA[i * NX + 3] = Pi[0] * A[3] + Pi[3] * A[39];
+            PA[i * NX + 4] = Pi[1] * A[16] + Pi[4] * A[52];
+            PA[i * NX + 5] = Pi[2] * A[29] + Pi[5] * A[65];
+            PA[i * NX + 6] = Pi[0] * A[6] + Pi[1] * A[18] + Pi[2] * A[30] + Pi[3] * A[42] + Pi[4] * A[54] + Pi[5] * A[66] + Pi[6] * A[78] + Pi[7] * A[90] + Pi[8] * A[102];
+            PA[i * NX + 7] = Pi[0] * A[7] + Pi[1] * A[19] + Pi[2] * A[31] + Pi[3] * A[43] + Pi[4] * A[55] + Pi[5] * A[67] + Pi[6] * A[79] + Pi[7] * A[91] + Pi[8] * A[103];
+            PA[i * NX + 8] = Pi[0] * A[8] + Pi[1] * A[20] + Pi[3] * A[44] + Pi[4] * A[56] + Pi[8] * A[104];
+            PA[i * NX + 9] = Pi[0] * A[9] + Pi[1] * A[21] + Pi[2] * A[33] + Pi[3] * A[45] + Pi[4] * A[57] + Pi[5] * A[69] + Pi[6] * A[81] + Pi[7] * A[93] + Pi[8] * A[105] + Pi[9] * A[117] + Pi[10] * A[129] + Pi[11] * A[141];
+            PA[i * NX + 10] = Pi[0] * A[10] + Pi[1] * A[22] + Pi[2] * A[34] + Pi[3] * A[46] + Pi[4] * A[58] + Pi[5] * A[70] + Pi[6] * A[82] + Pi[7] * A[94] + Pi[8] * A[106] + Pi[9] * A[118] + Pi[10] * A[130] + Pi[11] * A[142];
+            PA[i * NX + 11] = Pi[0] * A[11] + Pi[1] * A[23] + Pi[2] * A[35] + Pi[3] * A[47] + Pi[4] * A[59] + Pi[5] * A[71] + Pi[6] * A[83] + Pi[7] * A[95] + Pi[8] * A[107] + Pi[9] * A[119] + Pi[10] * A[131] + Pi[11] * A[143];
+        }
         /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
         {
             real *restrict Pk = w->P[k];
-            const real *restrict Qt = w->Qt[k];
             for (j = 0; j <= 0; ++j) {
                 const real *restrict PAj = &PA[j];
                 const real *restrict Kj = &K[j];
@@ -567,15 +619,28 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     return NROWS + NSOFT > 0 ? acc / (real)(NROWS + NSOFT) : 0.0;
 }
 
-/* 1 if the whole Newton step is finite. */
+/* 1 if the whole Newton step is finite: one branch-free sum of entries times zero
+ * (NaN if any entry is NaN or Inf; pairs are added first, which only overflow where
+ * the step is useless anyway). */
 static int step_finite(const work_t *w)
 {
-    int k, ok = 1;
+    real acc = 0.0;
+    int k, i;
     for (k = 0; k < N; ++k) {
-        ok = ok && all_finite(w->dx[k + 1], NX) && all_finite(w->du[k], NU) && all_finite(w->dpi[k], NX);
+        for (i = 0; i < NX; ++i) {
+            acc += (w->dx[k + 1][i] + w->dpi[k][i]) * 0.0;
+        }
+        for (i = 0; i < NU; ++i) {
+            acc += w->du[k][i] * 0.0;
+        }
     }
-    return ok && all_finite(w->dt, NROWS) && all_finite(w->dlam, NROWS) && all_finite(w->ds, NSOFT)
-        && all_finite(w->dnu, NSOFT);
+    for (i = 0; i < NROWS; ++i) {
+        acc += (w->dt[i] + w->dlam[i]) * 0.0;
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        acc += (w->ds[i] + w->dnu[i]) * 0.0;
+    }
+    return acc == acc;
 }
 
 /* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
@@ -633,7 +698,7 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrot
         stat = max_abs(r, NX + NU, stat);
     }
     for (i = 0; i < NX; ++i) {
-        stat = fmax(stat, fabs(w->hx[N][i] - z->pi[N - 1][i]));
+        stat = at_least(stat, fabs(w->hx[N][i] - z->pi[N - 1][i]));
     }
     st->res_stat = max_abs(w->rs, NSOFT, stat);
     st->res_eq = 0.0;
@@ -751,26 +816,26 @@ static void initialize(const data_t *d, const struct quadrotor_qp_settings *set,
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     if (set->warm_start >= 2) {
-        /* the given multipliers (and relaxations), kept away from zero by warm_floor;
-         * the slacks follow from the rows at the start point */
-        const real lo = set->warm_floor;
+        /* the given multipliers and relaxations, kept away from zero by warm_floor;
+         * the slacks follow from the rows at the start point, at least warm_floor_slack */
+        const real lo = set->warm_floor, lo_slack = set->warm_floor_slack;
         for (i = 0; i < NROWS; ++i) {
             if (i >= NHARD) {
                 const int j = i - NHARD;
-                z->s[j] = fmax(z->s[j], fmax(lo, lo - w->v[i]));
-                z->nu[j] = fmax(z->nu[j], lo);
+                z->s[j] = at_least(z->s[j], at_least(lo, lo - w->v[i]));
+                z->nu[j] = at_least(z->nu[j], lo);
             }
-            z->t[i] = fmax(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo);
-            z->lam[i] = fmax(z->lam[i], lo);
+            z->t[i] = at_least(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo_slack);
+            z->lam[i] = at_least(z->lam[i], lo);
         }
         return;
     }
     for (i = 0; i < NROWS; ++i) {
         if (i < NHARD) {
-            z->t[i] = fmax(w->v[i], floor_);
+            z->t[i] = at_least(w->v[i], floor_);
         } else {
             const int j = i - NHARD;
-            z->s[j] = fmax(floor_, floor_ - w->v[i]);
+            z->s[j] = at_least(floor_, floor_ - w->v[i]);
             z->t[i] = w->v[i] + z->s[j];
             z->nu[j] = set->mu0 / z->s[j];
         }
@@ -807,12 +872,12 @@ static real not_nan(real v)
 static real distance(const struct quadrotor_qp_stats *st, const struct quadrotor_qp_settings *set, real stat_scale)
 {
     real r = st->res_stat / (set->tol_stat * stat_scale);
-    r = fmax(r, st->res_eq / set->tol_eq);
-    r = fmax(r, st->res_ineq / set->tol_ineq);
-    return fmax(r, st->mu / (set->tol_comp * stat_scale));
+    r = at_least(r, st->res_eq / set->tol_eq);
+    r = at_least(r, st->res_ineq / set->tol_ineq);
+    return at_least(r, st->mu / (set->tol_comp * stat_scale));
 }
 
-/* Barrier weights of the rows and the Riccati factorization of the Newton system
+/* Barrier weights of the rows (in gam) and the Riccati factorization of the Newton system
  * (shared by the predictor and the corrector solves of an iteration). */
 static void factor(const data_t *d, const struct quadrotor_qp_settings *settings, const sol_t *z, work_t *w)
 {
@@ -827,8 +892,7 @@ static void factor(const data_t *d, const struct quadrotor_qp_settings *settings
             w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
         }
     }
-    newton_hessians(d, w->gam, w);
-    riccati_factor(d, settings->reg, w);
+    riccati_factor(d, w->gam, settings->reg, w);
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
@@ -889,7 +953,7 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
         z->x[0][i] = d->x0[i];
     }
     /* stationarity is measured relative to the size of the cost gradient */
-    stat_scale = fmax(1.0, d->l1[0]);
+    stat_scale = at_least(1.0, d->l1[0]);
     for (k = 0; k <= N; ++k) {
         stat_scale = max_abs(d->q[k], NX, stat_scale);
     }
@@ -964,12 +1028,12 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
         }
         /* slacks and multipliers stay positive: a floor keeps lam/t finite */
         for (i = 0; i < NROWS; ++i) {
-            z->t[i] = fmax(z->t[i] + alpha * w->dt[i], 1e-30);
-            z->lam[i] = fmax(z->lam[i] + alpha * w->dlam[i], 1e-30);
+            z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
+            z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
         }
         for (i = 0; i < NSOFT; ++i) {
-            z->s[i] = fmax(z->s[i] + alpha * w->ds[i], 1e-30);
-            z->nu[i] = fmax(z->nu[i] + alpha * w->dnu[i], 1e-30);
+            z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
+            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
     }
     if (status != QUADROTOR_QP_OK && stats->iterations > 0) {

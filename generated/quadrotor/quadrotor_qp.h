@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (199968 bytes
- * together). Stack: at most 1536 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Memory: none static, no heap; the caller owns the structs below (165536 bytes
+ * together). Stack: at most 3200 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
  * Not reentrant per workspace.
  */
 #ifndef QUADROTOR_QP_H
@@ -88,11 +88,8 @@ struct quadrotor_qp_solution {
     quadrotor_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 117984 bytes. */
+/* Solver workspace: 83552 bytes. */
 struct quadrotor_qp_work {
-    quadrotor_qp_real Qt[21][144];  /* stage Hessians plus the barrier terms of the rows */
-    quadrotor_qp_real St[20][48];
-    quadrotor_qp_real Rt[20][16];
     quadrotor_qp_real P[21][144];  /* Riccati cost-to-go Hessians */
     quadrotor_qp_real p[21][12];  /* Riccati cost-to-go gradients */
     quadrotor_qp_real K[20][48];  /* feedback gains du = K dx + k */
@@ -138,7 +135,8 @@ struct quadrotor_qp_settings {
     quadrotor_qp_real tol_ineq;    /* inequality residual, max norm */
     quadrotor_qp_real tol_comp;    /* average complementarity */
     quadrotor_qp_real mu0;         /* initial complementarity of a cold start */
-    quadrotor_qp_real warm_floor;  /* smallest multiplier, slack and relaxation of a warm start */
+    quadrotor_qp_real warm_floor;  /* smallest multiplier (lam, nu) and relaxation s of a warm start */
+    quadrotor_qp_real warm_floor_slack;  /* smallest row slack t of a warm start */
     quadrotor_qp_real reg;         /* static regularization of the input Hessian in the Riccati sweep */
 };
 

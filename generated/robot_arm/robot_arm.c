@@ -7,16 +7,17 @@
 #include <math.h>
 #include "robot_arm.h"
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int robot_arm_finite(const robot_arm_real *v, int n)
 {
+    robot_arm_real acc = (robot_arm_real)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
+        acc += v[i] * (robot_arm_real)0;
     }
-    return 1;
+    return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (244 operations). */

@@ -43,19 +43,29 @@ void robot_arm_qp_default_settings(struct robot_arm_qp_settings *settings)
     settings->tol_ineq = 1e-08;
     settings->tol_comp = 1e-10;
     settings->mu0 = 1.0;
-    settings->warm_floor = 0.001;
+    settings->warm_floor = 0.0001;
+    settings->warm_floor_slack = 0.001;
     settings->reg = 1e-10;
 }
 
+/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
+ * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
+ * may fold it away). */
 static int all_finite(const real *v, int n)
 {
+    real acc = (real)0;
     int i;
     for (i = 0; i < n; ++i) {
-        if (!isfinite(v[i])) {
-            return 0;
-        }
+        acc += v[i] * (real)0;
     }
-    return 1;
+    return acc == acc;
+}
+
+/* The larger of v and lo; NaN in v gives lo (as fmax does), NaN in lo is kept.
+ * Inline: on a Cortex-M4 fmaxf is a library call. */
+static real at_least(real v, real lo)
+{
+    return v > lo ? v : lo;
 }
 
 static void copy_real(real *restrict dst, const real *restrict src, int n)
@@ -113,31 +123,29 @@ static void row_gradient(const data_t *d, const real *coef, real (*gx)[NX], real
     }
 }
 
-/* Hessians of the Newton system: [Q S'; S R] + sum_rows weight * a a'. */
-static void newton_hessians(const data_t *d, const real *weight, work_t *w)
+/* Hessians of the Newton system at stage k (built per stage, not stored):
+ * [Q S'; S R] + sum_rows weight * a a'. St and Rt are written for k < N only. */
+static void stage_hessians(const data_t *restrict d, const real *restrict weight, int k,
+    real *restrict Qt, real *restrict St, real *restrict Rt)
 {
-    int k, j, a;
-    for (k = 0; k <= N; ++k) {
-        for (a = 0; a < NX * NX; ++a) {
-            w->Qt[k][a] = d->Q[k][a];
-        }
+    int j, a;
+    for (a = 0; a < NX * NX; ++a) {
+        Qt[a] = d->Q[k][a];
     }
-    for (k = 0; k < N; ++k) {
+    if (k < N) {
         for (a = 0; a < NU * NX; ++a) {
-            w->St[k][a] = d->S[k][a];
+            St[a] = d->S[k][a];
         }
         for (a = 0; a < NU * NU; ++a) {
-            w->Rt[k][a] = d->R[k][a];
+            Rt[a] = d->R[k][a];
         }
-    }
-    for (k = 0; k < N; ++k) {
         for (j = 0; j < NBU; ++j) {
-            w->Rt[k][u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
+            Rt[u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
         }
     }
-    for (k = 1; k <= N; ++k) {
+    if (k >= 1) {
         for (j = 0; j < NBX; ++j) {
-            w->Qt[k][x_index[j] * NX + x_index[j]] += weight[ROW_X + (k - 1) * NBX + j];
+            Qt[x_index[j] * NX + x_index[j]] += weight[ROW_X + (k - 1) * NBX + j];
         }
     }
     (void)j; (void)weight;
@@ -146,28 +154,24 @@ static void newton_hessians(const data_t *d, const real *weight, work_t *w)
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
  *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
+ * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, built per stage.
  * Products with A and B run over their structural nonzeros only (16 of 16 in A,
- * 8 of 8 in B), unrolled. A pivot below reg is replaced by reg
+ * 8 of 8 in B), unrolled; B'PA is formed as (PB)'A, the
+ * cheaper order for these patterns. A pivot below reg is replaced by reg
  * (regularization: a singular input Hessian does not break the sweep). Returns the
  * number of regularized pivots. */
-static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w)
+static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
 {
-    real PA[NX * NX], PB[NX * NU];
+    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU];
     int k, i, j, l, regularized = 0;
-    for (i = 0; i < NX * NX; ++i) {
-        w->P[N][i] = w->Qt[N][i];
-    }
+    stage_hessians(d, weight, N, w->P[N], St, Rt);
     for (k = N - 1; k >= 0; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict Rt = w->Rt[k], *restrict St = w->St[k];
         real *restrict Lr = w->Lr[k], *restrict Sb = w->Sb[k], *restrict K = w->K[k];
-        /* PA = P A and PB = P B, row i of P at a time */
+        stage_hessians(d, weight, k, Qt, St, Rt);
+        /* PB = P B, row i of P at a time */
         for (i = 0; i < NX; ++i) {
             const real *restrict Pi = &P[i * NX];
-            PA[i * NX + 0] = Pi[0] * A[0] + Pi[1] * A[4] + Pi[2] * A[8] + Pi[3] * A[12];
-            PA[i * NX + 1] = Pi[0] * A[1] + Pi[1] * A[5] + Pi[2] * A[9] + Pi[3] * A[13];
-            PA[i * NX + 2] = Pi[0] * A[2] + Pi[1] * A[6] + Pi[2] * A[10] + Pi[3] * A[14];
-            PA[i * NX + 3] = Pi[0] * A[3] + Pi[1] * A[7] + Pi[2] * A[11] + Pi[3] * A[15];
             PB[i * NU + 0] = Pi[0] * B[0] + Pi[1] * B[2] + Pi[2] * B[4] + Pi[3] * B[6];
             PB[i * NU + 1] = Pi[0] * B[1] + Pi[1] * B[3] + Pi[2] * B[5] + Pi[3] * B[7];
         }
@@ -194,12 +198,15 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
                 Lr[i * NU + j] = acc / pivot;
             }
         }
-        /* Sb = St + B'PA, column j of PA at a time */
-        for (j = 0; j < NX; ++j) {
-            const real *restrict PAj = &PA[j];
-            Sb[0 * NX + j] = St[0 * NX + j] + PAj[0] * B[0] + PAj[4] * B[2] + PAj[8] * B[4] + PAj[12] * B[6];
-            Sb[1 * NX + j] = St[1 * NX + j] + PAj[0] * B[1] + PAj[4] * B[3] + PAj[8] * B[5] + PAj[12] * B[7];
-        }
+        /* Sb = St + (PB)'A, over the nonzeros of each column of A */
+        Sb[0] = St[0] + PB[0] * A[0] + PB[2] * A[4] + PB[4] * A[8] + PB[6] * A[12];
+        Sb[4] = St[4] + PB[1] * A[0] + PB[3] * A[4] + PB[5] * A[8] + PB[7] * A[12];
+        Sb[1] = St[1] + PB[0] * A[1] + PB[2] * A[5] + PB[4] * A[9] + PB[6] * A[13];
+        Sb[5] = St[5] + PB[1] * A[1] + PB[3] * A[5] + PB[5] * A[9] + PB[7] * A[13];
+        Sb[2] = St[2] + PB[0] * A[2] + PB[2] * A[6] + PB[4] * A[10] + PB[6] * A[14];
+        Sb[6] = St[6] + PB[1] * A[2] + PB[3] * A[6] + PB[5] * A[10] + PB[7] * A[14];
+        Sb[3] = St[3] + PB[0] * A[3] + PB[2] * A[7] + PB[4] * A[11] + PB[6] * A[15];
+        Sb[7] = St[7] + PB[1] * A[3] + PB[3] * A[7] + PB[5] * A[11] + PB[7] * A[15];
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
         for (i = 0; i < NU; ++i) {
             const real inv = 1.0 / Lr[i * NU + i];
@@ -224,10 +231,17 @@ static int riccati_factor(const data_t *restrict d, real reg, work_t *restrict w
         if (k == 0) {
             break;
         }
+        /* PA = P A, row i of P at a time */
+        for (i = 0; i < NX; ++i) {
+            const real *restrict Pi = &P[i * NX];
+            PA[i * NX + 0] = Pi[0] * A[0] + Pi[1] * A[4] + Pi[2] * A[8] + Pi[3] * A[12];
+            PA[i * NX + 1] = Pi[0] * A[1] + Pi[1] * A[5] + Pi[2] * A[9] + Pi[3] * A[13];
+            PA[i * NX + 2] = Pi[0] * A[2] + Pi[1] * A[6] + Pi[2] * A[10] + Pi[3] * A[14];
+            PA[i * NX + 3] = Pi[0] * A[3] + Pi[1] * A[7] + Pi[2] * A[11] + Pi[3] * A[15];
+        }
         /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
         {
             real *restrict Pk = w->P[k];
-            const real *restrict Qt = w->Qt[k];
             for (j = 0; j <= 0; ++j) {
                 const real *restrict PAj = &PA[j];
                 const real *restrict Kj = &K[j];
@@ -466,15 +480,28 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     return NROWS + NSOFT > 0 ? acc / (real)(NROWS + NSOFT) : 0.0;
 }
 
-/* 1 if the whole Newton step is finite. */
+/* 1 if the whole Newton step is finite: one branch-free sum of entries times zero
+ * (NaN if any entry is NaN or Inf; pairs are added first, which only overflow where
+ * the step is useless anyway). */
 static int step_finite(const work_t *w)
 {
-    int k, ok = 1;
+    real acc = 0.0;
+    int k, i;
     for (k = 0; k < N; ++k) {
-        ok = ok && all_finite(w->dx[k + 1], NX) && all_finite(w->du[k], NU) && all_finite(w->dpi[k], NX);
+        for (i = 0; i < NX; ++i) {
+            acc += (w->dx[k + 1][i] + w->dpi[k][i]) * 0.0;
+        }
+        for (i = 0; i < NU; ++i) {
+            acc += w->du[k][i] * 0.0;
+        }
     }
-    return ok && all_finite(w->dt, NROWS) && all_finite(w->dlam, NROWS) && all_finite(w->ds, NSOFT)
-        && all_finite(w->dnu, NSOFT);
+    for (i = 0; i < NROWS; ++i) {
+        acc += (w->dt[i] + w->dlam[i]) * 0.0;
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        acc += (w->ds[i] + w->dnu[i]) * 0.0;
+    }
+    return acc == acc;
 }
 
 /* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
@@ -514,7 +541,7 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct robot_a
         stat = max_abs(r, NX + NU, stat);
     }
     for (i = 0; i < NX; ++i) {
-        stat = fmax(stat, fabs(w->hx[N][i] - z->pi[N - 1][i]));
+        stat = at_least(stat, fabs(w->hx[N][i] - z->pi[N - 1][i]));
     }
     st->res_stat = max_abs(w->rs, NSOFT, stat);
     st->res_eq = 0.0;
@@ -632,26 +659,26 @@ static void initialize(const data_t *d, const struct robot_arm_qp_settings *set,
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     if (set->warm_start >= 2) {
-        /* the given multipliers (and relaxations), kept away from zero by warm_floor;
-         * the slacks follow from the rows at the start point */
-        const real lo = set->warm_floor;
+        /* the given multipliers and relaxations, kept away from zero by warm_floor;
+         * the slacks follow from the rows at the start point, at least warm_floor_slack */
+        const real lo = set->warm_floor, lo_slack = set->warm_floor_slack;
         for (i = 0; i < NROWS; ++i) {
             if (i >= NHARD) {
                 const int j = i - NHARD;
-                z->s[j] = fmax(z->s[j], fmax(lo, lo - w->v[i]));
-                z->nu[j] = fmax(z->nu[j], lo);
+                z->s[j] = at_least(z->s[j], at_least(lo, lo - w->v[i]));
+                z->nu[j] = at_least(z->nu[j], lo);
             }
-            z->t[i] = fmax(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo);
-            z->lam[i] = fmax(z->lam[i], lo);
+            z->t[i] = at_least(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo_slack);
+            z->lam[i] = at_least(z->lam[i], lo);
         }
         return;
     }
     for (i = 0; i < NROWS; ++i) {
         if (i < NHARD) {
-            z->t[i] = fmax(w->v[i], floor_);
+            z->t[i] = at_least(w->v[i], floor_);
         } else {
             const int j = i - NHARD;
-            z->s[j] = fmax(floor_, floor_ - w->v[i]);
+            z->s[j] = at_least(floor_, floor_ - w->v[i]);
             z->t[i] = w->v[i] + z->s[j];
             z->nu[j] = set->mu0 / z->s[j];
         }
@@ -688,12 +715,12 @@ static real not_nan(real v)
 static real distance(const struct robot_arm_qp_stats *st, const struct robot_arm_qp_settings *set, real stat_scale)
 {
     real r = st->res_stat / (set->tol_stat * stat_scale);
-    r = fmax(r, st->res_eq / set->tol_eq);
-    r = fmax(r, st->res_ineq / set->tol_ineq);
-    return fmax(r, st->mu / (set->tol_comp * stat_scale));
+    r = at_least(r, st->res_eq / set->tol_eq);
+    r = at_least(r, st->res_ineq / set->tol_ineq);
+    return at_least(r, st->mu / (set->tol_comp * stat_scale));
 }
 
-/* Barrier weights of the rows and the Riccati factorization of the Newton system
+/* Barrier weights of the rows (in gam) and the Riccati factorization of the Newton system
  * (shared by the predictor and the corrector solves of an iteration). */
 static void factor(const data_t *d, const struct robot_arm_qp_settings *settings, const sol_t *z, work_t *w)
 {
@@ -708,8 +735,7 @@ static void factor(const data_t *d, const struct robot_arm_qp_settings *settings
             w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
         }
     }
-    newton_hessians(d, w->gam, w);
-    riccati_factor(d, settings->reg, w);
+    riccati_factor(d, w->gam, settings->reg, w);
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
@@ -770,7 +796,7 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
         z->x[0][i] = d->x0[i];
     }
     /* stationarity is measured relative to the size of the cost gradient */
-    stat_scale = fmax(1.0, d->l1[0]);
+    stat_scale = at_least(1.0, d->l1[0]);
     for (k = 0; k <= N; ++k) {
         stat_scale = max_abs(d->q[k], NX, stat_scale);
     }
@@ -845,12 +871,12 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
         }
         /* slacks and multipliers stay positive: a floor keeps lam/t finite */
         for (i = 0; i < NROWS; ++i) {
-            z->t[i] = fmax(z->t[i] + alpha * w->dt[i], 1e-30);
-            z->lam[i] = fmax(z->lam[i] + alpha * w->dlam[i], 1e-30);
+            z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
+            z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
         }
         for (i = 0; i < NSOFT; ++i) {
-            z->s[i] = fmax(z->s[i] + alpha * w->ds[i], 1e-30);
-            z->nu[i] = fmax(z->nu[i] + alpha * w->dnu[i], 1e-30);
+            z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
+            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
     }
     if (status != ROBOT_ARM_QP_OK && stats->iterations > 0) {

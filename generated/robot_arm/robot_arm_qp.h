@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (51424 bytes
- * together). Stack: at most 192 bytes of arrays (the Riccati sweep's P*A and P*B).
+ * Memory: none static, no heap; the caller owns the structs below (46816 bytes
+ * together). Stack: at most 416 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
  * Not reentrant per workspace.
  */
 #ifndef ROBOT_ARM_QP_H
@@ -88,11 +88,8 @@ struct robot_arm_qp_solution {
     robot_arm_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 34016 bytes. */
+/* Solver workspace: 29408 bytes. */
 struct robot_arm_qp_work {
-    robot_arm_qp_real Qt[21][16];  /* stage Hessians plus the barrier terms of the rows */
-    robot_arm_qp_real St[20][8];
-    robot_arm_qp_real Rt[20][4];
     robot_arm_qp_real P[21][16];  /* Riccati cost-to-go Hessians */
     robot_arm_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     robot_arm_qp_real K[20][8];  /* feedback gains du = K dx + k */
@@ -138,7 +135,8 @@ struct robot_arm_qp_settings {
     robot_arm_qp_real tol_ineq;    /* inequality residual, max norm */
     robot_arm_qp_real tol_comp;    /* average complementarity */
     robot_arm_qp_real mu0;         /* initial complementarity of a cold start */
-    robot_arm_qp_real warm_floor;  /* smallest multiplier, slack and relaxation of a warm start */
+    robot_arm_qp_real warm_floor;  /* smallest multiplier (lam, nu) and relaxation s of a warm start */
+    robot_arm_qp_real warm_floor_slack;  /* smallest row slack t of a warm start */
     robot_arm_qp_real reg;         /* static regularization of the input Hessian in the Riccati sweep */
 };
 
