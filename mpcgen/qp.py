@@ -173,7 +173,6 @@ def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
         ("p", (L.N + 1, L.nx), "Riccati cost-to-go gradients"),
         ("K", (L.N, L.nu * L.nx), "feedback gains du = K dx + k"),
         ("k", (L.N, L.nu), ""),
-        ("Sb", (L.N, L.nu * L.nx), "S + B'PA of the Riccati step"),
         ("Lr", (L.N, L.nu * L.nu), "Cholesky factor of R + B'PB"),
         ("gx", (L.N + 1, L.nx), "cost gradient at the iterate"),
         ("gu", (L.N, L.nu), ""),
@@ -319,7 +318,7 @@ class QpProgram:
         return [(a * nx, a * nx + i) for a in range(self.layout.nu)]
 
     def sbk_terms(self, i: int) -> list[tuple[int, int]]:
-        """(Sb'v)[i] = sum over inputs a of v[a] * Sb[a][i]."""
+        """(M'v)[i] = sum over inputs a of v[a] * M[a][i] for an nu x nx matrix M (K'r)."""
         nx = self.layout.nx
         return [(a, a * nx + i) for a in range(self.layout.nu)]
 
@@ -353,10 +352,10 @@ class QpProgram:
 
     @property
     def stack_bytes(self) -> int:
-        """Arrays on the stack in the deepest call: the Riccati sweep's P*A and P*B and its
-        stage Hessians."""
+        """Arrays on the stack in the deepest call: the Riccati sweep's P*A and P*B, its
+        stage Hessians and S + B'PA."""
         L = self.layout
-        return (2 * L.nx * L.nx + 2 * L.nx * L.nu + L.nu * L.nu) * self.scalar_bytes
+        return (2 * L.nx * L.nx + 3 * L.nx * L.nu + L.nu * L.nu) * self.scalar_bytes
 
     @property
     def total_bytes(self) -> int:

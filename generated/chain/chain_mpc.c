@@ -44,7 +44,7 @@ static const real u_hi[NU] = {1.0, 1.0, 1.0};
 static const real default_u_bound[6] = {(-1.0), (-1.0), (-1.0), 1.0, 1.0, 1.0};
 static const real default_x_bound[1] = {0.0};
 
-/* The controller's static memory: 407920 bytes. */
+/* The controller's static memory: 397840 bytes. */
 static struct {
     real x[21][21];  /* state trajectory (linearization point, then solution) */
     real u[20][3];  /* input trajectory */

@@ -26,8 +26,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 407920 bytes of static memory (one controller per prefix), of which
- * 319488 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 397840 bytes of static memory (one controller per prefix), of which
+ * 309408 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CHAIN_MPC_H
 #define CHAIN_MPC_H

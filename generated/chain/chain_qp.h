@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (319488 bytes
- * together). Stack: at most 8136 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
+ * Memory: none static, no heap; the caller owns the structs below (309408 bytes
+ * together). Stack: at most 8640 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
 #ifndef CHAIN_QP_H
@@ -88,13 +88,12 @@ struct chain_qp_solution {
     chain_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 134584 bytes. */
+/* Solver workspace: 124504 bytes. */
 struct chain_qp_work {
     chain_qp_real P[21][441];  /* Riccati cost-to-go Hessians */
     chain_qp_real p[21][21];  /* Riccati cost-to-go gradients */
     chain_qp_real K[20][63];  /* feedback gains du = K dx + k */
     chain_qp_real k[20][3];
-    chain_qp_real Sb[20][63];  /* S + B'PA of the Riccati step */
     chain_qp_real Lr[20][9];  /* Cholesky factor of R + B'PB */
     chain_qp_real gx[21][21];  /* cost gradient at the iterate */
     chain_qp_real gu[20][3];

@@ -26,8 +26,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 58008 bytes of static memory (one controller per prefix), of which
- * 50816 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 56728 bytes of static memory (one controller per prefix), of which
+ * 49536 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CSTR_MPC_H
 #define CSTR_MPC_H

@@ -196,7 +196,8 @@ static void stage_hessians(const data_t *restrict d, const real *restrict weight
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
  *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
- * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, built per stage.
+ * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, and Sb, built per
+ * stage on the stack: the solves need only K, Lr and P.
  * Products with A and B run over their structural nonzeros only (16 of 16 in A,
  * 8 of 8 in B), unrolled; B'PA is formed as (PB)'A, the
  * cheaper order for these patterns. A pivot below reg is replaced by reg
@@ -204,12 +205,12 @@ static void stage_hessians(const data_t *restrict d, const real *restrict weight
  * number of regularized pivots. */
 static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
 {
-    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU];
+    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU], Sb[NU * NX];
     int k, i, j, l, regularized = 0;
     stage_hessians(d, weight, N, w->P[N], St, Rt);
     for (k = N - 1; k >= 0; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        real *restrict Lr = w->Lr[k], *restrict Sb = w->Sb[k], *restrict K = w->K[k];
+        real *restrict Lr = w->Lr[k], *restrict K = w->K[k];
         stage_hessians(d, weight, k, Qt, St, Rt);
         /* PB = P B, row i of P at a time */
         for (i = 0; i < NX; ++i) {
@@ -323,7 +324,8 @@ static int riccati_factor(const data_t *restrict d, const real *restrict weight,
 
 /* Riccati sweep, vector part, and the forward pass: the Newton step (dx, du) and the
  * new dynamics multipliers dpi, for the gradient (hx, hu) and the dynamics residual b.
- *   backward: e = P b + p, k = -Rb^-1 (hu + B'e), p_k = hx + A'e + Sb'k
+ *   backward: e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
+ *             with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb)
  *   forward:  dx_0 = 0, du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+ */
 static void riccati_solve(const data_t *restrict d, work_t *restrict w)
 {
@@ -334,7 +336,7 @@ static void riccati_solve(const data_t *restrict d, work_t *restrict w)
     for (k = N - 1; k >= 0; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
         const real *restrict p = w->p[k + 1], *restrict Lr = w->Lr[k], *restrict b = w->b[k];
-        real e[NX], y[NU];
+        real e[NX], y[NU], r[NU];
         for (i = 0; i < NX; ++i) {
             real acc = p[i];
             for (l = 0; l < NX; ++l) {
@@ -342,9 +344,11 @@ static void riccati_solve(const data_t *restrict d, work_t *restrict w)
             }
             e[i] = acc;
         }
-        /* k = -Rb^-1 (hu + B'e) */
-        y[0] = -w->hu[k][0] - (e[0] * B[0] + e[1] * B[2] + e[2] * B[4] + e[3] * B[6]);
-        y[1] = -w->hu[k][1] - (e[0] * B[1] + e[1] * B[3] + e[2] * B[5] + e[3] * B[7]);
+        /* k = -Rb^-1 r, r = hu + B'e */
+        r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[2] + e[2] * B[4] + e[3] * B[6];
+        y[0] = -r[0];
+        r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[3] + e[2] * B[5] + e[3] * B[7];
+        y[1] = -r[1];
         for (i = 0; i < NU; ++i) {
             real acc = y[i];
             for (l = 0; l < i; ++l) {
@@ -363,11 +367,11 @@ static void riccati_solve(const data_t *restrict d, work_t *restrict w)
             break;
         }
         {
-            const real *restrict kk = w->k[k], *restrict Sb = w->Sb[k];
-            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + e[1] * A[4] + e[2] * A[8] + e[3] * A[12] + kk[0] * Sb[0] + kk[1] * Sb[4];
-            w->p[k][1] = w->hx[k][1] + e[0] * A[1] + e[1] * A[5] + e[2] * A[9] + e[3] * A[13] + kk[0] * Sb[1] + kk[1] * Sb[5];
-            w->p[k][2] = w->hx[k][2] + e[0] * A[2] + e[1] * A[6] + e[2] * A[10] + e[3] * A[14] + kk[0] * Sb[2] + kk[1] * Sb[6];
-            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[1] * A[7] + e[2] * A[11] + e[3] * A[15] + kk[0] * Sb[3] + kk[1] * Sb[7];
+            const real *restrict K = w->K[k];
+            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + e[1] * A[4] + e[2] * A[8] + e[3] * A[12] + r[0] * K[0] + r[1] * K[4];
+            w->p[k][1] = w->hx[k][1] + e[0] * A[1] + e[1] * A[5] + e[2] * A[9] + e[3] * A[13] + r[0] * K[1] + r[1] * K[5];
+            w->p[k][2] = w->hx[k][2] + e[0] * A[2] + e[1] * A[6] + e[2] * A[10] + e[3] * A[14] + r[0] * K[2] + r[1] * K[6];
+            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[1] * A[7] + e[2] * A[11] + e[3] * A[15] + r[0] * K[3] + r[1] * K[7];
         }
     }
     for (i = 0; i < NX; ++i) {

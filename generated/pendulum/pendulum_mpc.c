@@ -44,7 +44,7 @@ static const real u_hi[NU] = {80.0};
 static const real default_u_bound[2] = {(-80.0), 80.0};
 static const real default_x_bound[1] = {0.0};
 
-/* The controller's static memory: 30664 bytes. */
+/* The controller's static memory: 30024 bytes. */
 static struct {
     real x[21][4];  /* state trajectory (linearization point, then solution) */
     real u[20][1];  /* input trajectory */

@@ -25,8 +25,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 30664 bytes of static memory (one controller per prefix), of which
- * 24472 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 30024 bytes of static memory (one controller per prefix), of which
+ * 23832 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef PENDULUM_MPC_H
 #define PENDULUM_MPC_H

@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (24472 bytes
- * together). Stack: at most 328 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
+ * Memory: none static, no heap; the caller owns the structs below (23832 bytes
+ * together). Stack: at most 360 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
 #ifndef PENDULUM_QP_H
@@ -88,13 +88,12 @@ struct pendulum_qp_solution {
     pendulum_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 13152 bytes. */
+/* Solver workspace: 12512 bytes. */
 struct pendulum_qp_work {
     pendulum_qp_real P[21][16];  /* Riccati cost-to-go Hessians */
     pendulum_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     pendulum_qp_real K[20][4];  /* feedback gains du = K dx + k */
     pendulum_qp_real k[20][1];
-    pendulum_qp_real Sb[20][4];  /* S + B'PA of the Riccati step */
     pendulum_qp_real Lr[20][1];  /* Cholesky factor of R + B'PB */
     pendulum_qp_real gx[21][4];  /* cost gradient at the iterate */
     pendulum_qp_real gu[20][1];

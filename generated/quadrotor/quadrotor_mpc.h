@@ -25,8 +25,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 201680 bytes of static memory (one controller per prefix), of which
- * 165536 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 194000 bytes of static memory (one controller per prefix), of which
+ * 157856 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef QUADROTOR_MPC_H
 #define QUADROTOR_MPC_H

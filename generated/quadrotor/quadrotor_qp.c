@@ -154,7 +154,8 @@ static void stage_hessians(const data_t *restrict d, const real *restrict weight
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
  *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
- * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, built per stage.
+ * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, and Sb, built per
+ * stage on the stack: the solves need only K, Lr and P.
  * Products with A and B run over their structural nonzeros only (68 of 144 in A,
  * 48 of 48 in B), unrolled; B'PA is formed as (PB)'A, the
  * cheaper order for these patterns. A pivot below reg is replaced by reg
@@ -162,12 +163,12 @@ static void stage_hessians(const data_t *restrict d, const real *restrict weight
  * number of regularized pivots. */
 static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
 {
-    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU];
+    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU], Sb[NU * NX];
     int k, i, j, l, regularized = 0;
     stage_hessians(d, weight, N, w->P[N], St, Rt);
     for (k = N - 1; k >= 0; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        real *restrict Lr = w->Lr[k], *restrict Sb = w->Sb[k], *restrict K = w->K[k];
+        real *restrict Lr = w->Lr[k], *restrict K = w->K[k];
         stage_hessians(d, weight, k, Qt, St, Rt);
         /* PB = P B, row i of P at a time */
         for (i = 0; i < NX; ++i) {
@@ -402,7 +403,8 @@ static int riccati_factor(const data_t *restrict d, const real *restrict weight,
 
 /* Riccati sweep, vector part, and the forward pass: the Newton step (dx, du) and the
  * new dynamics multipliers dpi, for the gradient (hx, hu) and the dynamics residual b.
- *   backward: e = P b + p, k = -Rb^-1 (hu + B'e), p_k = hx + A'e + Sb'k
+ *   backward: e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
+ *             with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb)
  *   forward:  dx_0 = 0, du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+ */
 static void riccati_solve(const data_t *restrict d, work_t *restrict w)
 {
@@ -413,7 +415,7 @@ static void riccati_solve(const data_t *restrict d, work_t *restrict w)
     for (k = N - 1; k >= 0; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
         const real *restrict p = w->p[k + 1], *restrict Lr = w->Lr[k], *restrict b = w->b[k];
-        real e[NX], y[NU];
+        real e[NX], y[NU], r[NU];
         for (i = 0; i < NX; ++i) {
             real acc = p[i];
             for (l = 0; l < NX; ++l) {
@@ -421,11 +423,15 @@ static void riccati_solve(const data_t *restrict d, work_t *restrict w)
             }
             e[i] = acc;
         }
-        /* k = -Rb^-1 (hu + B'e) */
-        y[0] = -w->hu[k][0] - (e[0] * B[0] + e[1] * B[4] + e[2] * B[8] + e[3] * B[12] + e[4] * B[16] + e[5] * B[20] + e[6] * B[24] + e[7] * B[28] + e[8] * B[32] + e[9] * B[36] + e[10] * B[40] + e[11] * B[44]);
-        y[1] = -w->hu[k][1] - (e[0] * B[1] + e[1] * B[5] + e[2] * B[9] + e[3] * B[13] + e[4] * B[17] + e[5] * B[21] + e[6] * B[25] + e[7] * B[29] + e[8] * B[33] + e[9] * B[37] + e[10] * B[41] + e[11] * B[45]);
-        y[2] = -w->hu[k][2] - (e[0] * B[2] + e[1] * B[6] + e[2] * B[10] + e[3] * B[14] + e[4] * B[18] + e[5] * B[22] + e[6] * B[26] + e[7] * B[30] + e[8] * B[34] + e[9] * B[38] + e[10] * B[42] + e[11] * B[46]);
-        y[3] = -w->hu[k][3] - (e[0] * B[3] + e[1] * B[7] + e[2] * B[11] + e[3] * B[15] + e[4] * B[19] + e[5] * B[23] + e[6] * B[27] + e[7] * B[31] + e[8] * B[35] + e[9] * B[39] + e[10] * B[43] + e[11] * B[47]);
+        /* k = -Rb^-1 r, r = hu + B'e */
+        r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[4] + e[2] * B[8] + e[3] * B[12] + e[4] * B[16] + e[5] * B[20] + e[6] * B[24] + e[7] * B[28] + e[8] * B[32] + e[9] * B[36] + e[10] * B[40] + e[11] * B[44];
+        y[0] = -r[0];
+        r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[5] + e[2] * B[9] + e[3] * B[13] + e[4] * B[17] + e[5] * B[21] + e[6] * B[25] + e[7] * B[29] + e[8] * B[33] + e[9] * B[37] + e[10] * B[41] + e[11] * B[45];
+        y[1] = -r[1];
+        r[2] = w->hu[k][2] + e[0] * B[2] + e[1] * B[6] + e[2] * B[10] + e[3] * B[14] + e[4] * B[18] + e[5] * B[22] + e[6] * B[26] + e[7] * B[30] + e[8] * B[34] + e[9] * B[38] + e[10] * B[42] + e[11] * B[46];
+        y[2] = -r[2];
+        r[3] = w->hu[k][3] + e[0] * B[3] + e[1] * B[7] + e[2] * B[11] + e[3] * B[15] + e[4] * B[19] + e[5] * B[23] + e[6] * B[27] + e[7] * B[31] + e[8] * B[35] + e[9] * B[39] + e[10] * B[43] + e[11] * B[47];
+        y[3] = -r[3];
         for (i = 0; i < NU; ++i) {
             real acc = y[i];
             for (l = 0; l < i; ++l) {
@@ -444,19 +450,19 @@ static void riccati_solve(const data_t *restrict d, work_t *restrict w)
             break;
         }
         {
-            const real *restrict kk = w->k[k], *restrict Sb = w->Sb[k];
-            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + kk[0] * Sb[0] + kk[1] * Sb[12] + kk[2] * Sb[24] + kk[3] * Sb[36];
-            w->p[k][1] = w->hx[k][1] + e[1] * A[13] + kk[0] * Sb[1] + kk[1] * Sb[13] + kk[2] * Sb[25] + kk[3] * Sb[37];
-            w->p[k][2] = w->hx[k][2] + e[2] * A[26] + kk[0] * Sb[2] + kk[1] * Sb[14] + kk[2] * Sb[26] + kk[3] * Sb[38];
-            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[3] * A[39] + kk[0] * Sb[3] + kk[1] * Sb[15] + kk[2] * Sb[27] + kk[3] * Sb[39];
-            w->p[k][4] = w->hx[k][4] + e[1] * A[16] + e[4] * A[52] + kk[0] * Sb[4] + kk[1] * Sb[16] + kk[2] * Sb[28] + kk[3] * Sb[40];
-            w->p[k][5] = w->hx[k][5] + e[2] * A[29] + e[5] * A[65] + kk[0] * Sb[5] + kk[1] * Sb[17] + kk[2] * Sb[29] + kk[3] * Sb[41];
-            w->p[k][6] = w->hx[k][6] + e[0] * A[6] + e[1] * A[18] + e[2] * A[30] + e[3] * A[42] + e[4] * A[54] + e[5] * A[66] + e[6] * A[78] + e[7] * A[90] + e[8] * A[102] + kk[0] * Sb[6] + kk[1] * Sb[18] + kk[2] * Sb[30] + kk[3] * Sb[42];
-            w->p[k][7] = w->hx[k][7] + e[0] * A[7] + e[1] * A[19] + e[2] * A[31] + e[3] * A[43] + e[4] * A[55] + e[5] * A[67] + e[6] * A[79] + e[7] * A[91] + e[8] * A[103] + kk[0] * Sb[7] + kk[1] * Sb[19] + kk[2] * Sb[31] + kk[3] * Sb[43];
-            w->p[k][8] = w->hx[k][8] + e[0] * A[8] + e[1] * A[20] + e[3] * A[44] + e[4] * A[56] + e[8] * A[104] + kk[0] * Sb[8] + kk[1] * Sb[20] + kk[2] * Sb[32] + kk[3] * Sb[44];
-            w->p[k][9] = w->hx[k][9] + e[0] * A[9] + e[1] * A[21] + e[2] * A[33] + e[3] * A[45] + e[4] * A[57] + e[5] * A[69] + e[6] * A[81] + e[7] * A[93] + e[8] * A[105] + e[9] * A[117] + e[10] * A[129] + e[11] * A[141] + kk[0] * Sb[9] + kk[1] * Sb[21] + kk[2] * Sb[33] + kk[3] * Sb[45];
-            w->p[k][10] = w->hx[k][10] + e[0] * A[10] + e[1] * A[22] + e[2] * A[34] + e[3] * A[46] + e[4] * A[58] + e[5] * A[70] + e[6] * A[82] + e[7] * A[94] + e[8] * A[106] + e[9] * A[118] + e[10] * A[130] + e[11] * A[142] + kk[0] * Sb[10] + kk[1] * Sb[22] + kk[2] * Sb[34] + kk[3] * Sb[46];
-            w->p[k][11] = w->hx[k][11] + e[0] * A[11] + e[1] * A[23] + e[2] * A[35] + e[3] * A[47] + e[4] * A[59] + e[5] * A[71] + e[6] * A[83] + e[7] * A[95] + e[8] * A[107] + e[9] * A[119] + e[10] * A[131] + e[11] * A[143] + kk[0] * Sb[11] + kk[1] * Sb[23] + kk[2] * Sb[35] + kk[3] * Sb[47];
+            const real *restrict K = w->K[k];
+            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + r[0] * K[0] + r[1] * K[12] + r[2] * K[24] + r[3] * K[36];
+            w->p[k][1] = w->hx[k][1] + e[1] * A[13] + r[0] * K[1] + r[1] * K[13] + r[2] * K[25] + r[3] * K[37];
+            w->p[k][2] = w->hx[k][2] + e[2] * A[26] + r[0] * K[2] + r[1] * K[14] + r[2] * K[26] + r[3] * K[38];
+            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[3] * A[39] + r[0] * K[3] + r[1] * K[15] + r[2] * K[27] + r[3] * K[39];
+            w->p[k][4] = w->hx[k][4] + e[1] * A[16] + e[4] * A[52] + r[0] * K[4] + r[1] * K[16] + r[2] * K[28] + r[3] * K[40];
+            w->p[k][5] = w->hx[k][5] + e[2] * A[29] + e[5] * A[65] + r[0] * K[5] + r[1] * K[17] + r[2] * K[29] + r[3] * K[41];
+            w->p[k][6] = w->hx[k][6] + e[0] * A[6] + e[1] * A[18] + e[2] * A[30] + e[3] * A[42] + e[4] * A[54] + e[5] * A[66] + e[6] * A[78] + e[7] * A[90] + e[8] * A[102] + r[0] * K[6] + r[1] * K[18] + r[2] * K[30] + r[3] * K[42];
+            w->p[k][7] = w->hx[k][7] + e[0] * A[7] + e[1] * A[19] + e[2] * A[31] + e[3] * A[43] + e[4] * A[55] + e[5] * A[67] + e[6] * A[79] + e[7] * A[91] + e[8] * A[103] + r[0] * K[7] + r[1] * K[19] + r[2] * K[31] + r[3] * K[43];
+            w->p[k][8] = w->hx[k][8] + e[0] * A[8] + e[1] * A[20] + e[3] * A[44] + e[4] * A[56] + e[8] * A[104] + r[0] * K[8] + r[1] * K[20] + r[2] * K[32] + r[3] * K[44];
+            w->p[k][9] = w->hx[k][9] + e[0] * A[9] + e[1] * A[21] + e[2] * A[33] + e[3] * A[45] + e[4] * A[57] + e[5] * A[69] + e[6] * A[81] + e[7] * A[93] + e[8] * A[105] + e[9] * A[117] + e[10] * A[129] + e[11] * A[141] + r[0] * K[9] + r[1] * K[21] + r[2] * K[33] + r[3] * K[45];
+            w->p[k][10] = w->hx[k][10] + e[0] * A[10] + e[1] * A[22] + e[2] * A[34] + e[3] * A[46] + e[4] * A[58] + e[5] * A[70] + e[6] * A[82] + e[7] * A[94] + e[8] * A[106] + e[9] * A[118] + e[10] * A[130] + e[11] * A[142] + r[0] * K[10] + r[1] * K[22] + r[2] * K[34] + r[3] * K[46];
+            w->p[k][11] = w->hx[k][11] + e[0] * A[11] + e[1] * A[23] + e[2] * A[35] + e[3] * A[47] + e[4] * A[59] + e[5] * A[71] + e[6] * A[83] + e[7] * A[95] + e[8] * A[107] + e[9] * A[119] + e[10] * A[131] + e[11] * A[143] + r[0] * K[11] + r[1] * K[23] + r[2] * K[35] + r[3] * K[47];
         }
     }
     for (i = 0; i < NX; ++i) {

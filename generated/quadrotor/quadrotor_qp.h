@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (165536 bytes
- * together). Stack: at most 3200 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
+ * Memory: none static, no heap; the caller owns the structs below (157856 bytes
+ * together). Stack: at most 3584 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
 #ifndef QUADROTOR_QP_H
@@ -88,13 +88,12 @@ struct quadrotor_qp_solution {
     quadrotor_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 83552 bytes. */
+/* Solver workspace: 75872 bytes. */
 struct quadrotor_qp_work {
     quadrotor_qp_real P[21][144];  /* Riccati cost-to-go Hessians */
     quadrotor_qp_real p[21][12];  /* Riccati cost-to-go gradients */
     quadrotor_qp_real K[20][48];  /* feedback gains du = K dx + k */
     quadrotor_qp_real k[20][4];
-    quadrotor_qp_real Sb[20][48];  /* S + B'PA of the Riccati step */
     quadrotor_qp_real Lr[20][16];  /* Cholesky factor of R + B'PB */
     quadrotor_qp_real gx[21][12];  /* cost gradient at the iterate */
     quadrotor_qp_real gu[20][4];

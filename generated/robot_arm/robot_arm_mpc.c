@@ -48,7 +48,7 @@ static const real u_hi[NU] = {30.0, 10.0};
 static const real default_u_bound[4] = {(-30.0), (-10.0), 30.0, 10.0};
 static const real default_x_bound[4] = {(-3.0), (-3.0), 3.0, 3.0};
 
-/* The controller's static memory: 54816 bytes. */
+/* The controller's static memory: 53536 bytes. */
 static struct {
     real x[21][4];  /* state trajectory (linearization point, then solution) */
     real u[20][2];  /* input trajectory */

@@ -25,8 +25,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 54816 bytes of static memory (one controller per prefix), of which
- * 46816 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 53536 bytes of static memory (one controller per prefix), of which
+ * 45536 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef ROBOT_ARM_MPC_H
 #define ROBOT_ARM_MPC_H

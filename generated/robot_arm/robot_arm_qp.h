@@ -20,8 +20,8 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (46816 bytes
- * together). Stack: at most 416 bytes of arrays (the Riccati sweep's P*A, P*B and stage Hessians).
+ * Memory: none static, no heap; the caller owns the structs below (45536 bytes
+ * together). Stack: at most 480 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
 #ifndef ROBOT_ARM_QP_H
@@ -88,13 +88,12 @@ struct robot_arm_qp_solution {
     robot_arm_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 29408 bytes. */
+/* Solver workspace: 28128 bytes. */
 struct robot_arm_qp_work {
     robot_arm_qp_real P[21][16];  /* Riccati cost-to-go Hessians */
     robot_arm_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     robot_arm_qp_real K[20][8];  /* feedback gains du = K dx + k */
     robot_arm_qp_real k[20][2];
-    robot_arm_qp_real Sb[20][8];  /* S + B'PA of the Riccati step */
     robot_arm_qp_real Lr[20][4];  /* Cholesky factor of R + B'PB */
     robot_arm_qp_real gx[21][4];  /* cost gradient at the iterate */
     robot_arm_qp_real gu[20][2];
