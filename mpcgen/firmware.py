@@ -736,7 +736,8 @@ def budget_table(budgets: list[Budget]) -> str:
         f"  counted by SysTick under QEMU -icount shift=0 (resolution {INSTRUCTIONS_PER_TICK} instructions)",
         "MHz@1kHz = max instructions per step / 1 ms at one instruction per cycle (real cores need more:",
         "  FPU latencies, flash wait states)",
-        "vs host = largest difference of the target's outputs from the host build's (controller: u0 over its",
-        "  input range; model: relative), against the check's tolerance",
+        "vs host = largest difference of the target's outputs from the host build's; the check allows, for",
+        "  the controller's u0 over its input range, sqrt of the QP tolerance (1e-2 float, 1e-4 double),",
+        "  for the model's outputs (relative) 1e3 eps",
     ]
     return "\n".join(rows)
