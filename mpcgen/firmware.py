@@ -44,8 +44,6 @@ from .render import environment
 #: The strict flag set every generated file must pass (float and double).
 STRICT_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wconversion", "-Wshadow",
                 "-Wdouble-promotion", "-Werror")
-#: Optimization as the generated build files set it (see integration.OPTIMIZE_FLAGS).
-OPT_FLAGS = OPTIMIZE_FLAGS
 #: SysTick on QEMU's mps2 boards runs at 25 MHz; with -icount shift=0 a guest
 #: instruction is 1 ns, so one tick is 40 instructions (checked by every run).
 INSTRUCTIONS_PER_TICK = 40
@@ -326,7 +324,7 @@ def host_build(sources: Sources, compiler: str, work: Path) -> HostBuild:
     """One strict host build; gcc also writes the call graph and stack usage."""
     exe = _tool(compiler)
     gcc = Path(compiler).name.startswith("gcc")
-    flags = (*STRICT_FLAGS, *OPT_FLAGS, *(("-fstack-usage", "-fcallgraph-info=su") if gcc else ()))
+    flags = (*STRICT_FLAGS, *OPTIMIZE_FLAGS, *(("-fstack-usage", "-fcallgraph-info=su") if gcc else ()))
     objects = compile_objects(sources, exe, flags, work)
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     graph = source_graph = None
@@ -428,7 +426,7 @@ def _host_executable(sources: Sources, inputs: np.ndarray, work: Path, defines: 
     main.write_text(check_program(sources, inputs))
     exe = work / "check"
     library = objects if objects else sources.c_files
-    _run([_tool("gcc"), "-std=c99", *OPT_FLAGS, *defines, "-I", str(sources.folder), str(main),
+    _run([_tool("gcc"), "-std=c99", *OPTIMIZE_FLAGS, *defines, "-I", str(sources.folder), str(main),
           *map(str, library), "-o", str(exe), "-lm"], work, "host build of the check program")
     return exe
 
@@ -466,7 +464,7 @@ def cross_build(sources: Sources, inputs: np.ndarray, work: Path, target: Target
     gcc = _tool("arm-none-eabi-gcc")
     work.mkdir(parents=True, exist_ok=True)
     env = environment()
-    flags = (*target.cpu_flags, *STRICT_FLAGS, *OPT_FLAGS, "-ffunction-sections", "-fdata-sections",
+    flags = (*target.cpu_flags, *STRICT_FLAGS, *OPTIMIZE_FLAGS, "-ffunction-sections", "-fdata-sections",
              "-fstack-usage", "-fcallgraph-info=su")
     objects = compile_objects(sources, gcc, flags, work / "lib")
     (work / "startup.c").write_text(env.get_template("firmware/startup.c.j2").render(target=target))
@@ -474,7 +472,7 @@ def cross_build(sources: Sources, inputs: np.ndarray, work: Path, target: Target
                                                                               stack_size=STACK_SIZE))
     (work / "check_main.c").write_text(check_program(sources, inputs))
     elf = work / "check.elf"
-    _run([gcc, *target.cpu_flags, "-std=c99", *OPT_FLAGS, "-DMPCGEN_TARGET", "-ffunction-sections",
+    _run([gcc, *target.cpu_flags, "-std=c99", *OPTIMIZE_FLAGS, "-DMPCGEN_TARGET", "-ffunction-sections",
           "-fdata-sections", "-I", str(sources.folder), "startup.c", "check_main.c", *map(str, objects),
           "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-T", "link.ld",
           "-Wl,--gc-sections", f"-Wl,-Map={work / 'check.map'}", "-o", str(elf), "-lm"],

@@ -86,11 +86,11 @@ static int finite(const real *v, int n)
     return acc == acc;
 }
 
-/* The larger of a (never NaN) and b; NaN in b gives a, as fmax does. Inline: on a
- * Cortex-M4 fmaxf is a library call. */
-static real max_of(real a, real b)
+/* The larger of v and lo; NaN in v gives lo (as fmax does), NaN in lo is kept.
+ * Inline: on a Cortex-M4 fmaxf is a library call. */
+static real at_least(real v, real lo)
 {
-    return b > a ? b : a;
+    return v > lo ? v : lo;
 }
 
 static void copy(real *restrict dst, const real *restrict src, int n)
@@ -494,10 +494,10 @@ static real step_size(void)
     int k, i;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
-            m = max_of(m, fabs(mem.sol.x[k + 1][i]));
+            m = at_least(fabs(mem.sol.x[k + 1][i]), m);
         }
         for (i = 0; i < NU; ++i) {
-            m = max_of(m, fabs(mem.sol.u[k][i]));
+            m = at_least(fabs(mem.sol.u[k][i]), m);
         }
     }
     return m;
@@ -616,7 +616,7 @@ int pendulum_mpc_solve(const real *x0, real *u0)
         /* penalty parameter above the dynamics multipliers: the merit is exact */
         for (k = 0; k < N; ++k) {
             for (i = 0; i < NX; ++i) {
-                rho = max_of(rho, PENALTY_MARGIN * fabs(mem.sol.pi[k][i]));
+                rho = at_least(PENALTY_MARGIN * fabs(mem.sol.pi[k][i]), rho);
             }
         }
         copy(mem.x[0], x0, NX);  /* the initial-state constraint is linear: always met after a step */
@@ -645,12 +645,12 @@ int pendulum_mpc_solve(const real *x0, real *u0)
         for (k = 0; k <= N; ++k) {
             copy(mem.x[k], mem.x_trial[k], NX);
             for (i = 0; i < NX; ++i) {
-                scale = max_of(scale, fabs(mem.x[k][i]));
+                scale = at_least(fabs(mem.x[k][i]), scale);
             }
             if (k < N) {
                 copy(mem.u[k], mem.u_trial[k], NU);
                 for (i = 0; i < NU; ++i) {
-                    scale = max_of(scale, fabs(mem.u[k][i]));
+                    scale = at_least(fabs(mem.u[k][i]), scale);
                 }
             }
         }
