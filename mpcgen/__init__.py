@@ -1,22 +1,29 @@
 """mpcgen: code-generating nonlinear MPC with verified, flat, static C.
 
-Pipeline, one module per stage, data flowing forward:
-model (problem description) -> derive (CasADi discretization and Jacobians)
--> lower, program (C expression program) -> render (Jinja templates)
--> build, binding (cffi) -> verification, bench.
-``pipeline`` composes the stages; ``cli`` parses arguments and calls them.
+One subpackage per stage, data flowing forward (a lower stage never imports a higher
+one; ``tests/test_layout.py`` keeps it so):
+
+problem      what the user describes: model, OCP, generation options, scenarios, examples
+derivatives  CasADi: discretization and Jacobians of the model and the OCP's functions
+codegen      the C program: lowering, model/QP/controller programs, rendering, the folder
+compiled     cffi: build a generated folder into the cache and call it from numpy
+runs         closed loops, IPOPT reference solutions, plots, benchmarks
+checks       verdicts on the compiled code: verification, fuzzing, firmware on Cortex-M
+
+``errors`` (the error family) and ``version`` serve every stage; ``cli`` parses
+arguments and calls the library.
 """
 
-__version__ = "0.1.0"
-
-from .binding import CompiledModel, load_model  # noqa: E402
-from .errors import MpcgenError  # noqa: E402
-from .model import Model, Var, var  # noqa: E402
-from .mpc_binding import Controller, load  # noqa: E402
-from .ocp import Ocp  # noqa: E402
-from .options import CodegenOptions  # noqa: E402
-from .pipeline import generate, generate_files, write_folder  # noqa: E402
-from .verification import verify  # noqa: E402
+from .checks.verification import verify
+from .codegen.folder import write_folder
+from .codegen.generate import generate, generate_files
+from .compiled.controller_binding import Controller, load
+from .compiled.model_binding import CompiledModel, load_model
+from .errors import MpcgenError
+from .problem.model import Model, Var, var
+from .problem.ocp import Ocp
+from .problem.options import CodegenOptions
+from .version import __version__
 
 __all__ = [
     "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Var", "__version__",

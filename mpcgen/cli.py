@@ -12,9 +12,9 @@ import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
 from .errors import MpcgenError, NonSmoothWarning
-from .options import INTEGRATORS, PRECISIONS, SUBSTEP_FORMS
+from .problem.options import INTEGRATORS, PRECISIONS, SUBSTEP_FORMS
+from .version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "generate":
-        from .pipeline import generate
+        from .codegen.generate import generate
 
         t0 = time.perf_counter()
         out = generate(args.model, args.output, ts=args.ts, precision=args.precision, integrator=args.integrator,
@@ -151,51 +151,51 @@ def _run(args: argparse.Namespace) -> int:
         print(f"generated {args.model} -> {out}/ ({', '.join(files)}) in {time.perf_counter() - t0:.2f} s")
         return 0
     if args.command == "verify":
-        from .verification import verify
+        from .checks.verification import verify
 
         print(f"compiling and verifying {args.folder} ...", flush=True)
         report = verify(args.folder, points=args.points, seed=args.seed)
         print(report.table())
         return 0 if report.passed else 1
     if args.command == "examples":
-        from .examples import EXAMPLES
+        from .problem.examples import EXAMPLES
 
         if args.generate is None:
             for ex in EXAMPLES.values():
                 sized = f" (sized: {ex.name}:{ex.size_name.upper()})" if ex.size_name else ""
                 print(f"{ex.name:<10} {ex.summary}{sized}")
             return 0
-        from .pipeline import generate
+        from .codegen.generate import generate
 
         for name in EXAMPLES:
             out = generate(name, args.generate / name)
             print(f"generated {name} -> {out}/", flush=True)
         return 0
     if args.command == "bench":
-        from .bench import run_bench
+        from .runs.model_bench import run_bench
 
         run_bench(args.examples, repeats=args.repeats, scaling=not args.no_scaling)
         return 0
     if args.command == "simulate":
-        from .closed_loop import run_closed_loop
+        from .runs.closed_loop import run_closed_loop
 
         print(f"compiling {args.folder} and simulating ...", flush=True)
         run = run_closed_loop(args.folder, steps=args.steps, x0=args.x0, noise_std=args.noise, p_true=args.plant_p,
                               seed=args.seed)
         print(run.summary())
         if args.plot is not None:
-            from .plot import plot_closed_loop
+            from .runs.plot import plot_closed_loop
 
             path = plot_closed_loop(run.result, run.model, run.ocp, args.plot, title=f"{run.model.name}: closed loop")
             print(f"plot written to {path}")
         return 0
     if args.command == "bench-mpc":
-        from .mpc_bench import run_controller_bench
+        from .runs.controller_bench import run_controller_bench
 
         run_controller_bench(args.examples, steps=args.steps, casadi=not args.no_casadi)
         return 0
     if args.command == "firmware":
-        from .firmware import budget_table, firmware_check
+        from .checks.firmware.budget import budget_table, firmware_check
 
         budgets = []
         for folder in args.folders:
@@ -210,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"mpcgen: {b.model} ({b.precision}): {problem}", file=sys.stderr)
         return 0 if all(b.passed for b in budgets) else 1
     if args.command == "fuzz":
-        from .fuzz import fuzz, memcheck, replay
+        from .checks.fuzz import fuzz, memcheck, replay
 
         if args.replay:
             code, trace = replay(args.folder, args.replay)

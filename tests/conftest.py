@@ -29,10 +29,10 @@ def compilers() -> list[str]:
 
 def example_problem(name: str):
     """(example, model, codegen options, checked OCP) of an example that ships an OCP."""
-    from mpcgen.derive import discrete_model
-    from mpcgen.examples import get_example
-    from mpcgen.ocp import check_ocp
-    from mpcgen.options import CodegenOptions
+    from mpcgen.derivatives.discretize import discrete_model
+    from mpcgen.problem.examples import get_example
+    from mpcgen.problem.ocp import check_ocp
+    from mpcgen.problem.options import CodegenOptions
 
     example, model = get_example(name)
     options = CodegenOptions(ts=example.ts)
@@ -43,7 +43,7 @@ def example_problem(name: str):
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The generated folder (model and controller) of every example that ships an OCP."""
     import mpcgen
-    from mpcgen.examples import EXAMPLES
+    from mpcgen.problem.examples import EXAMPLES
 
     root = tmp_path_factory.mktemp("controllers")
     return {name: mpcgen.generate(name, root / name) for name, ex in EXAMPLES.items() if ex.ocp is not None}

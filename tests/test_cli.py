@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 MODELS = ROOT / "tests" / "data" / "user_models.py"

@@ -1,0 +1,195 @@
+"""Firmware check, the budget: everything for one folder, and the table of them.
+
+``firmware_check`` runs the strict host builds (:mod:`.build`), the cross build and
+the QEMU run (:mod:`.qemu`) of one folder and compares the target's outputs with the
+host build of the same precision, within tolerances; ``budget_table`` formats the
+results, one row per folder (the CLI only prints it).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...codegen.qp_program import DEFAULT_TOL
+from ...errors import FirmwareError
+from .build import (
+    TARGETS,
+    HostCheck,
+    Sources,
+    Target,
+    cross_build,
+    find_sources,
+    host_check,
+    missing_tools,
+    workdir,
+)
+from .qemu import (
+    INSTRUCTIONS_PER_TICK,
+    Run,
+    check_program,
+    recorded_inputs,
+    run_host,
+    run_qemu,
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The firmware budget of one generated folder on one target, and its checks."""
+
+    model: str
+    horizon: int | None
+    precision: str
+    target: Target
+    workload: str
+    flash: int
+    ram: int
+    stack: int                   # static worst case along the call graph (libm excluded)
+    stack_measured: int          # high-water mark of the workload on the target (libm included)
+    instructions_median: int
+    instructions_max: int
+    feedback_max: int | None     # controller: the feedback part alone (the latency)
+    steps: int
+    max_error: float             # target vs host outputs, scaled (see compare_runs)
+    tolerance: float
+    host: HostCheck
+    foreign: tuple[str, ...]     # non-libm symbols referenced by the cross objects
+    recursion: tuple[tuple[str, ...], ...]   # cycles of the cross build's call graph
+    status_mismatch: str         # first step whose status differs between target and host, or ""
+    model_only: bool             # the model's functions measured although a controller is there
+
+    @property
+    def min_mhz(self) -> float:
+        """Clock for 1 kHz at one instruction per cycle: max instructions per step / 1 ms."""
+        return self.instructions_max / 1e3
+
+    @property
+    def passed(self) -> bool:
+        return self.host.passed and not self.foreign and not self.recursion and self.max_error <= self.tolerance
+
+    def problems(self) -> list[str]:
+        out = self.host.problems()
+        if self.foreign:
+            out.append(f"{self.target.core} objects reference non-libm symbols: {', '.join(self.foreign)}")
+        for cycle in self.recursion:
+            out.append(f"{self.target.core} recursion: {' -> '.join(cycle)}")
+        if self.max_error > self.tolerance:
+            out.append(f"target and host outputs differ: scaled error {self.max_error:.2e} > "
+                       f"tolerance {self.tolerance:.1e}" + (f" ({self.status_mismatch})" if self.status_mismatch else ""))
+        return out
+
+    def notes(self) -> list[str]:
+        """Differences that do not fail the check: statuses that differ while the outputs
+        agree (an iteration cap reached on one side only, from rounding)."""
+        return [self.status_mismatch] if self.status_mismatch and self.max_error <= self.tolerance else []
+
+
+def tolerance(precision: str, controller: bool) -> float:
+    """Target vs host tolerance.
+
+    Model outputs: 1e3 eps (the libms round differently, FMA contraction differs).
+    Controller u0: the square root of the QP's default residual tolerance (1e-2 in
+    float, 1e-4 in double), of the input range. Each build solves its QPs only to that
+    tolerance, a rounding difference can end an interior-point solve one iteration
+    earlier or later, and near a change of the active set an interior point's distance
+    to the solution is of the order of the square root of its complementarity (the
+    controller accepts a capped QP's best iterate on the same square-root rule); the
+    warm start then carries the difference into the next steps.
+    """
+    if controller:
+        return float(np.sqrt(DEFAULT_TOL[precision]))
+    return 1e3 * float(np.finfo(np.float32 if precision == "float" else np.float64).eps)
+
+
+def status_mismatch(target: Run, host: Run) -> str:
+    """The first step whose status differs between target and host ("" if none)."""
+    for k, (a, b) in enumerate(zip(target.status, host.status)):
+        if a != b:
+            return f"step {k}: status {a} on the target, {b} on the host"
+    return ""
+
+
+def compare_runs(target: Run, host: Run, sources: Sources) -> float:
+    """Largest scaled difference of the outputs, steps and entries alike.
+
+    Model outputs are scaled per entry by |host| + the entry's largest |host| over all
+    steps; controller inputs u0 by the width of the input's range.
+    """
+    if target.outputs.shape != host.outputs.shape:
+        raise FirmwareError(f"target and host printed different outputs: {target.outputs.shape} vs "
+                            f"{host.outputs.shape}")
+    diff = np.abs(target.outputs - host.outputs)
+    if sources.controller:
+        widths = np.array([hi - lo for lo, hi, _ in sources.input_ranges])
+        scale = np.broadcast_to(widths, diff.shape)
+    else:
+        scale = np.abs(host.outputs) + np.max(np.abs(host.outputs), axis=0)
+    scaled = np.where(diff == 0, 0.0, diff / np.where(scale > 0, scale, 1.0))
+    return float(np.max(scaled)) if scaled.size else 0.0
+
+
+def firmware_check(folder: Path, steps: int = 200, seed: int = 0, work: Path | None = None,
+                   compilers: tuple[str, ...] = ("gcc", "clang"), model_only: bool = False) -> Budget:
+    """Strict host builds, cross build, QEMU run and closed-loop comparison of ``folder``.
+
+    The workload is the controller when the folder has one, else (or with
+    ``model_only``) the model's F_and_jacobians.
+    """
+    missing = missing_tools(cross=True)
+    if missing:
+        raise FirmwareError(f"missing tools: {', '.join(missing)}; run `make tools` (Debian, as root)")
+    sources = find_sources(folder, model_only)
+    target = TARGETS[sources.precision]
+    with workdir(work) as base:
+        host = host_check(sources.folder, compilers, base, model_only)
+        objects = sorted((base / "host-gcc").glob("*.o")) if "gcc" in compilers else None
+        inputs = recorded_inputs(sources, steps, seed, base, objects)
+        cross = cross_build(sources, check_program(sources, inputs), base / target.name, target)
+        on_target = run_qemu(cross.elf, target, sources.precision)
+        on_host = run_host(sources, inputs, base / "host-run", objects)
+    if abs(on_target.instructions_per_tick - INSTRUCTIONS_PER_TICK) > 0.01 * INSTRUCTIONS_PER_TICK:
+        raise FirmwareError(f"{target.machine}: SysTick counted {on_target.instructions_per_tick:.2f} instructions "
+                            f"per tick, expected {INSTRUCTIONS_PER_TICK} (is -icount shift=0 in effect?)")
+    error = compare_runs(on_target, on_host, sources)
+    return Budget(
+        model=sources.model, horizon=sources.horizon, precision=sources.precision, target=target,
+        workload=sources.workload, flash=cross.flash, ram=cross.ram, stack=cross.stack,
+        stack_measured=max(on_target.stack), instructions_median=int(statistics.median(on_target.instructions)),
+        instructions_max=max(on_target.instructions),
+        feedback_max=max(on_target.feedback_instructions) if sources.controller else None,
+        steps=steps, max_error=error, tolerance=tolerance(sources.precision, sources.controller),
+        host=host, foreign=cross.foreign, recursion=tuple(cross.callgraph.cycles()),
+        status_mismatch=status_mismatch(on_target, on_host),
+        model_only=model_only and find_sources(folder).controller)
+
+
+def budget_table(budgets: list[Budget]) -> str:
+    """The budget table: one row per folder."""
+    head = (f"{'model':<10} {'workload':<8} {'N':>3} {'precision':<9} {'target':<10} {'flash B':>8} {'RAM B':>6} {'stack B':>7} "
+            f"{'stack hw':>8} {'instr/step med':>14} {'max':>8} {'feedback max':>12} {'MHz@1kHz':>9} {'vs host':>8}  check")
+    rows = [head, "-" * len(head)]
+    for b in budgets:
+        rows.append(f"{b.model:<10} {'mpc' if b.horizon is not None or b.feedback_max is not None else 'model':<8} "
+                    f"{b.horizon if b.horizon is not None else '-':>3} {b.precision:<9} "
+                    f"{b.target.core:<10} {b.flash:>8} {b.ram:>6} {b.stack:>7} {b.stack_measured:>8} "
+                    f"{b.instructions_median:>14} {b.instructions_max:>8} "
+                    f"{b.feedback_max if b.feedback_max is not None else '-':>12} {b.min_mhz:>9.1f} "
+                    f"{b.max_error:>8.1e}  "
+                    f"{'ok' if b.passed else 'FAILED'}")
+    rows += [
+        "flash = .text+.rodata, RAM = .data+.bss of the generated code and the libm functions it uses",
+        "  (the check program, startup file and newlib's stdio not counted)",
+        "stack = worst case along gcc's call graph (libm not counted); stack hw = high-water mark measured in QEMU",
+        "instr/step: controller feedback + prepare (feedback alone is the latency), or the model's F_and_jacobians;",
+        f"  counted by SysTick under QEMU -icount shift=0 (resolution {INSTRUCTIONS_PER_TICK} instructions)",
+        "MHz@1kHz = max instructions per step / 1 ms at one instruction per cycle (real cores need more:",
+        "  FPU latencies, flash wait states)",
+        "vs host = largest difference of the target's outputs from the host build's; the check allows, for",
+        "  the controller's u0 over its input range, sqrt of the QP tolerance (1e-2 float, 1e-4 double),",
+        "  for the model's outputs (relative) 1e3 eps",
+    ]
+    return "\n".join(rows)

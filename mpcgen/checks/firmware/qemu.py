@@ -1,0 +1,142 @@
+"""Firmware check, the run: the check program on QEMU (and on the host, the reference).
+
+The check program (``templates/firmware/check_main.c.j2``) replays recorded inputs
+through the workload, step by step, and prints per step the status, the SysTick
+ticks of feedback and prepare, the stack used and the outputs as bit patterns. On
+``qemu-system-arm`` with ``-icount shift=0`` a guest instruction takes 1 ns, so SysTick
+counts instructions (each run checks the ratio on a loop of known length first).
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...codegen.render import environment
+from ...errors import FirmwareError
+from .build import Sources, Target, host_executable, tool, workdir
+
+#: SysTick on QEMU's mps2 boards runs at 25 MHz; with -icount shift=0 a guest
+#: instruction is 1 ns, so one tick is 40 instructions (checked by every run).
+INSTRUCTIONS_PER_TICK = 40
+QEMU_TIMEOUT_S = 300.0
+
+
+def _literal(value: float, precision: str) -> str:
+    """An exact C99 hexadecimal floating constant."""
+    if precision == "float":
+        return float(np.float32(value)).hex() + "f"
+    return float(value).hex()
+
+
+def check_program(sources: Sources, inputs: np.ndarray) -> str:
+    """The text of the check program (host and target) replaying ``inputs`` (steps x n_in)."""
+    return environment().get_template("firmware/check_main.c.j2").render(
+        prefix=sources.prefix, controller=sources.controller, initial_guess=sources.initial_guess,
+        workload_name=sources.workload,
+        steps=inputs.shape[0], n_in=inputs.shape[1], double=sources.precision == "double",
+        inputs=[[_literal(v, sources.precision) for v in row] for row in inputs],
+        params=[_literal(v, sources.precision) for v in sources.parameters])
+
+
+def recorded_inputs(sources: Sources, steps: int, seed: int = 0, work: Path | None = None,
+                    objects: list[Path] | None = None) -> np.ndarray:
+    """The inputs the check replays, one row per step.
+
+    Model workload: points (x, u) drawn uniformly from the declared ranges. Controller:
+    the states of a closed loop x+ = F(x, u0) run with the host build from an initial
+    state near the nominal one (so the controller has work to do and warm starts).
+    """
+    rng = np.random.default_rng(seed)
+    dtype = np.float32 if sources.precision == "float" else np.float64
+    xs = np.array(sources.state_ranges, dtype=float).reshape(-1, 3)
+    if not sources.controller:
+        us = np.array(sources.input_ranges, dtype=float).reshape(-1, 3)
+        lo, hi = np.concatenate([xs[:, 0], us[:, 0]]), np.concatenate([xs[:, 1], us[:, 1]])
+        return rng.uniform(lo, hi, size=(steps, lo.size)).astype(dtype)
+    width = xs[:, 1] - xs[:, 0]
+    x_init = np.clip(xs[:, 2] + 0.1 * width * rng.uniform(-1, 1, size=width.size), xs[:, 0], xs[:, 1])
+    table = np.zeros((steps, sources.nx))
+    table[0] = x_init
+    with workdir(work) as base:
+        exe = host_executable(sources, check_program(sources, table.astype(dtype)), base / "record",
+                              ("-DMPCGEN_RECORD",), objects)
+        out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=QEMU_TIMEOUT_S).stdout
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("record ")]
+    states = np.array([[_unbits(w, sources.precision) for w in r[3:]] for r in rows], dtype=dtype)
+    if len(states) < steps:
+        raise FirmwareError(f"{sources.model}: the recorded closed loop stopped after {len(states)} of {steps} "
+                            f"steps (the plant or controller returned a non-zero status)")
+    return states
+
+
+def _unbits(word: str, precision: str) -> float:
+    if precision == "float":
+        return struct.unpack("<f", struct.pack("<I", int(word, 16)))[0]
+    return struct.unpack("<d", struct.pack("<Q", int(word, 16)))[0]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the check program: per step status, instructions, stack and outputs."""
+
+    status: tuple[int, ...]
+    instructions: tuple[int, ...]           # per step (target only; 0 on the host)
+    feedback_instructions: tuple[int, ...]  # controller: the feedback part alone
+    stack: tuple[int, ...]                  # bytes used below the caller's sp (target only)
+    outputs: np.ndarray                     # steps x outputs
+    instructions_per_tick: float            # measured on a loop of known length (target only)
+
+
+def _parserun_tool(text: str, precision: str, target: bool) -> Run:
+    status, instr, fb, stack, outputs = [], [], [], [], []
+    per_tick = float(INSTRUCTIONS_PER_TICK)
+    init = None
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "calibrate":
+            per_tick = int(words[1]) / max(int(words[2]), 1)
+        elif words[0] == "init":
+            init = int(words[1])
+        elif words[0] == "step":
+            s, t1, t2, used = (int(w) for w in words[2:6])
+            status.append(s)
+            fb.append(t1 * INSTRUCTIONS_PER_TICK)
+            instr.append((t1 + t2) * INSTRUCTIONS_PER_TICK)
+            stack.append(used)
+            outputs.append([_unbits(w, precision) for w in words[6:]])
+    if init is None or "done" not in text:
+        where = "the target" if target else "the host"
+        raise FirmwareError(f"the check program did not finish on {where}; last output: "
+                            f"{text.strip().splitlines()[-1:] or '(none)'}")
+    if init != 0:
+        raise FirmwareError(f"initialization returned status {init}")
+    return Run(tuple(status), tuple(instr), tuple(fb), tuple(stack), np.array(outputs, dtype=float), per_tick)
+
+
+def run_qemu(elf: Path, target: Target, precision: str, timeout: float = QEMU_TIMEOUT_S) -> Run:
+    """Run a check program on QEMU with semihosting and instruction counting."""
+    cmd = [tool("qemu-system-arm"), "-M", target.machine, "-nographic", "-monitor", "none", "-serial", "none",
+           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise FirmwareError(f"{elf.name} on {target.machine}: no exit after {timeout:.0f} s (hang or fault loop)") \
+            from None
+    if proc.returncode != 0:
+        raise FirmwareError(f"{elf.name} on {target.machine}: exit status {proc.returncode} (a fault?); "
+                            f"{proc.stderr.strip()[:200]}")
+    return _parserun_tool(proc.stdout, precision, target=True)
+
+
+def run_host(sources: Sources, inputs: np.ndarray, work: Path, objects: list[Path] | None = None) -> Run:
+    """Build the check program with the host gcc and run it: the reference outputs."""
+    exe = host_executable(sources, check_program(sources, inputs), work, objects=objects)
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=QEMU_TIMEOUT_S)
+    return _parserun_tool(proc.stdout, sources.precision, target=False)

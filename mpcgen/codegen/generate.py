@@ -1,0 +1,95 @@
+"""The code-generation pipeline: source -> derivatives -> programs -> files -> folder.
+
+``generate_files`` is pure (model and options in, file texts out); ``generate`` loads
+a model by name, generates its files and writes them with
+:func:`~mpcgen.codegen.folder.write_folder`, which replaces the output folder
+atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..derivatives.discretize import discrete_model
+from ..derivatives.jacobians import derive
+from ..errors import MpcgenError, OptionsError, SourceError
+from ..problem.model import Model
+from ..problem.ocp import Ocp, check_ocp
+from ..problem.options import CodegenOptions
+from .build_files import integration_files
+from .folder import write_folder
+from .manifest import MANIFEST, manifest_text
+from .model_program import COMPLEX_SUFFIX, build_program
+from .mpc_program import build_mpc_program
+from .render import render_controller, render_program
+
+
+def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp | None = None) -> dict[str, str]:
+    """All files of a generated folder: the shipped C, its complex-step twin, the
+    controller (QP solver and SQP) when an OCP is given, and the manifest."""
+    d = derive(model, options)
+    shipped = build_program(d, options.precision, source)
+    complex_step = build_program(d, "complex", source, prefix=model.name + COMPLEX_SUFFIX, only=("F",))
+    files = render_program(shipped) | render_program(complex_step)
+    controller = None
+    if ocp is not None:
+        checked = check_ocp(model, ocp, discrete_model(model, options))
+        controller = build_mpc_program(checked, d, source)
+        files |= render_controller(controller)
+    files |= integration_files(files, model.name)
+    files[MANIFEST] = manifest_text(model, options, source, shipped, complex_step, list(files),
+                                    controller.interface if controller else None)
+    return files
+
+
+def generate(
+    source: str,
+    out: str | Path,
+    *,
+    ts: float | None = None,
+    precision: str = "double",
+    integrator: str = "rk4",
+    substeps: int = 1,
+    substep_form: str = "auto",
+    controller: bool = True,
+    horizon: int | None = None,
+) -> Path:
+    """Generate the folder ``out`` for an example name or ``file.py:function``.
+
+    ``ts`` defaults to the example's sample time (or a ``TS`` constant in the model file).
+    With ``controller`` (the default) and an OCP shipped with the model (an example's,
+    or a function ``ocp(model)`` in the model file), the MPC controller is generated too;
+    ``horizon`` replaces the OCP's N.
+    """
+    from ..problem.source import load_source
+
+    loaded = load_source(source)
+    ts = ts if ts is not None else loaded.default_ts
+    if ts is None:
+        raise OptionsError(f"{source}: no default sample time; pass ts (CLI: --ts SECONDS) or define TS in the file")
+    options = CodegenOptions(ts=ts, precision=precision, integrator=integrator, substeps=substeps,
+                             substep_form=substep_form)
+    ocp = _load_ocp(loaded) if controller else None
+    if horizon is not None:
+        if ocp is None:
+            raise OptionsError(f"{source}: --horizon needs an OCP, and this model comes without one")
+        ocp = dataclasses.replace(ocp, N=horizon)
+    return write_folder(generate_files(loaded.model, options, source, ocp), Path(out))
+
+
+def _load_ocp(loaded) -> Ocp | None:
+    """The OCP shipped with a loaded model, checked to be an Ocp."""
+    if loaded.ocp is None:
+        return None
+    name = getattr(loaded.ocp, "__name__", "ocp")
+    try:
+        ocp = loaded.ocp(loaded.model)
+    except MpcgenError:
+        raise
+    except Exception as exc:
+        raise SourceError(f"{loaded.spec}: {name}(model) raised {type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())}") from None
+    if not isinstance(ocp, Ocp):
+        raise SourceError(f"{loaded.spec}: {name}(model) must return an mpcgen.Ocp, got {type(ocp).__name__}")
+    return ocp

@@ -1,0 +1,89 @@
+"""Find a model: an example name (``pendulum``, ``chain:12``) or ``file.py:function``."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import MpcgenError, SourceError
+from .model import Model
+
+
+@dataclass(frozen=True)
+class Source:
+    """A loaded model with where it came from and its default sample time (if any)."""
+
+    spec: str
+    model: Model
+    default_ts: float | None
+    #: the optimal-control problem shipped with the model: an example's, or a function
+    #: ``FUNCTION_ocp(model)`` (else ``ocp(model)``) in the model file returning an
+    #: mpcgen.Ocp (None: model only)
+    ocp: Callable[[Model], object] | None = None
+
+
+def is_file_spec(spec: str) -> bool:
+    return ".py:" in spec or spec.endswith(".py")
+
+
+def load_source(spec: str) -> Source:
+    """Load the model named by ``spec``; raise SourceError/ModelError with one clear line."""
+    if is_file_spec(spec):
+        return _load_file(spec)
+    from .examples import get_example
+
+    example, model = get_example(spec)
+    return Source(spec, model, example.ts, example.ocp)
+
+
+def _load_file(spec: str) -> Source:
+    path_text, _, func_name = spec.rpartition(":") if ".py:" in spec else (spec, "", "")
+    if not func_name:
+        raise SourceError(f"{spec}: name the function that returns the model, as path/to/file.py:function")
+    path = Path(path_text)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such model file")
+    module_name = f"mpcgen_user_{abs(hash(str(path.resolve())))}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    assert loader_spec is not None and loader_spec.loader is not None
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except MpcgenError:
+        raise
+    except (Exception, SystemExit) as exc:  # SystemExit: a sys.exit() in the file must not end mpcgen silently
+        raise SourceError(f"{path}: importing the model file raised {_where(exc, path)}") from None
+    func = getattr(module, func_name, None)
+    if func is None:
+        raise SourceError(f"{path}: has no function {func_name!r}")
+    if not callable(func):
+        raise SourceError(f"{path}: {func_name!r} is not a function (it is of type {type(func).__name__}); "
+                          "name the function that returns the model")
+    try:
+        result = func()
+    except MpcgenError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise SourceError(f"{path}:{func_name}() raised {_where(exc, path)}") from None
+    if not isinstance(result, Model):
+        raise SourceError(f"{path}:{func_name}() must return an mpcgen.Model, got {type(result).__name__}")
+    ocp = getattr(module, f"{func_name}_ocp", None) or getattr(module, "ocp", None)
+    return Source(spec, result, getattr(module, "TS", None), ocp if callable(ocp) else None)
+
+
+def _where(exc: BaseException, path: Path) -> str:
+    """``ValueError: message (file.py line 12)`` for the innermost frame in the user's file.
+
+    The message is joined into one line (CasADi's errors span several).
+    """
+    line = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path.resolve():
+            line = f" ({path.name} line {frame.lineno})"
+    text = f"sys.exit({exc.code!r}) was called" if isinstance(exc, SystemExit) else " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}{line}"
