@@ -15,8 +15,8 @@
 
 CHAIN_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 CHAIN_BUILD ?= build/chain
-CHAIN_SRCS := $(addprefix $(CHAIN_DIR)/,chain.c chain_mpc.c chain_qp.c)
-CHAIN_HDRS := $(addprefix $(CHAIN_DIR)/,chain.h chain_mpc.h chain_qp.h)
+CHAIN_SRCS := $(addprefix $(CHAIN_DIR)/,chain.c chain_mpc.c chain_ocp.c chain_qp.c)
+CHAIN_HDRS := $(addprefix $(CHAIN_DIR)/,chain.h chain_mpc.h chain_ocp.h chain_qp.h)
 CHAIN_OBJS := $(patsubst $(CHAIN_DIR)/%.c,$(CHAIN_BUILD)/%.o,$(CHAIN_SRCS))
 CHAIN_LIB := $(CHAIN_BUILD)/libchain.a
 CHAIN_INCLUDE := -I$(CHAIN_DIR)

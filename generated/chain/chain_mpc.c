@@ -5,6 +5,7 @@
 #include <math.h>
 #include "chain_mpc.h"
 #include "chain_qp.h"
+#include "chain_ocp.h"
 
 #define N CHAIN_MPC_N
 #define NX CHAIN_NX
@@ -72,49 +73,6 @@ static struct {
     int consumed;     /* a feedback used the trajectory since the last prepare: shift next */
     int warm;         /* the QP solution struct holds multipliers worth starting from */
 } mem;
-
-/* hN(x, u, p) and its Jacobians Jx (1 x NX), Ju (1 x NU), row-major (10 operations). */
-static void ocp_hN(const real *restrict x, const real *restrict u, const real *restrict p,
-    real *restrict value, real *restrict Jx, real *restrict Ju)
-{
-    (void)u;
-    (void)p;
-    const real w2 = x[18] - 1.0;
-    const real w3 = w2 * w2;
-    const real w5 = x[19] * x[19];
-    const real w6 = w3 + w5;
-    const real w8 = x[20] * x[20];
-    const real w9 = w6 + w8;
-    const real w11 = w9 - 0.0025000000000000005;
-    value[0] = w11;
-    const real w13 = w2 + w2;
-    Jx[18] = w13;
-    const real w15 = x[19] + x[19];
-    Jx[19] = w15;
-    const real w17 = x[20] + x[20];
-    Jx[20] = w17;
-    Jx[0] = 0;
-    Jx[1] = 0;
-    Jx[2] = 0;
-    Jx[3] = 0;
-    Jx[4] = 0;
-    Jx[5] = 0;
-    Jx[6] = 0;
-    Jx[7] = 0;
-    Jx[8] = 0;
-    Jx[9] = 0;
-    Jx[10] = 0;
-    Jx[11] = 0;
-    Jx[12] = 0;
-    Jx[13] = 0;
-    Jx[14] = 0;
-    Jx[15] = 0;
-    Jx[16] = 0;
-    Jx[17] = 0;
-    Ju[0] = 0;
-    Ju[1] = 0;
-    Ju[2] = 0;
-}
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
  * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
@@ -410,8 +368,8 @@ static int linearize(real *cost_out)
         }
     }
     {
-        real h[NHN], Ju_unused[NHN * NU];
-        ocp_hN(mem.x[N], mem.u[N - 1], mem.p[N], h, mem.qp.CN, Ju_unused);
+        real h[NHN];
+        chain_ocp_hN_eval(mem.x[N], mem.p[N], h, mem.qp.CN);
         if (!finite(h, NHN)) {
             return CHAIN_MPC_MODEL_FAILURE;
         }
@@ -645,8 +603,8 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         }
     }
     {
-        real h[NHN], Jx[NHN * NX], Ju[NHN * NU];
-        ocp_hN(x[N], u[N - 1], mem.p[N], h, Jx, Ju);
+        real h[NHN], Jx[NHN * NX];
+        chain_ocp_hN_eval(x[N], mem.p[N], h, Jx);
         for (j = 0; j < NHN; ++j) {
             phi += penalty(h[j]);
         }

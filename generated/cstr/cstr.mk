@@ -15,8 +15,8 @@
 
 CSTR_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 CSTR_BUILD ?= build/cstr
-CSTR_SRCS := $(addprefix $(CSTR_DIR)/,cstr.c cstr_mpc.c cstr_qp.c)
-CSTR_HDRS := $(addprefix $(CSTR_DIR)/,cstr.h cstr_mpc.h cstr_qp.h)
+CSTR_SRCS := $(addprefix $(CSTR_DIR)/,cstr.c cstr_mpc.c cstr_ocp.c cstr_qp.c)
+CSTR_HDRS := $(addprefix $(CSTR_DIR)/,cstr.h cstr_mpc.h cstr_ocp.h cstr_qp.h)
 CSTR_OBJS := $(patsubst $(CSTR_DIR)/%.c,$(CSTR_BUILD)/%.o,$(CSTR_SRCS))
 CSTR_LIB := $(CSTR_BUILD)/libcstr.a
 CSTR_INCLUDE := -I$(CSTR_DIR)

@@ -5,6 +5,7 @@
 #include <math.h>
 #include "cstr_mpc.h"
 #include "cstr_qp.h"
+#include "cstr_ocp.h"
 
 #define N CSTR_MPC_N
 #define NX CSTR_NX
@@ -76,27 +77,6 @@ static struct {
     int consumed;     /* a feedback used the trajectory since the last prepare: shift next */
     int warm;         /* the QP solution struct holds multipliers worth starting from */
 } mem;
-
-/* h(x, u, p) and its Jacobians Jx (1 x NX), Ju (1 x NU), row-major (7 operations). */
-static void ocp_h(const real *restrict x, const real *restrict u, const real *restrict p,
-    real *restrict value, real *restrict Jx, real *restrict Ju)
-{
-    (void)p;
-    const real w3 = u[0] * x[1];
-    const real w5 = w3 / 12.37713254189095;
-    const real w6 = 1.0 - w5;
-    value[0] = w6;
-    const real w9 = 0.08079415782415321 * u[0];
-    const real w10 = -w9;
-    Jx[1] = w10;
-    const real w12 = 0.08079415782415321 * x[1];
-    const real w13 = -w12;
-    Ju[0] = w13;
-    Jx[0] = 0;
-    Jx[2] = 0;
-    Jx[3] = 0;
-    Ju[1] = 0;
-}
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
  * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
@@ -402,7 +382,7 @@ static int linearize(real *cost_out)
     /* path constraints, linearized: h + Jx dx + Ju du - s <= 0 */
     for (k = 0; k < N; ++k) {
         real h[NH];
-        ocp_h(mem.x[k], mem.u[k], mem.p[k], h, mem.qp.Cx[k], mem.qp.Cu[k]);
+        cstr_ocp_h_eval(mem.x[k], mem.u[k], mem.p[k], h, mem.qp.Cx[k], mem.qp.Cu[k]);
         if (!finite(h, NH)) {
             return CSTR_MPC_MODEL_FAILURE;
         }
@@ -645,7 +625,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         }
         {
             real h[NH], Jx[NH * NX], Ju[NH * NU];
-            ocp_h(x[k], u[k], mem.p[k], h, Jx, Ju);
+            cstr_ocp_h_eval(x[k], u[k], mem.p[k], h, Jx, Ju);
             for (j = 0; j < NH; ++j) {
                 phi += penalty(h[j]);
             }

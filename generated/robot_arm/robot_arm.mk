@@ -15,8 +15,8 @@
 
 ROBOT_ARM_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 ROBOT_ARM_BUILD ?= build/robot_arm
-ROBOT_ARM_SRCS := $(addprefix $(ROBOT_ARM_DIR)/,robot_arm.c robot_arm_mpc.c robot_arm_qp.c)
-ROBOT_ARM_HDRS := $(addprefix $(ROBOT_ARM_DIR)/,robot_arm.h robot_arm_mpc.h robot_arm_qp.h)
+ROBOT_ARM_SRCS := $(addprefix $(ROBOT_ARM_DIR)/,robot_arm.c robot_arm_mpc.c robot_arm_ocp.c robot_arm_qp.c)
+ROBOT_ARM_HDRS := $(addprefix $(ROBOT_ARM_DIR)/,robot_arm.h robot_arm_mpc.h robot_arm_ocp.h robot_arm_qp.h)
 ROBOT_ARM_OBJS := $(patsubst $(ROBOT_ARM_DIR)/%.c,$(ROBOT_ARM_BUILD)/%.o,$(ROBOT_ARM_SRCS))
 ROBOT_ARM_LIB := $(ROBOT_ARM_BUILD)/librobot_arm.a
 ROBOT_ARM_INCLUDE := -I$(ROBOT_ARM_DIR)

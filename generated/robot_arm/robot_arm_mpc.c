@@ -5,6 +5,7 @@
 #include <math.h>
 #include "robot_arm_mpc.h"
 #include "robot_arm_qp.h"
+#include "robot_arm_ocp.h"
 
 #define N ROBOT_ARM_MPC_N
 #define NX ROBOT_ARM_NX
@@ -76,40 +77,6 @@ static struct {
     int consumed;     /* a feedback used the trajectory since the last prepare: shift next */
     int warm;         /* the QP solution struct holds multipliers worth starting from */
 } mem;
-
-/* y(x, u, p) and its Jacobians Jx (2 x NX), Ju (2 x NU), row-major (13 operations). */
-static void ocp_y(const real *restrict x, const real *restrict u, const real *restrict p,
-    real *restrict value, real *restrict Jx, real *restrict Ju)
-{
-    (void)u;
-    const real w2 = cos(x[0]);
-    const real w3 = p[2] * w2;
-    const real w6 = x[0] + x[1];
-    const real w7 = cos(w6);
-    const real w8 = p[3] * w7;
-    const real w9 = w3 + w8;
-    value[0] = w9;
-    const real w11 = sin(x[0]);
-    const real w12 = p[2] * w11;
-    const real w13 = sin(w6);
-    const real w14 = p[3] * w13;
-    const real w15 = w12 + w14;
-    value[1] = w15;
-    const real w17 = -w15;
-    Jx[0] = w17;
-    Jx[4] = w9;
-    const real w20 = -w14;
-    Jx[1] = w20;
-    Jx[5] = w8;
-    Jx[2] = 0;
-    Jx[3] = 0;
-    Jx[6] = 0;
-    Jx[7] = 0;
-    Ju[0] = 0;
-    Ju[1] = 0;
-    Ju[2] = 0;
-    Ju[3] = 0;
-}
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
  * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
@@ -392,7 +359,7 @@ static int linearize(real *cost_out)
         {
             /* Gauss-Newton on the outputs: Hessian J'WJ, gradient J'W(y - y_ref) */
             real y[NY], Jx[NY * NX], Ju[NY * NU], WJx[NY * NX], WJu[NY * NU], We[NY];
-            ocp_y(mem.x[k], mem.u[k], mem.p[k], y, Jx, Ju);
+            robot_arm_ocp_y_eval(mem.x[k], mem.u[k], mem.p[k], y, Jx, Ju);
             if (!finite(y, NY) || !finite(Jx, NY * NX) || !finite(Ju, NY * NU)) {
                 return ROBOT_ARM_MPC_MODEL_FAILURE;
             }
@@ -704,7 +671,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         }
         {
             real y[NY], Jx[NY * NX], Ju[NY * NU], We[NY];
-            ocp_y(x[k], u[k], mem.p[k], y, Jx, Ju);
+            robot_arm_ocp_y_eval(x[k], u[k], mem.p[k], y, Jx, Ju);
             for (i = 0; i < NY; ++i) {
                 y[i] -= mem.y_ref[k][i];
             }

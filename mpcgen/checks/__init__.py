@@ -1,6 +1,7 @@
 """Stage 6, checks: verdicts on the compiled code (a check is a run and a verdict).
 
-verification  the compiled functions against CasADi, central and complex-step differences (mpcgen verify)
+verification  every compiled function against CasADi, central and complex-step differences (mpcgen verify);
+              verification_report holds what it found and prints the table
 fuzz          the controller under libFuzzer with sanitizers, and valgrind (mpcgen fuzz)
 firmware      strict builds, symbols, stack, and the run on an emulated Cortex-M (mpcgen firmware)
 """

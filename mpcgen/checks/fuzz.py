@@ -147,7 +147,7 @@ def harness_source(folder: str | Path) -> str:
 
 
 def _sources(folder: Path, c: ControllerInterface) -> list[Path]:
-    names = [f"{c.prefix}.c", f"{c.prefix}_qp.c", f"{c.prefix}_mpc.c"]
+    names = list(c.c_sources)
     missing = [n for n in names + [f"{c.prefix}_mpc.h"] if not (folder / n).is_file()]
     if missing:
         raise BuildError(f"{folder}: missing {', '.join(missing)}; regenerate the folder")

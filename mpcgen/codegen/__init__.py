@@ -3,6 +3,7 @@
 lower          CasADi SX instructions -> single-assignment C statements (double, float, complex):
                the only place that turns expressions into C text
 model_program  the model's public functions and their blocks (F, dF_dx, ..., F_and_jacobians)
+ocp_program    the OCP's functions y, h, h_N with their Jacobians (PREFIX_ocp.h/.c) and their complex twin
 qp_program     the stage-wise QP's fixed layout and the solver's sizes
 mpc_program    the controller: QP layout, the OCP's lowered functions, defaults, memory
 render         the Jinja templates (top-level templates/) -> file texts

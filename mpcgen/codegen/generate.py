@@ -22,7 +22,8 @@ from .folder import write_folder
 from .manifest import MANIFEST, manifest_text
 from .model_program import COMPLEX_SUFFIX, build_program
 from .mpc_program import build_mpc_program
-from .render import render_controller, render_program
+from .ocp_program import build_ocp_program
+from .render import render_controller, render_ocp, render_program
 
 
 def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp | None = None) -> dict[str, str]:
@@ -32,14 +33,21 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
     shipped = build_program(d, options.precision, source)
     complex_step = build_program(d, "complex", source, prefix=model.name + COMPLEX_SUFFIX, only=("F",))
     files = render_program(shipped) | render_program(complex_step)
-    controller = None
+    controller = ocp_shipped = ocp_complex = None
     if ocp is not None:
         checked = check_ocp(model, ocp, discrete_model(model, options))
-        controller = build_mpc_program(checked, d, source)
+        ocp_shipped = build_ocp_program(checked, options.precision, source, options.describe())
+        ocp_complex = build_ocp_program(checked, "complex", source, options.describe())
+        controller = build_mpc_program(checked, d, source, ocp_shipped)
         files |= render_controller(controller)
+        for program in (ocp_shipped, ocp_complex):
+            if program is not None:
+                files |= render_ocp(program)
     files |= integration_files(files, model.name)
     files[MANIFEST] = manifest_text(model, options, source, shipped, complex_step, list(files),
-                                    controller.interface if controller else None)
+                                    controller.interface if controller else None,
+                                    ocp_shipped.interface if ocp_shipped else None,
+                                    ocp_complex.interface if ocp_complex else None)
     return files
 
 

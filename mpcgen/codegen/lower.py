@@ -88,6 +88,9 @@ _LIBM = {
     ca.OP_ATAN2: "atan2", ca.OP_HYPOT: "hypot", ca.OP_COPYSIGN: "copysign",
 }
 
+#: The libm functions the lowering calls (double names; float adds "f").
+LIBM_FUNCTIONS = tuple(sorted(set(_LIBM.values())))
+
 # Logic and comparison operations, as conditions on (real parts of) operands.
 _CONDITIONS = {
     ca.OP_LT: "{0} < {1}", ca.OP_LE: "{0} <= {1}", ca.OP_EQ: "{0} == {1}",

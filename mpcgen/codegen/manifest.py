@@ -19,7 +19,7 @@ MANIFEST = "mpcgen.json"
 
 
 def manifest_text(model: Model, options: CodegenOptions, source: str, shipped: Program,
-                  complex_step: Program, files: list[str], controller=None) -> str:
+                  complex_step: Program, files: list[str], controller=None, ocp=None, ocp_complex=None) -> str:
     """Deterministic JSON text (sorted keys) describing a generated folder."""
     data = {
         "mpcgen_version": __version__,
@@ -45,6 +45,7 @@ def manifest_text(model: Model, options: CodegenOptions, source: str, shipped: P
             "shipped": shipped.interface.to_json(),
             "complex_step": complex_step.interface.to_json(),
             **({"controller": controller.to_json()} if controller is not None else {}),
+            **({"ocp": ocp.to_json(), "ocp_complex_step": ocp_complex.to_json()} if ocp is not None else {}),
         },
         "files": sorted([*files, MANIFEST]),
     }

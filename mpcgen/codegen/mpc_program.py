@@ -1,10 +1,11 @@
 """Assemble the C program of an MPC from its OCP.
 
 Decides *what* the generated controller contains: the QP layout (which bounds give
-rows), the straight-line blocks of the OCP's own functions (least-squares outputs y,
-path constraints h, terminal constraints h_N, each with its Jacobians), the default
-weights, references and bounds the controller starts with, and the memory it needs.
-The templates ``mpc.h.j2`` / ``mpc.c.j2`` decide how it looks.
+rows), which of the OCP's own functions it calls (least-squares outputs y, path
+constraints h, terminal constraints h_N, each with its Jacobians: public functions of
+``PREFIX_ocp.c``, see :mod:`.ocp_program`), the default weights, references and bounds
+the controller starts with, and the memory it needs. The templates ``mpc.h.j2`` /
+``mpc.c.j2`` decide how it looks.
 """
 
 from __future__ import annotations
@@ -15,20 +16,11 @@ import casadi as ca
 import numpy as np
 
 from ..derivatives.jacobians import Derivatives
-from ..derivatives.ocp_functions import ocp_functions
 from ..problem.ocp import CheckedOcp
 from ..version import __version__
-from .lower import SCALARS, Lowered, Scalar, lower
+from .lower import SCALARS, Scalar
+from .ocp_program import OcpProgram
 from .qp_program import QpLayout, QpProgram, struct_bytes
-
-
-@dataclass(frozen=True)
-class OcpBlock:
-    """A lowered OCP function (value and Jacobians) with its C name and sizes."""
-
-    name: str            # "y", "h" or "hN"
-    rows: int
-    block: Lowered
 
 
 @dataclass(frozen=True)
@@ -42,7 +34,8 @@ class MpcProgram:
     source: str
     version: str
     qp: QpProgram
-    blocks: tuple[OcpBlock, ...]
+    #: the OCP's functions the controller calls (None: the OCP has no y, h or h_N)
+    ocp_functions: OcpProgram | None
 
     @property
     def model(self):
@@ -53,7 +46,12 @@ class MpcProgram:
         return self.ocp.N
 
     def rows_of(self, name: str) -> int:
-        return next((b.rows for b in self.blocks if b.name == name), 0)
+        return self.ocp_functions.rows(name) if self.ocp_functions else 0
+
+    @property
+    def ocp_prefix(self) -> str | None:
+        """Prefix of the OCP functions' file pair and functions (None if there are none)."""
+        return self.ocp_functions.prefix if self.ocp_functions else None
 
     @property
     def ny(self) -> int:
@@ -141,8 +139,14 @@ class ControllerInterface:
 
     @property
     def files(self) -> tuple[str, ...]:
-        """Controller sources, header first: the SQP, then the QP solver."""
-        return (f"{self.prefix}_mpc.h", f"{self.prefix}_mpc.c", f"{self.prefix}_qp.h", f"{self.prefix}_qp.c")
+        """Controller sources, header first: the SQP, the QP solver, the OCP's functions (if any)."""
+        ocp = (f"{self.prefix}_ocp.h", f"{self.prefix}_ocp.c") if self.ny or self.nh or self.nhn else ()
+        return (f"{self.prefix}_mpc.h", f"{self.prefix}_mpc.c", f"{self.prefix}_qp.h", f"{self.prefix}_qp.c", *ocp)
+
+    @property
+    def c_sources(self) -> tuple[str, ...]:
+        """Every .c file a program with the controller compiles: the model's, then the controller's."""
+        return (f"{self.prefix}.c", *(n for n in self.files if n.endswith(".c")))
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -152,20 +156,15 @@ class ControllerInterface:
         return ControllerInterface(**{k: data[k] for k in ControllerInterface.__dataclass_fields__})
 
 
-def ocp_blocks(ocp: CheckedOcp, scalar: Scalar) -> tuple[OcpBlock, ...]:
-    """Lower y, h and h_N with their Jacobians (only those the OCP has)."""
-    return tuple(OcpBlock(f.name, f.rows, lower(f.function, scalar, f"OCP expression {f.name}"))
-                 for f in ocp_functions(ocp))
-
-
 def structural_nonzeros(matrix: ca.SX) -> tuple[tuple[int, int], ...]:
     """(row, col) of each structural nonzero of an SX matrix."""
     sp = matrix.sparsity()
     return tuple(sorted(zip(sp.row(), sp.get_col())))
 
 
-def build_mpc_program(ocp: CheckedOcp, d: Derivatives, source: str, prefix: str | None = None) -> MpcProgram:
-    """The controller program for ``ocp`` on the derivatives ``d``, in the precision of its options.
+def build_mpc_program(ocp: CheckedOcp, d: Derivatives, source: str, ocp_functions: OcpProgram | None) -> MpcProgram:
+    """The controller program for ``ocp`` on the derivatives ``d``, in the precision of its options,
+    calling the OCP's functions ``ocp_functions`` (:func:`~.ocp_program.build_ocp_program`).
 
     The QP solver exploits the structural zeros of A and B when the Jacobians are
     unrolled over the whole sample (in the looped substep form the product of the
@@ -179,7 +178,7 @@ def build_mpc_program(ocp: CheckedOcp, d: Derivatives, source: str, prefix: str 
                                   ng=ocp.h.numel(), ngn=ocp.h_terminal.numel(),
                                   a_pattern=structural_nonzeros(d.A) if exact else None,
                                   b_pattern=structural_nonzeros(d.B) if exact else None)
-    prefix = prefix or m.name
+    prefix = m.name
     return MpcProgram(
         prefix=prefix,
         scalar=scalar,
@@ -188,5 +187,5 @@ def build_mpc_program(ocp: CheckedOcp, d: Derivatives, source: str, prefix: str 
         source=source,
         version=__version__,
         qp=QpProgram(prefix, scalar, layout, __version__),
-        blocks=ocp_blocks(ocp, scalar),
+        ocp_functions=ocp_functions,
     )

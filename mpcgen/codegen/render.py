@@ -65,6 +65,18 @@ def render_qp_cdef(qp) -> str:
     return str(module.declarations(qp))
 
 
+def render_ocp(program) -> dict[str, str]:
+    """File name -> text of the OCP functions' pair ``PREFIX_ocp.h`` / ``PREFIX_ocp.c`` (or its twin)."""
+    env = environment()
+    return {program.prefix + suffix: _tidy(env.get_template(t).render(program=program))
+            for t, suffix in (("ocp.h.j2", ".h"), ("ocp.c.j2", ".c"))}
+
+
+def render_ocp_cdef(interface) -> str:
+    """cffi declarations of the OCP functions (same macros as their header)."""
+    return str(environment().get_template("ocp_api.j2").module.declarations(interface))
+
+
 def render_controller(mpc) -> dict[str, str]:
     """File name -> text of the controller: ``PREFIX_mpc.h/.c`` and its QP solver."""
     env = environment()

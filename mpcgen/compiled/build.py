@@ -9,10 +9,12 @@ build of unchanged sources is a cache hit.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -22,9 +24,11 @@ from types import ModuleType
 
 import cffi
 
+from ..codegen.lower import LIBM_FUNCTIONS
 from ..codegen.manifest import read_manifest
 from ..codegen.model_program import Interface
-from ..codegen.render import render_cdef, render_controller_cdef
+from ..codegen.ocp_program import OcpInterface
+from ..codegen.render import render_cdef, render_controller_cdef, render_ocp_cdef
 from ..errors import BuildError
 
 #: Flags for the shipped build (double or float). -std=c99 keeps FMA contraction off,
@@ -42,6 +46,7 @@ class Built:
     ffi: cffi.FFI
     lib: object
     path: Path
+    ocp: OcpInterface | None = None   # the OCP's functions built in too (shipped and complex builds)
 
 
 def cache_dir() -> Path:
@@ -54,21 +59,60 @@ def cache_dir() -> Path:
 
 
 def build(folder: Path, which: str = "shipped", flags: tuple[str, ...] | None = None) -> Built:
-    """Compile (or reuse from the cache) and load ``which`` ("shipped" or "complex_step")."""
+    """Compile (or reuse from the cache) and load ``which``: "shipped" (the model's functions
+    and the OCP's, when the folder has them), "complex_step" (their complex-step twins),
+    "promoted" (a float folder's shipped source with double arithmetic, see
+    :func:`promoted_sources`) or "controller"."""
     folder = Path(folder).resolve()
     manifest = read_manifest(folder)
     if which == "controller":
         return _build_controller(folder, manifest, flags or SHIPPED_FLAGS)
-    interface = Interface.from_json(manifest["interfaces"][which])
+    kind = "shipped" if which == "promoted" else which
+    interface = Interface.from_json(manifest["interfaces"][kind])
     if flags is None:
         flags = COMPLEX_FLAGS if which == "complex_step" else SHIPPED_FLAGS
-    names = (f"{interface.prefix}.h", f"{interface.prefix}.c")
+    names = [f"{interface.prefix}.h", f"{interface.prefix}.c"]
+    ocp_data = manifest["interfaces"].get("ocp" if kind == "shipped" else "ocp_complex_step")
+    ocp = OcpInterface.from_json(ocp_data) if ocp_data else None
+    if ocp is not None:
+        names += ocp.files
+    sources = _read(folder, names)
+    if which == "promoted":
+        if interface.c_type != "float":
+            raise BuildError(f"{folder}: only a float folder has a promoted build (this one is {interface.c_type})")
+        interface = dataclasses.replace(interface, c_type="double")
+        ocp = dataclasses.replace(ocp, c_type="double") if ocp else None
+        sources = promoted_sources(sources, interface.prefix)
+    cdef = render_cdef(interface) + ("\n" + render_ocp_cdef(ocp) if ocp else "")
+    module, so = compile_extension(interface.prefix + ("_promoted" if which == "promoted" else ""), sources, cdef,
+                                   flags)
+    return Built(interface, module.ffi, module.lib, so, ocp)
+
+
+_FLOAT_LIBM = re.compile(r"\b(" + "|".join(LIBM_FUNCTIONS) + r")f\(")
+
+
+def promoted_sources(sources: dict[str, str], prefix: str) -> dict[str, str]:
+    """A float folder's C with double arithmetic: ``PREFIX_real`` becomes double and each
+    float libm call its double twin; the float literals keep their float values. This is
+    the float program evaluated (nearly) exactly, for verification."""
+    typedef = f"typedef float {prefix}_real;"
+    out = {}
+    for name, text in sources.items():
+        if name == f"{prefix}.h":
+            if typedef not in text:
+                raise BuildError(f"{name}: no '{typedef}' to promote; regenerate the folder")
+            text = text.replace(typedef, f"typedef double {prefix}_real;")
+        out[name] = _FLOAT_LIBM.sub(r"\1(", text)   # headers too: the OCP functions' bodies are inline
+    return out
+
+
+def _read(folder: Path, names) -> dict[str, str]:
+    """File name -> text of ``names`` in ``folder``; BuildError naming any that is missing."""
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
         raise BuildError(f"{folder}: missing {', '.join(missing)}; regenerate the folder")
-    sources = {name: (folder / name).read_text() for name in names}
-    module, so = compile_extension(interface.prefix, sources, render_cdef(interface), flags)
-    return Built(interface, module.ffi, module.lib, so)
+    return {name: (folder / name).read_text() for name in names}
 
 
 def _build_controller(folder: Path, manifest: dict, flags: tuple[str, ...]) -> Built:
@@ -81,11 +125,7 @@ def _build_controller(folder: Path, manifest: dict, flags: tuple[str, ...]) -> B
                          "generate it from a model with an OCP")
     controller = ControllerInterface.from_json(data)
     model = Interface.from_json(manifest["interfaces"]["shipped"])
-    names = (*controller.files, f"{model.prefix}.h", f"{model.prefix}.c")
-    missing = [n for n in names if not (folder / n).is_file()]
-    if missing:
-        raise BuildError(f"{folder}: missing {', '.join(missing)}; regenerate the folder")
-    sources = {name: (folder / name).read_text() for name in names}
+    sources = _read(folder, (*controller.files, f"{model.prefix}.h", f"{model.prefix}.c"))
     module, so = compile_extension(f"{controller.prefix}_mpc", sources, render_controller_cdef(model, controller), flags)
     return Built(model, module.ffi, module.lib, so)
 
@@ -95,7 +135,7 @@ def compile_extension(
 ) -> tuple[ModuleType, Path]:
     """Compile C ``sources`` (file name -> text: headers and .c files) with cffi, cached.
 
-    The first header is included by the binding; every .c file is compiled. Returns
+    Every header is included by the binding, in order; every .c file is compiled. Returns
     the loaded module (``.ffi``, ``.lib``) and the path of the extension.
     """
     key = _key(sources, cdef, flags)
@@ -134,13 +174,13 @@ def _compile(module_name: str, sources: dict[str, str], cdef: str, flags: tuple[
     try:
         for name, text in sources.items():
             (work / name).write_text(text)
-        header = next(n for n in sources if n.endswith(".h"))
+        headers = [n for n in sources if n.endswith(".h")]
         c_files = [n for n in sources if n.endswith(".c")]
         ffi = cffi.FFI()
         ffi.cdef(cdef)
         ffi.set_source(
             module_name,
-            f'#include "{header}"',
+            "\n".join(f'#include "{h}"' for h in headers),
             sources=[str(work / n) for n in c_files],
             include_dirs=[str(work)],
             extra_compile_args=list(flags),

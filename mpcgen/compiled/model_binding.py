@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codegen.manifest import read_manifest
+from ..codegen.ocp_program import OcpSignature
 from ..errors import EvaluationError
 from .build import Built, build
 
@@ -19,13 +20,16 @@ class CompiledModel:
 
     ``F``, ``dF_dx``, ``dF_du``, ``dF_dp``, ``jacobians`` (= F_and_jacobians) call the
     shipped build; ``F_complex`` calls the complex-step build (compiled on first use).
-    Jacobians are returned as (rows, cols) arrays.
+    Jacobians are returned as (rows, cols) arrays. When the folder has the OCP's own
+    functions (``PREFIX_ocp.c``: outputs y, constraints h, h_N), ``ocp_functions`` names
+    them and ``ocp(name, x, u, p)`` / ``ocp_complex(name, x, u, p)`` call them.
     """
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, build_kind: str = "shipped"):
+        """``build_kind`` "promoted": a float folder's functions evaluated in double (verification)."""
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
-        self._shipped = build(self.folder, "shipped")
+        self._shipped = build(self.folder, build_kind)
         self._complex: Built | None = None
         i = self._shipped.interface
         self.prefix, self.nx, self.nu, self.np = i.prefix, i.nx, i.nu, i.np
@@ -53,6 +57,52 @@ class CompiledModel:
         if self._complex is None:
             self._complex = build(self.folder, "complex_step")
         return self._call(self._complex, "F", x, u, p)[0]
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Names of the model's shipped functions, in the header's order."""
+        return tuple(f.name for f in self._shipped.interface.functions)
+
+    def call(self, name: str, x, u, p=()) -> dict[str, np.ndarray]:
+        """Call the model's function ``name`` (e.g. "dF_du"): its outputs by name."""
+        sig = next((f for f in self._shipped.interface.functions if f.name == name), None)
+        if sig is None:
+            raise EvaluationError(f"{self.folder}: no model function {name!r} (known: {', '.join(self.functions)})")
+        return dict(zip(sig.outputs, self._call(self._shipped, name, x, u, p)))
+
+    @property
+    def ocp_functions(self) -> tuple[OcpSignature, ...]:
+        """The OCP's functions in the folder (y, h, hN; empty without them)."""
+        return self._shipped.ocp.functions if self._shipped.ocp else ()
+
+    def ocp(self, name: str, x, u=(), p=()) -> dict[str, np.ndarray]:
+        """Call the OCP function ``name`` ("y", "h" or "hN"; hN ignores u): its outputs by name,
+        "value" (rows,) and the Jacobians "Jx" (rows, nx), "Ju" (rows, nu)."""
+        return self._call_ocp(self._shipped, name, x, u, p)
+
+    def ocp_complex(self, name: str, x, u=(), p=()) -> np.ndarray:
+        """The value of OCP function ``name`` in the complex-step build."""
+        if self._complex is None:
+            self._complex = build(self.folder, "complex_step")
+        return self._call_ocp(self._complex, name, x, u, p)["value"]
+
+    def _call_ocp(self, built: Built, name: str, x, u, p) -> dict[str, np.ndarray]:
+        ocp = built.ocp
+        sig = next((f for f in ocp.functions if f.name == name), None) if ocp else None
+        if sig is None:
+            known = ", ".join(f.name for f in ocp.functions) if ocp else "none"
+            raise EvaluationError(f"{self.folder}: no OCP function {name!r} (this folder has: {known})")
+        dtype = _DTYPES[ocp.c_type]
+        values = {"x": (x, ocp.nx), "u": (u, ocp.nu), "p": (p, ocp.np)}
+        args = [_vector(values[i][0], values[i][1], dtype, i) for i in sig.inputs]
+        outs = {q: np.zeros(sig.size(q, ocp.nx, ocp.nu), dtype=dtype) for q in sig.outputs}
+        ctype = f"{ocp.model_prefix}_real *"
+        ptrs = [built.ffi.cast(ctype, a.ctypes.data) for a in [*args, *outs.values()]]
+        status = getattr(built.lib, f"{ocp.prefix}_{name}")(*ptrs)
+        if status != 0:
+            raise EvaluationError(f"{ocp.prefix}_{name} returned status {status}: {_STATUS.get(status, 'unknown')}")
+        cols = {"value": None, "Jx": ocp.nx, "Ju": ocp.nu}
+        return {q: a if cols[q] is None else a.reshape(sig.rows, cols[q]) for q, a in outs.items()}
 
     def _call(self, built: Built, name: str, x, u, p) -> list[np.ndarray]:
         interface = built.interface

@@ -4,4 +4,5 @@ discretize     explicit Runge-Kutta over one sample: the discrete model F(x, u, 
 jacobians      F and its Jacobians A, B, P as the C evaluates them (two formulations, the cheaper kept),
                and the independent reference for verification
 ocp_functions  the OCP's outputs y and constraints h, h_N with their Jacobians
+rounding       the same expressions with every constant rounded to float (verification of float builds)
 """

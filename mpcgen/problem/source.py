@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import MpcgenError, SourceError
 from .model import Model
@@ -53,7 +55,8 @@ def _load_file(spec: str) -> Source:
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
     try:
-        loader_spec.loader.exec_module(module)
+        with importable(path.parent):
+            loader_spec.loader.exec_module(module)
     except MpcgenError:
         raise
     except (Exception, SystemExit) as exc:  # SystemExit: a sys.exit() in the file must not end mpcgen silently
@@ -65,7 +68,8 @@ def _load_file(spec: str) -> Source:
         raise SourceError(f"{path}: {func_name!r} is not a function (it is of type {type(func).__name__}); "
                           "name the function that returns the model")
     try:
-        result = func()
+        with importable(path.parent):
+            result = func()
     except MpcgenError:
         raise
     except (Exception, SystemExit) as exc:
@@ -73,7 +77,37 @@ def _load_file(spec: str) -> Source:
     if not isinstance(result, Model):
         raise SourceError(f"{path}:{func_name}() must return an mpcgen.Model, got {type(result).__name__}")
     ocp = getattr(module, f"{func_name}_ocp", None) or getattr(module, "ocp", None)
-    return Source(spec, result, getattr(module, "TS", None), ocp if callable(ocp) else None)
+    return Source(spec, result, getattr(module, "TS", None), _in_folder(ocp, path.parent) if callable(ocp) else None)
+
+
+@contextlib.contextmanager
+def importable(folder: Path) -> Iterator[None]:
+    """The model file's folder on ``sys.path`` while it loads, as a user expects of a script;
+    afterwards the path and the modules imported from that folder are gone again, so a later
+    model file with a helper of the same name gets its own."""
+    folder = folder.resolve()
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        try:
+            sys.path.remove(str(folder))
+        except ValueError:
+            pass
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules[name], "__file__", None)
+            if origin and Path(origin).resolve().is_relative_to(folder):
+                del sys.modules[name]
+
+
+def _in_folder(function: Callable, folder: Path) -> Callable:
+    """``function`` called with its model file's folder importable (an OCP function may import too)."""
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        with importable(folder):
+            return function(*args, **kwargs)
+    return call
 
 
 def _where(exc: BaseException, path: Path) -> str:

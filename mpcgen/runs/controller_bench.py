@@ -81,7 +81,7 @@ def compile_harness(folder: Path, flags: tuple[str, ...], work: Path) -> Path:
     c = ControllerInterface.from_json(manifest["interfaces"]["controller"])
     main = work / "mpc_bench_main.c"
     main.write_text(environment().get_template("mpc_bench_main.c.j2").render(prefix=c.prefix, nx=c.nx, nu=c.nu))
-    sources = [str(main)] + [str(folder / f"{c.prefix}{s}.c") for s in ("", "_qp", "_mpc")]
+    sources = [str(main)] + [str(folder / n) for n in c.c_sources]
     exe = work / f"{c.prefix}_mpc_bench"
     run = subprocess.run([CC, *flags, "-I", str(folder), *sources, "-o", str(exe), "-lm"], capture_output=True, text=True)
     if run.returncode != 0:

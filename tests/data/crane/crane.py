@@ -1,0 +1,41 @@
+"""A gantry crane with a winch, as a new user writes it (nx = 6, nu = 2).
+
+The cart moves along a rail and the winch reels the rope in and out; both are driven
+by their accelerations (inner speed loops assumed). The load swings on a rope of
+length l: for a point mass,
+
+    l theta'' + 2 l' theta' + a cos(theta) + g sin(theta) = -c l theta'
+
+with a the cart's acceleration and a small damping c. The file imports a helper from
+its own folder (``crane_geometry.py``), as users split their models.
+"""
+
+import casadi as ca
+import numpy as np
+from crane_geometry import GRAVITY, load_position
+
+from mpcgen import Model, Ocp, var
+
+TS = 0.05
+
+
+def crane() -> Model:
+    xc, vc = var("xc", -2, 2, nominal=0.0, unit="m"), var("vc", -2, 2, nominal=0.0, unit="m/s")
+    length, vl = var("l", 0.5, 3.0, nominal=1.5, unit="m"), var("vl", -1, 1, nominal=0.0, unit="m/s")
+    theta, omega = var("theta", -1, 1, nominal=0.0, unit="rad"), var("omega", -3, 3, nominal=0.0, unit="rad/s")
+    a, b = var("a", -3, 3, unit="m/s^2"), var("b", -1, 1, unit="m/s^2")
+    c = var("c", 0.0, 0.5, nominal=0.05, unit="1/s")
+    th, om, ll = theta.symbol, omega.symbol, length.symbol
+    swing = -(a.symbol * ca.cos(th) + GRAVITY * ca.sin(th) + 2 * vl.symbol * om) / ll - c.symbol * om
+    return Model("crane", [xc, vc, length, vl, theta, omega], [a, b],
+                 [vc.symbol, a.symbol, vl.symbol, b.symbol, om, swing], [c],
+                 description="gantry crane with a winch, acceleration-driven cart and rope")
+
+
+def crane_ocp(model: Model) -> Ocp:
+    """Carry the load 1 m along and 0.5 m up (rope from 1.5 m to 1 m) with little swing."""
+    _, z = load_position(model.x[0], model.x[2], model.x[4])
+    return Ocp(N=30, Q=np.diag([10.0, 1.0, 10.0, 1.0, 5.0, 1.0]), R=np.diag([0.1, 0.1]),
+               x_ref=[1.0, 0.0, 1.0, 0.0, 0.0, 0.0], u_lo=[-3.0, -1.0], u_hi=[3.0, 1.0],
+               x_lo=[-np.inf, -1.5, 0.6, -0.8, -0.5, -np.inf], x_hi=[np.inf, 1.5, 2.5, 0.8, 0.5, np.inf],
+               h=-z - 2.5)   # the load stays above 2.5 m below the rail (soft)
