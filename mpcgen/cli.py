@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
 
+    q = sub.add_parser("quality", help="score the real-time controller's closed loop against the converged one",
+                       description="Per folder, on its example's scenario: the closed-loop cost of the shipped "
+                                   "real-time step against SQP solved to convergence at every sample (and with "
+                                   "--ideal against IPOPT), input and soft-state violations, the final distance to "
+                                   "the reference. Exits 1 when the real-time controller fails the acceptance rules "
+                                   "(cost within 3 %, no input outside its bounds, soft violations within the "
+                                   "converged controller's + 1 % of the range, the reference reached).")
+    q.add_argument("folders", nargs="+", type=Path, metavar="DIR")
+    q.add_argument("--ideal", action="store_true", help="also run the ideal NMPC (IPOPT at every sample; slow)")
+
     bm = sub.add_parser("bench-mpc", help="time the generated controllers in closed loop against CasADi's solvers",
                         description="Per example: replay >= STEPS closed-loop states through the compiled "
                                     "controller in C, timing feedback and prepare (median, p99, max) with -O2 and "
@@ -94,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "call-graph stack; cross-compile (float: Cortex-M4F, double: Cortex-M7), "
                                    "run under QEMU counting instructions per step, compare with the host build.")
     f.add_argument("folders", nargs="+", type=Path, metavar="DIR")
-    f.add_argument("--steps", type=int, default=200, help="recorded steps replayed on the target (default 200)")
+    f.add_argument("--steps", type=int, default=200,
+                   help="points the model's F_and_jacobians is measured at (default 200; a controller is measured "
+                        "on its scenario, back, perturbed starts and disturbances)")
     f.add_argument("--keep", type=Path, default=None, metavar="WORK",
                    help="keep the build products (objects, ELF, map, call graphs) in WORK/NAME")
     f.add_argument("--model", action="store_true",
@@ -189,6 +201,22 @@ def _run(args: argparse.Namespace) -> int:
             path = plot_closed_loop(run.result, run.model, run.ocp, args.plot, title=f"{run.model.name}: closed loop")
             print(f"plot written to {path}")
         return 0
+    if args.command == "quality":
+        from .runs.quality import HEADER, NOTES, closed_loop_quality
+
+        scores = []
+        for folder in args.folders:
+            print(f"compiling {folder} and simulating ...", file=sys.stderr, flush=True)
+            scores.append(closed_loop_quality(folder, ideal=args.ideal))
+        print(HEADER)
+        print("-" * len(HEADER))
+        for s in scores:
+            print(s.row())
+        print("\n".join(NOTES))
+        for s in scores:
+            for problem in s.problems():
+                print(f"mpcgen: {s.model} ({s.precision}): {problem}", file=sys.stderr)
+        return 0 if all(not s.problems() for s in scores) else 1
     if args.command == "bench-mpc":
         from .runs.controller_bench import run_controller_bench
 

@@ -10,14 +10,26 @@
  *             h_N(x_N, p_N) <= 0 (1 rows, soft)
  * P is the discrete Riccati solution at the reference (LQR cost-to-go).
  *
- * Algorithm: Gauss-Newton SQP. chain_mpc_prepare shifts the last solution and linearizes
- * (model Jacobians from chain_F_and_jacobians); chain_mpc_feedback inserts the
- * measured state and solves one QP (chain_qp.h: interior point, Riccati recursion),
- * with at most settings.qp_max_iter iterations, so the worst-case time is bounded.
+ * Algorithm: Gauss-Newton real-time iteration with a fixed amount of work per step.
+ * chain_mpc_prepare shifts the plan by one stage, linearizes the model along it
+ * (chain_F_and_jacobians_nz) and prepares one interior-point iteration of the QP
+ * (chain_qp.h): the Riccati factorization and a Mehrotra predictor, all that does not
+ * need the measured state; on a steady plan (a full step that moved no input by more than
+ * settings.rt_reuse_step of its range) it reuses the shifted factorization instead, at most
+ * settings.rt_reuse times in a row. chain_mpc_feedback inserts the measured state,
+ * finishes the iteration (stage 0, the forward sweep, the step) and writes u0: the
+ * latency from state to control is a small part of the step. settings.rt_iterations adds
+ * iterations to feedback. chain_mpc_solve instead iterates SQP and QP to convergence
+ * (not bounded in time: for the start and for tests).
  *
  * Typical 1 kHz loop:
- *   chain_mpc_init(); chain_mpc_set_initial_guess(x); chain_mpc_prepare();
+ *   chain_mpc_init(); chain_mpc_start(x);      (before the loop: not bounded in time)
  *   every tick: read x; chain_mpc_feedback(x, u); apply u; chain_mpc_prepare();
+ * Without start (the state is not known before the loop): init, set_initial_guess and
+ * prepare before the loop; the steps are then within the bound from the first, and the
+ * plan converges over them. Change references, weights and parameters between feedback
+ * and prepare: a change after prepare makes the next feedback prepare again (about one
+ * step's work more).
  *
  * Arrays: x[21] states, u[3] inputs, p[3] parameters as in chain.h; matrices row-major.
  * Every function returns an enum chain_mpc_status. A NaN or Inf argument is rejected
@@ -26,8 +38,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 397840 bytes of static memory (one controller per prefix), of which
- * 309408 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 190280 bytes of static memory (one controller per prefix), of which
+ * 172472 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CHAIN_MPC_H
 #define CHAIN_MPC_H
@@ -53,10 +65,16 @@ enum chain_mpc_status {
 };
 
 struct chain_mpc_settings {
-    int qp_max_iter;      /* interior-point iteration cap per QP (bounds the step time) */
+    int rt_iterations;    /* interior-point iterations per real-time step (fixed work, 1..8; default 1) */
+    int rt_reuse;         /* at most this many consecutive preparations reuse the factorization (0: never) */
+    int rt_corrector;     /* 1: each real-time QP iteration a Mehrotra predictor-corrector step; 0: one
+                             centered step (complementarity target rt_sigma * mu), mostly prepared */
+    int qp_max_iter;      /* interior-point iteration cap per QP of chain_mpc_solve */
     int sqp_max_iter;     /* SQP iteration cap of chain_mpc_solve */
     int shift;            /* 1: prepare shifts the previous solution by one stage */
     chain_real sqp_tol;      /* chain_mpc_solve stops when the step is below sqp_tol (relative) */
+    chain_real rt_reuse_step;  /* steady (reuse allowed): no QP input step above this part of the input range */
+    chain_real rt_sigma;     /* centering of a real-time step without corrector (0 < rt_sigma <= 1) */
     chain_real levenberg_marquardt;  /* added to the Hessian diagonal (damping), default 0 */
     chain_real qp_tol;       /* QP residual tolerances (stationarity, dynamics, rows) */
     chain_real qp_tol_comp;  /* QP complementarity tolerance */
@@ -71,6 +89,7 @@ struct chain_mpc_stats {
     chain_real res_stat, res_eq, res_ineq, mu;   /* KKT residuals of the last QP */
     chain_real cost;         /* cost (with slack penalties) at the last linearization point */
     chain_real step;         /* largest entry of the last SQP step */
+    int reused;           /* 1: the last prepare reused the previous factorization (a steady plan) */
 };
 
 /* Reset to the generated defaults (weights, references, bounds, parameters) and an
@@ -79,6 +98,11 @@ int chain_mpc_init(void);
 /* Initial guess from the state x0: inputs at their (clamped) references, states
  * simulated from x0 with them. Good before the first step or chain_mpc_solve. */
 int chain_mpc_set_initial_guess(const chain_real *x0);
+/* The documented start before the real-time loop: the initial guess from x0, the SQP
+ * iterated to convergence from it (chain_mpc_solve: not bounded in time, run it before the
+ * loop) and the first prepare. The real-time steps then track a converged plan. Returns
+ * the status of the solve (u0 of the plan is not needed: feedback writes it). */
+int chain_mpc_start(const chain_real *x0);
 /* References and parameters of one stage (0..N; stage -1 sets every stage). */
 int chain_mpc_set_x_ref(int stage, const chain_real *x_ref);
 int chain_mpc_set_u_ref(int stage, const chain_real *u_ref);

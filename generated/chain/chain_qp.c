@@ -4,6 +4,13 @@
  */
 #include <math.h>
 #include "chain_qp.h"
+/* GCC's scheduler before register allocation spreads the loads of the long unrolled sums
+ * apart and then spills the registers it ran out of: on the Cortex-M4F that cost the
+ * Riccati factorization and the model's Jacobians 14-18% more instructions. Only that
+ * pass is turned off, for this file, whatever the build's flags (clang has no such pass). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
 
 /* Short names for the fixed sizes (this file only). */
 #define N CHAIN_QP_N
@@ -33,6 +40,9 @@ static const real u_sign[NBU] = {1.0, 1.0, 1.0, (-1.0), (-1.0), (-1.0)};
 void chain_qp_default_settings(struct chain_qp_settings *settings)
 {
     settings->max_iter = 30;
+    settings->rt_iterations = 1;
+    settings->reuse = 0;
+    settings->rt_corrector = 1;
     settings->warm_start = 0;
     settings->tol_stat = 1e-08;
     settings->tol_eq = 1e-08;
@@ -42,6 +52,7 @@ void chain_qp_default_settings(struct chain_qp_settings *settings)
     settings->warm_floor = 0.0001;
     settings->warm_floor_slack = 0.001;
     settings->reg = 1e-10;
+    settings->rt_sigma = 0.1;
 }
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
@@ -76,10 +87,8 @@ static real max_abs(const real *v, int n, real acc)
 {
     int i;
     for (i = 0; i < n; ++i) {
-        real a = fabs(v[i]);
-        if (!(a <= acc)) {
-            acc = a;  /* also propagates NaN */
-        }
+        const real a = fabs(v[i]);
+        acc = a <= acc ? acc : a;  /* also propagates NaN */
     }
     return acc;
 }
@@ -121,480 +130,18041 @@ static void row_gradient(const data_t *d, const real *coef, real (*gx)[NX], real
     }
 }
 
-/* Hessians of the Newton system at stage k (built per stage, not stored):
- * [Q S'; S R] + sum_rows weight * a a'. St and Rt are written for k < N only. */
-static void stage_hessians(const data_t *restrict d, const real *restrict weight, int k,
-    real *restrict Qt, real *restrict St, real *restrict Rt)
+/* The general rows' barrier terms sum weight * a a' of stage k (k = N: the terminal rows),
+ * into Gx (lower triangle, nx x nx), Gs (nu x nx) and Gu (lower triangle, nu x nu). */
+static void general_rows_hessian(const data_t *restrict d, const real *restrict weight, int k, real *restrict Gx,
+    real *restrict Gs, real *restrict Gu)
 {
-    int j, a;
-    for (a = 0; a < NX * NX; ++a) {
-        Qt[a] = d->Q[k][a];
+    int a, b, j;
+    for (a = 0; a < NX * (NX + 1) / 2; ++a) {
+        Gx[a] = 0.0;
     }
-    if (k < N) {
-        for (a = 0; a < NU * NX; ++a) {
-            St[a] = d->S[k][a];
-        }
-        for (a = 0; a < NU * NU; ++a) {
-            Rt[a] = d->R[k][a];
-        }
-        for (j = 0; j < NBU; ++j) {
-            Rt[u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
-        }
+    for (a = 0; a < NU * NX; ++a) {
+        Gs[a] = 0.0;
+    }
+    for (a = 0; a < NU * (NU + 1) / 2; ++a) {
+        Gu[a] = 0.0;
     }
     if (k == N) {
         for (j = 0; j < NGN; ++j) {
             const real c = weight[ROW_GN + j];
-            int b;
+            const real *cn = &d->CN[j * NX];
             for (a = 0; a < NX; ++a) {
-                for (b = 0; b < NX; ++b) {
-                    Qt[a * NX + b] += c * d->CN[j * NX + a] * d->CN[j * NX + b];
+                for (b = 0; b <= a; ++b) {
+                    Gx[a * (a + 1) / 2 + b] += c * cn[a] * cn[b];
                 }
             }
         }
+        return;
     }
-    (void)j; (void)weight;
+    (void)d; (void)weight; (void)k; (void)j; (void)b;
 }
 
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
- *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
- * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, and Sb, built per
- * stage on the stack: the solves need only K, Lr and P.
- * Products with A and B run over their structural nonzeros only (345 of 441 in A,
- * 30 of 63 in B), unrolled; B'PA is formed as B'(PA), the
- * cheaper order for these patterns. A pivot below reg is replaced by reg
- * (regularization: a singular input Hessian does not break the sweep). Returns the
- * number of regularized pivots. */
-static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
+ *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed),
+ * with (Qt, St, Rt) the stage Hessians plus the rows' barrier weights. P is stored as lower
+ * triangles and read as such. Every product runs over structural nonzeros only, unrolled
+ * (345 of 441 in A, 30 of 63 in B; the Hessians' patterns); B'PA is formed as B'(PA),
+ * the cheaper order for these patterns. A pivot below reg is replaced by reg
+ * (regularization: a singular input Hessian does not break the sweep). The work per stage
+ * is fixed: no branch depends on the data. last: the sweep stops after stage last (0: the
+ * whole factorization; N-1: the last stage only, see shift_factorization). */
+static void riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w,
+    int last)
 {
-    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU], Sb[NU * NX];
-    int k, i, j, l, regularized = 0;
-    stage_hessians(d, weight, N, w->P[N], St, Rt);
-    for (k = N - 1; k >= 0; --k) {
+    real PA[NX * NX], PB[NX * NU], Sb[NU * NX];
+    real Gx[NX * (NX + 1) / 2], Gs[NU * NX], Gu[NU * (NU + 1) / 2];
+    int k, i;
+    {
+        real *restrict Pn = w->P[N];
+        general_rows_hessian(d, weight, N, Gx, Gs, Gu);
+        Pn[0] = d->QN[0] + Gx[0];
+        Pn[1] = Gx[1];
+        Pn[2] = d->QN[1] + Gx[2];
+        Pn[3] = d->QN[2] + Gx[3];
+        Pn[4] = Gx[4];
+        Pn[5] = d->QN[3] + Gx[5];
+        Pn[6] = d->QN[4] + Gx[6];
+        Pn[7] = Gx[7];
+        Pn[8] = d->QN[5] + Gx[8];
+        Pn[9] = d->QN[6] + Gx[9];
+        Pn[10] = Gx[10];
+        Pn[11] = d->QN[7] + Gx[11];
+        Pn[12] = Gx[12];
+        Pn[13] = Gx[13];
+        Pn[14] = d->QN[8] + Gx[14];
+        Pn[15] = d->QN[9] + Gx[15];
+        Pn[16] = Gx[16];
+        Pn[17] = d->QN[10] + Gx[17];
+        Pn[18] = d->QN[11] + Gx[18];
+        Pn[19] = Gx[19];
+        Pn[20] = d->QN[12] + Gx[20];
+        Pn[21] = d->QN[13] + Gx[21];
+        Pn[22] = Gx[22];
+        Pn[23] = d->QN[14] + Gx[23];
+        Pn[24] = d->QN[15] + Gx[24];
+        Pn[25] = Gx[25];
+        Pn[26] = d->QN[16] + Gx[26];
+        Pn[27] = d->QN[17] + Gx[27];
+        Pn[28] = Gx[28];
+        Pn[29] = d->QN[18] + Gx[29];
+        Pn[30] = Gx[30];
+        Pn[31] = Gx[31];
+        Pn[32] = d->QN[19] + Gx[32];
+        Pn[33] = Gx[33];
+        Pn[34] = Gx[34];
+        Pn[35] = d->QN[20] + Gx[35];
+        Pn[36] = d->QN[21] + Gx[36];
+        Pn[37] = Gx[37];
+        Pn[38] = d->QN[22] + Gx[38];
+        Pn[39] = d->QN[23] + Gx[39];
+        Pn[40] = Gx[40];
+        Pn[41] = d->QN[24] + Gx[41];
+        Pn[42] = d->QN[25] + Gx[42];
+        Pn[43] = Gx[43];
+        Pn[44] = d->QN[26] + Gx[44];
+        Pn[45] = d->QN[27] + Gx[45];
+        Pn[46] = Gx[46];
+        Pn[47] = d->QN[28] + Gx[47];
+        Pn[48] = d->QN[29] + Gx[48];
+        Pn[49] = Gx[49];
+        Pn[50] = d->QN[30] + Gx[50];
+        Pn[51] = d->QN[31] + Gx[51];
+        Pn[52] = Gx[52];
+        Pn[53] = d->QN[32] + Gx[53];
+        Pn[54] = d->QN[33] + Gx[54];
+        Pn[55] = Gx[55];
+        Pn[56] = d->QN[34] + Gx[56];
+        Pn[57] = Gx[57];
+        Pn[58] = Gx[58];
+        Pn[59] = d->QN[35] + Gx[59];
+        Pn[60] = Gx[60];
+        Pn[61] = Gx[61];
+        Pn[62] = d->QN[36] + Gx[62];
+        Pn[63] = Gx[63];
+        Pn[64] = Gx[64];
+        Pn[65] = d->QN[37] + Gx[65];
+        Pn[66] = d->QN[38] + Gx[66];
+        Pn[67] = Gx[67];
+        Pn[68] = d->QN[39] + Gx[68];
+        Pn[69] = d->QN[40] + Gx[69];
+        Pn[70] = Gx[70];
+        Pn[71] = d->QN[41] + Gx[71];
+        Pn[72] = d->QN[42] + Gx[72];
+        Pn[73] = Gx[73];
+        Pn[74] = d->QN[43] + Gx[74];
+        Pn[75] = d->QN[44] + Gx[75];
+        Pn[76] = Gx[76];
+        Pn[77] = d->QN[45] + Gx[77];
+        Pn[78] = d->QN[46] + Gx[78];
+        Pn[79] = Gx[79];
+        Pn[80] = d->QN[47] + Gx[80];
+        Pn[81] = d->QN[48] + Gx[81];
+        Pn[82] = Gx[82];
+        Pn[83] = d->QN[49] + Gx[83];
+        Pn[84] = d->QN[50] + Gx[84];
+        Pn[85] = Gx[85];
+        Pn[86] = d->QN[51] + Gx[86];
+        Pn[87] = d->QN[52] + Gx[87];
+        Pn[88] = Gx[88];
+        Pn[89] = d->QN[53] + Gx[89];
+        Pn[90] = d->QN[54] + Gx[90];
+        Pn[91] = Gx[91];
+        Pn[92] = d->QN[55] + Gx[92];
+        Pn[93] = Gx[93];
+        Pn[94] = Gx[94];
+        Pn[95] = d->QN[56] + Gx[95];
+        Pn[96] = Gx[96];
+        Pn[97] = Gx[97];
+        Pn[98] = d->QN[57] + Gx[98];
+        Pn[99] = Gx[99];
+        Pn[100] = Gx[100];
+        Pn[101] = d->QN[58] + Gx[101];
+        Pn[102] = Gx[102];
+        Pn[103] = Gx[103];
+        Pn[104] = d->QN[59] + Gx[104];
+        Pn[105] = d->QN[60] + Gx[105];
+        Pn[106] = Gx[106];
+        Pn[107] = d->QN[61] + Gx[107];
+        Pn[108] = d->QN[62] + Gx[108];
+        Pn[109] = Gx[109];
+        Pn[110] = d->QN[63] + Gx[110];
+        Pn[111] = d->QN[64] + Gx[111];
+        Pn[112] = Gx[112];
+        Pn[113] = d->QN[65] + Gx[113];
+        Pn[114] = d->QN[66] + Gx[114];
+        Pn[115] = Gx[115];
+        Pn[116] = d->QN[67] + Gx[116];
+        Pn[117] = d->QN[68] + Gx[117];
+        Pn[118] = Gx[118];
+        Pn[119] = d->QN[69] + Gx[119];
+        Pn[120] = d->QN[70] + Gx[120];
+        Pn[121] = Gx[121];
+        Pn[122] = d->QN[71] + Gx[122];
+        Pn[123] = d->QN[72] + Gx[123];
+        Pn[124] = Gx[124];
+        Pn[125] = d->QN[73] + Gx[125];
+        Pn[126] = d->QN[74] + Gx[126];
+        Pn[127] = Gx[127];
+        Pn[128] = d->QN[75] + Gx[128];
+        Pn[129] = d->QN[76] + Gx[129];
+        Pn[130] = Gx[130];
+        Pn[131] = d->QN[77] + Gx[131];
+        Pn[132] = d->QN[78] + Gx[132];
+        Pn[133] = Gx[133];
+        Pn[134] = d->QN[79] + Gx[134];
+        Pn[135] = d->QN[80] + Gx[135];
+        Pn[136] = Gx[136];
+        Pn[137] = d->QN[81] + Gx[137];
+        Pn[138] = Gx[138];
+        Pn[139] = Gx[139];
+        Pn[140] = d->QN[82] + Gx[140];
+        Pn[141] = Gx[141];
+        Pn[142] = Gx[142];
+        Pn[143] = d->QN[83] + Gx[143];
+        Pn[144] = Gx[144];
+        Pn[145] = Gx[145];
+        Pn[146] = d->QN[84] + Gx[146];
+        Pn[147] = Gx[147];
+        Pn[148] = Gx[148];
+        Pn[149] = d->QN[85] + Gx[149];
+        Pn[150] = Gx[150];
+        Pn[151] = Gx[151];
+        Pn[152] = d->QN[86] + Gx[152];
+        Pn[153] = d->QN[87] + Gx[153];
+        Pn[154] = Gx[154];
+        Pn[155] = d->QN[88] + Gx[155];
+        Pn[156] = d->QN[89] + Gx[156];
+        Pn[157] = Gx[157];
+        Pn[158] = d->QN[90] + Gx[158];
+        Pn[159] = d->QN[91] + Gx[159];
+        Pn[160] = Gx[160];
+        Pn[161] = d->QN[92] + Gx[161];
+        Pn[162] = d->QN[93] + Gx[162];
+        Pn[163] = Gx[163];
+        Pn[164] = d->QN[94] + Gx[164];
+        Pn[165] = d->QN[95] + Gx[165];
+        Pn[166] = Gx[166];
+        Pn[167] = d->QN[96] + Gx[167];
+        Pn[168] = d->QN[97] + Gx[168];
+        Pn[169] = Gx[169];
+        Pn[170] = d->QN[98] + Gx[170];
+        Pn[171] = d->QN[99] + Gx[171];
+        Pn[172] = Gx[172];
+        Pn[173] = d->QN[100] + Gx[173];
+        Pn[174] = d->QN[101] + Gx[174];
+        Pn[175] = Gx[175];
+        Pn[176] = d->QN[102] + Gx[176];
+        Pn[177] = d->QN[103] + Gx[177];
+        Pn[178] = Gx[178];
+        Pn[179] = d->QN[104] + Gx[179];
+        Pn[180] = d->QN[105] + Gx[180];
+        Pn[181] = Gx[181];
+        Pn[182] = d->QN[106] + Gx[182];
+        Pn[183] = d->QN[107] + Gx[183];
+        Pn[184] = Gx[184];
+        Pn[185] = d->QN[108] + Gx[185];
+        Pn[186] = d->QN[109] + Gx[186];
+        Pn[187] = Gx[187];
+        Pn[188] = d->QN[110] + Gx[188];
+        Pn[189] = d->QN[111] + Gx[189];
+        Pn[190] = Gx[190];
+        Pn[191] = d->QN[112] + Gx[191];
+        Pn[192] = Gx[192];
+        Pn[193] = Gx[193];
+        Pn[194] = d->QN[113] + Gx[194];
+        Pn[195] = Gx[195];
+        Pn[196] = Gx[196];
+        Pn[197] = d->QN[114] + Gx[197];
+        Pn[198] = Gx[198];
+        Pn[199] = Gx[199];
+        Pn[200] = d->QN[115] + Gx[200];
+        Pn[201] = Gx[201];
+        Pn[202] = Gx[202];
+        Pn[203] = d->QN[116] + Gx[203];
+        Pn[204] = Gx[204];
+        Pn[205] = Gx[205];
+        Pn[206] = d->QN[117] + Gx[206];
+        Pn[207] = Gx[207];
+        Pn[208] = Gx[208];
+        Pn[209] = d->QN[118] + Gx[209];
+        Pn[210] = d->QN[119] + Gx[210];
+        Pn[211] = Gx[211];
+        Pn[212] = d->QN[120] + Gx[212];
+        Pn[213] = d->QN[121] + Gx[213];
+        Pn[214] = Gx[214];
+        Pn[215] = d->QN[122] + Gx[215];
+        Pn[216] = d->QN[123] + Gx[216];
+        Pn[217] = Gx[217];
+        Pn[218] = d->QN[124] + Gx[218];
+        Pn[219] = d->QN[125] + Gx[219];
+        Pn[220] = Gx[220];
+        Pn[221] = d->QN[126] + Gx[221];
+        Pn[222] = d->QN[127] + Gx[222];
+        Pn[223] = Gx[223];
+        Pn[224] = d->QN[128] + Gx[224];
+        Pn[225] = d->QN[129] + Gx[225];
+        Pn[226] = Gx[226];
+        Pn[227] = d->QN[130] + Gx[227];
+        Pn[228] = d->QN[131] + Gx[228];
+        Pn[229] = Gx[229];
+        Pn[230] = d->QN[132] + Gx[230];
+    }
+    for (k = N - 1; k >= last; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+        const real *restrict Qk = d->Q[k], *restrict Rk = d->R[k], *restrict Sk = d->S[k];
+        const real *restrict wu = weight + k * NBU;
         real *restrict Lr = w->Lr[k], *restrict K = w->K[k];
-        stage_hessians(d, weight, k, Qt, St, Rt);
-        /* PB = P B and PA = P A, row i of P at a time */
-        for (i = 0; i < NX; ++i) {
-            const real *restrict Pi = &P[i * NX];
-            PA[i * NX + 0] = Pi[0] * A[0] + Pi[1] * A[21] + Pi[2] * A[42] + Pi[3] * A[63] + Pi[4] * A[84] + Pi[5] * A[105] + Pi[6] * A[126] + Pi[7] * A[147] + Pi[8] * A[168] + Pi[9] * A[189] + Pi[10] * A[210] + Pi[11] * A[231] + Pi[12] * A[252] + Pi[13] * A[273] + Pi[14] * A[294] + Pi[15] * A[315] + Pi[16] * A[336] + Pi[17] * A[357];
-            PA[i * NX + 1] = Pi[0] * A[1] + Pi[1] * A[22] + Pi[2] * A[43] + Pi[3] * A[64] + Pi[4] * A[85] + Pi[5] * A[106] + Pi[6] * A[127] + Pi[7] * A[148] + Pi[8] * A[169] + Pi[9] * A[190] + Pi[10] * A[211] + Pi[11] * A[232] + Pi[12] * A[253] + Pi[13] * A[274] + Pi[14] * A[295] + Pi[15] * A[316] + Pi[16] * A[337] + Pi[17] * A[358];
-            PA[i * NX + 2] = Pi[0] * A[2] + Pi[1] * A[23] + Pi[2] * A[44] + Pi[3] * A[65] + Pi[4] * A[86] + Pi[5] * A[107] + Pi[6] * A[128] + Pi[7] * A[149] + Pi[8] * A[170] + Pi[9] * A[191] + Pi[10] * A[212] + Pi[11] * A[233] + Pi[12] * A[254] + Pi[13] * A[275] + Pi[14] * A[296] + Pi[15] * A[317] + Pi[16] * A[338] + Pi[17] * A[359];
-            PA[i * NX + 3] = Pi[0] * A[3] + Pi[1] * A[24] + Pi[2] * A[45] + Pi[3] * A[66] + Pi[4] * A[87] + Pi[5] * A[108] + Pi[6] * A[129] + Pi[7] * A[150] + Pi[8] * A[171] + Pi[9] * A[192] + Pi[10] * A[213] + Pi[11] * A[234] + Pi[15] * A[318] + Pi[16] * A[339] + Pi[17] * A[360];
-            PA[i * NX + 4] = Pi[0] * A[4] + Pi[1] * A[25] + Pi[2] * A[46] + Pi[3] * A[67] + Pi[4] * A[88] + Pi[5] * A[109] + Pi[6] * A[130] + Pi[7] * A[151] + Pi[8] * A[172] + Pi[9] * A[193] + Pi[10] * A[214] + Pi[11] * A[235] + Pi[15] * A[319] + Pi[16] * A[340] + Pi[17] * A[361];
-            PA[i * NX + 5] = Pi[0] * A[5] + Pi[1] * A[26] + Pi[2] * A[47] + Pi[3] * A[68] + Pi[4] * A[89] + Pi[5] * A[110] + Pi[6] * A[131] + Pi[7] * A[152] + Pi[8] * A[173] + Pi[9] * A[194] + Pi[10] * A[215] + Pi[11] * A[236] + Pi[15] * A[320] + Pi[16] * A[341] + Pi[17] * A[362];
-            PA[i * NX + 6] = Pi[0] * A[6] + Pi[1] * A[27] + Pi[2] * A[48] + Pi[3] * A[69] + Pi[4] * A[90] + Pi[5] * A[111] + Pi[6] * A[132] + Pi[7] * A[153] + Pi[8] * A[174] + Pi[9] * A[195] + Pi[10] * A[216] + Pi[11] * A[237] + Pi[12] * A[258] + Pi[13] * A[279] + Pi[14] * A[300] + Pi[15] * A[321] + Pi[16] * A[342] + Pi[17] * A[363];
-            PA[i * NX + 7] = Pi[0] * A[7] + Pi[1] * A[28] + Pi[2] * A[49] + Pi[3] * A[70] + Pi[4] * A[91] + Pi[5] * A[112] + Pi[6] * A[133] + Pi[7] * A[154] + Pi[8] * A[175] + Pi[9] * A[196] + Pi[10] * A[217] + Pi[11] * A[238] + Pi[12] * A[259] + Pi[13] * A[280] + Pi[14] * A[301] + Pi[15] * A[322] + Pi[16] * A[343] + Pi[17] * A[364];
-            PA[i * NX + 8] = Pi[0] * A[8] + Pi[1] * A[29] + Pi[2] * A[50] + Pi[3] * A[71] + Pi[4] * A[92] + Pi[5] * A[113] + Pi[6] * A[134] + Pi[7] * A[155] + Pi[8] * A[176] + Pi[9] * A[197] + Pi[10] * A[218] + Pi[11] * A[239] + Pi[12] * A[260] + Pi[13] * A[281] + Pi[14] * A[302] + Pi[15] * A[323] + Pi[16] * A[344] + Pi[17] * A[365];
-            PA[i * NX + 9] = Pi[0] * A[9] + Pi[1] * A[30] + Pi[2] * A[51] + Pi[3] * A[72] + Pi[4] * A[93] + Pi[5] * A[114] + Pi[6] * A[135] + Pi[7] * A[156] + Pi[8] * A[177] + Pi[9] * A[198] + Pi[10] * A[219] + Pi[11] * A[240] + Pi[12] * A[261] + Pi[13] * A[282] + Pi[14] * A[303] + Pi[15] * A[324] + Pi[16] * A[345] + Pi[17] * A[366];
-            PA[i * NX + 10] = Pi[0] * A[10] + Pi[1] * A[31] + Pi[2] * A[52] + Pi[3] * A[73] + Pi[4] * A[94] + Pi[5] * A[115] + Pi[6] * A[136] + Pi[7] * A[157] + Pi[8] * A[178] + Pi[9] * A[199] + Pi[10] * A[220] + Pi[11] * A[241] + Pi[12] * A[262] + Pi[13] * A[283] + Pi[14] * A[304] + Pi[15] * A[325] + Pi[16] * A[346] + Pi[17] * A[367];
-            PA[i * NX + 11] = Pi[0] * A[11] + Pi[1] * A[32] + Pi[2] * A[53] + Pi[3] * A[74] + Pi[4] * A[95] + Pi[5] * A[116] + Pi[6] * A[137] + Pi[7] * A[158] + Pi[8] * A[179] + Pi[9] * A[200] + Pi[10] * A[221] + Pi[11] * A[242] + Pi[12] * A[263] + Pi[13] * A[284] + Pi[14] * A[305] + Pi[15] * A[326] + Pi[16] * A[347] + Pi[17] * A[368];
-            PA[i * NX + 12] = Pi[0] * A[12] + Pi[1] * A[33] + Pi[2] * A[54] + Pi[3] * A[75] + Pi[4] * A[96] + Pi[5] * A[117] + Pi[6] * A[138] + Pi[7] * A[159] + Pi[8] * A[180] + Pi[9] * A[201] + Pi[10] * A[222] + Pi[11] * A[243] + Pi[12] * A[264] + Pi[13] * A[285] + Pi[14] * A[306] + Pi[15] * A[327] + Pi[16] * A[348] + Pi[17] * A[369];
-            PA[i * NX + 13] = Pi[0] * A[13] + Pi[1] * A[34] + Pi[2] * A[55] + Pi[3] * A[76] + Pi[4] * A[97] + Pi[5] * A[118] + Pi[6] * A[139] + Pi[7] * A[160] + Pi[8] * A[181] + Pi[9] * A[202] + Pi[10] * A[223] + Pi[11] * A[244] + Pi[12] * A[265] + Pi[13] * A[286] + Pi[14] * A[307] + Pi[15] * A[328] + Pi[16] * A[349] + Pi[17] * A[370];
-            PA[i * NX + 14] = Pi[0] * A[14] + Pi[1] * A[35] + Pi[2] * A[56] + Pi[3] * A[77] + Pi[4] * A[98] + Pi[5] * A[119] + Pi[6] * A[140] + Pi[7] * A[161] + Pi[8] * A[182] + Pi[9] * A[203] + Pi[10] * A[224] + Pi[11] * A[245] + Pi[12] * A[266] + Pi[13] * A[287] + Pi[14] * A[308] + Pi[15] * A[329] + Pi[16] * A[350] + Pi[17] * A[371];
-            PA[i * NX + 15] = Pi[3] * A[78] + Pi[4] * A[99] + Pi[5] * A[120] + Pi[6] * A[141] + Pi[7] * A[162] + Pi[8] * A[183] + Pi[9] * A[204] + Pi[10] * A[225] + Pi[11] * A[246] + Pi[12] * A[267] + Pi[13] * A[288] + Pi[14] * A[309] + Pi[15] * A[330] + Pi[16] * A[351] + Pi[17] * A[372];
-            PA[i * NX + 16] = Pi[3] * A[79] + Pi[4] * A[100] + Pi[5] * A[121] + Pi[6] * A[142] + Pi[7] * A[163] + Pi[8] * A[184] + Pi[9] * A[205] + Pi[10] * A[226] + Pi[11] * A[247] + Pi[12] * A[268] + Pi[13] * A[289] + Pi[14] * A[310] + Pi[15] * A[331] + Pi[16] * A[352] + Pi[17] * A[373];
-            PA[i * NX + 17] = Pi[3] * A[80] + Pi[4] * A[101] + Pi[5] * A[122] + Pi[6] * A[143] + Pi[7] * A[164] + Pi[8] * A[185] + Pi[9] * A[206] + Pi[10] * A[227] + Pi[11] * A[248] + Pi[12] * A[269] + Pi[13] * A[290] + Pi[14] * A[311] + Pi[15] * A[332] + Pi[16] * A[353] + Pi[17] * A[374];
-            PA[i * NX + 18] = Pi[6] * A[144] + Pi[7] * A[165] + Pi[8] * A[186] + Pi[9] * A[207] + Pi[10] * A[228] + Pi[11] * A[249] + Pi[12] * A[270] + Pi[13] * A[291] + Pi[14] * A[312] + Pi[15] * A[333] + Pi[16] * A[354] + Pi[17] * A[375] + Pi[18] * A[396];
-            PA[i * NX + 19] = Pi[6] * A[145] + Pi[7] * A[166] + Pi[8] * A[187] + Pi[9] * A[208] + Pi[10] * A[229] + Pi[11] * A[250] + Pi[12] * A[271] + Pi[13] * A[292] + Pi[14] * A[313] + Pi[15] * A[334] + Pi[16] * A[355] + Pi[17] * A[376] + Pi[19] * A[418];
-            PA[i * NX + 20] = Pi[6] * A[146] + Pi[7] * A[167] + Pi[8] * A[188] + Pi[9] * A[209] + Pi[10] * A[230] + Pi[11] * A[251] + Pi[12] * A[272] + Pi[13] * A[293] + Pi[14] * A[314] + Pi[15] * A[335] + Pi[16] * A[356] + Pi[17] * A[377] + Pi[20] * A[440];
-            PB[i * NU + 0] = Pi[9] * B[27] + Pi[10] * B[30] + Pi[11] * B[33] + Pi[12] * B[36] + Pi[13] * B[39] + Pi[14] * B[42] + Pi[15] * B[45] + Pi[16] * B[48] + Pi[17] * B[51] + Pi[18] * B[54];
-            PB[i * NU + 1] = Pi[9] * B[28] + Pi[10] * B[31] + Pi[11] * B[34] + Pi[12] * B[37] + Pi[13] * B[40] + Pi[14] * B[43] + Pi[15] * B[46] + Pi[16] * B[49] + Pi[17] * B[52] + Pi[19] * B[58];
-            PB[i * NU + 2] = Pi[9] * B[29] + Pi[10] * B[32] + Pi[11] * B[35] + Pi[12] * B[38] + Pi[13] * B[41] + Pi[14] * B[44] + Pi[15] * B[47] + Pi[16] * B[50] + Pi[17] * B[53] + Pi[20] * B[62];
+        (void)Qk; (void)Rk; (void)Sk; (void)wu;
+        general_rows_hessian(d, weight, k, Gx, Gs, Gu);
+        /* PB = P B */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = B[0], y5 = B[1], y6 = B[2];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x1 * y4;
+                c4 = x1 * y5;
+                c5 = x1 * y6;
+                c6 = x2 * y4;
+                c7 = x2 * y5;
+                c8 = x2 * y6;
+                c9 = x3 * y4;
+                c10 = x3 * y5;
+                c11 = x3 * y6;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = B[3], y5 = B[4], y6 = B[5];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = B[6], y5 = B[7], y6 = B[8];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = B[9], y5 = B[10], y6 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = B[12], y5 = B[13], y6 = B[14];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = B[15], y5 = B[16], y6 = B[17];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = B[18], y5 = B[19], y6 = B[20];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = B[21], y5 = B[22], y6 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = B[24], y5 = B[25], y6 = B[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[171], x1 = P[172], x2 = P[173], x3 = P[174];
+                c0 += x0 * 0.2;
+                c3 += x1 * 0.2;
+                c6 += x2 * 0.2;
+                c9 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[190], x1 = P[191], x2 = P[192], x3 = P[193];
+                c1 += x0 * 0.2;
+                c4 += x1 * 0.2;
+                c7 += x2 * 0.2;
+                c10 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[210], x1 = P[211], x2 = P[212], x3 = P[213];
+                c2 += x0 * 0.2;
+                c5 += x1 * 0.2;
+                c8 += x2 * 0.2;
+                c11 += x3 * 0.2;
+            }
+            PB[0] = c0;
+            PB[1] = c1;
+            PB[2] = c2;
+            PB[3] = c3;
+            PB[4] = c4;
+            PB[5] = c5;
+            PB[6] = c6;
+            PB[7] = c7;
+            PB[8] = c8;
+            PB[9] = c9;
+            PB[10] = c10;
+            PB[11] = c11;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr */
-        Lr[0] = Rt[0] + PB[27] * B[27] + PB[30] * B[30] + PB[33] * B[33] + PB[36] * B[36] + PB[39] * B[39] + PB[42] * B[42] + PB[45] * B[45] + PB[48] * B[48] + PB[51] * B[51] + PB[54] * B[54];
-        Lr[3] = Rt[3] + PB[27] * B[28] + PB[30] * B[31] + PB[33] * B[34] + PB[36] * B[37] + PB[39] * B[40] + PB[42] * B[43] + PB[45] * B[46] + PB[48] * B[49] + PB[51] * B[52] + PB[57] * B[58];
-        Lr[4] = Rt[4] + PB[28] * B[28] + PB[31] * B[31] + PB[34] * B[34] + PB[37] * B[37] + PB[40] * B[40] + PB[43] * B[43] + PB[46] * B[46] + PB[49] * B[49] + PB[52] * B[52] + PB[58] * B[58];
-        Lr[6] = Rt[6] + PB[27] * B[29] + PB[30] * B[32] + PB[33] * B[35] + PB[36] * B[38] + PB[39] * B[41] + PB[42] * B[44] + PB[45] * B[47] + PB[48] * B[50] + PB[51] * B[53] + PB[60] * B[62];
-        Lr[7] = Rt[7] + PB[28] * B[29] + PB[31] * B[32] + PB[34] * B[35] + PB[37] * B[38] + PB[40] * B[41] + PB[43] * B[44] + PB[46] * B[47] + PB[49] * B[50] + PB[52] * B[53] + PB[61] * B[62];
-        Lr[8] = Rt[8] + PB[29] * B[29] + PB[32] * B[32] + PB[35] * B[35] + PB[38] * B[38] + PB[41] * B[41] + PB[44] * B[44] + PB[47] * B[47] + PB[50] * B[50] + PB[53] * B[53] + PB[62] * B[62];
-        for (j = 0; j < NU; ++j) {
-            real pivot = Lr[j * NU + j];
-            for (l = 0; l < j; ++l) {
-                pivot -= Lr[j * NU + l] * Lr[j * NU + l];
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = B[0], y5 = B[1], y6 = B[2];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x1 * y4;
+                c4 = x1 * y5;
+                c5 = x1 * y6;
+                c6 = x2 * y4;
+                c7 = x2 * y5;
+                c8 = x2 * y6;
+                c9 = x3 * y4;
+                c10 = x3 * y5;
+                c11 = x3 * y6;
             }
-            if (!(pivot > reg)) {
-                pivot = reg;
-                ++regularized;
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = B[3], y5 = B[4], y6 = B[5];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
             }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = B[6], y5 = B[7], y6 = B[8];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = B[9], y5 = B[10], y6 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = B[12], y5 = B[13], y6 = B[14];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = B[15], y5 = B[16], y6 = B[17];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = B[18], y5 = B[19], y6 = B[20];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = B[21], y5 = B[22], y6 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = B[24], y5 = B[25], y6 = B[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[175], x1 = P[176], x2 = P[177], x3 = P[178];
+                c0 += x0 * 0.2;
+                c3 += x1 * 0.2;
+                c6 += x2 * 0.2;
+                c9 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[194], x1 = P[195], x2 = P[196], x3 = P[197];
+                c1 += x0 * 0.2;
+                c4 += x1 * 0.2;
+                c7 += x2 * 0.2;
+                c10 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[214], x1 = P[215], x2 = P[216], x3 = P[217];
+                c2 += x0 * 0.2;
+                c5 += x1 * 0.2;
+                c8 += x2 * 0.2;
+                c11 += x3 * 0.2;
+            }
+            PB[12] = c0;
+            PB[13] = c1;
+            PB[14] = c2;
+            PB[15] = c3;
+            PB[16] = c4;
+            PB[17] = c5;
+            PB[18] = c6;
+            PB[19] = c7;
+            PB[20] = c8;
+            PB[21] = c9;
+            PB[22] = c10;
+            PB[23] = c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = B[0], y5 = B[1], y6 = B[2];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x1 * y4;
+                c4 = x1 * y5;
+                c5 = x1 * y6;
+                c6 = x2 * y4;
+                c7 = x2 * y5;
+                c8 = x2 * y6;
+                c9 = x3 * y4;
+                c10 = x3 * y5;
+                c11 = x3 * y6;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = B[3], y5 = B[4], y6 = B[5];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = B[6], y5 = B[7], y6 = B[8];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = B[9], y5 = B[10], y6 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = B[12], y5 = B[13], y6 = B[14];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = B[15], y5 = B[16], y6 = B[17];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = B[18], y5 = B[19], y6 = B[20];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = B[21], y5 = B[22], y6 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = B[24], y5 = B[25], y6 = B[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[179], x1 = P[180], x2 = P[181], x3 = P[182];
+                c0 += x0 * 0.2;
+                c3 += x1 * 0.2;
+                c6 += x2 * 0.2;
+                c9 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[198], x1 = P[199], x2 = P[200], x3 = P[201];
+                c1 += x0 * 0.2;
+                c4 += x1 * 0.2;
+                c7 += x2 * 0.2;
+                c10 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[218], x1 = P[219], x2 = P[220], x3 = P[221];
+                c2 += x0 * 0.2;
+                c5 += x1 * 0.2;
+                c8 += x2 * 0.2;
+                c11 += x3 * 0.2;
+            }
+            PB[24] = c0;
+            PB[25] = c1;
+            PB[26] = c2;
+            PB[27] = c3;
+            PB[28] = c4;
+            PB[29] = c5;
+            PB[30] = c6;
+            PB[31] = c7;
+            PB[32] = c8;
+            PB[33] = c9;
+            PB[34] = c10;
+            PB[35] = c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = B[0], y5 = B[1], y6 = B[2];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x1 * y4;
+                c4 = x1 * y5;
+                c5 = x1 * y6;
+                c6 = x2 * y4;
+                c7 = x2 * y5;
+                c8 = x2 * y6;
+                c9 = x3 * y4;
+                c10 = x3 * y5;
+                c11 = x3 * y6;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = B[3], y5 = B[4], y6 = B[5];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = B[6], y5 = B[7], y6 = B[8];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = B[9], y5 = B[10], y6 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = B[12], y5 = B[13], y6 = B[14];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = B[15], y5 = B[16], y6 = B[17];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = B[18], y5 = B[19], y6 = B[20];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = B[21], y5 = B[22], y6 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = B[24], y5 = B[25], y6 = B[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[183], x1 = P[184], x2 = P[185], x3 = P[186];
+                c0 += x0 * 0.2;
+                c3 += x1 * 0.2;
+                c6 += x2 * 0.2;
+                c9 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[202], x1 = P[203], x2 = P[204], x3 = P[205];
+                c1 += x0 * 0.2;
+                c4 += x1 * 0.2;
+                c7 += x2 * 0.2;
+                c10 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[222], x1 = P[223], x2 = P[224], x3 = P[225];
+                c2 += x0 * 0.2;
+                c5 += x1 * 0.2;
+                c8 += x2 * 0.2;
+                c11 += x3 * 0.2;
+            }
+            PB[36] = c0;
+            PB[37] = c1;
+            PB[38] = c2;
+            PB[39] = c3;
+            PB[40] = c4;
+            PB[41] = c5;
+            PB[42] = c6;
+            PB[43] = c7;
+            PB[44] = c8;
+            PB[45] = c9;
+            PB[46] = c10;
+            PB[47] = c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = B[0], y5 = B[1], y6 = B[2];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x1 * y4;
+                c4 = x1 * y5;
+                c5 = x1 * y6;
+                c6 = x2 * y4;
+                c7 = x2 * y5;
+                c8 = x2 * y6;
+                c9 = x3 * y4;
+                c10 = x3 * y5;
+                c11 = x3 * y6;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = B[3], y5 = B[4], y6 = B[5];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = B[6], y5 = B[7], y6 = B[8];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = B[9], y5 = B[10], y6 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = B[12], y5 = B[13], y6 = B[14];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = B[15], y5 = B[16], y6 = B[17];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = B[18], y5 = B[19], y6 = B[20];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = B[21], y5 = B[22], y6 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = B[24], y5 = B[25], y6 = B[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x1 * y4;
+                c4 += x1 * y5;
+                c5 += x1 * y6;
+                c6 += x2 * y4;
+                c7 += x2 * y5;
+                c8 += x2 * y6;
+                c9 += x3 * y4;
+                c10 += x3 * y5;
+                c11 += x3 * y6;
+            }
+            {
+                const real x0 = P[187], x1 = P[188], x2 = P[189], x3 = P[208];
+                c0 += x0 * 0.2;
+                c3 += x1 * 0.2;
+                c6 += x2 * 0.2;
+                c9 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[206], x1 = P[207], x2 = P[208], x3 = P[209];
+                c1 += x0 * 0.2;
+                c4 += x1 * 0.2;
+                c7 += x2 * 0.2;
+                c10 += x3 * 0.2;
+            }
+            {
+                const real x0 = P[226], x1 = P[227], x2 = P[228], x3 = P[229];
+                c2 += x0 * 0.2;
+                c5 += x1 * 0.2;
+                c8 += x2 * 0.2;
+                c11 += x3 * 0.2;
+            }
+            PB[48] = c0;
+            PB[49] = c1;
+            PB[50] = c2;
+            PB[51] = c3;
+            PB[52] = c4;
+            PB[53] = c5;
+            PB[54] = c6;
+            PB[55] = c7;
+            PB[56] = c8;
+            PB[57] = c9;
+            PB[58] = c10;
+            PB[59] = c11;
+        }
+        {
+            real c0, c1, c2;
+            {
+                const real x0 = P[219], y1 = B[0], y2 = B[1], y3 = B[2];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+            }
+            {
+                const real x0 = P[220], y1 = B[3], y2 = B[4], y3 = B[5];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[221], y1 = B[6], y2 = B[7], y3 = B[8];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[222], y1 = B[9], y2 = B[10], y3 = B[11];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[223], y1 = B[12], y2 = B[13], y3 = B[14];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[224], y1 = B[15], y2 = B[16], y3 = B[17];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[225], y1 = B[18], y2 = B[19], y3 = B[20];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[226], y1 = B[21], y2 = B[22], y3 = B[23];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[227], y1 = B[24], y2 = B[25], y3 = B[26];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[228];
+                c0 += x0 * 0.2;
+            }
+            {
+                const real x0 = P[229];
+                c1 += x0 * 0.2;
+            }
+            {
+                const real x0 = P[230];
+                c2 += x0 * 0.2;
+            }
+            PB[60] = c0;
+            PB[61] = c1;
+            PB[62] = c2;
+        }
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        {
+            real c0, c1, c2, c3, c4, c5;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PB[27], y4 = PB[28], y5 = PB[29];
+                c0 = x0 * y3;
+                c1 = x1 * y3;
+                c2 = x1 * y4;
+                c3 = x2 * y3;
+                c4 = x2 * y4;
+                c5 = x2 * y5;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PB[30], y4 = PB[31], y5 = PB[32];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PB[33], y4 = PB[34], y5 = PB[35];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PB[36], y4 = PB[37], y5 = PB[38];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PB[39], y4 = PB[40], y5 = PB[41];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PB[42], y4 = PB[43], y5 = PB[44];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PB[45], y4 = PB[46], y5 = PB[47];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PB[48], y4 = PB[49], y5 = PB[50];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PB[51], y4 = PB[52], y5 = PB[53];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real y0 = PB[54];
+                c0 += y0 * 0.2;
+            }
+            {
+                const real y0 = PB[57], y1 = PB[58];
+                c1 += y0 * 0.2;
+                c2 += y1 * 0.2;
+            }
+            {
+                const real y0 = PB[60], y1 = PB[61], y2 = PB[62];
+                c3 += y0 * 0.2;
+                c4 += y1 * 0.2;
+                c5 += y2 * 0.2;
+            }
+            Lr[0] = Rk[0] + wu[0] + wu[3] + Gu[0] + c0;
+            Lr[1] = Gu[1] + c1;
+            Lr[2] = Rk[1] + wu[1] + wu[4] + Gu[2] + c2;
+            Lr[3] = Gu[3] + c3;
+            Lr[4] = Gu[4] + c4;
+            Lr[5] = Rk[2] + wu[2] + wu[5] + Gu[5] + c5;
+        }
+        {
+            real pivot = Lr[0];
+            pivot = pivot > reg ? pivot : reg;
             pivot = sqrt(pivot);
-            Lr[j * NU + j] = pivot;
-            for (i = j + 1; i < NU; ++i) {
-                real acc = Lr[i * NU + j];
-                for (l = 0; l < j; ++l) {
-                    acc -= Lr[i * NU + l] * Lr[j * NU + l];
-                }
-                Lr[i * NU + j] = acc / pivot;
-            }
+            Lr[0] = pivot;
+            Lr[1] = (Lr[1]) / pivot;
+            Lr[3] = (Lr[3]) / pivot;
         }
-        /* Sb = St + B'PA, column j of PA at a time */
-        for (j = 0; j < NX; ++j) {
-            const real *restrict PAj = &PA[j];
-            Sb[0 * NX + j] = St[0 * NX + j] + PAj[189] * B[27] + PAj[210] * B[30] + PAj[231] * B[33] + PAj[252] * B[36] + PAj[273] * B[39] + PAj[294] * B[42] + PAj[315] * B[45] + PAj[336] * B[48] + PAj[357] * B[51] + PAj[378] * B[54];
-            Sb[1 * NX + j] = St[1 * NX + j] + PAj[189] * B[28] + PAj[210] * B[31] + PAj[231] * B[34] + PAj[252] * B[37] + PAj[273] * B[40] + PAj[294] * B[43] + PAj[315] * B[46] + PAj[336] * B[49] + PAj[357] * B[52] + PAj[399] * B[58];
-            Sb[2 * NX + j] = St[2 * NX + j] + PAj[189] * B[29] + PAj[210] * B[32] + PAj[231] * B[35] + PAj[252] * B[38] + PAj[273] * B[41] + PAj[294] * B[44] + PAj[315] * B[47] + PAj[336] * B[50] + PAj[357] * B[53] + PAj[420] * B[62];
+        {
+            real pivot = Lr[2] - Lr[1] * Lr[1];
+            pivot = pivot > reg ? pivot : reg;
+            pivot = sqrt(pivot);
+            Lr[2] = pivot;
+            Lr[4] = (Lr[4] - Lr[3] * Lr[1]) / pivot;
+        }
+        {
+            real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
+            pivot = pivot > reg ? pivot : reg;
+            pivot = sqrt(pivot);
+            Lr[5] = pivot;
+        }
+        /* PA = P A */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[0], y5 = A[1], y6 = A[2], y7 = A[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[15], y5 = A[16], y6 = A[17], y7 = A[18];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[30], y5 = A[31], y6 = A[32], y7 = A[33];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[45], y5 = A[46], y6 = A[47], y7 = A[48];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[63], y5 = A[64], y6 = A[65], y7 = A[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[81], y5 = A[82], y6 = A[83], y7 = A[84];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[99], y5 = A[100], y6 = A[101], y7 = A[102];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[120], y5 = A[121], y6 = A[122], y7 = A[123];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[141], y5 = A[142], y6 = A[143], y7 = A[144];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[162], y5 = A[163], y6 = A[164], y7 = A[165];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[183], y5 = A[184], y6 = A[185], y7 = A[186];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[204], y5 = A[205], y6 = A[206], y7 = A[207];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = A[225], y5 = A[226], y6 = A[227];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = A[243], y5 = A[244], y6 = A[245];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = A[261], y5 = A[262], y6 = A[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = A[279], y5 = A[280], y6 = A[281], y7 = A[282];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = A[300], y5 = A[301], y6 = A[302], y7 = A[303];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = A[321], y5 = A[322], y6 = A[323], y7 = A[324];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[0] = c0;
+            PA[1] = c1;
+            PA[2] = c2;
+            PA[3] = c3;
+            PA[21] = c4;
+            PA[22] = c5;
+            PA[23] = c6;
+            PA[24] = c7;
+            PA[42] = c8;
+            PA[43] = c9;
+            PA[44] = c10;
+            PA[45] = c11;
+            PA[63] = c12;
+            PA[64] = c13;
+            PA[65] = c14;
+            PA[66] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[19], y5 = A[20], y6 = A[21], y7 = A[22];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[34], y5 = A[35], y6 = A[36], y7 = A[37];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[49], y5 = A[50], y6 = A[51], y7 = A[52];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[67], y5 = A[68], y6 = A[69], y7 = A[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[85], y5 = A[86], y6 = A[87], y7 = A[88];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[103], y5 = A[104], y6 = A[105], y7 = A[106];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[124], y5 = A[125], y6 = A[126], y7 = A[127];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[145], y5 = A[146], y6 = A[147], y7 = A[148];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[166], y5 = A[167], y6 = A[168], y7 = A[169];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[187], y5 = A[188], y6 = A[189], y7 = A[190];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[208], y5 = A[209], y6 = A[210], y7 = A[211];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = A[228], y5 = A[229];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = A[246], y5 = A[247];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = A[264], y5 = A[265];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = A[283], y5 = A[284], y6 = A[285], y7 = A[286];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = A[304], y5 = A[305], y6 = A[306], y7 = A[307];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = A[325], y5 = A[326], y6 = A[327], y7 = A[328];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[4] = c0;
+            PA[5] = c1;
+            PA[6] = c2;
+            PA[7] = c3;
+            PA[25] = c4;
+            PA[26] = c5;
+            PA[27] = c6;
+            PA[28] = c7;
+            PA[46] = c8;
+            PA[47] = c9;
+            PA[48] = c10;
+            PA[49] = c11;
+            PA[67] = c12;
+            PA[68] = c13;
+            PA[69] = c14;
+            PA[70] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[8], y5 = A[9], y6 = A[10], y7 = A[11];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[23], y5 = A[24], y6 = A[25], y7 = A[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[38], y5 = A[39], y6 = A[40], y7 = A[41];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[53], y5 = A[54], y6 = A[55], y7 = A[56];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[71], y5 = A[72], y6 = A[73], y7 = A[74];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[89], y5 = A[90], y6 = A[91], y7 = A[92];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[107], y5 = A[108], y6 = A[109], y7 = A[110];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[128], y5 = A[129], y6 = A[130], y7 = A[131];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[149], y5 = A[150], y6 = A[151], y7 = A[152];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[170], y5 = A[171], y6 = A[172], y7 = A[173];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[191], y5 = A[192], y6 = A[193], y7 = A[194];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[212], y5 = A[213], y6 = A[214], y7 = A[215];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = A[230], y5 = A[231], y6 = A[232], y7 = A[233];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = A[248], y5 = A[249], y6 = A[250], y7 = A[251];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = A[266], y5 = A[267], y6 = A[268], y7 = A[269];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = A[287], y5 = A[288], y6 = A[289], y7 = A[290];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = A[308], y5 = A[309], y6 = A[310], y7 = A[311];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = A[329], y5 = A[330], y6 = A[331], y7 = A[332];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[8] = c0;
+            PA[9] = c1;
+            PA[10] = c2;
+            PA[11] = c3;
+            PA[29] = c4;
+            PA[30] = c5;
+            PA[31] = c6;
+            PA[32] = c7;
+            PA[50] = c8;
+            PA[51] = c9;
+            PA[52] = c10;
+            PA[53] = c11;
+            PA[71] = c12;
+            PA[72] = c13;
+            PA[73] = c14;
+            PA[74] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[12], y5 = A[13], y6 = A[14];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[27], y5 = A[28], y6 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[42], y5 = A[43], y6 = A[44];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[57], y5 = A[58], y6 = A[59], y7 = A[60];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[75], y5 = A[76], y6 = A[77], y7 = A[78];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[93], y5 = A[94], y6 = A[95], y7 = A[96];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[111], y5 = A[112], y6 = A[113], y7 = A[114];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[132], y5 = A[133], y6 = A[134], y7 = A[135];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[153], y5 = A[154], y6 = A[155], y7 = A[156];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[174], y5 = A[175], y6 = A[176], y7 = A[177];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[195], y5 = A[196], y6 = A[197], y7 = A[198];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[216], y5 = A[217], y6 = A[218], y7 = A[219];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = A[234], y5 = A[235], y6 = A[236], y7 = A[237];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = A[252], y5 = A[253], y6 = A[254], y7 = A[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = A[270], y5 = A[271], y6 = A[272], y7 = A[273];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = A[291], y5 = A[292], y6 = A[293], y7 = A[294];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = A[312], y5 = A[313], y6 = A[314], y7 = A[315];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = A[333], y5 = A[334], y6 = A[335], y7 = A[336];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[12] = c0;
+            PA[13] = c1;
+            PA[14] = c2;
+            PA[15] = c3;
+            PA[33] = c4;
+            PA[34] = c5;
+            PA[35] = c6;
+            PA[36] = c7;
+            PA[54] = c8;
+            PA[55] = c9;
+            PA[56] = c10;
+            PA[57] = c11;
+            PA[75] = c12;
+            PA[76] = c13;
+            PA[77] = c14;
+            PA[78] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[61], y5 = A[62];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[79], y5 = A[80];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[97], y5 = A[98];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[115], y5 = A[116], y6 = A[117], y7 = A[118];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[136], y5 = A[137], y6 = A[138], y7 = A[139];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[157], y5 = A[158], y6 = A[159], y7 = A[160];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[178], y5 = A[179], y6 = A[180], y7 = A[181];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[199], y5 = A[200], y6 = A[201], y7 = A[202];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[220], y5 = A[221], y6 = A[222], y7 = A[223];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = A[238], y5 = A[239], y6 = A[240], y7 = A[241];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = A[256], y5 = A[257], y6 = A[258], y7 = A[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = A[274], y5 = A[275], y6 = A[276], y7 = A[277];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = A[295], y5 = A[296], y6 = A[297], y7 = A[298];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = A[316], y5 = A[317], y6 = A[318], y7 = A[319];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = A[337], y5 = A[338], y6 = A[339], y7 = A[340];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[171], x1 = P[172], x2 = P[173], x3 = P[174];
+                c2 += x0;
+                c6 += x1;
+                c10 += x2;
+                c14 += x3;
+            }
+            {
+                const real x0 = P[190], x1 = P[191], x2 = P[192], x3 = P[193];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[16] = c0;
+            PA[17] = c1;
+            PA[18] = c2;
+            PA[19] = c3;
+            PA[37] = c4;
+            PA[38] = c5;
+            PA[39] = c6;
+            PA[40] = c7;
+            PA[58] = c8;
+            PA[59] = c9;
+            PA[60] = c10;
+            PA[61] = c11;
+            PA[79] = c12;
+            PA[80] = c13;
+            PA[81] = c14;
+            PA[82] = c15;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[119];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x2 * y4;
+                c3 = x3 * y4;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[140];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[161];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[182];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[203];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[224];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[78], x1 = P[79], x2 = P[80], x3 = P[81], y4 = A[242];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[91], x1 = P[92], x2 = P[93], x3 = P[94], y4 = A[260];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[105], x1 = P[106], x2 = P[107], x3 = P[108], y4 = A[278];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[120], x1 = P[121], x2 = P[122], x3 = P[123], y4 = A[299];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[136], x1 = P[137], x2 = P[138], x3 = P[139], y4 = A[320];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[153], x1 = P[154], x2 = P[155], x3 = P[156], y4 = A[341];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[210], x1 = P[211], x2 = P[212], x3 = P[213];
+                c0 += x0;
+                c1 += x1;
+                c2 += x2;
+                c3 += x3;
+            }
+            PA[20] = c0;
+            PA[41] = c1;
+            PA[62] = c2;
+            PA[83] = c3;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = A[0], y5 = A[1], y6 = A[2], y7 = A[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = A[15], y5 = A[16], y6 = A[17], y7 = A[18];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = A[30], y5 = A[31], y6 = A[32], y7 = A[33];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[45], y5 = A[46], y6 = A[47], y7 = A[48];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[63], y5 = A[64], y6 = A[65], y7 = A[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[81], y5 = A[82], y6 = A[83], y7 = A[84];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[99], y5 = A[100], y6 = A[101], y7 = A[102];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[120], y5 = A[121], y6 = A[122], y7 = A[123];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[141], y5 = A[142], y6 = A[143], y7 = A[144];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[162], y5 = A[163], y6 = A[164], y7 = A[165];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[183], y5 = A[184], y6 = A[185], y7 = A[186];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[204], y5 = A[205], y6 = A[206], y7 = A[207];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = A[225], y5 = A[226], y6 = A[227];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = A[243], y5 = A[244], y6 = A[245];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = A[261], y5 = A[262], y6 = A[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = A[279], y5 = A[280], y6 = A[281], y7 = A[282];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = A[300], y5 = A[301], y6 = A[302], y7 = A[303];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = A[321], y5 = A[322], y6 = A[323], y7 = A[324];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[84] = c0;
+            PA[85] = c1;
+            PA[86] = c2;
+            PA[87] = c3;
+            PA[105] = c4;
+            PA[106] = c5;
+            PA[107] = c6;
+            PA[108] = c7;
+            PA[126] = c8;
+            PA[127] = c9;
+            PA[128] = c10;
+            PA[129] = c11;
+            PA[147] = c12;
+            PA[148] = c13;
+            PA[149] = c14;
+            PA[150] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = A[19], y5 = A[20], y6 = A[21], y7 = A[22];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = A[34], y5 = A[35], y6 = A[36], y7 = A[37];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[49], y5 = A[50], y6 = A[51], y7 = A[52];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[67], y5 = A[68], y6 = A[69], y7 = A[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[85], y5 = A[86], y6 = A[87], y7 = A[88];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[103], y5 = A[104], y6 = A[105], y7 = A[106];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[124], y5 = A[125], y6 = A[126], y7 = A[127];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[145], y5 = A[146], y6 = A[147], y7 = A[148];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[166], y5 = A[167], y6 = A[168], y7 = A[169];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[187], y5 = A[188], y6 = A[189], y7 = A[190];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[208], y5 = A[209], y6 = A[210], y7 = A[211];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = A[228], y5 = A[229];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = A[246], y5 = A[247];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = A[264], y5 = A[265];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = A[283], y5 = A[284], y6 = A[285], y7 = A[286];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = A[304], y5 = A[305], y6 = A[306], y7 = A[307];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = A[325], y5 = A[326], y6 = A[327], y7 = A[328];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[88] = c0;
+            PA[89] = c1;
+            PA[90] = c2;
+            PA[91] = c3;
+            PA[109] = c4;
+            PA[110] = c5;
+            PA[111] = c6;
+            PA[112] = c7;
+            PA[130] = c8;
+            PA[131] = c9;
+            PA[132] = c10;
+            PA[133] = c11;
+            PA[151] = c12;
+            PA[152] = c13;
+            PA[153] = c14;
+            PA[154] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = A[8], y5 = A[9], y6 = A[10], y7 = A[11];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = A[23], y5 = A[24], y6 = A[25], y7 = A[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = A[38], y5 = A[39], y6 = A[40], y7 = A[41];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[53], y5 = A[54], y6 = A[55], y7 = A[56];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[71], y5 = A[72], y6 = A[73], y7 = A[74];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[89], y5 = A[90], y6 = A[91], y7 = A[92];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[107], y5 = A[108], y6 = A[109], y7 = A[110];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[128], y5 = A[129], y6 = A[130], y7 = A[131];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[149], y5 = A[150], y6 = A[151], y7 = A[152];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[170], y5 = A[171], y6 = A[172], y7 = A[173];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[191], y5 = A[192], y6 = A[193], y7 = A[194];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[212], y5 = A[213], y6 = A[214], y7 = A[215];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = A[230], y5 = A[231], y6 = A[232], y7 = A[233];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = A[248], y5 = A[249], y6 = A[250], y7 = A[251];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = A[266], y5 = A[267], y6 = A[268], y7 = A[269];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = A[287], y5 = A[288], y6 = A[289], y7 = A[290];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = A[308], y5 = A[309], y6 = A[310], y7 = A[311];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = A[329], y5 = A[330], y6 = A[331], y7 = A[332];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[92] = c0;
+            PA[93] = c1;
+            PA[94] = c2;
+            PA[95] = c3;
+            PA[113] = c4;
+            PA[114] = c5;
+            PA[115] = c6;
+            PA[116] = c7;
+            PA[134] = c8;
+            PA[135] = c9;
+            PA[136] = c10;
+            PA[137] = c11;
+            PA[155] = c12;
+            PA[156] = c13;
+            PA[157] = c14;
+            PA[158] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = A[12], y5 = A[13], y6 = A[14];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = A[27], y5 = A[28], y6 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = A[42], y5 = A[43], y6 = A[44];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[57], y5 = A[58], y6 = A[59], y7 = A[60];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[75], y5 = A[76], y6 = A[77], y7 = A[78];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[93], y5 = A[94], y6 = A[95], y7 = A[96];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[111], y5 = A[112], y6 = A[113], y7 = A[114];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[132], y5 = A[133], y6 = A[134], y7 = A[135];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[153], y5 = A[154], y6 = A[155], y7 = A[156];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[174], y5 = A[175], y6 = A[176], y7 = A[177];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[195], y5 = A[196], y6 = A[197], y7 = A[198];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[216], y5 = A[217], y6 = A[218], y7 = A[219];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = A[234], y5 = A[235], y6 = A[236], y7 = A[237];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = A[252], y5 = A[253], y6 = A[254], y7 = A[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = A[270], y5 = A[271], y6 = A[272], y7 = A[273];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = A[291], y5 = A[292], y6 = A[293], y7 = A[294];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = A[312], y5 = A[313], y6 = A[314], y7 = A[315];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = A[333], y5 = A[334], y6 = A[335], y7 = A[336];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[96] = c0;
+            PA[97] = c1;
+            PA[98] = c2;
+            PA[99] = c3;
+            PA[117] = c4;
+            PA[118] = c5;
+            PA[119] = c6;
+            PA[120] = c7;
+            PA[138] = c8;
+            PA[139] = c9;
+            PA[140] = c10;
+            PA[141] = c11;
+            PA[159] = c12;
+            PA[160] = c13;
+            PA[161] = c14;
+            PA[162] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[61], y5 = A[62];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[79], y5 = A[80];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[97], y5 = A[98];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[115], y5 = A[116], y6 = A[117], y7 = A[118];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[136], y5 = A[137], y6 = A[138], y7 = A[139];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[157], y5 = A[158], y6 = A[159], y7 = A[160];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[178], y5 = A[179], y6 = A[180], y7 = A[181];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[199], y5 = A[200], y6 = A[201], y7 = A[202];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[220], y5 = A[221], y6 = A[222], y7 = A[223];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = A[238], y5 = A[239], y6 = A[240], y7 = A[241];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = A[256], y5 = A[257], y6 = A[258], y7 = A[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = A[274], y5 = A[275], y6 = A[276], y7 = A[277];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = A[295], y5 = A[296], y6 = A[297], y7 = A[298];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = A[316], y5 = A[317], y6 = A[318], y7 = A[319];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = A[337], y5 = A[338], y6 = A[339], y7 = A[340];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[175], x1 = P[176], x2 = P[177], x3 = P[178];
+                c2 += x0;
+                c6 += x1;
+                c10 += x2;
+                c14 += x3;
+            }
+            {
+                const real x0 = P[194], x1 = P[195], x2 = P[196], x3 = P[197];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[100] = c0;
+            PA[101] = c1;
+            PA[102] = c2;
+            PA[103] = c3;
+            PA[121] = c4;
+            PA[122] = c5;
+            PA[123] = c6;
+            PA[124] = c7;
+            PA[142] = c8;
+            PA[143] = c9;
+            PA[144] = c10;
+            PA[145] = c11;
+            PA[163] = c12;
+            PA[164] = c13;
+            PA[165] = c14;
+            PA[166] = c15;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[119];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x2 * y4;
+                c3 = x3 * y4;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[140];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[161];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[182];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[203];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[224];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[82], x1 = P[83], x2 = P[84], x3 = P[85], y4 = A[242];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[95], x1 = P[96], x2 = P[97], x3 = P[98], y4 = A[260];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[109], x1 = P[110], x2 = P[111], x3 = P[112], y4 = A[278];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[124], x1 = P[125], x2 = P[126], x3 = P[127], y4 = A[299];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[140], x1 = P[141], x2 = P[142], x3 = P[143], y4 = A[320];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[157], x1 = P[158], x2 = P[159], x3 = P[160], y4 = A[341];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[214], x1 = P[215], x2 = P[216], x3 = P[217];
+                c0 += x0;
+                c1 += x1;
+                c2 += x2;
+                c3 += x3;
+            }
+            PA[104] = c0;
+            PA[125] = c1;
+            PA[146] = c2;
+            PA[167] = c3;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = A[0], y5 = A[1], y6 = A[2], y7 = A[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = A[15], y5 = A[16], y6 = A[17], y7 = A[18];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = A[30], y5 = A[31], y6 = A[32], y7 = A[33];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[45], y5 = A[46], y6 = A[47], y7 = A[48];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[63], y5 = A[64], y6 = A[65], y7 = A[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[81], y5 = A[82], y6 = A[83], y7 = A[84];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[99], y5 = A[100], y6 = A[101], y7 = A[102];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[120], y5 = A[121], y6 = A[122], y7 = A[123];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[141], y5 = A[142], y6 = A[143], y7 = A[144];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[162], y5 = A[163], y6 = A[164], y7 = A[165];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[183], y5 = A[184], y6 = A[185], y7 = A[186];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[204], y5 = A[205], y6 = A[206], y7 = A[207];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = A[225], y5 = A[226], y6 = A[227];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = A[243], y5 = A[244], y6 = A[245];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = A[261], y5 = A[262], y6 = A[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = A[279], y5 = A[280], y6 = A[281], y7 = A[282];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = A[300], y5 = A[301], y6 = A[302], y7 = A[303];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = A[321], y5 = A[322], y6 = A[323], y7 = A[324];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[168] = c0;
+            PA[169] = c1;
+            PA[170] = c2;
+            PA[171] = c3;
+            PA[189] = c4;
+            PA[190] = c5;
+            PA[191] = c6;
+            PA[192] = c7;
+            PA[210] = c8;
+            PA[211] = c9;
+            PA[212] = c10;
+            PA[213] = c11;
+            PA[231] = c12;
+            PA[232] = c13;
+            PA[233] = c14;
+            PA[234] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = A[19], y5 = A[20], y6 = A[21], y7 = A[22];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = A[34], y5 = A[35], y6 = A[36], y7 = A[37];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[49], y5 = A[50], y6 = A[51], y7 = A[52];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[67], y5 = A[68], y6 = A[69], y7 = A[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[85], y5 = A[86], y6 = A[87], y7 = A[88];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[103], y5 = A[104], y6 = A[105], y7 = A[106];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[124], y5 = A[125], y6 = A[126], y7 = A[127];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[145], y5 = A[146], y6 = A[147], y7 = A[148];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[166], y5 = A[167], y6 = A[168], y7 = A[169];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[187], y5 = A[188], y6 = A[189], y7 = A[190];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[208], y5 = A[209], y6 = A[210], y7 = A[211];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = A[228], y5 = A[229];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = A[246], y5 = A[247];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = A[264], y5 = A[265];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = A[283], y5 = A[284], y6 = A[285], y7 = A[286];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = A[304], y5 = A[305], y6 = A[306], y7 = A[307];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = A[325], y5 = A[326], y6 = A[327], y7 = A[328];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[172] = c0;
+            PA[173] = c1;
+            PA[174] = c2;
+            PA[175] = c3;
+            PA[193] = c4;
+            PA[194] = c5;
+            PA[195] = c6;
+            PA[196] = c7;
+            PA[214] = c8;
+            PA[215] = c9;
+            PA[216] = c10;
+            PA[217] = c11;
+            PA[235] = c12;
+            PA[236] = c13;
+            PA[237] = c14;
+            PA[238] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = A[8], y5 = A[9], y6 = A[10], y7 = A[11];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = A[23], y5 = A[24], y6 = A[25], y7 = A[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = A[38], y5 = A[39], y6 = A[40], y7 = A[41];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[53], y5 = A[54], y6 = A[55], y7 = A[56];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[71], y5 = A[72], y6 = A[73], y7 = A[74];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[89], y5 = A[90], y6 = A[91], y7 = A[92];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[107], y5 = A[108], y6 = A[109], y7 = A[110];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[128], y5 = A[129], y6 = A[130], y7 = A[131];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[149], y5 = A[150], y6 = A[151], y7 = A[152];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[170], y5 = A[171], y6 = A[172], y7 = A[173];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[191], y5 = A[192], y6 = A[193], y7 = A[194];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[212], y5 = A[213], y6 = A[214], y7 = A[215];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = A[230], y5 = A[231], y6 = A[232], y7 = A[233];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = A[248], y5 = A[249], y6 = A[250], y7 = A[251];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = A[266], y5 = A[267], y6 = A[268], y7 = A[269];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = A[287], y5 = A[288], y6 = A[289], y7 = A[290];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = A[308], y5 = A[309], y6 = A[310], y7 = A[311];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = A[329], y5 = A[330], y6 = A[331], y7 = A[332];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[176] = c0;
+            PA[177] = c1;
+            PA[178] = c2;
+            PA[179] = c3;
+            PA[197] = c4;
+            PA[198] = c5;
+            PA[199] = c6;
+            PA[200] = c7;
+            PA[218] = c8;
+            PA[219] = c9;
+            PA[220] = c10;
+            PA[221] = c11;
+            PA[239] = c12;
+            PA[240] = c13;
+            PA[241] = c14;
+            PA[242] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = A[12], y5 = A[13], y6 = A[14];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = A[27], y5 = A[28], y6 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = A[42], y5 = A[43], y6 = A[44];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[57], y5 = A[58], y6 = A[59], y7 = A[60];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[75], y5 = A[76], y6 = A[77], y7 = A[78];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[93], y5 = A[94], y6 = A[95], y7 = A[96];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[111], y5 = A[112], y6 = A[113], y7 = A[114];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[132], y5 = A[133], y6 = A[134], y7 = A[135];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[153], y5 = A[154], y6 = A[155], y7 = A[156];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[174], y5 = A[175], y6 = A[176], y7 = A[177];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[195], y5 = A[196], y6 = A[197], y7 = A[198];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[216], y5 = A[217], y6 = A[218], y7 = A[219];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = A[234], y5 = A[235], y6 = A[236], y7 = A[237];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = A[252], y5 = A[253], y6 = A[254], y7 = A[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = A[270], y5 = A[271], y6 = A[272], y7 = A[273];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = A[291], y5 = A[292], y6 = A[293], y7 = A[294];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = A[312], y5 = A[313], y6 = A[314], y7 = A[315];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = A[333], y5 = A[334], y6 = A[335], y7 = A[336];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[180] = c0;
+            PA[181] = c1;
+            PA[182] = c2;
+            PA[183] = c3;
+            PA[201] = c4;
+            PA[202] = c5;
+            PA[203] = c6;
+            PA[204] = c7;
+            PA[222] = c8;
+            PA[223] = c9;
+            PA[224] = c10;
+            PA[225] = c11;
+            PA[243] = c12;
+            PA[244] = c13;
+            PA[245] = c14;
+            PA[246] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[61], y5 = A[62];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[79], y5 = A[80];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[97], y5 = A[98];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[115], y5 = A[116], y6 = A[117], y7 = A[118];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[136], y5 = A[137], y6 = A[138], y7 = A[139];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[157], y5 = A[158], y6 = A[159], y7 = A[160];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[178], y5 = A[179], y6 = A[180], y7 = A[181];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[199], y5 = A[200], y6 = A[201], y7 = A[202];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[220], y5 = A[221], y6 = A[222], y7 = A[223];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = A[238], y5 = A[239], y6 = A[240], y7 = A[241];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = A[256], y5 = A[257], y6 = A[258], y7 = A[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = A[274], y5 = A[275], y6 = A[276], y7 = A[277];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = A[295], y5 = A[296], y6 = A[297], y7 = A[298];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = A[316], y5 = A[317], y6 = A[318], y7 = A[319];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = A[337], y5 = A[338], y6 = A[339], y7 = A[340];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[179], x1 = P[180], x2 = P[181], x3 = P[182];
+                c2 += x0;
+                c6 += x1;
+                c10 += x2;
+                c14 += x3;
+            }
+            {
+                const real x0 = P[198], x1 = P[199], x2 = P[200], x3 = P[201];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[184] = c0;
+            PA[185] = c1;
+            PA[186] = c2;
+            PA[187] = c3;
+            PA[205] = c4;
+            PA[206] = c5;
+            PA[207] = c6;
+            PA[208] = c7;
+            PA[226] = c8;
+            PA[227] = c9;
+            PA[228] = c10;
+            PA[229] = c11;
+            PA[247] = c12;
+            PA[248] = c13;
+            PA[249] = c14;
+            PA[250] = c15;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[119];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x2 * y4;
+                c3 = x3 * y4;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[140];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[161];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[182];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[203];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[224];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[86], x1 = P[87], x2 = P[88], x3 = P[89], y4 = A[242];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[99], x1 = P[100], x2 = P[101], x3 = P[102], y4 = A[260];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[113], x1 = P[114], x2 = P[115], x3 = P[116], y4 = A[278];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[128], x1 = P[129], x2 = P[130], x3 = P[131], y4 = A[299];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[144], x1 = P[145], x2 = P[146], x3 = P[147], y4 = A[320];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[161], x1 = P[162], x2 = P[163], x3 = P[164], y4 = A[341];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[218], x1 = P[219], x2 = P[220], x3 = P[221];
+                c0 += x0;
+                c1 += x1;
+                c2 += x2;
+                c3 += x3;
+            }
+            PA[188] = c0;
+            PA[209] = c1;
+            PA[230] = c2;
+            PA[251] = c3;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[78], x1 = P[91], x2 = P[105], x3 = P[120], y4 = A[0], y5 = A[1], y6 = A[2], y7 = A[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[79], x1 = P[92], x2 = P[106], x3 = P[121], y4 = A[15], y5 = A[16], y6 = A[17], y7 = A[18];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[80], x1 = P[93], x2 = P[107], x3 = P[122], y4 = A[30], y5 = A[31], y6 = A[32], y7 = A[33];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[81], x1 = P[94], x2 = P[108], x3 = P[123], y4 = A[45], y5 = A[46], y6 = A[47], y7 = A[48];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[95], x2 = P[109], x3 = P[124], y4 = A[63], y5 = A[64], y6 = A[65], y7 = A[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[83], x1 = P[96], x2 = P[110], x3 = P[125], y4 = A[81], y5 = A[82], y6 = A[83], y7 = A[84];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[84], x1 = P[97], x2 = P[111], x3 = P[126], y4 = A[99], y5 = A[100], y6 = A[101], y7 = A[102];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[85], x1 = P[98], x2 = P[112], x3 = P[127], y4 = A[120], y5 = A[121], y6 = A[122], y7 = A[123];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[99], x2 = P[113], x3 = P[128], y4 = A[141], y5 = A[142], y6 = A[143], y7 = A[144];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = A[162], y5 = A[163], y6 = A[164], y7 = A[165];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = A[183], y5 = A[184], y6 = A[185], y7 = A[186];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = A[204], y5 = A[205], y6 = A[206], y7 = A[207];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = A[225], y5 = A[226], y6 = A[227];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = A[243], y5 = A[244], y6 = A[245];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = A[261], y5 = A[262], y6 = A[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = A[279], y5 = A[280], y6 = A[281], y7 = A[282];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = A[300], y5 = A[301], y6 = A[302], y7 = A[303];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = A[321], y5 = A[322], y6 = A[323], y7 = A[324];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[252] = c0;
+            PA[253] = c1;
+            PA[254] = c2;
+            PA[255] = c3;
+            PA[273] = c4;
+            PA[274] = c5;
+            PA[275] = c6;
+            PA[276] = c7;
+            PA[294] = c8;
+            PA[295] = c9;
+            PA[296] = c10;
+            PA[297] = c11;
+            PA[315] = c12;
+            PA[316] = c13;
+            PA[317] = c14;
+            PA[318] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[78], x1 = P[91], x2 = P[105], x3 = P[120], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[79], x1 = P[92], x2 = P[106], x3 = P[121], y4 = A[19], y5 = A[20], y6 = A[21], y7 = A[22];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[80], x1 = P[93], x2 = P[107], x3 = P[122], y4 = A[34], y5 = A[35], y6 = A[36], y7 = A[37];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[81], x1 = P[94], x2 = P[108], x3 = P[123], y4 = A[49], y5 = A[50], y6 = A[51], y7 = A[52];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[95], x2 = P[109], x3 = P[124], y4 = A[67], y5 = A[68], y6 = A[69], y7 = A[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[83], x1 = P[96], x2 = P[110], x3 = P[125], y4 = A[85], y5 = A[86], y6 = A[87], y7 = A[88];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[84], x1 = P[97], x2 = P[111], x3 = P[126], y4 = A[103], y5 = A[104], y6 = A[105], y7 = A[106];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[85], x1 = P[98], x2 = P[112], x3 = P[127], y4 = A[124], y5 = A[125], y6 = A[126], y7 = A[127];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[99], x2 = P[113], x3 = P[128], y4 = A[145], y5 = A[146], y6 = A[147], y7 = A[148];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = A[166], y5 = A[167], y6 = A[168], y7 = A[169];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = A[187], y5 = A[188], y6 = A[189], y7 = A[190];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = A[208], y5 = A[209], y6 = A[210], y7 = A[211];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = A[228], y5 = A[229];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = A[246], y5 = A[247];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = A[264], y5 = A[265];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = A[283], y5 = A[284], y6 = A[285], y7 = A[286];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = A[304], y5 = A[305], y6 = A[306], y7 = A[307];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = A[325], y5 = A[326], y6 = A[327], y7 = A[328];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[256] = c0;
+            PA[257] = c1;
+            PA[258] = c2;
+            PA[259] = c3;
+            PA[277] = c4;
+            PA[278] = c5;
+            PA[279] = c6;
+            PA[280] = c7;
+            PA[298] = c8;
+            PA[299] = c9;
+            PA[300] = c10;
+            PA[301] = c11;
+            PA[319] = c12;
+            PA[320] = c13;
+            PA[321] = c14;
+            PA[322] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[78], x1 = P[91], x2 = P[105], x3 = P[120], y4 = A[8], y5 = A[9], y6 = A[10], y7 = A[11];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[79], x1 = P[92], x2 = P[106], x3 = P[121], y4 = A[23], y5 = A[24], y6 = A[25], y7 = A[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[80], x1 = P[93], x2 = P[107], x3 = P[122], y4 = A[38], y5 = A[39], y6 = A[40], y7 = A[41];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[81], x1 = P[94], x2 = P[108], x3 = P[123], y4 = A[53], y5 = A[54], y6 = A[55], y7 = A[56];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[95], x2 = P[109], x3 = P[124], y4 = A[71], y5 = A[72], y6 = A[73], y7 = A[74];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[83], x1 = P[96], x2 = P[110], x3 = P[125], y4 = A[89], y5 = A[90], y6 = A[91], y7 = A[92];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[84], x1 = P[97], x2 = P[111], x3 = P[126], y4 = A[107], y5 = A[108], y6 = A[109], y7 = A[110];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[85], x1 = P[98], x2 = P[112], x3 = P[127], y4 = A[128], y5 = A[129], y6 = A[130], y7 = A[131];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[99], x2 = P[113], x3 = P[128], y4 = A[149], y5 = A[150], y6 = A[151], y7 = A[152];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = A[170], y5 = A[171], y6 = A[172], y7 = A[173];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = A[191], y5 = A[192], y6 = A[193], y7 = A[194];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = A[212], y5 = A[213], y6 = A[214], y7 = A[215];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = A[230], y5 = A[231], y6 = A[232], y7 = A[233];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = A[248], y5 = A[249], y6 = A[250], y7 = A[251];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = A[266], y5 = A[267], y6 = A[268], y7 = A[269];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = A[287], y5 = A[288], y6 = A[289], y7 = A[290];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = A[308], y5 = A[309], y6 = A[310], y7 = A[311];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = A[329], y5 = A[330], y6 = A[331], y7 = A[332];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[260] = c0;
+            PA[261] = c1;
+            PA[262] = c2;
+            PA[263] = c3;
+            PA[281] = c4;
+            PA[282] = c5;
+            PA[283] = c6;
+            PA[284] = c7;
+            PA[302] = c8;
+            PA[303] = c9;
+            PA[304] = c10;
+            PA[305] = c11;
+            PA[323] = c12;
+            PA[324] = c13;
+            PA[325] = c14;
+            PA[326] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[78], x1 = P[91], x2 = P[105], x3 = P[120], y4 = A[12], y5 = A[13], y6 = A[14];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+            }
+            {
+                const real x0 = P[79], x1 = P[92], x2 = P[106], x3 = P[121], y4 = A[27], y5 = A[28], y6 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[80], x1 = P[93], x2 = P[107], x3 = P[122], y4 = A[42], y5 = A[43], y6 = A[44];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[81], x1 = P[94], x2 = P[108], x3 = P[123], y4 = A[57], y5 = A[58], y6 = A[59], y7 = A[60];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[82], x1 = P[95], x2 = P[109], x3 = P[124], y4 = A[75], y5 = A[76], y6 = A[77], y7 = A[78];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[83], x1 = P[96], x2 = P[110], x3 = P[125], y4 = A[93], y5 = A[94], y6 = A[95], y7 = A[96];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[84], x1 = P[97], x2 = P[111], x3 = P[126], y4 = A[111], y5 = A[112], y6 = A[113], y7 = A[114];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[85], x1 = P[98], x2 = P[112], x3 = P[127], y4 = A[132], y5 = A[133], y6 = A[134], y7 = A[135];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[99], x2 = P[113], x3 = P[128], y4 = A[153], y5 = A[154], y6 = A[155], y7 = A[156];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = A[174], y5 = A[175], y6 = A[176], y7 = A[177];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = A[195], y5 = A[196], y6 = A[197], y7 = A[198];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = A[216], y5 = A[217], y6 = A[218], y7 = A[219];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = A[234], y5 = A[235], y6 = A[236], y7 = A[237];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = A[252], y5 = A[253], y6 = A[254], y7 = A[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = A[270], y5 = A[271], y6 = A[272], y7 = A[273];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = A[291], y5 = A[292], y6 = A[293], y7 = A[294];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = A[312], y5 = A[313], y6 = A[314], y7 = A[315];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = A[333], y5 = A[334], y6 = A[335], y7 = A[336];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[264] = c0;
+            PA[265] = c1;
+            PA[266] = c2;
+            PA[267] = c3;
+            PA[285] = c4;
+            PA[286] = c5;
+            PA[287] = c6;
+            PA[288] = c7;
+            PA[306] = c8;
+            PA[307] = c9;
+            PA[308] = c10;
+            PA[309] = c11;
+            PA[327] = c12;
+            PA[328] = c13;
+            PA[329] = c14;
+            PA[330] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[81], x1 = P[94], x2 = P[108], x3 = P[123], y4 = A[61], y5 = A[62];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+            }
+            {
+                const real x0 = P[82], x1 = P[95], x2 = P[109], x3 = P[124], y4 = A[79], y5 = A[80];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[83], x1 = P[96], x2 = P[110], x3 = P[125], y4 = A[97], y5 = A[98];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[84], x1 = P[97], x2 = P[111], x3 = P[126], y4 = A[115], y5 = A[116], y6 = A[117], y7 = A[118];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[85], x1 = P[98], x2 = P[112], x3 = P[127], y4 = A[136], y5 = A[137], y6 = A[138], y7 = A[139];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[86], x1 = P[99], x2 = P[113], x3 = P[128], y4 = A[157], y5 = A[158], y6 = A[159], y7 = A[160];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = A[178], y5 = A[179], y6 = A[180], y7 = A[181];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = A[199], y5 = A[200], y6 = A[201], y7 = A[202];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = A[220], y5 = A[221], y6 = A[222], y7 = A[223];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = A[238], y5 = A[239], y6 = A[240], y7 = A[241];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = A[256], y5 = A[257], y6 = A[258], y7 = A[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = A[274], y5 = A[275], y6 = A[276], y7 = A[277];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = A[295], y5 = A[296], y6 = A[297], y7 = A[298];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = A[316], y5 = A[317], y6 = A[318], y7 = A[319];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = A[337], y5 = A[338], y6 = A[339], y7 = A[340];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[183], x1 = P[184], x2 = P[185], x3 = P[186];
+                c2 += x0;
+                c6 += x1;
+                c10 += x2;
+                c14 += x3;
+            }
+            {
+                const real x0 = P[202], x1 = P[203], x2 = P[204], x3 = P[205];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[268] = c0;
+            PA[269] = c1;
+            PA[270] = c2;
+            PA[271] = c3;
+            PA[289] = c4;
+            PA[290] = c5;
+            PA[291] = c6;
+            PA[292] = c7;
+            PA[310] = c8;
+            PA[311] = c9;
+            PA[312] = c10;
+            PA[313] = c11;
+            PA[331] = c12;
+            PA[332] = c13;
+            PA[333] = c14;
+            PA[334] = c15;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[84], x1 = P[97], x2 = P[111], x3 = P[126], y4 = A[119];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x2 * y4;
+                c3 = x3 * y4;
+            }
+            {
+                const real x0 = P[85], x1 = P[98], x2 = P[112], x3 = P[127], y4 = A[140];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[86], x1 = P[99], x2 = P[113], x3 = P[128], y4 = A[161];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[87], x1 = P[100], x2 = P[114], x3 = P[129], y4 = A[182];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[88], x1 = P[101], x2 = P[115], x3 = P[130], y4 = A[203];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[89], x1 = P[102], x2 = P[116], x3 = P[131], y4 = A[224];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[90], x1 = P[103], x2 = P[117], x3 = P[132], y4 = A[242];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[103], x1 = P[104], x2 = P[118], x3 = P[133], y4 = A[260];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[117], x1 = P[118], x2 = P[119], x3 = P[134], y4 = A[278];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[132], x1 = P[133], x2 = P[134], x3 = P[135], y4 = A[299];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[148], x1 = P[149], x2 = P[150], x3 = P[151], y4 = A[320];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[165], x1 = P[166], x2 = P[167], x3 = P[168], y4 = A[341];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[222], x1 = P[223], x2 = P[224], x3 = P[225];
+                c0 += x0;
+                c1 += x1;
+                c2 += x2;
+                c3 += x3;
+            }
+            PA[272] = c0;
+            PA[293] = c1;
+            PA[314] = c2;
+            PA[335] = c3;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[136], x1 = P[153], x2 = P[171], x3 = P[190], y4 = A[0], y5 = A[1], y6 = A[2], y7 = A[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[137], x1 = P[154], x2 = P[172], x3 = P[191], y4 = A[15], y5 = A[16], y6 = A[17], y7 = A[18];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[138], x1 = P[155], x2 = P[173], x3 = P[192], y4 = A[30], y5 = A[31], y6 = A[32], y7 = A[33];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[139], x1 = P[156], x2 = P[174], x3 = P[193], y4 = A[45], y5 = A[46], y6 = A[47], y7 = A[48];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[157], x2 = P[175], x3 = P[194], y4 = A[63], y5 = A[64], y6 = A[65], y7 = A[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[141], x1 = P[158], x2 = P[176], x3 = P[195], y4 = A[81], y5 = A[82], y6 = A[83], y7 = A[84];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[142], x1 = P[159], x2 = P[177], x3 = P[196], y4 = A[99], y5 = A[100], y6 = A[101], y7 = A[102];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[143], x1 = P[160], x2 = P[178], x3 = P[197], y4 = A[120], y5 = A[121], y6 = A[122], y7 = A[123];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[161], x2 = P[179], x3 = P[198], y4 = A[141], y5 = A[142], y6 = A[143], y7 = A[144];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = A[162], y5 = A[163], y6 = A[164], y7 = A[165];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = A[183], y5 = A[184], y6 = A[185], y7 = A[186];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = A[204], y5 = A[205], y6 = A[206], y7 = A[207];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = A[225], y5 = A[226], y6 = A[227];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = A[243], y5 = A[244], y6 = A[245];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = A[261], y5 = A[262], y6 = A[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = A[279], y5 = A[280], y6 = A[281], y7 = A[282];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = A[300], y5 = A[301], y6 = A[302], y7 = A[303];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = A[321], y5 = A[322], y6 = A[323], y7 = A[324];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[336] = c0;
+            PA[337] = c1;
+            PA[338] = c2;
+            PA[339] = c3;
+            PA[357] = c4;
+            PA[358] = c5;
+            PA[359] = c6;
+            PA[360] = c7;
+            PA[378] = c8;
+            PA[379] = c9;
+            PA[380] = c10;
+            PA[381] = c11;
+            PA[399] = c12;
+            PA[400] = c13;
+            PA[401] = c14;
+            PA[402] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[136], x1 = P[153], x2 = P[171], x3 = P[190], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[137], x1 = P[154], x2 = P[172], x3 = P[191], y4 = A[19], y5 = A[20], y6 = A[21], y7 = A[22];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[138], x1 = P[155], x2 = P[173], x3 = P[192], y4 = A[34], y5 = A[35], y6 = A[36], y7 = A[37];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[139], x1 = P[156], x2 = P[174], x3 = P[193], y4 = A[49], y5 = A[50], y6 = A[51], y7 = A[52];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[157], x2 = P[175], x3 = P[194], y4 = A[67], y5 = A[68], y6 = A[69], y7 = A[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[141], x1 = P[158], x2 = P[176], x3 = P[195], y4 = A[85], y5 = A[86], y6 = A[87], y7 = A[88];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[142], x1 = P[159], x2 = P[177], x3 = P[196], y4 = A[103], y5 = A[104], y6 = A[105], y7 = A[106];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[143], x1 = P[160], x2 = P[178], x3 = P[197], y4 = A[124], y5 = A[125], y6 = A[126], y7 = A[127];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[161], x2 = P[179], x3 = P[198], y4 = A[145], y5 = A[146], y6 = A[147], y7 = A[148];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = A[166], y5 = A[167], y6 = A[168], y7 = A[169];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = A[187], y5 = A[188], y6 = A[189], y7 = A[190];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = A[208], y5 = A[209], y6 = A[210], y7 = A[211];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = A[228], y5 = A[229];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = A[246], y5 = A[247];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = A[264], y5 = A[265];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = A[283], y5 = A[284], y6 = A[285], y7 = A[286];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = A[304], y5 = A[305], y6 = A[306], y7 = A[307];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = A[325], y5 = A[326], y6 = A[327], y7 = A[328];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[340] = c0;
+            PA[341] = c1;
+            PA[342] = c2;
+            PA[343] = c3;
+            PA[361] = c4;
+            PA[362] = c5;
+            PA[363] = c6;
+            PA[364] = c7;
+            PA[382] = c8;
+            PA[383] = c9;
+            PA[384] = c10;
+            PA[385] = c11;
+            PA[403] = c12;
+            PA[404] = c13;
+            PA[405] = c14;
+            PA[406] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[136], x1 = P[153], x2 = P[171], x3 = P[190], y4 = A[8], y5 = A[9], y6 = A[10], y7 = A[11];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[137], x1 = P[154], x2 = P[172], x3 = P[191], y4 = A[23], y5 = A[24], y6 = A[25], y7 = A[26];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[138], x1 = P[155], x2 = P[173], x3 = P[192], y4 = A[38], y5 = A[39], y6 = A[40], y7 = A[41];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[139], x1 = P[156], x2 = P[174], x3 = P[193], y4 = A[53], y5 = A[54], y6 = A[55], y7 = A[56];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[157], x2 = P[175], x3 = P[194], y4 = A[71], y5 = A[72], y6 = A[73], y7 = A[74];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[141], x1 = P[158], x2 = P[176], x3 = P[195], y4 = A[89], y5 = A[90], y6 = A[91], y7 = A[92];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[142], x1 = P[159], x2 = P[177], x3 = P[196], y4 = A[107], y5 = A[108], y6 = A[109], y7 = A[110];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[143], x1 = P[160], x2 = P[178], x3 = P[197], y4 = A[128], y5 = A[129], y6 = A[130], y7 = A[131];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[161], x2 = P[179], x3 = P[198], y4 = A[149], y5 = A[150], y6 = A[151], y7 = A[152];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = A[170], y5 = A[171], y6 = A[172], y7 = A[173];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = A[191], y5 = A[192], y6 = A[193], y7 = A[194];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = A[212], y5 = A[213], y6 = A[214], y7 = A[215];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = A[230], y5 = A[231], y6 = A[232], y7 = A[233];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = A[248], y5 = A[249], y6 = A[250], y7 = A[251];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = A[266], y5 = A[267], y6 = A[268], y7 = A[269];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = A[287], y5 = A[288], y6 = A[289], y7 = A[290];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = A[308], y5 = A[309], y6 = A[310], y7 = A[311];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = A[329], y5 = A[330], y6 = A[331], y7 = A[332];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[344] = c0;
+            PA[345] = c1;
+            PA[346] = c2;
+            PA[347] = c3;
+            PA[365] = c4;
+            PA[366] = c5;
+            PA[367] = c6;
+            PA[368] = c7;
+            PA[386] = c8;
+            PA[387] = c9;
+            PA[388] = c10;
+            PA[389] = c11;
+            PA[407] = c12;
+            PA[408] = c13;
+            PA[409] = c14;
+            PA[410] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[136], x1 = P[153], x2 = P[171], x3 = P[190], y4 = A[12], y5 = A[13], y6 = A[14];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+            }
+            {
+                const real x0 = P[137], x1 = P[154], x2 = P[172], x3 = P[191], y4 = A[27], y5 = A[28], y6 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[138], x1 = P[155], x2 = P[173], x3 = P[192], y4 = A[42], y5 = A[43], y6 = A[44];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+            }
+            {
+                const real x0 = P[139], x1 = P[156], x2 = P[174], x3 = P[193], y4 = A[57], y5 = A[58], y6 = A[59], y7 = A[60];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[140], x1 = P[157], x2 = P[175], x3 = P[194], y4 = A[75], y5 = A[76], y6 = A[77], y7 = A[78];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[141], x1 = P[158], x2 = P[176], x3 = P[195], y4 = A[93], y5 = A[94], y6 = A[95], y7 = A[96];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[142], x1 = P[159], x2 = P[177], x3 = P[196], y4 = A[111], y5 = A[112], y6 = A[113], y7 = A[114];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[143], x1 = P[160], x2 = P[178], x3 = P[197], y4 = A[132], y5 = A[133], y6 = A[134], y7 = A[135];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[161], x2 = P[179], x3 = P[198], y4 = A[153], y5 = A[154], y6 = A[155], y7 = A[156];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = A[174], y5 = A[175], y6 = A[176], y7 = A[177];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = A[195], y5 = A[196], y6 = A[197], y7 = A[198];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = A[216], y5 = A[217], y6 = A[218], y7 = A[219];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = A[234], y5 = A[235], y6 = A[236], y7 = A[237];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = A[252], y5 = A[253], y6 = A[254], y7 = A[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = A[270], y5 = A[271], y6 = A[272], y7 = A[273];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = A[291], y5 = A[292], y6 = A[293], y7 = A[294];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = A[312], y5 = A[313], y6 = A[314], y7 = A[315];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = A[333], y5 = A[334], y6 = A[335], y7 = A[336];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[348] = c0;
+            PA[349] = c1;
+            PA[350] = c2;
+            PA[351] = c3;
+            PA[369] = c4;
+            PA[370] = c5;
+            PA[371] = c6;
+            PA[372] = c7;
+            PA[390] = c8;
+            PA[391] = c9;
+            PA[392] = c10;
+            PA[393] = c11;
+            PA[411] = c12;
+            PA[412] = c13;
+            PA[413] = c14;
+            PA[414] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[139], x1 = P[156], x2 = P[174], x3 = P[193], y4 = A[61], y5 = A[62];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+            }
+            {
+                const real x0 = P[140], x1 = P[157], x2 = P[175], x3 = P[194], y4 = A[79], y5 = A[80];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[141], x1 = P[158], x2 = P[176], x3 = P[195], y4 = A[97], y5 = A[98];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+            }
+            {
+                const real x0 = P[142], x1 = P[159], x2 = P[177], x3 = P[196], y4 = A[115], y5 = A[116], y6 = A[117], y7 = A[118];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[143], x1 = P[160], x2 = P[178], x3 = P[197], y4 = A[136], y5 = A[137], y6 = A[138], y7 = A[139];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[144], x1 = P[161], x2 = P[179], x3 = P[198], y4 = A[157], y5 = A[158], y6 = A[159], y7 = A[160];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = A[178], y5 = A[179], y6 = A[180], y7 = A[181];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = A[199], y5 = A[200], y6 = A[201], y7 = A[202];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = A[220], y5 = A[221], y6 = A[222], y7 = A[223];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = A[238], y5 = A[239], y6 = A[240], y7 = A[241];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = A[256], y5 = A[257], y6 = A[258], y7 = A[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = A[274], y5 = A[275], y6 = A[276], y7 = A[277];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = A[295], y5 = A[296], y6 = A[297], y7 = A[298];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = A[316], y5 = A[317], y6 = A[318], y7 = A[319];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = A[337], y5 = A[338], y6 = A[339], y7 = A[340];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[187], x1 = P[188], x2 = P[189], x3 = P[208];
+                c2 += x0;
+                c6 += x1;
+                c10 += x2;
+                c14 += x3;
+            }
+            {
+                const real x0 = P[206], x1 = P[207], x2 = P[208], x3 = P[209];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[352] = c0;
+            PA[353] = c1;
+            PA[354] = c2;
+            PA[355] = c3;
+            PA[373] = c4;
+            PA[374] = c5;
+            PA[375] = c6;
+            PA[376] = c7;
+            PA[394] = c8;
+            PA[395] = c9;
+            PA[396] = c10;
+            PA[397] = c11;
+            PA[415] = c12;
+            PA[416] = c13;
+            PA[417] = c14;
+            PA[418] = c15;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[142], x1 = P[159], x2 = P[177], x3 = P[196], y4 = A[119];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x2 * y4;
+                c3 = x3 * y4;
+            }
+            {
+                const real x0 = P[143], x1 = P[160], x2 = P[178], x3 = P[197], y4 = A[140];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[144], x1 = P[161], x2 = P[179], x3 = P[198], y4 = A[161];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[145], x1 = P[162], x2 = P[180], x3 = P[199], y4 = A[182];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[146], x1 = P[163], x2 = P[181], x3 = P[200], y4 = A[203];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[147], x1 = P[164], x2 = P[182], x3 = P[201], y4 = A[224];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[148], x1 = P[165], x2 = P[183], x3 = P[202], y4 = A[242];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[149], x1 = P[166], x2 = P[184], x3 = P[203], y4 = A[260];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[150], x1 = P[167], x2 = P[185], x3 = P[204], y4 = A[278];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[151], x1 = P[168], x2 = P[186], x3 = P[205], y4 = A[299];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[152], x1 = P[169], x2 = P[187], x3 = P[206], y4 = A[320];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[169], x1 = P[170], x2 = P[188], x3 = P[207], y4 = A[341];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x2 * y4;
+                c3 += x3 * y4;
+            }
+            {
+                const real x0 = P[226], x1 = P[227], x2 = P[228], x3 = P[229];
+                c0 += x0;
+                c1 += x1;
+                c2 += x2;
+                c3 += x3;
+            }
+            PA[356] = c0;
+            PA[377] = c1;
+            PA[398] = c2;
+            PA[419] = c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[210], y1 = A[0], y2 = A[1], y3 = A[2], y4 = A[3];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = P[211], y1 = A[15], y2 = A[16], y3 = A[17], y4 = A[18];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[212], y1 = A[30], y2 = A[31], y3 = A[32], y4 = A[33];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[213], y1 = A[45], y2 = A[46], y3 = A[47], y4 = A[48];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[214], y1 = A[63], y2 = A[64], y3 = A[65], y4 = A[66];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[215], y1 = A[81], y2 = A[82], y3 = A[83], y4 = A[84];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[216], y1 = A[99], y2 = A[100], y3 = A[101], y4 = A[102];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[217], y1 = A[120], y2 = A[121], y3 = A[122], y4 = A[123];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[218], y1 = A[141], y2 = A[142], y3 = A[143], y4 = A[144];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[219], y1 = A[162], y2 = A[163], y3 = A[164], y4 = A[165];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[220], y1 = A[183], y2 = A[184], y3 = A[185], y4 = A[186];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[221], y1 = A[204], y2 = A[205], y3 = A[206], y4 = A[207];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[222], y1 = A[225], y2 = A[226], y3 = A[227];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[223], y1 = A[243], y2 = A[244], y3 = A[245];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[224], y1 = A[261], y2 = A[262], y3 = A[263];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[225], y1 = A[279], y2 = A[280], y3 = A[281], y4 = A[282];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[226], y1 = A[300], y2 = A[301], y3 = A[302], y4 = A[303];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[227], y1 = A[321], y2 = A[322], y3 = A[323], y4 = A[324];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            PA[420] = c0;
+            PA[421] = c1;
+            PA[422] = c2;
+            PA[423] = c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[210], y1 = A[4], y2 = A[5], y3 = A[6], y4 = A[7];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = P[211], y1 = A[19], y2 = A[20], y3 = A[21], y4 = A[22];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[212], y1 = A[34], y2 = A[35], y3 = A[36], y4 = A[37];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[213], y1 = A[49], y2 = A[50], y3 = A[51], y4 = A[52];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[214], y1 = A[67], y2 = A[68], y3 = A[69], y4 = A[70];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[215], y1 = A[85], y2 = A[86], y3 = A[87], y4 = A[88];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[216], y1 = A[103], y2 = A[104], y3 = A[105], y4 = A[106];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[217], y1 = A[124], y2 = A[125], y3 = A[126], y4 = A[127];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[218], y1 = A[145], y2 = A[146], y3 = A[147], y4 = A[148];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[219], y1 = A[166], y2 = A[167], y3 = A[168], y4 = A[169];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[220], y1 = A[187], y2 = A[188], y3 = A[189], y4 = A[190];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[221], y1 = A[208], y2 = A[209], y3 = A[210], y4 = A[211];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[222], y1 = A[228], y2 = A[229];
+                c2 += x0 * y1;
+                c3 += x0 * y2;
+            }
+            {
+                const real x0 = P[223], y1 = A[246], y2 = A[247];
+                c2 += x0 * y1;
+                c3 += x0 * y2;
+            }
+            {
+                const real x0 = P[224], y1 = A[264], y2 = A[265];
+                c2 += x0 * y1;
+                c3 += x0 * y2;
+            }
+            {
+                const real x0 = P[225], y1 = A[283], y2 = A[284], y3 = A[285], y4 = A[286];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[226], y1 = A[304], y2 = A[305], y3 = A[306], y4 = A[307];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[227], y1 = A[325], y2 = A[326], y3 = A[327], y4 = A[328];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            PA[424] = c0;
+            PA[425] = c1;
+            PA[426] = c2;
+            PA[427] = c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[210], y1 = A[8], y2 = A[9], y3 = A[10], y4 = A[11];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = P[211], y1 = A[23], y2 = A[24], y3 = A[25], y4 = A[26];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[212], y1 = A[38], y2 = A[39], y3 = A[40], y4 = A[41];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[213], y1 = A[53], y2 = A[54], y3 = A[55], y4 = A[56];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[214], y1 = A[71], y2 = A[72], y3 = A[73], y4 = A[74];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[215], y1 = A[89], y2 = A[90], y3 = A[91], y4 = A[92];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[216], y1 = A[107], y2 = A[108], y3 = A[109], y4 = A[110];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[217], y1 = A[128], y2 = A[129], y3 = A[130], y4 = A[131];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[218], y1 = A[149], y2 = A[150], y3 = A[151], y4 = A[152];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[219], y1 = A[170], y2 = A[171], y3 = A[172], y4 = A[173];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[220], y1 = A[191], y2 = A[192], y3 = A[193], y4 = A[194];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[221], y1 = A[212], y2 = A[213], y3 = A[214], y4 = A[215];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[222], y1 = A[230], y2 = A[231], y3 = A[232], y4 = A[233];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[223], y1 = A[248], y2 = A[249], y3 = A[250], y4 = A[251];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[224], y1 = A[266], y2 = A[267], y3 = A[268], y4 = A[269];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[225], y1 = A[287], y2 = A[288], y3 = A[289], y4 = A[290];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[226], y1 = A[308], y2 = A[309], y3 = A[310], y4 = A[311];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[227], y1 = A[329], y2 = A[330], y3 = A[331], y4 = A[332];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            PA[428] = c0;
+            PA[429] = c1;
+            PA[430] = c2;
+            PA[431] = c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[210], y1 = A[12], y2 = A[13], y3 = A[14];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+            }
+            {
+                const real x0 = P[211], y1 = A[27], y2 = A[28], y3 = A[29];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[212], y1 = A[42], y2 = A[43], y3 = A[44];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+            }
+            {
+                const real x0 = P[213], y1 = A[57], y2 = A[58], y3 = A[59], y4 = A[60];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = P[214], y1 = A[75], y2 = A[76], y3 = A[77], y4 = A[78];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[215], y1 = A[93], y2 = A[94], y3 = A[95], y4 = A[96];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[216], y1 = A[111], y2 = A[112], y3 = A[113], y4 = A[114];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[217], y1 = A[132], y2 = A[133], y3 = A[134], y4 = A[135];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[218], y1 = A[153], y2 = A[154], y3 = A[155], y4 = A[156];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[219], y1 = A[174], y2 = A[175], y3 = A[176], y4 = A[177];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[220], y1 = A[195], y2 = A[196], y3 = A[197], y4 = A[198];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[221], y1 = A[216], y2 = A[217], y3 = A[218], y4 = A[219];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[222], y1 = A[234], y2 = A[235], y3 = A[236], y4 = A[237];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[223], y1 = A[252], y2 = A[253], y3 = A[254], y4 = A[255];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[224], y1 = A[270], y2 = A[271], y3 = A[272], y4 = A[273];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[225], y1 = A[291], y2 = A[292], y3 = A[293], y4 = A[294];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[226], y1 = A[312], y2 = A[313], y3 = A[314], y4 = A[315];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[227], y1 = A[333], y2 = A[334], y3 = A[335], y4 = A[336];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            PA[432] = c0;
+            PA[433] = c1;
+            PA[434] = c2;
+            PA[435] = c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = P[213], y1 = A[61], y2 = A[62];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+            }
+            {
+                const real x0 = P[214], y1 = A[79], y2 = A[80];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+            }
+            {
+                const real x0 = P[215], y1 = A[97], y2 = A[98];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+            }
+            {
+                const real x0 = P[216], y1 = A[115], y2 = A[116], y3 = A[117], y4 = A[118];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = P[217], y1 = A[136], y2 = A[137], y3 = A[138], y4 = A[139];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[218], y1 = A[157], y2 = A[158], y3 = A[159], y4 = A[160];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[219], y1 = A[178], y2 = A[179], y3 = A[180], y4 = A[181];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[220], y1 = A[199], y2 = A[200], y3 = A[201], y4 = A[202];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[221], y1 = A[220], y2 = A[221], y3 = A[222], y4 = A[223];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[222], y1 = A[238], y2 = A[239], y3 = A[240], y4 = A[241];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[223], y1 = A[256], y2 = A[257], y3 = A[258], y4 = A[259];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[224], y1 = A[274], y2 = A[275], y3 = A[276], y4 = A[277];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[225], y1 = A[295], y2 = A[296], y3 = A[297], y4 = A[298];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[226], y1 = A[316], y2 = A[317], y3 = A[318], y4 = A[319];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[227], y1 = A[337], y2 = A[338], y3 = A[339], y4 = A[340];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = P[228];
+                c2 += x0;
+            }
+            {
+                const real x0 = P[229];
+                c3 += x0;
+            }
+            PA[436] = c0;
+            PA[437] = c1;
+            PA[438] = c2;
+            PA[439] = c3;
+        }
+        {
+            real c0;
+            {
+                const real x0 = P[216], y1 = A[119];
+                c0 = x0 * y1;
+            }
+            {
+                const real x0 = P[217], y1 = A[140];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[218], y1 = A[161];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[219], y1 = A[182];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[220], y1 = A[203];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[221], y1 = A[224];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[222], y1 = A[242];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[223], y1 = A[260];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[224], y1 = A[278];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[225], y1 = A[299];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[226], y1 = A[320];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[227], y1 = A[341];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = P[230];
+                c0 += x0;
+            }
+            PA[440] = c0;
+        }
+        /* Sb = St + B'PA */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PA[189], y4 = PA[190], y5 = PA[191], y6 = PA[192];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PA[210], y4 = PA[211], y5 = PA[212], y6 = PA[213];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PA[231], y4 = PA[232], y5 = PA[233], y6 = PA[234];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PA[252], y4 = PA[253], y5 = PA[254], y6 = PA[255];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PA[273], y4 = PA[274], y5 = PA[275], y6 = PA[276];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PA[294], y4 = PA[295], y5 = PA[296], y6 = PA[297];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PA[315], y4 = PA[316], y5 = PA[317], y6 = PA[318];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PA[336], y4 = PA[337], y5 = PA[338], y6 = PA[339];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PA[357], y4 = PA[358], y5 = PA[359], y6 = PA[360];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real y0 = PA[378], y1 = PA[379], y2 = PA[380], y3 = PA[381];
+                c0 += y0 * 0.2;
+                c1 += y1 * 0.2;
+                c2 += y2 * 0.2;
+                c3 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[399], y1 = PA[400], y2 = PA[401], y3 = PA[402];
+                c4 += y0 * 0.2;
+                c5 += y1 * 0.2;
+                c6 += y2 * 0.2;
+                c7 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[420], y1 = PA[421], y2 = PA[422], y3 = PA[423];
+                c8 += y0 * 0.2;
+                c9 += y1 * 0.2;
+                c10 += y2 * 0.2;
+                c11 += y3 * 0.2;
+            }
+            Sb[0] = Gs[0] + c0;
+            Sb[1] = Gs[1] + c1;
+            Sb[2] = Gs[2] + c2;
+            Sb[3] = Gs[3] + c3;
+            Sb[21] = Gs[21] + c4;
+            Sb[22] = Gs[22] + c5;
+            Sb[23] = Gs[23] + c6;
+            Sb[24] = Gs[24] + c7;
+            Sb[42] = Gs[42] + c8;
+            Sb[43] = Gs[43] + c9;
+            Sb[44] = Gs[44] + c10;
+            Sb[45] = Gs[45] + c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PA[193], y4 = PA[194], y5 = PA[195], y6 = PA[196];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PA[214], y4 = PA[215], y5 = PA[216], y6 = PA[217];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PA[235], y4 = PA[236], y5 = PA[237], y6 = PA[238];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PA[256], y4 = PA[257], y5 = PA[258], y6 = PA[259];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PA[277], y4 = PA[278], y5 = PA[279], y6 = PA[280];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PA[298], y4 = PA[299], y5 = PA[300], y6 = PA[301];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PA[319], y4 = PA[320], y5 = PA[321], y6 = PA[322];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PA[340], y4 = PA[341], y5 = PA[342], y6 = PA[343];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PA[361], y4 = PA[362], y5 = PA[363], y6 = PA[364];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real y0 = PA[382], y1 = PA[383], y2 = PA[384], y3 = PA[385];
+                c0 += y0 * 0.2;
+                c1 += y1 * 0.2;
+                c2 += y2 * 0.2;
+                c3 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[403], y1 = PA[404], y2 = PA[405], y3 = PA[406];
+                c4 += y0 * 0.2;
+                c5 += y1 * 0.2;
+                c6 += y2 * 0.2;
+                c7 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[424], y1 = PA[425], y2 = PA[426], y3 = PA[427];
+                c8 += y0 * 0.2;
+                c9 += y1 * 0.2;
+                c10 += y2 * 0.2;
+                c11 += y3 * 0.2;
+            }
+            Sb[4] = Gs[4] + c0;
+            Sb[5] = Gs[5] + c1;
+            Sb[6] = Gs[6] + c2;
+            Sb[7] = Gs[7] + c3;
+            Sb[25] = Gs[25] + c4;
+            Sb[26] = Gs[26] + c5;
+            Sb[27] = Gs[27] + c6;
+            Sb[28] = Gs[28] + c7;
+            Sb[46] = Gs[46] + c8;
+            Sb[47] = Gs[47] + c9;
+            Sb[48] = Gs[48] + c10;
+            Sb[49] = Gs[49] + c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PA[197], y4 = PA[198], y5 = PA[199], y6 = PA[200];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PA[218], y4 = PA[219], y5 = PA[220], y6 = PA[221];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PA[239], y4 = PA[240], y5 = PA[241], y6 = PA[242];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PA[260], y4 = PA[261], y5 = PA[262], y6 = PA[263];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PA[281], y4 = PA[282], y5 = PA[283], y6 = PA[284];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PA[302], y4 = PA[303], y5 = PA[304], y6 = PA[305];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PA[323], y4 = PA[324], y5 = PA[325], y6 = PA[326];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PA[344], y4 = PA[345], y5 = PA[346], y6 = PA[347];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PA[365], y4 = PA[366], y5 = PA[367], y6 = PA[368];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real y0 = PA[386], y1 = PA[387], y2 = PA[388], y3 = PA[389];
+                c0 += y0 * 0.2;
+                c1 += y1 * 0.2;
+                c2 += y2 * 0.2;
+                c3 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[407], y1 = PA[408], y2 = PA[409], y3 = PA[410];
+                c4 += y0 * 0.2;
+                c5 += y1 * 0.2;
+                c6 += y2 * 0.2;
+                c7 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[428], y1 = PA[429], y2 = PA[430], y3 = PA[431];
+                c8 += y0 * 0.2;
+                c9 += y1 * 0.2;
+                c10 += y2 * 0.2;
+                c11 += y3 * 0.2;
+            }
+            Sb[8] = Gs[8] + c0;
+            Sb[9] = Gs[9] + c1;
+            Sb[10] = Gs[10] + c2;
+            Sb[11] = Gs[11] + c3;
+            Sb[29] = Gs[29] + c4;
+            Sb[30] = Gs[30] + c5;
+            Sb[31] = Gs[31] + c6;
+            Sb[32] = Gs[32] + c7;
+            Sb[50] = Gs[50] + c8;
+            Sb[51] = Gs[51] + c9;
+            Sb[52] = Gs[52] + c10;
+            Sb[53] = Gs[53] + c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PA[201], y4 = PA[202], y5 = PA[203], y6 = PA[204];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PA[222], y4 = PA[223], y5 = PA[224], y6 = PA[225];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PA[243], y4 = PA[244], y5 = PA[245], y6 = PA[246];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PA[264], y4 = PA[265], y5 = PA[266], y6 = PA[267];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PA[285], y4 = PA[286], y5 = PA[287], y6 = PA[288];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PA[306], y4 = PA[307], y5 = PA[308], y6 = PA[309];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PA[327], y4 = PA[328], y5 = PA[329], y6 = PA[330];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PA[348], y4 = PA[349], y5 = PA[350], y6 = PA[351];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PA[369], y4 = PA[370], y5 = PA[371], y6 = PA[372];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real y0 = PA[390], y1 = PA[391], y2 = PA[392], y3 = PA[393];
+                c0 += y0 * 0.2;
+                c1 += y1 * 0.2;
+                c2 += y2 * 0.2;
+                c3 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[411], y1 = PA[412], y2 = PA[413], y3 = PA[414];
+                c4 += y0 * 0.2;
+                c5 += y1 * 0.2;
+                c6 += y2 * 0.2;
+                c7 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[432], y1 = PA[433], y2 = PA[434], y3 = PA[435];
+                c8 += y0 * 0.2;
+                c9 += y1 * 0.2;
+                c10 += y2 * 0.2;
+                c11 += y3 * 0.2;
+            }
+            Sb[12] = Gs[12] + c0;
+            Sb[13] = Gs[13] + c1;
+            Sb[14] = Gs[14] + c2;
+            Sb[15] = Gs[15] + c3;
+            Sb[33] = Gs[33] + c4;
+            Sb[34] = Gs[34] + c5;
+            Sb[35] = Gs[35] + c6;
+            Sb[36] = Gs[36] + c7;
+            Sb[54] = Gs[54] + c8;
+            Sb[55] = Gs[55] + c9;
+            Sb[56] = Gs[56] + c10;
+            Sb[57] = Gs[57] + c11;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PA[205], y4 = PA[206], y5 = PA[207], y6 = PA[208];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PA[226], y4 = PA[227], y5 = PA[228], y6 = PA[229];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PA[247], y4 = PA[248], y5 = PA[249], y6 = PA[250];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PA[268], y4 = PA[269], y5 = PA[270], y6 = PA[271];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PA[289], y4 = PA[290], y5 = PA[291], y6 = PA[292];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PA[310], y4 = PA[311], y5 = PA[312], y6 = PA[313];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PA[331], y4 = PA[332], y5 = PA[333], y6 = PA[334];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PA[352], y4 = PA[353], y5 = PA[354], y6 = PA[355];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PA[373], y4 = PA[374], y5 = PA[375], y6 = PA[376];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real y0 = PA[394], y1 = PA[395], y2 = PA[396], y3 = PA[397];
+                c0 += y0 * 0.2;
+                c1 += y1 * 0.2;
+                c2 += y2 * 0.2;
+                c3 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[415], y1 = PA[416], y2 = PA[417], y3 = PA[418];
+                c4 += y0 * 0.2;
+                c5 += y1 * 0.2;
+                c6 += y2 * 0.2;
+                c7 += y3 * 0.2;
+            }
+            {
+                const real y0 = PA[436], y1 = PA[437], y2 = PA[438], y3 = PA[439];
+                c8 += y0 * 0.2;
+                c9 += y1 * 0.2;
+                c10 += y2 * 0.2;
+                c11 += y3 * 0.2;
+            }
+            Sb[16] = Gs[16] + c0;
+            Sb[17] = Gs[17] + c1;
+            Sb[18] = Gs[18] + c2;
+            Sb[19] = Gs[19] + c3;
+            Sb[37] = Gs[37] + c4;
+            Sb[38] = Gs[38] + c5;
+            Sb[39] = Gs[39] + c6;
+            Sb[40] = Gs[40] + c7;
+            Sb[58] = Gs[58] + c8;
+            Sb[59] = Gs[59] + c9;
+            Sb[60] = Gs[60] + c10;
+            Sb[61] = Gs[61] + c11;
+        }
+        {
+            real c0, c1, c2;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], y3 = PA[209];
+                c0 = x0 * y3;
+                c1 = x1 * y3;
+                c2 = x2 * y3;
+            }
+            {
+                const real x0 = B[3], x1 = B[4], x2 = B[5], y3 = PA[230];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], x2 = B[8], y3 = PA[251];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[9], x1 = B[10], x2 = B[11], y3 = PA[272];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], y3 = PA[293];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[15], x1 = B[16], x2 = B[17], y3 = PA[314];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[18], x1 = B[19], x2 = B[20], y3 = PA[335];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[21], x1 = B[22], x2 = B[23], y3 = PA[356];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], y3 = PA[377];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x2 * y3;
+            }
+            {
+                const real y0 = PA[398];
+                c0 += y0 * 0.2;
+            }
+            {
+                const real y0 = PA[419];
+                c1 += y0 * 0.2;
+            }
+            {
+                const real y0 = PA[440];
+                c2 += y0 * 0.2;
+            }
+            Sb[20] = Gs[20] + c0;
+            Sb[41] = Gs[41] + c1;
+            Sb[62] = Gs[62] + c2;
         }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
-        for (i = 0; i < NU; ++i) {
-            const real inv = 1.0 / Lr[i * NU + i];
-            for (j = 0; j < NX; ++j) {
-                real acc = -Sb[i * NX + j];
-                for (l = 0; l < i; ++l) {
-                    acc -= Lr[i * NU + l] * K[l * NX + j];
-                }
-                K[i * NX + j] = acc * inv;
-            }
-        }
-        for (i = NU - 1; i >= 0; --i) {
-            const real inv = 1.0 / Lr[i * NU + i];
-            for (j = 0; j < NX; ++j) {
-                real acc = K[i * NX + j];
-                for (l = i + 1; l < NU; ++l) {
-                    acc -= Lr[l * NU + i] * K[l * NX + j];
-                }
-                K[i * NX + j] = acc * inv;
+        {
+            const real inv0 = 1.0 / Lr[0];
+            const real inv1 = 1.0 / Lr[2];
+            const real inv2 = 1.0 / Lr[5];
+            for (i = 0; i < NX; ++i) {
+                const real y0 = (-Sb[0 * NX + i]) * inv0;
+                const real y1 = (-Sb[1 * NX + i] - Lr[1] * y0) * inv1;
+                const real y2 = (-Sb[2 * NX + i] - Lr[3] * y0 - Lr[4] * y1) * inv2;
+                const real k2 = (y2) * inv2;
+                K[2 * NX + i] = k2;
+                const real k1 = (y1 - Lr[4] * k2) * inv1;
+                K[1 * NX + i] = k1;
+                const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2) * inv0;
+                K[0 * NX + i] = k0;
             }
         }
         if (k == 0) {
             break;
         }
-        /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
+        /* P_k = Qt + A'PA + Sb'K: the lower triangle */
         {
             real *restrict Pk = w->P[k];
-            for (j = 0; j <= 0; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[0 * NX + j] + PAj[0] * A[0] + PAj[21] * A[21] + PAj[42] * A[42] + PAj[63] * A[63] + PAj[84] * A[84] + PAj[105] * A[105] + PAj[126] * A[126] + PAj[147] * A[147] + PAj[168] * A[168] + PAj[189] * A[189] + PAj[210] * A[210] + PAj[231] * A[231] + PAj[252] * A[252] + PAj[273] * A[273] + PAj[294] * A[294] + PAj[315] * A[315] + PAj[336] * A[336] + PAj[357] * A[357]
-                    + Kj[0] * Sb[0] + Kj[21] * Sb[21] + Kj[42] * Sb[42];
-                Pk[0 * NX + j] = v;
-                Pk[j * NX + 0] = v;
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[0], x1 = A[1], x2 = A[2], x3 = A[3], y4 = PA[0], y5 = PA[1], y6 = PA[2], y7 = PA[3];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
             }
-            for (j = 0; j <= 1; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[1 * NX + j] + PAj[0] * A[1] + PAj[21] * A[22] + PAj[42] * A[43] + PAj[63] * A[64] + PAj[84] * A[85] + PAj[105] * A[106] + PAj[126] * A[127] + PAj[147] * A[148] + PAj[168] * A[169] + PAj[189] * A[190] + PAj[210] * A[211] + PAj[231] * A[232] + PAj[252] * A[253] + PAj[273] * A[274] + PAj[294] * A[295] + PAj[315] * A[316] + PAj[336] * A[337] + PAj[357] * A[358]
-                    + Kj[0] * Sb[1] + Kj[21] * Sb[22] + Kj[42] * Sb[43];
-                Pk[1 * NX + j] = v;
-                Pk[j * NX + 1] = v;
+            {
+                const real x0 = A[15], x1 = A[16], x2 = A[17], x3 = A[18], y4 = PA[21], y5 = PA[22], y6 = PA[23], y7 = PA[24];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 2; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[2 * NX + j] + PAj[0] * A[2] + PAj[21] * A[23] + PAj[42] * A[44] + PAj[63] * A[65] + PAj[84] * A[86] + PAj[105] * A[107] + PAj[126] * A[128] + PAj[147] * A[149] + PAj[168] * A[170] + PAj[189] * A[191] + PAj[210] * A[212] + PAj[231] * A[233] + PAj[252] * A[254] + PAj[273] * A[275] + PAj[294] * A[296] + PAj[315] * A[317] + PAj[336] * A[338] + PAj[357] * A[359]
-                    + Kj[0] * Sb[2] + Kj[21] * Sb[23] + Kj[42] * Sb[44];
-                Pk[2 * NX + j] = v;
-                Pk[j * NX + 2] = v;
+            {
+                const real x0 = A[30], x1 = A[31], x2 = A[32], x3 = A[33], y4 = PA[42], y5 = PA[43], y6 = PA[44], y7 = PA[45];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 3; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[21] * A[24] + PAj[42] * A[45] + PAj[63] * A[66] + PAj[84] * A[87] + PAj[105] * A[108] + PAj[126] * A[129] + PAj[147] * A[150] + PAj[168] * A[171] + PAj[189] * A[192] + PAj[210] * A[213] + PAj[231] * A[234] + PAj[315] * A[318] + PAj[336] * A[339] + PAj[357] * A[360]
-                    + Kj[0] * Sb[3] + Kj[21] * Sb[24] + Kj[42] * Sb[45];
-                Pk[3 * NX + j] = v;
-                Pk[j * NX + 3] = v;
+            {
+                const real x0 = A[45], x1 = A[46], x2 = A[47], x3 = A[48], y4 = PA[63], y5 = PA[64], y6 = PA[65], y7 = PA[66];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 4; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[4 * NX + j] + PAj[0] * A[4] + PAj[21] * A[25] + PAj[42] * A[46] + PAj[63] * A[67] + PAj[84] * A[88] + PAj[105] * A[109] + PAj[126] * A[130] + PAj[147] * A[151] + PAj[168] * A[172] + PAj[189] * A[193] + PAj[210] * A[214] + PAj[231] * A[235] + PAj[315] * A[319] + PAj[336] * A[340] + PAj[357] * A[361]
-                    + Kj[0] * Sb[4] + Kj[21] * Sb[25] + Kj[42] * Sb[46];
-                Pk[4 * NX + j] = v;
-                Pk[j * NX + 4] = v;
+            {
+                const real x0 = A[63], x1 = A[64], x2 = A[65], x3 = A[66], y4 = PA[84], y5 = PA[85], y6 = PA[86], y7 = PA[87];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 5; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[5 * NX + j] + PAj[0] * A[5] + PAj[21] * A[26] + PAj[42] * A[47] + PAj[63] * A[68] + PAj[84] * A[89] + PAj[105] * A[110] + PAj[126] * A[131] + PAj[147] * A[152] + PAj[168] * A[173] + PAj[189] * A[194] + PAj[210] * A[215] + PAj[231] * A[236] + PAj[315] * A[320] + PAj[336] * A[341] + PAj[357] * A[362]
-                    + Kj[0] * Sb[5] + Kj[21] * Sb[26] + Kj[42] * Sb[47];
-                Pk[5 * NX + j] = v;
-                Pk[j * NX + 5] = v;
+            {
+                const real x0 = A[81], x1 = A[82], x2 = A[83], x3 = A[84], y4 = PA[105], y5 = PA[106], y6 = PA[107], y7 = PA[108];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 6; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[6 * NX + j] + PAj[0] * A[6] + PAj[21] * A[27] + PAj[42] * A[48] + PAj[63] * A[69] + PAj[84] * A[90] + PAj[105] * A[111] + PAj[126] * A[132] + PAj[147] * A[153] + PAj[168] * A[174] + PAj[189] * A[195] + PAj[210] * A[216] + PAj[231] * A[237] + PAj[252] * A[258] + PAj[273] * A[279] + PAj[294] * A[300] + PAj[315] * A[321] + PAj[336] * A[342] + PAj[357] * A[363]
-                    + Kj[0] * Sb[6] + Kj[21] * Sb[27] + Kj[42] * Sb[48];
-                Pk[6 * NX + j] = v;
-                Pk[j * NX + 6] = v;
+            {
+                const real x0 = A[99], x1 = A[100], x2 = A[101], x3 = A[102], y4 = PA[126], y5 = PA[127], y6 = PA[128], y7 = PA[129];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 7; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[7 * NX + j] + PAj[0] * A[7] + PAj[21] * A[28] + PAj[42] * A[49] + PAj[63] * A[70] + PAj[84] * A[91] + PAj[105] * A[112] + PAj[126] * A[133] + PAj[147] * A[154] + PAj[168] * A[175] + PAj[189] * A[196] + PAj[210] * A[217] + PAj[231] * A[238] + PAj[252] * A[259] + PAj[273] * A[280] + PAj[294] * A[301] + PAj[315] * A[322] + PAj[336] * A[343] + PAj[357] * A[364]
-                    + Kj[0] * Sb[7] + Kj[21] * Sb[28] + Kj[42] * Sb[49];
-                Pk[7 * NX + j] = v;
-                Pk[j * NX + 7] = v;
+            {
+                const real x0 = A[120], x1 = A[121], x2 = A[122], x3 = A[123], y4 = PA[147], y5 = PA[148], y6 = PA[149], y7 = PA[150];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 8; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[8 * NX + j] + PAj[0] * A[8] + PAj[21] * A[29] + PAj[42] * A[50] + PAj[63] * A[71] + PAj[84] * A[92] + PAj[105] * A[113] + PAj[126] * A[134] + PAj[147] * A[155] + PAj[168] * A[176] + PAj[189] * A[197] + PAj[210] * A[218] + PAj[231] * A[239] + PAj[252] * A[260] + PAj[273] * A[281] + PAj[294] * A[302] + PAj[315] * A[323] + PAj[336] * A[344] + PAj[357] * A[365]
-                    + Kj[0] * Sb[8] + Kj[21] * Sb[29] + Kj[42] * Sb[50];
-                Pk[8 * NX + j] = v;
-                Pk[j * NX + 8] = v;
+            {
+                const real x0 = A[141], x1 = A[142], x2 = A[143], x3 = A[144], y4 = PA[168], y5 = PA[169], y6 = PA[170], y7 = PA[171];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 9; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[9 * NX + j] + PAj[0] * A[9] + PAj[21] * A[30] + PAj[42] * A[51] + PAj[63] * A[72] + PAj[84] * A[93] + PAj[105] * A[114] + PAj[126] * A[135] + PAj[147] * A[156] + PAj[168] * A[177] + PAj[189] * A[198] + PAj[210] * A[219] + PAj[231] * A[240] + PAj[252] * A[261] + PAj[273] * A[282] + PAj[294] * A[303] + PAj[315] * A[324] + PAj[336] * A[345] + PAj[357] * A[366]
-                    + Kj[0] * Sb[9] + Kj[21] * Sb[30] + Kj[42] * Sb[51];
-                Pk[9 * NX + j] = v;
-                Pk[j * NX + 9] = v;
+            {
+                const real x0 = A[162], x1 = A[163], x2 = A[164], x3 = A[165], y4 = PA[189], y5 = PA[190], y6 = PA[191], y7 = PA[192];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 10; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[10 * NX + j] + PAj[0] * A[10] + PAj[21] * A[31] + PAj[42] * A[52] + PAj[63] * A[73] + PAj[84] * A[94] + PAj[105] * A[115] + PAj[126] * A[136] + PAj[147] * A[157] + PAj[168] * A[178] + PAj[189] * A[199] + PAj[210] * A[220] + PAj[231] * A[241] + PAj[252] * A[262] + PAj[273] * A[283] + PAj[294] * A[304] + PAj[315] * A[325] + PAj[336] * A[346] + PAj[357] * A[367]
-                    + Kj[0] * Sb[10] + Kj[21] * Sb[31] + Kj[42] * Sb[52];
-                Pk[10 * NX + j] = v;
-                Pk[j * NX + 10] = v;
+            {
+                const real x0 = A[183], x1 = A[184], x2 = A[185], x3 = A[186], y4 = PA[210], y5 = PA[211], y6 = PA[212], y7 = PA[213];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 11; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[11 * NX + j] + PAj[0] * A[11] + PAj[21] * A[32] + PAj[42] * A[53] + PAj[63] * A[74] + PAj[84] * A[95] + PAj[105] * A[116] + PAj[126] * A[137] + PAj[147] * A[158] + PAj[168] * A[179] + PAj[189] * A[200] + PAj[210] * A[221] + PAj[231] * A[242] + PAj[252] * A[263] + PAj[273] * A[284] + PAj[294] * A[305] + PAj[315] * A[326] + PAj[336] * A[347] + PAj[357] * A[368]
-                    + Kj[0] * Sb[11] + Kj[21] * Sb[32] + Kj[42] * Sb[53];
-                Pk[11 * NX + j] = v;
-                Pk[j * NX + 11] = v;
+            {
+                const real x0 = A[204], x1 = A[205], x2 = A[206], x3 = A[207], y4 = PA[231], y5 = PA[232], y6 = PA[233], y7 = PA[234];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 12; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[12 * NX + j] + PAj[0] * A[12] + PAj[21] * A[33] + PAj[42] * A[54] + PAj[63] * A[75] + PAj[84] * A[96] + PAj[105] * A[117] + PAj[126] * A[138] + PAj[147] * A[159] + PAj[168] * A[180] + PAj[189] * A[201] + PAj[210] * A[222] + PAj[231] * A[243] + PAj[252] * A[264] + PAj[273] * A[285] + PAj[294] * A[306] + PAj[315] * A[327] + PAj[336] * A[348] + PAj[357] * A[369]
-                    + Kj[0] * Sb[12] + Kj[21] * Sb[33] + Kj[42] * Sb[54];
-                Pk[12 * NX + j] = v;
-                Pk[j * NX + 12] = v;
+            {
+                const real x0 = A[225], x1 = A[226], x2 = A[227], y3 = PA[252], y4 = PA[253], y5 = PA[254];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
             }
-            for (j = 0; j <= 13; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[13 * NX + j] + PAj[0] * A[13] + PAj[21] * A[34] + PAj[42] * A[55] + PAj[63] * A[76] + PAj[84] * A[97] + PAj[105] * A[118] + PAj[126] * A[139] + PAj[147] * A[160] + PAj[168] * A[181] + PAj[189] * A[202] + PAj[210] * A[223] + PAj[231] * A[244] + PAj[252] * A[265] + PAj[273] * A[286] + PAj[294] * A[307] + PAj[315] * A[328] + PAj[336] * A[349] + PAj[357] * A[370]
-                    + Kj[0] * Sb[13] + Kj[21] * Sb[34] + Kj[42] * Sb[55];
-                Pk[13 * NX + j] = v;
-                Pk[j * NX + 13] = v;
+            {
+                const real x0 = A[243], x1 = A[244], x2 = A[245], y3 = PA[273], y4 = PA[274], y5 = PA[275];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
             }
-            for (j = 0; j <= 14; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[14 * NX + j] + PAj[0] * A[14] + PAj[21] * A[35] + PAj[42] * A[56] + PAj[63] * A[77] + PAj[84] * A[98] + PAj[105] * A[119] + PAj[126] * A[140] + PAj[147] * A[161] + PAj[168] * A[182] + PAj[189] * A[203] + PAj[210] * A[224] + PAj[231] * A[245] + PAj[252] * A[266] + PAj[273] * A[287] + PAj[294] * A[308] + PAj[315] * A[329] + PAj[336] * A[350] + PAj[357] * A[371]
-                    + Kj[0] * Sb[14] + Kj[21] * Sb[35] + Kj[42] * Sb[56];
-                Pk[14 * NX + j] = v;
-                Pk[j * NX + 14] = v;
+            {
+                const real x0 = A[261], x1 = A[262], x2 = A[263], y3 = PA[294], y4 = PA[295], y5 = PA[296];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
             }
-            for (j = 0; j <= 15; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[15 * NX + j] + PAj[63] * A[78] + PAj[84] * A[99] + PAj[105] * A[120] + PAj[126] * A[141] + PAj[147] * A[162] + PAj[168] * A[183] + PAj[189] * A[204] + PAj[210] * A[225] + PAj[231] * A[246] + PAj[252] * A[267] + PAj[273] * A[288] + PAj[294] * A[309] + PAj[315] * A[330] + PAj[336] * A[351] + PAj[357] * A[372]
-                    + Kj[0] * Sb[15] + Kj[21] * Sb[36] + Kj[42] * Sb[57];
-                Pk[15 * NX + j] = v;
-                Pk[j * NX + 15] = v;
+            {
+                const real x0 = A[279], x1 = A[280], x2 = A[281], x3 = A[282], y4 = PA[315], y5 = PA[316], y6 = PA[317], y7 = PA[318];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 16; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[16 * NX + j] + PAj[63] * A[79] + PAj[84] * A[100] + PAj[105] * A[121] + PAj[126] * A[142] + PAj[147] * A[163] + PAj[168] * A[184] + PAj[189] * A[205] + PAj[210] * A[226] + PAj[231] * A[247] + PAj[252] * A[268] + PAj[273] * A[289] + PAj[294] * A[310] + PAj[315] * A[331] + PAj[336] * A[352] + PAj[357] * A[373]
-                    + Kj[0] * Sb[16] + Kj[21] * Sb[37] + Kj[42] * Sb[58];
-                Pk[16 * NX + j] = v;
-                Pk[j * NX + 16] = v;
+            {
+                const real x0 = A[300], x1 = A[301], x2 = A[302], x3 = A[303], y4 = PA[336], y5 = PA[337], y6 = PA[338], y7 = PA[339];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 17; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[17 * NX + j] + PAj[63] * A[80] + PAj[84] * A[101] + PAj[105] * A[122] + PAj[126] * A[143] + PAj[147] * A[164] + PAj[168] * A[185] + PAj[189] * A[206] + PAj[210] * A[227] + PAj[231] * A[248] + PAj[252] * A[269] + PAj[273] * A[290] + PAj[294] * A[311] + PAj[315] * A[332] + PAj[336] * A[353] + PAj[357] * A[374]
-                    + Kj[0] * Sb[17] + Kj[21] * Sb[38] + Kj[42] * Sb[59];
-                Pk[17 * NX + j] = v;
-                Pk[j * NX + 17] = v;
+            {
+                const real x0 = A[321], x1 = A[322], x2 = A[323], x3 = A[324], y4 = PA[357], y5 = PA[358], y6 = PA[359], y7 = PA[360];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 18; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[18 * NX + j] + PAj[126] * A[144] + PAj[147] * A[165] + PAj[168] * A[186] + PAj[189] * A[207] + PAj[210] * A[228] + PAj[231] * A[249] + PAj[252] * A[270] + PAj[273] * A[291] + PAj[294] * A[312] + PAj[315] * A[333] + PAj[336] * A[354] + PAj[357] * A[375] + PAj[378] * A[396]
-                    + Kj[0] * Sb[18] + Kj[21] * Sb[39] + Kj[42] * Sb[60];
-                Pk[18 * NX + j] = v;
-                Pk[j * NX + 18] = v;
+            {
+                const real x0 = Sb[0], x1 = Sb[1], x2 = Sb[2], x3 = Sb[3], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 19; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[19 * NX + j] + PAj[126] * A[145] + PAj[147] * A[166] + PAj[168] * A[187] + PAj[189] * A[208] + PAj[210] * A[229] + PAj[231] * A[250] + PAj[252] * A[271] + PAj[273] * A[292] + PAj[294] * A[313] + PAj[315] * A[334] + PAj[336] * A[355] + PAj[357] * A[376] + PAj[399] * A[418]
-                    + Kj[0] * Sb[19] + Kj[21] * Sb[40] + Kj[42] * Sb[61];
-                Pk[19 * NX + j] = v;
-                Pk[j * NX + 19] = v;
+            {
+                const real x0 = Sb[21], x1 = Sb[22], x2 = Sb[23], x3 = Sb[24], y4 = K[21], y5 = K[22], y6 = K[23], y7 = K[24];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 20; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[20 * NX + j] + PAj[126] * A[146] + PAj[147] * A[167] + PAj[168] * A[188] + PAj[189] * A[209] + PAj[210] * A[230] + PAj[231] * A[251] + PAj[252] * A[272] + PAj[273] * A[293] + PAj[294] * A[314] + PAj[315] * A[335] + PAj[336] * A[356] + PAj[357] * A[377] + PAj[420] * A[440]
-                    + Kj[0] * Sb[20] + Kj[21] * Sb[41] + Kj[42] * Sb[62];
-                Pk[20 * NX + j] = v;
-                Pk[j * NX + 20] = v;
+            {
+                const real x0 = Sb[42], x1 = Sb[43], x2 = Sb[44], x3 = Sb[45], y4 = K[42], y5 = K[43], y6 = K[44], y7 = K[45];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-        }
-    }
-    return regularized;
-}
-
-/* Riccati sweep, vector part, and the forward pass: the Newton step (dx, du) and the
- * new dynamics multipliers dpi, for the gradient (hx, hu) and the dynamics residual b.
- *   backward: e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
- *             with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb)
- *   forward:  dx_0 = 0, du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+ */
-static void riccati_solve(const data_t *restrict d, work_t *restrict w)
-{
-    int k, i, l;
-    for (i = 0; i < NX; ++i) {
-        w->p[N][i] = w->hx[N][i];
-    }
-    for (k = N - 1; k >= 0; --k) {
-        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict p = w->p[k + 1], *restrict Lr = w->Lr[k], *restrict b = w->b[k];
-        real e[NX], y[NU], r[NU];
-        for (i = 0; i < NX; ++i) {
-            real acc = p[i];
-            for (l = 0; l < NX; ++l) {
-                acc += P[i * NX + l] * b[l];
-            }
-            e[i] = acc;
-        }
-        /* k = -Rb^-1 r, r = hu + B'e */
-        r[0] = w->hu[k][0] + e[9] * B[27] + e[10] * B[30] + e[11] * B[33] + e[12] * B[36] + e[13] * B[39] + e[14] * B[42] + e[15] * B[45] + e[16] * B[48] + e[17] * B[51] + e[18] * B[54];
-        y[0] = -r[0];
-        r[1] = w->hu[k][1] + e[9] * B[28] + e[10] * B[31] + e[11] * B[34] + e[12] * B[37] + e[13] * B[40] + e[14] * B[43] + e[15] * B[46] + e[16] * B[49] + e[17] * B[52] + e[19] * B[58];
-        y[1] = -r[1];
-        r[2] = w->hu[k][2] + e[9] * B[29] + e[10] * B[32] + e[11] * B[35] + e[12] * B[38] + e[13] * B[41] + e[14] * B[44] + e[15] * B[47] + e[16] * B[50] + e[17] * B[53] + e[20] * B[62];
-        y[2] = -r[2];
-        for (i = 0; i < NU; ++i) {
-            real acc = y[i];
-            for (l = 0; l < i; ++l) {
-                acc -= Lr[i * NU + l] * y[l];
-            }
-            y[i] = acc / Lr[i * NU + i];
-        }
-        for (i = NU - 1; i >= 0; --i) {
-            real acc = y[i];
-            for (l = i + 1; l < NU; ++l) {
-                acc -= Lr[l * NU + i] * w->k[k][l];
-            }
-            w->k[k][i] = acc / Lr[i * NU + i];
-        }
-        if (k == 0) {
-            break;
+            Pk[0] = Qk[0] + Gx[0] + c0;
+            Pk[1] = Gx[1] + c1;
+            Pk[2] = Qk[1] + Gx[2] + c2;
+            Pk[3] = Gx[3] + c3;
+            Pk[4] = Gx[4] + c4;
+            Pk[5] = Qk[2] + Gx[5] + c5;
+            Pk[6] = Gx[6] + c6;
+            Pk[7] = Gx[7] + c7;
+            Pk[8] = Gx[8] + c8;
+            Pk[9] = Qk[3] + Gx[9] + c9;
         }
         {
-            const real *restrict K = w->K[k];
-            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + e[1] * A[21] + e[2] * A[42] + e[3] * A[63] + e[4] * A[84] + e[5] * A[105] + e[6] * A[126] + e[7] * A[147] + e[8] * A[168] + e[9] * A[189] + e[10] * A[210] + e[11] * A[231] + e[12] * A[252] + e[13] * A[273] + e[14] * A[294] + e[15] * A[315] + e[16] * A[336] + e[17] * A[357] + r[0] * K[0] + r[1] * K[21] + r[2] * K[42];
-            w->p[k][1] = w->hx[k][1] + e[0] * A[1] + e[1] * A[22] + e[2] * A[43] + e[3] * A[64] + e[4] * A[85] + e[5] * A[106] + e[6] * A[127] + e[7] * A[148] + e[8] * A[169] + e[9] * A[190] + e[10] * A[211] + e[11] * A[232] + e[12] * A[253] + e[13] * A[274] + e[14] * A[295] + e[15] * A[316] + e[16] * A[337] + e[17] * A[358] + r[0] * K[1] + r[1] * K[22] + r[2] * K[43];
-            w->p[k][2] = w->hx[k][2] + e[0] * A[2] + e[1] * A[23] + e[2] * A[44] + e[3] * A[65] + e[4] * A[86] + e[5] * A[107] + e[6] * A[128] + e[7] * A[149] + e[8] * A[170] + e[9] * A[191] + e[10] * A[212] + e[11] * A[233] + e[12] * A[254] + e[13] * A[275] + e[14] * A[296] + e[15] * A[317] + e[16] * A[338] + e[17] * A[359] + r[0] * K[2] + r[1] * K[23] + r[2] * K[44];
-            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[1] * A[24] + e[2] * A[45] + e[3] * A[66] + e[4] * A[87] + e[5] * A[108] + e[6] * A[129] + e[7] * A[150] + e[8] * A[171] + e[9] * A[192] + e[10] * A[213] + e[11] * A[234] + e[15] * A[318] + e[16] * A[339] + e[17] * A[360] + r[0] * K[3] + r[1] * K[24] + r[2] * K[45];
-            w->p[k][4] = w->hx[k][4] + e[0] * A[4] + e[1] * A[25] + e[2] * A[46] + e[3] * A[67] + e[4] * A[88] + e[5] * A[109] + e[6] * A[130] + e[7] * A[151] + e[8] * A[172] + e[9] * A[193] + e[10] * A[214] + e[11] * A[235] + e[15] * A[319] + e[16] * A[340] + e[17] * A[361] + r[0] * K[4] + r[1] * K[25] + r[2] * K[46];
-            w->p[k][5] = w->hx[k][5] + e[0] * A[5] + e[1] * A[26] + e[2] * A[47] + e[3] * A[68] + e[4] * A[89] + e[5] * A[110] + e[6] * A[131] + e[7] * A[152] + e[8] * A[173] + e[9] * A[194] + e[10] * A[215] + e[11] * A[236] + e[15] * A[320] + e[16] * A[341] + e[17] * A[362] + r[0] * K[5] + r[1] * K[26] + r[2] * K[47];
-            w->p[k][6] = w->hx[k][6] + e[0] * A[6] + e[1] * A[27] + e[2] * A[48] + e[3] * A[69] + e[4] * A[90] + e[5] * A[111] + e[6] * A[132] + e[7] * A[153] + e[8] * A[174] + e[9] * A[195] + e[10] * A[216] + e[11] * A[237] + e[12] * A[258] + e[13] * A[279] + e[14] * A[300] + e[15] * A[321] + e[16] * A[342] + e[17] * A[363] + r[0] * K[6] + r[1] * K[27] + r[2] * K[48];
-            w->p[k][7] = w->hx[k][7] + e[0] * A[7] + e[1] * A[28] + e[2] * A[49] + e[3] * A[70] + e[4] * A[91] + e[5] * A[112] + e[6] * A[133] + e[7] * A[154] + e[8] * A[175] + e[9] * A[196] + e[10] * A[217] + e[11] * A[238] + e[12] * A[259] + e[13] * A[280] + e[14] * A[301] + e[15] * A[322] + e[16] * A[343] + e[17] * A[364] + r[0] * K[7] + r[1] * K[28] + r[2] * K[49];
-            w->p[k][8] = w->hx[k][8] + e[0] * A[8] + e[1] * A[29] + e[2] * A[50] + e[3] * A[71] + e[4] * A[92] + e[5] * A[113] + e[6] * A[134] + e[7] * A[155] + e[8] * A[176] + e[9] * A[197] + e[10] * A[218] + e[11] * A[239] + e[12] * A[260] + e[13] * A[281] + e[14] * A[302] + e[15] * A[323] + e[16] * A[344] + e[17] * A[365] + r[0] * K[8] + r[1] * K[29] + r[2] * K[50];
-            w->p[k][9] = w->hx[k][9] + e[0] * A[9] + e[1] * A[30] + e[2] * A[51] + e[3] * A[72] + e[4] * A[93] + e[5] * A[114] + e[6] * A[135] + e[7] * A[156] + e[8] * A[177] + e[9] * A[198] + e[10] * A[219] + e[11] * A[240] + e[12] * A[261] + e[13] * A[282] + e[14] * A[303] + e[15] * A[324] + e[16] * A[345] + e[17] * A[366] + r[0] * K[9] + r[1] * K[30] + r[2] * K[51];
-            w->p[k][10] = w->hx[k][10] + e[0] * A[10] + e[1] * A[31] + e[2] * A[52] + e[3] * A[73] + e[4] * A[94] + e[5] * A[115] + e[6] * A[136] + e[7] * A[157] + e[8] * A[178] + e[9] * A[199] + e[10] * A[220] + e[11] * A[241] + e[12] * A[262] + e[13] * A[283] + e[14] * A[304] + e[15] * A[325] + e[16] * A[346] + e[17] * A[367] + r[0] * K[10] + r[1] * K[31] + r[2] * K[52];
-            w->p[k][11] = w->hx[k][11] + e[0] * A[11] + e[1] * A[32] + e[2] * A[53] + e[3] * A[74] + e[4] * A[95] + e[5] * A[116] + e[6] * A[137] + e[7] * A[158] + e[8] * A[179] + e[9] * A[200] + e[10] * A[221] + e[11] * A[242] + e[12] * A[263] + e[13] * A[284] + e[14] * A[305] + e[15] * A[326] + e[16] * A[347] + e[17] * A[368] + r[0] * K[11] + r[1] * K[32] + r[2] * K[53];
-            w->p[k][12] = w->hx[k][12] + e[0] * A[12] + e[1] * A[33] + e[2] * A[54] + e[3] * A[75] + e[4] * A[96] + e[5] * A[117] + e[6] * A[138] + e[7] * A[159] + e[8] * A[180] + e[9] * A[201] + e[10] * A[222] + e[11] * A[243] + e[12] * A[264] + e[13] * A[285] + e[14] * A[306] + e[15] * A[327] + e[16] * A[348] + e[17] * A[369] + r[0] * K[12] + r[1] * K[33] + r[2] * K[54];
-            w->p[k][13] = w->hx[k][13] + e[0] * A[13] + e[1] * A[34] + e[2] * A[55] + e[3] * A[76] + e[4] * A[97] + e[5] * A[118] + e[6] * A[139] + e[7] * A[160] + e[8] * A[181] + e[9] * A[202] + e[10] * A[223] + e[11] * A[244] + e[12] * A[265] + e[13] * A[286] + e[14] * A[307] + e[15] * A[328] + e[16] * A[349] + e[17] * A[370] + r[0] * K[13] + r[1] * K[34] + r[2] * K[55];
-            w->p[k][14] = w->hx[k][14] + e[0] * A[14] + e[1] * A[35] + e[2] * A[56] + e[3] * A[77] + e[4] * A[98] + e[5] * A[119] + e[6] * A[140] + e[7] * A[161] + e[8] * A[182] + e[9] * A[203] + e[10] * A[224] + e[11] * A[245] + e[12] * A[266] + e[13] * A[287] + e[14] * A[308] + e[15] * A[329] + e[16] * A[350] + e[17] * A[371] + r[0] * K[14] + r[1] * K[35] + r[2] * K[56];
-            w->p[k][15] = w->hx[k][15] + e[3] * A[78] + e[4] * A[99] + e[5] * A[120] + e[6] * A[141] + e[7] * A[162] + e[8] * A[183] + e[9] * A[204] + e[10] * A[225] + e[11] * A[246] + e[12] * A[267] + e[13] * A[288] + e[14] * A[309] + e[15] * A[330] + e[16] * A[351] + e[17] * A[372] + r[0] * K[15] + r[1] * K[36] + r[2] * K[57];
-            w->p[k][16] = w->hx[k][16] + e[3] * A[79] + e[4] * A[100] + e[5] * A[121] + e[6] * A[142] + e[7] * A[163] + e[8] * A[184] + e[9] * A[205] + e[10] * A[226] + e[11] * A[247] + e[12] * A[268] + e[13] * A[289] + e[14] * A[310] + e[15] * A[331] + e[16] * A[352] + e[17] * A[373] + r[0] * K[16] + r[1] * K[37] + r[2] * K[58];
-            w->p[k][17] = w->hx[k][17] + e[3] * A[80] + e[4] * A[101] + e[5] * A[122] + e[6] * A[143] + e[7] * A[164] + e[8] * A[185] + e[9] * A[206] + e[10] * A[227] + e[11] * A[248] + e[12] * A[269] + e[13] * A[290] + e[14] * A[311] + e[15] * A[332] + e[16] * A[353] + e[17] * A[374] + r[0] * K[17] + r[1] * K[38] + r[2] * K[59];
-            w->p[k][18] = w->hx[k][18] + e[6] * A[144] + e[7] * A[165] + e[8] * A[186] + e[9] * A[207] + e[10] * A[228] + e[11] * A[249] + e[12] * A[270] + e[13] * A[291] + e[14] * A[312] + e[15] * A[333] + e[16] * A[354] + e[17] * A[375] + e[18] * A[396] + r[0] * K[18] + r[1] * K[39] + r[2] * K[60];
-            w->p[k][19] = w->hx[k][19] + e[6] * A[145] + e[7] * A[166] + e[8] * A[187] + e[9] * A[208] + e[10] * A[229] + e[11] * A[250] + e[12] * A[271] + e[13] * A[292] + e[14] * A[313] + e[15] * A[334] + e[16] * A[355] + e[17] * A[376] + e[19] * A[418] + r[0] * K[19] + r[1] * K[40] + r[2] * K[61];
-            w->p[k][20] = w->hx[k][20] + e[6] * A[146] + e[7] * A[167] + e[8] * A[188] + e[9] * A[209] + e[10] * A[230] + e[11] * A[251] + e[12] * A[272] + e[13] * A[293] + e[14] * A[314] + e[15] * A[335] + e[16] * A[356] + e[17] * A[377] + e[20] * A[440] + r[0] * K[20] + r[1] * K[41] + r[2] * K[62];
-        }
-    }
-    for (i = 0; i < NX; ++i) {
-        w->dx[0][i] = 0.0;
-    }
-    for (k = 0; k < N; ++k) {
-        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict dx = w->dx[k];
-        real *restrict du = w->du[k];
-        for (i = 0; i < NU; ++i) {
-            real acc = w->k[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += w->K[k][i * NX + l] * dx[l];
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[4], x1 = A[5], x2 = A[6], x3 = A[7], y4 = PA[0], y5 = PA[1], y6 = PA[2], y7 = PA[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
             }
-            du[i] = acc;
-        }
-        w->dx[k + 1][0] = w->b[k][0] + dx[0] * A[0] + dx[1] * A[1] + dx[2] * A[2] + dx[3] * A[3] + dx[4] * A[4] + dx[5] * A[5] + dx[6] * A[6] + dx[7] * A[7] + dx[8] * A[8] + dx[9] * A[9] + dx[10] * A[10] + dx[11] * A[11] + dx[12] * A[12] + dx[13] * A[13] + dx[14] * A[14] + 0.0;
-        w->dx[k + 1][1] = w->b[k][1] + dx[0] * A[21] + dx[1] * A[22] + dx[2] * A[23] + dx[3] * A[24] + dx[4] * A[25] + dx[5] * A[26] + dx[6] * A[27] + dx[7] * A[28] + dx[8] * A[29] + dx[9] * A[30] + dx[10] * A[31] + dx[11] * A[32] + dx[12] * A[33] + dx[13] * A[34] + dx[14] * A[35] + 0.0;
-        w->dx[k + 1][2] = w->b[k][2] + dx[0] * A[42] + dx[1] * A[43] + dx[2] * A[44] + dx[3] * A[45] + dx[4] * A[46] + dx[5] * A[47] + dx[6] * A[48] + dx[7] * A[49] + dx[8] * A[50] + dx[9] * A[51] + dx[10] * A[52] + dx[11] * A[53] + dx[12] * A[54] + dx[13] * A[55] + dx[14] * A[56] + 0.0;
-        w->dx[k + 1][3] = w->b[k][3] + dx[0] * A[63] + dx[1] * A[64] + dx[2] * A[65] + dx[3] * A[66] + dx[4] * A[67] + dx[5] * A[68] + dx[6] * A[69] + dx[7] * A[70] + dx[8] * A[71] + dx[9] * A[72] + dx[10] * A[73] + dx[11] * A[74] + dx[12] * A[75] + dx[13] * A[76] + dx[14] * A[77] + dx[15] * A[78] + dx[16] * A[79] + dx[17] * A[80] + 0.0;
-        w->dx[k + 1][4] = w->b[k][4] + dx[0] * A[84] + dx[1] * A[85] + dx[2] * A[86] + dx[3] * A[87] + dx[4] * A[88] + dx[5] * A[89] + dx[6] * A[90] + dx[7] * A[91] + dx[8] * A[92] + dx[9] * A[93] + dx[10] * A[94] + dx[11] * A[95] + dx[12] * A[96] + dx[13] * A[97] + dx[14] * A[98] + dx[15] * A[99] + dx[16] * A[100] + dx[17] * A[101] + 0.0;
-        w->dx[k + 1][5] = w->b[k][5] + dx[0] * A[105] + dx[1] * A[106] + dx[2] * A[107] + dx[3] * A[108] + dx[4] * A[109] + dx[5] * A[110] + dx[6] * A[111] + dx[7] * A[112] + dx[8] * A[113] + dx[9] * A[114] + dx[10] * A[115] + dx[11] * A[116] + dx[12] * A[117] + dx[13] * A[118] + dx[14] * A[119] + dx[15] * A[120] + dx[16] * A[121] + dx[17] * A[122] + 0.0;
-        w->dx[k + 1][6] = w->b[k][6] + dx[0] * A[126] + dx[1] * A[127] + dx[2] * A[128] + dx[3] * A[129] + dx[4] * A[130] + dx[5] * A[131] + dx[6] * A[132] + dx[7] * A[133] + dx[8] * A[134] + dx[9] * A[135] + dx[10] * A[136] + dx[11] * A[137] + dx[12] * A[138] + dx[13] * A[139] + dx[14] * A[140] + dx[15] * A[141] + dx[16] * A[142] + dx[17] * A[143] + dx[18] * A[144] + dx[19] * A[145] + dx[20] * A[146] + 0.0;
-        w->dx[k + 1][7] = w->b[k][7] + dx[0] * A[147] + dx[1] * A[148] + dx[2] * A[149] + dx[3] * A[150] + dx[4] * A[151] + dx[5] * A[152] + dx[6] * A[153] + dx[7] * A[154] + dx[8] * A[155] + dx[9] * A[156] + dx[10] * A[157] + dx[11] * A[158] + dx[12] * A[159] + dx[13] * A[160] + dx[14] * A[161] + dx[15] * A[162] + dx[16] * A[163] + dx[17] * A[164] + dx[18] * A[165] + dx[19] * A[166] + dx[20] * A[167] + 0.0;
-        w->dx[k + 1][8] = w->b[k][8] + dx[0] * A[168] + dx[1] * A[169] + dx[2] * A[170] + dx[3] * A[171] + dx[4] * A[172] + dx[5] * A[173] + dx[6] * A[174] + dx[7] * A[175] + dx[8] * A[176] + dx[9] * A[177] + dx[10] * A[178] + dx[11] * A[179] + dx[12] * A[180] + dx[13] * A[181] + dx[14] * A[182] + dx[15] * A[183] + dx[16] * A[184] + dx[17] * A[185] + dx[18] * A[186] + dx[19] * A[187] + dx[20] * A[188] + 0.0;
-        w->dx[k + 1][9] = w->b[k][9] + dx[0] * A[189] + dx[1] * A[190] + dx[2] * A[191] + dx[3] * A[192] + dx[4] * A[193] + dx[5] * A[194] + dx[6] * A[195] + dx[7] * A[196] + dx[8] * A[197] + dx[9] * A[198] + dx[10] * A[199] + dx[11] * A[200] + dx[12] * A[201] + dx[13] * A[202] + dx[14] * A[203] + dx[15] * A[204] + dx[16] * A[205] + dx[17] * A[206] + dx[18] * A[207] + dx[19] * A[208] + dx[20] * A[209] + du[0] * B[27] + du[1] * B[28] + du[2] * B[29];
-        w->dx[k + 1][10] = w->b[k][10] + dx[0] * A[210] + dx[1] * A[211] + dx[2] * A[212] + dx[3] * A[213] + dx[4] * A[214] + dx[5] * A[215] + dx[6] * A[216] + dx[7] * A[217] + dx[8] * A[218] + dx[9] * A[219] + dx[10] * A[220] + dx[11] * A[221] + dx[12] * A[222] + dx[13] * A[223] + dx[14] * A[224] + dx[15] * A[225] + dx[16] * A[226] + dx[17] * A[227] + dx[18] * A[228] + dx[19] * A[229] + dx[20] * A[230] + du[0] * B[30] + du[1] * B[31] + du[2] * B[32];
-        w->dx[k + 1][11] = w->b[k][11] + dx[0] * A[231] + dx[1] * A[232] + dx[2] * A[233] + dx[3] * A[234] + dx[4] * A[235] + dx[5] * A[236] + dx[6] * A[237] + dx[7] * A[238] + dx[8] * A[239] + dx[9] * A[240] + dx[10] * A[241] + dx[11] * A[242] + dx[12] * A[243] + dx[13] * A[244] + dx[14] * A[245] + dx[15] * A[246] + dx[16] * A[247] + dx[17] * A[248] + dx[18] * A[249] + dx[19] * A[250] + dx[20] * A[251] + du[0] * B[33] + du[1] * B[34] + du[2] * B[35];
-        w->dx[k + 1][12] = w->b[k][12] + dx[0] * A[252] + dx[1] * A[253] + dx[2] * A[254] + dx[6] * A[258] + dx[7] * A[259] + dx[8] * A[260] + dx[9] * A[261] + dx[10] * A[262] + dx[11] * A[263] + dx[12] * A[264] + dx[13] * A[265] + dx[14] * A[266] + dx[15] * A[267] + dx[16] * A[268] + dx[17] * A[269] + dx[18] * A[270] + dx[19] * A[271] + dx[20] * A[272] + du[0] * B[36] + du[1] * B[37] + du[2] * B[38];
-        w->dx[k + 1][13] = w->b[k][13] + dx[0] * A[273] + dx[1] * A[274] + dx[2] * A[275] + dx[6] * A[279] + dx[7] * A[280] + dx[8] * A[281] + dx[9] * A[282] + dx[10] * A[283] + dx[11] * A[284] + dx[12] * A[285] + dx[13] * A[286] + dx[14] * A[287] + dx[15] * A[288] + dx[16] * A[289] + dx[17] * A[290] + dx[18] * A[291] + dx[19] * A[292] + dx[20] * A[293] + du[0] * B[39] + du[1] * B[40] + du[2] * B[41];
-        w->dx[k + 1][14] = w->b[k][14] + dx[0] * A[294] + dx[1] * A[295] + dx[2] * A[296] + dx[6] * A[300] + dx[7] * A[301] + dx[8] * A[302] + dx[9] * A[303] + dx[10] * A[304] + dx[11] * A[305] + dx[12] * A[306] + dx[13] * A[307] + dx[14] * A[308] + dx[15] * A[309] + dx[16] * A[310] + dx[17] * A[311] + dx[18] * A[312] + dx[19] * A[313] + dx[20] * A[314] + du[0] * B[42] + du[1] * B[43] + du[2] * B[44];
-        w->dx[k + 1][15] = w->b[k][15] + dx[0] * A[315] + dx[1] * A[316] + dx[2] * A[317] + dx[3] * A[318] + dx[4] * A[319] + dx[5] * A[320] + dx[6] * A[321] + dx[7] * A[322] + dx[8] * A[323] + dx[9] * A[324] + dx[10] * A[325] + dx[11] * A[326] + dx[12] * A[327] + dx[13] * A[328] + dx[14] * A[329] + dx[15] * A[330] + dx[16] * A[331] + dx[17] * A[332] + dx[18] * A[333] + dx[19] * A[334] + dx[20] * A[335] + du[0] * B[45] + du[1] * B[46] + du[2] * B[47];
-        w->dx[k + 1][16] = w->b[k][16] + dx[0] * A[336] + dx[1] * A[337] + dx[2] * A[338] + dx[3] * A[339] + dx[4] * A[340] + dx[5] * A[341] + dx[6] * A[342] + dx[7] * A[343] + dx[8] * A[344] + dx[9] * A[345] + dx[10] * A[346] + dx[11] * A[347] + dx[12] * A[348] + dx[13] * A[349] + dx[14] * A[350] + dx[15] * A[351] + dx[16] * A[352] + dx[17] * A[353] + dx[18] * A[354] + dx[19] * A[355] + dx[20] * A[356] + du[0] * B[48] + du[1] * B[49] + du[2] * B[50];
-        w->dx[k + 1][17] = w->b[k][17] + dx[0] * A[357] + dx[1] * A[358] + dx[2] * A[359] + dx[3] * A[360] + dx[4] * A[361] + dx[5] * A[362] + dx[6] * A[363] + dx[7] * A[364] + dx[8] * A[365] + dx[9] * A[366] + dx[10] * A[367] + dx[11] * A[368] + dx[12] * A[369] + dx[13] * A[370] + dx[14] * A[371] + dx[15] * A[372] + dx[16] * A[373] + dx[17] * A[374] + dx[18] * A[375] + dx[19] * A[376] + dx[20] * A[377] + du[0] * B[51] + du[1] * B[52] + du[2] * B[53];
-        w->dx[k + 1][18] = w->b[k][18] + dx[18] * A[396] + du[0] * B[54];
-        w->dx[k + 1][19] = w->b[k][19] + dx[19] * A[418] + du[1] * B[58];
-        w->dx[k + 1][20] = w->b[k][20] + dx[20] * A[440] + du[2] * B[62];
-        for (i = 0; i < NX; ++i) {
-            real acc = w->p[k + 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += P[i * NX + l] * w->dx[k + 1][l];
+            {
+                const real x0 = A[19], x1 = A[20], x2 = A[21], x3 = A[22], y4 = PA[21], y5 = PA[22], y6 = PA[23], y7 = PA[24];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
             }
-            w->dpi[k][i] = acc;
+            {
+                const real x0 = A[34], x1 = A[35], x2 = A[36], x3 = A[37], y4 = PA[42], y5 = PA[43], y6 = PA[44], y7 = PA[45];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[49], x1 = A[50], x2 = A[51], x3 = A[52], y4 = PA[63], y5 = PA[64], y6 = PA[65], y7 = PA[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[67], x1 = A[68], x2 = A[69], x3 = A[70], y4 = PA[84], y5 = PA[85], y6 = PA[86], y7 = PA[87];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[85], x1 = A[86], x2 = A[87], x3 = A[88], y4 = PA[105], y5 = PA[106], y6 = PA[107], y7 = PA[108];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[103], x1 = A[104], x2 = A[105], x3 = A[106], y4 = PA[126], y5 = PA[127], y6 = PA[128], y7 = PA[129];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[124], x1 = A[125], x2 = A[126], x3 = A[127], y4 = PA[147], y5 = PA[148], y6 = PA[149], y7 = PA[150];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[145], x1 = A[146], x2 = A[147], x3 = A[148], y4 = PA[168], y5 = PA[169], y6 = PA[170], y7 = PA[171];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[166], x1 = A[167], x2 = A[168], x3 = A[169], y4 = PA[189], y5 = PA[190], y6 = PA[191], y7 = PA[192];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[187], x1 = A[188], x2 = A[189], x3 = A[190], y4 = PA[210], y5 = PA[211], y6 = PA[212], y7 = PA[213];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[208], x1 = A[209], x2 = A[210], x3 = A[211], y4 = PA[231], y5 = PA[232], y6 = PA[233], y7 = PA[234];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[228], x1 = A[229], y2 = PA[252], y3 = PA[253], y4 = PA[254], y5 = PA[255];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[246], x1 = A[247], y2 = PA[273], y3 = PA[274], y4 = PA[275], y5 = PA[276];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[264], x1 = A[265], y2 = PA[294], y3 = PA[295], y4 = PA[296], y5 = PA[297];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[283], x1 = A[284], x2 = A[285], x3 = A[286], y4 = PA[315], y5 = PA[316], y6 = PA[317], y7 = PA[318];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[304], x1 = A[305], x2 = A[306], x3 = A[307], y4 = PA[336], y5 = PA[337], y6 = PA[338], y7 = PA[339];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[325], x1 = A[326], x2 = A[327], x3 = A[328], y4 = PA[357], y5 = PA[358], y6 = PA[359], y7 = PA[360];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[4], x1 = Sb[5], x2 = Sb[6], x3 = Sb[7], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[25], x1 = Sb[26], x2 = Sb[27], x3 = Sb[28], y4 = K[21], y5 = K[22], y6 = K[23], y7 = K[24];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[46], x1 = Sb[47], x2 = Sb[48], x3 = Sb[49], y4 = K[42], y5 = K[43], y6 = K[44], y7 = K[45];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[10] = Gx[10] + c0;
+            Pk[11] = Gx[11] + c1;
+            Pk[12] = Gx[12] + c2;
+            Pk[13] = Gx[13] + c3;
+            Pk[15] = Gx[15] + c4;
+            Pk[16] = Gx[16] + c5;
+            Pk[17] = Gx[17] + c6;
+            Pk[18] = Gx[18] + c7;
+            Pk[21] = Gx[21] + c8;
+            Pk[22] = Gx[22] + c9;
+            Pk[23] = Gx[23] + c10;
+            Pk[24] = Gx[24] + c11;
+            Pk[28] = Gx[28] + c12;
+            Pk[29] = Gx[29] + c13;
+            Pk[30] = Gx[30] + c14;
+            Pk[31] = Gx[31] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[4], x1 = A[5], x2 = A[6], x3 = A[7], y4 = PA[4], y5 = PA[5], y6 = PA[6], y7 = PA[7];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
+            }
+            {
+                const real x0 = A[19], x1 = A[20], x2 = A[21], x3 = A[22], y4 = PA[25], y5 = PA[26], y6 = PA[27], y7 = PA[28];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[34], x1 = A[35], x2 = A[36], x3 = A[37], y4 = PA[46], y5 = PA[47], y6 = PA[48], y7 = PA[49];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[49], x1 = A[50], x2 = A[51], x3 = A[52], y4 = PA[67], y5 = PA[68], y6 = PA[69], y7 = PA[70];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[67], x1 = A[68], x2 = A[69], x3 = A[70], y4 = PA[88], y5 = PA[89], y6 = PA[90], y7 = PA[91];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[85], x1 = A[86], x2 = A[87], x3 = A[88], y4 = PA[109], y5 = PA[110], y6 = PA[111], y7 = PA[112];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[103], x1 = A[104], x2 = A[105], x3 = A[106], y4 = PA[130], y5 = PA[131], y6 = PA[132], y7 = PA[133];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[124], x1 = A[125], x2 = A[126], x3 = A[127], y4 = PA[151], y5 = PA[152], y6 = PA[153], y7 = PA[154];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[145], x1 = A[146], x2 = A[147], x3 = A[148], y4 = PA[172], y5 = PA[173], y6 = PA[174], y7 = PA[175];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[166], x1 = A[167], x2 = A[168], x3 = A[169], y4 = PA[193], y5 = PA[194], y6 = PA[195], y7 = PA[196];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[187], x1 = A[188], x2 = A[189], x3 = A[190], y4 = PA[214], y5 = PA[215], y6 = PA[216], y7 = PA[217];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[208], x1 = A[209], x2 = A[210], x3 = A[211], y4 = PA[235], y5 = PA[236], y6 = PA[237], y7 = PA[238];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[228], x1 = A[229], y2 = PA[256], y3 = PA[257], y4 = PA[258], y5 = PA[259];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[246], x1 = A[247], y2 = PA[277], y3 = PA[278], y4 = PA[279], y5 = PA[280];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[264], x1 = A[265], y2 = PA[298], y3 = PA[299], y4 = PA[300], y5 = PA[301];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[283], x1 = A[284], x2 = A[285], x3 = A[286], y4 = PA[319], y5 = PA[320], y6 = PA[321], y7 = PA[322];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[304], x1 = A[305], x2 = A[306], x3 = A[307], y4 = PA[340], y5 = PA[341], y6 = PA[342], y7 = PA[343];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[325], x1 = A[326], x2 = A[327], x3 = A[328], y4 = PA[361], y5 = PA[362], y6 = PA[363], y7 = PA[364];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[4], x1 = Sb[5], x2 = Sb[6], x3 = Sb[7], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[25], x1 = Sb[26], x2 = Sb[27], x3 = Sb[28], y4 = K[25], y5 = K[26], y6 = K[27], y7 = K[28];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[46], x1 = Sb[47], x2 = Sb[48], x3 = Sb[49], y4 = K[46], y5 = K[47], y6 = K[48], y7 = K[49];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[14] = Qk[4] + Gx[14] + c0;
+            Pk[19] = Gx[19] + c1;
+            Pk[20] = Qk[5] + Gx[20] + c2;
+            Pk[25] = Gx[25] + c3;
+            Pk[26] = Gx[26] + c4;
+            Pk[27] = Qk[6] + Gx[27] + c5;
+            Pk[32] = Gx[32] + c6;
+            Pk[33] = Gx[33] + c7;
+            Pk[34] = Gx[34] + c8;
+            Pk[35] = Qk[7] + Gx[35] + c9;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[8], x1 = A[9], x2 = A[10], x3 = A[11], y4 = PA[0], y5 = PA[1], y6 = PA[2], y7 = PA[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[23], x1 = A[24], x2 = A[25], x3 = A[26], y4 = PA[21], y5 = PA[22], y6 = PA[23], y7 = PA[24];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[38], x1 = A[39], x2 = A[40], x3 = A[41], y4 = PA[42], y5 = PA[43], y6 = PA[44], y7 = PA[45];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[53], x1 = A[54], x2 = A[55], x3 = A[56], y4 = PA[63], y5 = PA[64], y6 = PA[65], y7 = PA[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[71], x1 = A[72], x2 = A[73], x3 = A[74], y4 = PA[84], y5 = PA[85], y6 = PA[86], y7 = PA[87];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[89], x1 = A[90], x2 = A[91], x3 = A[92], y4 = PA[105], y5 = PA[106], y6 = PA[107], y7 = PA[108];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[107], x1 = A[108], x2 = A[109], x3 = A[110], y4 = PA[126], y5 = PA[127], y6 = PA[128], y7 = PA[129];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[128], x1 = A[129], x2 = A[130], x3 = A[131], y4 = PA[147], y5 = PA[148], y6 = PA[149], y7 = PA[150];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[149], x1 = A[150], x2 = A[151], x3 = A[152], y4 = PA[168], y5 = PA[169], y6 = PA[170], y7 = PA[171];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[170], x1 = A[171], x2 = A[172], x3 = A[173], y4 = PA[189], y5 = PA[190], y6 = PA[191], y7 = PA[192];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[191], x1 = A[192], x2 = A[193], x3 = A[194], y4 = PA[210], y5 = PA[211], y6 = PA[212], y7 = PA[213];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[212], x1 = A[213], x2 = A[214], x3 = A[215], y4 = PA[231], y5 = PA[232], y6 = PA[233], y7 = PA[234];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[230], x1 = A[231], x2 = A[232], x3 = A[233], y4 = PA[252], y5 = PA[253], y6 = PA[254], y7 = PA[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[248], x1 = A[249], x2 = A[250], x3 = A[251], y4 = PA[273], y5 = PA[274], y6 = PA[275], y7 = PA[276];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[266], x1 = A[267], x2 = A[268], x3 = A[269], y4 = PA[294], y5 = PA[295], y6 = PA[296], y7 = PA[297];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[287], x1 = A[288], x2 = A[289], x3 = A[290], y4 = PA[315], y5 = PA[316], y6 = PA[317], y7 = PA[318];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[308], x1 = A[309], x2 = A[310], x3 = A[311], y4 = PA[336], y5 = PA[337], y6 = PA[338], y7 = PA[339];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[329], x1 = A[330], x2 = A[331], x3 = A[332], y4 = PA[357], y5 = PA[358], y6 = PA[359], y7 = PA[360];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[8], x1 = Sb[9], x2 = Sb[10], x3 = Sb[11], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[29], x1 = Sb[30], x2 = Sb[31], x3 = Sb[32], y4 = K[21], y5 = K[22], y6 = K[23], y7 = K[24];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[50], x1 = Sb[51], x2 = Sb[52], x3 = Sb[53], y4 = K[42], y5 = K[43], y6 = K[44], y7 = K[45];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[36] = Gx[36] + c0;
+            Pk[37] = Gx[37] + c1;
+            Pk[38] = Gx[38] + c2;
+            Pk[39] = Gx[39] + c3;
+            Pk[45] = Gx[45] + c4;
+            Pk[46] = Gx[46] + c5;
+            Pk[47] = Gx[47] + c6;
+            Pk[48] = Gx[48] + c7;
+            Pk[55] = Gx[55] + c8;
+            Pk[56] = Gx[56] + c9;
+            Pk[57] = Gx[57] + c10;
+            Pk[58] = Gx[58] + c11;
+            Pk[66] = Gx[66] + c12;
+            Pk[67] = Gx[67] + c13;
+            Pk[68] = Gx[68] + c14;
+            Pk[69] = Gx[69] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[8], x1 = A[9], x2 = A[10], x3 = A[11], y4 = PA[4], y5 = PA[5], y6 = PA[6], y7 = PA[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[23], x1 = A[24], x2 = A[25], x3 = A[26], y4 = PA[25], y5 = PA[26], y6 = PA[27], y7 = PA[28];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[38], x1 = A[39], x2 = A[40], x3 = A[41], y4 = PA[46], y5 = PA[47], y6 = PA[48], y7 = PA[49];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[53], x1 = A[54], x2 = A[55], x3 = A[56], y4 = PA[67], y5 = PA[68], y6 = PA[69], y7 = PA[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[71], x1 = A[72], x2 = A[73], x3 = A[74], y4 = PA[88], y5 = PA[89], y6 = PA[90], y7 = PA[91];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[89], x1 = A[90], x2 = A[91], x3 = A[92], y4 = PA[109], y5 = PA[110], y6 = PA[111], y7 = PA[112];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[107], x1 = A[108], x2 = A[109], x3 = A[110], y4 = PA[130], y5 = PA[131], y6 = PA[132], y7 = PA[133];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[128], x1 = A[129], x2 = A[130], x3 = A[131], y4 = PA[151], y5 = PA[152], y6 = PA[153], y7 = PA[154];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[149], x1 = A[150], x2 = A[151], x3 = A[152], y4 = PA[172], y5 = PA[173], y6 = PA[174], y7 = PA[175];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[170], x1 = A[171], x2 = A[172], x3 = A[173], y4 = PA[193], y5 = PA[194], y6 = PA[195], y7 = PA[196];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[191], x1 = A[192], x2 = A[193], x3 = A[194], y4 = PA[214], y5 = PA[215], y6 = PA[216], y7 = PA[217];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[212], x1 = A[213], x2 = A[214], x3 = A[215], y4 = PA[235], y5 = PA[236], y6 = PA[237], y7 = PA[238];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[230], x1 = A[231], x2 = A[232], x3 = A[233], y4 = PA[256], y5 = PA[257], y6 = PA[258], y7 = PA[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[248], x1 = A[249], x2 = A[250], x3 = A[251], y4 = PA[277], y5 = PA[278], y6 = PA[279], y7 = PA[280];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[266], x1 = A[267], x2 = A[268], x3 = A[269], y4 = PA[298], y5 = PA[299], y6 = PA[300], y7 = PA[301];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[287], x1 = A[288], x2 = A[289], x3 = A[290], y4 = PA[319], y5 = PA[320], y6 = PA[321], y7 = PA[322];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[308], x1 = A[309], x2 = A[310], x3 = A[311], y4 = PA[340], y5 = PA[341], y6 = PA[342], y7 = PA[343];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[329], x1 = A[330], x2 = A[331], x3 = A[332], y4 = PA[361], y5 = PA[362], y6 = PA[363], y7 = PA[364];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[8], x1 = Sb[9], x2 = Sb[10], x3 = Sb[11], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[29], x1 = Sb[30], x2 = Sb[31], x3 = Sb[32], y4 = K[25], y5 = K[26], y6 = K[27], y7 = K[28];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[50], x1 = Sb[51], x2 = Sb[52], x3 = Sb[53], y4 = K[46], y5 = K[47], y6 = K[48], y7 = K[49];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[40] = Gx[40] + c0;
+            Pk[41] = Gx[41] + c1;
+            Pk[42] = Gx[42] + c2;
+            Pk[43] = Gx[43] + c3;
+            Pk[49] = Gx[49] + c4;
+            Pk[50] = Gx[50] + c5;
+            Pk[51] = Gx[51] + c6;
+            Pk[52] = Gx[52] + c7;
+            Pk[59] = Gx[59] + c8;
+            Pk[60] = Gx[60] + c9;
+            Pk[61] = Gx[61] + c10;
+            Pk[62] = Gx[62] + c11;
+            Pk[70] = Gx[70] + c12;
+            Pk[71] = Gx[71] + c13;
+            Pk[72] = Gx[72] + c14;
+            Pk[73] = Gx[73] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[8], x1 = A[9], x2 = A[10], x3 = A[11], y4 = PA[8], y5 = PA[9], y6 = PA[10], y7 = PA[11];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
+            }
+            {
+                const real x0 = A[23], x1 = A[24], x2 = A[25], x3 = A[26], y4 = PA[29], y5 = PA[30], y6 = PA[31], y7 = PA[32];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[38], x1 = A[39], x2 = A[40], x3 = A[41], y4 = PA[50], y5 = PA[51], y6 = PA[52], y7 = PA[53];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[53], x1 = A[54], x2 = A[55], x3 = A[56], y4 = PA[71], y5 = PA[72], y6 = PA[73], y7 = PA[74];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[71], x1 = A[72], x2 = A[73], x3 = A[74], y4 = PA[92], y5 = PA[93], y6 = PA[94], y7 = PA[95];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[89], x1 = A[90], x2 = A[91], x3 = A[92], y4 = PA[113], y5 = PA[114], y6 = PA[115], y7 = PA[116];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[107], x1 = A[108], x2 = A[109], x3 = A[110], y4 = PA[134], y5 = PA[135], y6 = PA[136], y7 = PA[137];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[128], x1 = A[129], x2 = A[130], x3 = A[131], y4 = PA[155], y5 = PA[156], y6 = PA[157], y7 = PA[158];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[149], x1 = A[150], x2 = A[151], x3 = A[152], y4 = PA[176], y5 = PA[177], y6 = PA[178], y7 = PA[179];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[170], x1 = A[171], x2 = A[172], x3 = A[173], y4 = PA[197], y5 = PA[198], y6 = PA[199], y7 = PA[200];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[191], x1 = A[192], x2 = A[193], x3 = A[194], y4 = PA[218], y5 = PA[219], y6 = PA[220], y7 = PA[221];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[212], x1 = A[213], x2 = A[214], x3 = A[215], y4 = PA[239], y5 = PA[240], y6 = PA[241], y7 = PA[242];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[230], x1 = A[231], x2 = A[232], x3 = A[233], y4 = PA[260], y5 = PA[261], y6 = PA[262], y7 = PA[263];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[248], x1 = A[249], x2 = A[250], x3 = A[251], y4 = PA[281], y5 = PA[282], y6 = PA[283], y7 = PA[284];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[266], x1 = A[267], x2 = A[268], x3 = A[269], y4 = PA[302], y5 = PA[303], y6 = PA[304], y7 = PA[305];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[287], x1 = A[288], x2 = A[289], x3 = A[290], y4 = PA[323], y5 = PA[324], y6 = PA[325], y7 = PA[326];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[308], x1 = A[309], x2 = A[310], x3 = A[311], y4 = PA[344], y5 = PA[345], y6 = PA[346], y7 = PA[347];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[329], x1 = A[330], x2 = A[331], x3 = A[332], y4 = PA[365], y5 = PA[366], y6 = PA[367], y7 = PA[368];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[8], x1 = Sb[9], x2 = Sb[10], x3 = Sb[11], y4 = K[8], y5 = K[9], y6 = K[10], y7 = K[11];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[29], x1 = Sb[30], x2 = Sb[31], x3 = Sb[32], y4 = K[29], y5 = K[30], y6 = K[31], y7 = K[32];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[50], x1 = Sb[51], x2 = Sb[52], x3 = Sb[53], y4 = K[50], y5 = K[51], y6 = K[52], y7 = K[53];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[44] = Qk[8] + Gx[44] + c0;
+            Pk[53] = Gx[53] + c1;
+            Pk[54] = Qk[9] + Gx[54] + c2;
+            Pk[63] = Gx[63] + c3;
+            Pk[64] = Gx[64] + c4;
+            Pk[65] = Qk[10] + Gx[65] + c5;
+            Pk[74] = Gx[74] + c6;
+            Pk[75] = Gx[75] + c7;
+            Pk[76] = Gx[76] + c8;
+            Pk[77] = Qk[11] + Gx[77] + c9;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], y3 = PA[0], y4 = PA[1], y5 = PA[2], y6 = PA[3];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = A[27], x1 = A[28], x2 = A[29], y3 = PA[21], y4 = PA[22], y5 = PA[23], y6 = PA[24];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = A[42], x1 = A[43], x2 = A[44], y3 = PA[42], y4 = PA[43], y5 = PA[44], y6 = PA[45];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = A[57], x1 = A[58], x2 = A[59], x3 = A[60], y4 = PA[63], y5 = PA[64], y6 = PA[65], y7 = PA[66];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[75], x1 = A[76], x2 = A[77], x3 = A[78], y4 = PA[84], y5 = PA[85], y6 = PA[86], y7 = PA[87];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[93], x1 = A[94], x2 = A[95], x3 = A[96], y4 = PA[105], y5 = PA[106], y6 = PA[107], y7 = PA[108];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[111], x1 = A[112], x2 = A[113], x3 = A[114], y4 = PA[126], y5 = PA[127], y6 = PA[128], y7 = PA[129];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[132], x1 = A[133], x2 = A[134], x3 = A[135], y4 = PA[147], y5 = PA[148], y6 = PA[149], y7 = PA[150];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[153], x1 = A[154], x2 = A[155], x3 = A[156], y4 = PA[168], y5 = PA[169], y6 = PA[170], y7 = PA[171];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[174], x1 = A[175], x2 = A[176], x3 = A[177], y4 = PA[189], y5 = PA[190], y6 = PA[191], y7 = PA[192];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[195], x1 = A[196], x2 = A[197], x3 = A[198], y4 = PA[210], y5 = PA[211], y6 = PA[212], y7 = PA[213];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[216], x1 = A[217], x2 = A[218], x3 = A[219], y4 = PA[231], y5 = PA[232], y6 = PA[233], y7 = PA[234];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[234], x1 = A[235], x2 = A[236], x3 = A[237], y4 = PA[252], y5 = PA[253], y6 = PA[254], y7 = PA[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[252], x1 = A[253], x2 = A[254], x3 = A[255], y4 = PA[273], y5 = PA[274], y6 = PA[275], y7 = PA[276];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[270], x1 = A[271], x2 = A[272], x3 = A[273], y4 = PA[294], y5 = PA[295], y6 = PA[296], y7 = PA[297];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[291], x1 = A[292], x2 = A[293], x3 = A[294], y4 = PA[315], y5 = PA[316], y6 = PA[317], y7 = PA[318];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[312], x1 = A[313], x2 = A[314], x3 = A[315], y4 = PA[336], y5 = PA[337], y6 = PA[338], y7 = PA[339];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[333], x1 = A[334], x2 = A[335], x3 = A[336], y4 = PA[357], y5 = PA[358], y6 = PA[359], y7 = PA[360];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[12], x1 = Sb[13], x2 = Sb[14], x3 = Sb[15], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[33], x1 = Sb[34], x2 = Sb[35], x3 = Sb[36], y4 = K[21], y5 = K[22], y6 = K[23], y7 = K[24];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[54], x1 = Sb[55], x2 = Sb[56], x3 = Sb[57], y4 = K[42], y5 = K[43], y6 = K[44], y7 = K[45];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[78] = Gx[78] + c0;
+            Pk[79] = Gx[79] + c1;
+            Pk[80] = Gx[80] + c2;
+            Pk[81] = Gx[81] + c3;
+            Pk[91] = Gx[91] + c4;
+            Pk[92] = Gx[92] + c5;
+            Pk[93] = Gx[93] + c6;
+            Pk[94] = Gx[94] + c7;
+            Pk[105] = Gx[105] + c8;
+            Pk[106] = Gx[106] + c9;
+            Pk[107] = Gx[107] + c10;
+            Pk[108] = Gx[108] + c11;
+            Pk[120] = Gx[120] + c12;
+            Pk[121] = Gx[121] + c13;
+            Pk[122] = Gx[122] + c14;
+            Pk[123] = Gx[123] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], y3 = PA[4], y4 = PA[5], y5 = PA[6], y6 = PA[7];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = A[27], x1 = A[28], x2 = A[29], y3 = PA[25], y4 = PA[26], y5 = PA[27], y6 = PA[28];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = A[42], x1 = A[43], x2 = A[44], y3 = PA[46], y4 = PA[47], y5 = PA[48], y6 = PA[49];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = A[57], x1 = A[58], x2 = A[59], x3 = A[60], y4 = PA[67], y5 = PA[68], y6 = PA[69], y7 = PA[70];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[75], x1 = A[76], x2 = A[77], x3 = A[78], y4 = PA[88], y5 = PA[89], y6 = PA[90], y7 = PA[91];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[93], x1 = A[94], x2 = A[95], x3 = A[96], y4 = PA[109], y5 = PA[110], y6 = PA[111], y7 = PA[112];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[111], x1 = A[112], x2 = A[113], x3 = A[114], y4 = PA[130], y5 = PA[131], y6 = PA[132], y7 = PA[133];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[132], x1 = A[133], x2 = A[134], x3 = A[135], y4 = PA[151], y5 = PA[152], y6 = PA[153], y7 = PA[154];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[153], x1 = A[154], x2 = A[155], x3 = A[156], y4 = PA[172], y5 = PA[173], y6 = PA[174], y7 = PA[175];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[174], x1 = A[175], x2 = A[176], x3 = A[177], y4 = PA[193], y5 = PA[194], y6 = PA[195], y7 = PA[196];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[195], x1 = A[196], x2 = A[197], x3 = A[198], y4 = PA[214], y5 = PA[215], y6 = PA[216], y7 = PA[217];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[216], x1 = A[217], x2 = A[218], x3 = A[219], y4 = PA[235], y5 = PA[236], y6 = PA[237], y7 = PA[238];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[234], x1 = A[235], x2 = A[236], x3 = A[237], y4 = PA[256], y5 = PA[257], y6 = PA[258], y7 = PA[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[252], x1 = A[253], x2 = A[254], x3 = A[255], y4 = PA[277], y5 = PA[278], y6 = PA[279], y7 = PA[280];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[270], x1 = A[271], x2 = A[272], x3 = A[273], y4 = PA[298], y5 = PA[299], y6 = PA[300], y7 = PA[301];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[291], x1 = A[292], x2 = A[293], x3 = A[294], y4 = PA[319], y5 = PA[320], y6 = PA[321], y7 = PA[322];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[312], x1 = A[313], x2 = A[314], x3 = A[315], y4 = PA[340], y5 = PA[341], y6 = PA[342], y7 = PA[343];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[333], x1 = A[334], x2 = A[335], x3 = A[336], y4 = PA[361], y5 = PA[362], y6 = PA[363], y7 = PA[364];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[12], x1 = Sb[13], x2 = Sb[14], x3 = Sb[15], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[33], x1 = Sb[34], x2 = Sb[35], x3 = Sb[36], y4 = K[25], y5 = K[26], y6 = K[27], y7 = K[28];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[54], x1 = Sb[55], x2 = Sb[56], x3 = Sb[57], y4 = K[46], y5 = K[47], y6 = K[48], y7 = K[49];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[82] = Gx[82] + c0;
+            Pk[83] = Gx[83] + c1;
+            Pk[84] = Gx[84] + c2;
+            Pk[85] = Gx[85] + c3;
+            Pk[95] = Gx[95] + c4;
+            Pk[96] = Gx[96] + c5;
+            Pk[97] = Gx[97] + c6;
+            Pk[98] = Gx[98] + c7;
+            Pk[109] = Gx[109] + c8;
+            Pk[110] = Gx[110] + c9;
+            Pk[111] = Gx[111] + c10;
+            Pk[112] = Gx[112] + c11;
+            Pk[124] = Gx[124] + c12;
+            Pk[125] = Gx[125] + c13;
+            Pk[126] = Gx[126] + c14;
+            Pk[127] = Gx[127] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], y3 = PA[8], y4 = PA[9], y5 = PA[10], y6 = PA[11];
+                c0 = x0 * y3;
+                c1 = x0 * y4;
+                c2 = x0 * y5;
+                c3 = x0 * y6;
+                c4 = x1 * y3;
+                c5 = x1 * y4;
+                c6 = x1 * y5;
+                c7 = x1 * y6;
+                c8 = x2 * y3;
+                c9 = x2 * y4;
+                c10 = x2 * y5;
+                c11 = x2 * y6;
+            }
+            {
+                const real x0 = A[27], x1 = A[28], x2 = A[29], y3 = PA[29], y4 = PA[30], y5 = PA[31], y6 = PA[32];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = A[42], x1 = A[43], x2 = A[44], y3 = PA[50], y4 = PA[51], y5 = PA[52], y6 = PA[53];
+                c0 += x0 * y3;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1 * y3;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2 * y3;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+            }
+            {
+                const real x0 = A[57], x1 = A[58], x2 = A[59], x3 = A[60], y4 = PA[71], y5 = PA[72], y6 = PA[73], y7 = PA[74];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[75], x1 = A[76], x2 = A[77], x3 = A[78], y4 = PA[92], y5 = PA[93], y6 = PA[94], y7 = PA[95];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[93], x1 = A[94], x2 = A[95], x3 = A[96], y4 = PA[113], y5 = PA[114], y6 = PA[115], y7 = PA[116];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[111], x1 = A[112], x2 = A[113], x3 = A[114], y4 = PA[134], y5 = PA[135], y6 = PA[136], y7 = PA[137];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[132], x1 = A[133], x2 = A[134], x3 = A[135], y4 = PA[155], y5 = PA[156], y6 = PA[157], y7 = PA[158];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[153], x1 = A[154], x2 = A[155], x3 = A[156], y4 = PA[176], y5 = PA[177], y6 = PA[178], y7 = PA[179];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[174], x1 = A[175], x2 = A[176], x3 = A[177], y4 = PA[197], y5 = PA[198], y6 = PA[199], y7 = PA[200];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[195], x1 = A[196], x2 = A[197], x3 = A[198], y4 = PA[218], y5 = PA[219], y6 = PA[220], y7 = PA[221];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[216], x1 = A[217], x2 = A[218], x3 = A[219], y4 = PA[239], y5 = PA[240], y6 = PA[241], y7 = PA[242];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[234], x1 = A[235], x2 = A[236], x3 = A[237], y4 = PA[260], y5 = PA[261], y6 = PA[262], y7 = PA[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[252], x1 = A[253], x2 = A[254], x3 = A[255], y4 = PA[281], y5 = PA[282], y6 = PA[283], y7 = PA[284];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[270], x1 = A[271], x2 = A[272], x3 = A[273], y4 = PA[302], y5 = PA[303], y6 = PA[304], y7 = PA[305];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[291], x1 = A[292], x2 = A[293], x3 = A[294], y4 = PA[323], y5 = PA[324], y6 = PA[325], y7 = PA[326];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[312], x1 = A[313], x2 = A[314], x3 = A[315], y4 = PA[344], y5 = PA[345], y6 = PA[346], y7 = PA[347];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[333], x1 = A[334], x2 = A[335], x3 = A[336], y4 = PA[365], y5 = PA[366], y6 = PA[367], y7 = PA[368];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[12], x1 = Sb[13], x2 = Sb[14], x3 = Sb[15], y4 = K[8], y5 = K[9], y6 = K[10], y7 = K[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[33], x1 = Sb[34], x2 = Sb[35], x3 = Sb[36], y4 = K[29], y5 = K[30], y6 = K[31], y7 = K[32];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[54], x1 = Sb[55], x2 = Sb[56], x3 = Sb[57], y4 = K[50], y5 = K[51], y6 = K[52], y7 = K[53];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[86] = Gx[86] + c0;
+            Pk[87] = Gx[87] + c1;
+            Pk[88] = Gx[88] + c2;
+            Pk[89] = Gx[89] + c3;
+            Pk[99] = Gx[99] + c4;
+            Pk[100] = Gx[100] + c5;
+            Pk[101] = Gx[101] + c6;
+            Pk[102] = Gx[102] + c7;
+            Pk[113] = Gx[113] + c8;
+            Pk[114] = Gx[114] + c9;
+            Pk[115] = Gx[115] + c10;
+            Pk[116] = Gx[116] + c11;
+            Pk[128] = Gx[128] + c12;
+            Pk[129] = Gx[129] + c13;
+            Pk[130] = Gx[130] + c14;
+            Pk[131] = Gx[131] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], y3 = PA[12], y4 = PA[13], y5 = PA[14];
+                c0 = x0 * y3;
+                c1 = x1 * y3;
+                c2 = x1 * y4;
+                c3 = x2 * y3;
+                c4 = x2 * y4;
+                c5 = x2 * y5;
+            }
+            {
+                const real x0 = A[27], x1 = A[28], x2 = A[29], y3 = PA[33], y4 = PA[34], y5 = PA[35];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = A[42], x1 = A[43], x2 = A[44], y3 = PA[54], y4 = PA[55], y5 = PA[56];
+                c0 += x0 * y3;
+                c1 += x1 * y3;
+                c2 += x1 * y4;
+                c3 += x2 * y3;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+            }
+            {
+                const real x0 = A[57], x1 = A[58], x2 = A[59], x3 = A[60], y4 = PA[75], y5 = PA[76], y6 = PA[77], y7 = PA[78];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
+            }
+            {
+                const real x0 = A[75], x1 = A[76], x2 = A[77], x3 = A[78], y4 = PA[96], y5 = PA[97], y6 = PA[98], y7 = PA[99];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[93], x1 = A[94], x2 = A[95], x3 = A[96], y4 = PA[117], y5 = PA[118], y6 = PA[119], y7 = PA[120];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[111], x1 = A[112], x2 = A[113], x3 = A[114], y4 = PA[138], y5 = PA[139], y6 = PA[140], y7 = PA[141];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[132], x1 = A[133], x2 = A[134], x3 = A[135], y4 = PA[159], y5 = PA[160], y6 = PA[161], y7 = PA[162];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[153], x1 = A[154], x2 = A[155], x3 = A[156], y4 = PA[180], y5 = PA[181], y6 = PA[182], y7 = PA[183];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[174], x1 = A[175], x2 = A[176], x3 = A[177], y4 = PA[201], y5 = PA[202], y6 = PA[203], y7 = PA[204];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[195], x1 = A[196], x2 = A[197], x3 = A[198], y4 = PA[222], y5 = PA[223], y6 = PA[224], y7 = PA[225];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[216], x1 = A[217], x2 = A[218], x3 = A[219], y4 = PA[243], y5 = PA[244], y6 = PA[245], y7 = PA[246];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[234], x1 = A[235], x2 = A[236], x3 = A[237], y4 = PA[264], y5 = PA[265], y6 = PA[266], y7 = PA[267];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[252], x1 = A[253], x2 = A[254], x3 = A[255], y4 = PA[285], y5 = PA[286], y6 = PA[287], y7 = PA[288];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[270], x1 = A[271], x2 = A[272], x3 = A[273], y4 = PA[306], y5 = PA[307], y6 = PA[308], y7 = PA[309];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[291], x1 = A[292], x2 = A[293], x3 = A[294], y4 = PA[327], y5 = PA[328], y6 = PA[329], y7 = PA[330];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[312], x1 = A[313], x2 = A[314], x3 = A[315], y4 = PA[348], y5 = PA[349], y6 = PA[350], y7 = PA[351];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[333], x1 = A[334], x2 = A[335], x3 = A[336], y4 = PA[369], y5 = PA[370], y6 = PA[371], y7 = PA[372];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[12], x1 = Sb[13], x2 = Sb[14], x3 = Sb[15], y4 = K[12], y5 = K[13], y6 = K[14], y7 = K[15];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[33], x1 = Sb[34], x2 = Sb[35], x3 = Sb[36], y4 = K[33], y5 = K[34], y6 = K[35], y7 = K[36];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[54], x1 = Sb[55], x2 = Sb[56], x3 = Sb[57], y4 = K[54], y5 = K[55], y6 = K[56], y7 = K[57];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[90] = Qk[12] + Gx[90] + c0;
+            Pk[103] = Gx[103] + c1;
+            Pk[104] = Qk[13] + Gx[104] + c2;
+            Pk[117] = Gx[117] + c3;
+            Pk[118] = Gx[118] + c4;
+            Pk[119] = Qk[14] + Gx[119] + c5;
+            Pk[132] = Gx[132] + c6;
+            Pk[133] = Gx[133] + c7;
+            Pk[134] = Gx[134] + c8;
+            Pk[135] = Qk[15] + Gx[135] + c9;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[61], x1 = A[62], y2 = PA[63], y3 = PA[64], y4 = PA[65], y5 = PA[66];
+                c0 = x0 * y2;
+                c1 = x0 * y3;
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c4 = x1 * y2;
+                c5 = x1 * y3;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+            }
+            {
+                const real x0 = A[79], x1 = A[80], y2 = PA[84], y3 = PA[85], y4 = PA[86], y5 = PA[87];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[97], x1 = A[98], y2 = PA[105], y3 = PA[106], y4 = PA[107], y5 = PA[108];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[115], x1 = A[116], x2 = A[117], x3 = A[118], y4 = PA[126], y5 = PA[127], y6 = PA[128], y7 = PA[129];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[136], x1 = A[137], x2 = A[138], x3 = A[139], y4 = PA[147], y5 = PA[148], y6 = PA[149], y7 = PA[150];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[157], x1 = A[158], x2 = A[159], x3 = A[160], y4 = PA[168], y5 = PA[169], y6 = PA[170], y7 = PA[171];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[178], x1 = A[179], x2 = A[180], x3 = A[181], y4 = PA[189], y5 = PA[190], y6 = PA[191], y7 = PA[192];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[199], x1 = A[200], x2 = A[201], x3 = A[202], y4 = PA[210], y5 = PA[211], y6 = PA[212], y7 = PA[213];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[220], x1 = A[221], x2 = A[222], x3 = A[223], y4 = PA[231], y5 = PA[232], y6 = PA[233], y7 = PA[234];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[238], x1 = A[239], x2 = A[240], x3 = A[241], y4 = PA[252], y5 = PA[253], y6 = PA[254], y7 = PA[255];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[256], x1 = A[257], x2 = A[258], x3 = A[259], y4 = PA[273], y5 = PA[274], y6 = PA[275], y7 = PA[276];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[274], x1 = A[275], x2 = A[276], x3 = A[277], y4 = PA[294], y5 = PA[295], y6 = PA[296], y7 = PA[297];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[295], x1 = A[296], x2 = A[297], x3 = A[298], y4 = PA[315], y5 = PA[316], y6 = PA[317], y7 = PA[318];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[316], x1 = A[317], x2 = A[318], x3 = A[319], y4 = PA[336], y5 = PA[337], y6 = PA[338], y7 = PA[339];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[337], x1 = A[338], x2 = A[339], x3 = A[340], y4 = PA[357], y5 = PA[358], y6 = PA[359], y7 = PA[360];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real y0 = PA[378], y1 = PA[379], y2 = PA[380], y3 = PA[381];
+                c8 += y0;
+                c9 += y1;
+                c10 += y2;
+                c11 += y3;
+            }
+            {
+                const real y0 = PA[399], y1 = PA[400], y2 = PA[401], y3 = PA[402];
+                c12 += y0;
+                c13 += y1;
+                c14 += y2;
+                c15 += y3;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[37], x1 = Sb[38], x2 = Sb[39], x3 = Sb[40], y4 = K[21], y5 = K[22], y6 = K[23], y7 = K[24];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[58], x1 = Sb[59], x2 = Sb[60], x3 = Sb[61], y4 = K[42], y5 = K[43], y6 = K[44], y7 = K[45];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[136] = Gx[136] + c0;
+            Pk[137] = Gx[137] + c1;
+            Pk[138] = Gx[138] + c2;
+            Pk[139] = Gx[139] + c3;
+            Pk[153] = Gx[153] + c4;
+            Pk[154] = Gx[154] + c5;
+            Pk[155] = Gx[155] + c6;
+            Pk[156] = Gx[156] + c7;
+            Pk[171] = Gx[171] + c8;
+            Pk[172] = Gx[172] + c9;
+            Pk[173] = Gx[173] + c10;
+            Pk[174] = Gx[174] + c11;
+            Pk[190] = Gx[190] + c12;
+            Pk[191] = Gx[191] + c13;
+            Pk[192] = Gx[192] + c14;
+            Pk[193] = Gx[193] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[61], x1 = A[62], y2 = PA[67], y3 = PA[68], y4 = PA[69], y5 = PA[70];
+                c0 = x0 * y2;
+                c1 = x0 * y3;
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c4 = x1 * y2;
+                c5 = x1 * y3;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+            }
+            {
+                const real x0 = A[79], x1 = A[80], y2 = PA[88], y3 = PA[89], y4 = PA[90], y5 = PA[91];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[97], x1 = A[98], y2 = PA[109], y3 = PA[110], y4 = PA[111], y5 = PA[112];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[115], x1 = A[116], x2 = A[117], x3 = A[118], y4 = PA[130], y5 = PA[131], y6 = PA[132], y7 = PA[133];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[136], x1 = A[137], x2 = A[138], x3 = A[139], y4 = PA[151], y5 = PA[152], y6 = PA[153], y7 = PA[154];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[157], x1 = A[158], x2 = A[159], x3 = A[160], y4 = PA[172], y5 = PA[173], y6 = PA[174], y7 = PA[175];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[178], x1 = A[179], x2 = A[180], x3 = A[181], y4 = PA[193], y5 = PA[194], y6 = PA[195], y7 = PA[196];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[199], x1 = A[200], x2 = A[201], x3 = A[202], y4 = PA[214], y5 = PA[215], y6 = PA[216], y7 = PA[217];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[220], x1 = A[221], x2 = A[222], x3 = A[223], y4 = PA[235], y5 = PA[236], y6 = PA[237], y7 = PA[238];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[238], x1 = A[239], x2 = A[240], x3 = A[241], y4 = PA[256], y5 = PA[257], y6 = PA[258], y7 = PA[259];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[256], x1 = A[257], x2 = A[258], x3 = A[259], y4 = PA[277], y5 = PA[278], y6 = PA[279], y7 = PA[280];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[274], x1 = A[275], x2 = A[276], x3 = A[277], y4 = PA[298], y5 = PA[299], y6 = PA[300], y7 = PA[301];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[295], x1 = A[296], x2 = A[297], x3 = A[298], y4 = PA[319], y5 = PA[320], y6 = PA[321], y7 = PA[322];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[316], x1 = A[317], x2 = A[318], x3 = A[319], y4 = PA[340], y5 = PA[341], y6 = PA[342], y7 = PA[343];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[337], x1 = A[338], x2 = A[339], x3 = A[340], y4 = PA[361], y5 = PA[362], y6 = PA[363], y7 = PA[364];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real y0 = PA[382], y1 = PA[383], y2 = PA[384], y3 = PA[385];
+                c8 += y0;
+                c9 += y1;
+                c10 += y2;
+                c11 += y3;
+            }
+            {
+                const real y0 = PA[403], y1 = PA[404], y2 = PA[405], y3 = PA[406];
+                c12 += y0;
+                c13 += y1;
+                c14 += y2;
+                c15 += y3;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[37], x1 = Sb[38], x2 = Sb[39], x3 = Sb[40], y4 = K[25], y5 = K[26], y6 = K[27], y7 = K[28];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[58], x1 = Sb[59], x2 = Sb[60], x3 = Sb[61], y4 = K[46], y5 = K[47], y6 = K[48], y7 = K[49];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[140] = Gx[140] + c0;
+            Pk[141] = Gx[141] + c1;
+            Pk[142] = Gx[142] + c2;
+            Pk[143] = Gx[143] + c3;
+            Pk[157] = Gx[157] + c4;
+            Pk[158] = Gx[158] + c5;
+            Pk[159] = Gx[159] + c6;
+            Pk[160] = Gx[160] + c7;
+            Pk[175] = Gx[175] + c8;
+            Pk[176] = Gx[176] + c9;
+            Pk[177] = Gx[177] + c10;
+            Pk[178] = Gx[178] + c11;
+            Pk[194] = Gx[194] + c12;
+            Pk[195] = Gx[195] + c13;
+            Pk[196] = Gx[196] + c14;
+            Pk[197] = Gx[197] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[61], x1 = A[62], y2 = PA[71], y3 = PA[72], y4 = PA[73], y5 = PA[74];
+                c0 = x0 * y2;
+                c1 = x0 * y3;
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c4 = x1 * y2;
+                c5 = x1 * y3;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+            }
+            {
+                const real x0 = A[79], x1 = A[80], y2 = PA[92], y3 = PA[93], y4 = PA[94], y5 = PA[95];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[97], x1 = A[98], y2 = PA[113], y3 = PA[114], y4 = PA[115], y5 = PA[116];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[115], x1 = A[116], x2 = A[117], x3 = A[118], y4 = PA[134], y5 = PA[135], y6 = PA[136], y7 = PA[137];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[136], x1 = A[137], x2 = A[138], x3 = A[139], y4 = PA[155], y5 = PA[156], y6 = PA[157], y7 = PA[158];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[157], x1 = A[158], x2 = A[159], x3 = A[160], y4 = PA[176], y5 = PA[177], y6 = PA[178], y7 = PA[179];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[178], x1 = A[179], x2 = A[180], x3 = A[181], y4 = PA[197], y5 = PA[198], y6 = PA[199], y7 = PA[200];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[199], x1 = A[200], x2 = A[201], x3 = A[202], y4 = PA[218], y5 = PA[219], y6 = PA[220], y7 = PA[221];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[220], x1 = A[221], x2 = A[222], x3 = A[223], y4 = PA[239], y5 = PA[240], y6 = PA[241], y7 = PA[242];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[238], x1 = A[239], x2 = A[240], x3 = A[241], y4 = PA[260], y5 = PA[261], y6 = PA[262], y7 = PA[263];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[256], x1 = A[257], x2 = A[258], x3 = A[259], y4 = PA[281], y5 = PA[282], y6 = PA[283], y7 = PA[284];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[274], x1 = A[275], x2 = A[276], x3 = A[277], y4 = PA[302], y5 = PA[303], y6 = PA[304], y7 = PA[305];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[295], x1 = A[296], x2 = A[297], x3 = A[298], y4 = PA[323], y5 = PA[324], y6 = PA[325], y7 = PA[326];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[316], x1 = A[317], x2 = A[318], x3 = A[319], y4 = PA[344], y5 = PA[345], y6 = PA[346], y7 = PA[347];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[337], x1 = A[338], x2 = A[339], x3 = A[340], y4 = PA[365], y5 = PA[366], y6 = PA[367], y7 = PA[368];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real y0 = PA[386], y1 = PA[387], y2 = PA[388], y3 = PA[389];
+                c8 += y0;
+                c9 += y1;
+                c10 += y2;
+                c11 += y3;
+            }
+            {
+                const real y0 = PA[407], y1 = PA[408], y2 = PA[409], y3 = PA[410];
+                c12 += y0;
+                c13 += y1;
+                c14 += y2;
+                c15 += y3;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[8], y5 = K[9], y6 = K[10], y7 = K[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[37], x1 = Sb[38], x2 = Sb[39], x3 = Sb[40], y4 = K[29], y5 = K[30], y6 = K[31], y7 = K[32];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[58], x1 = Sb[59], x2 = Sb[60], x3 = Sb[61], y4 = K[50], y5 = K[51], y6 = K[52], y7 = K[53];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[144] = Gx[144] + c0;
+            Pk[145] = Gx[145] + c1;
+            Pk[146] = Gx[146] + c2;
+            Pk[147] = Gx[147] + c3;
+            Pk[161] = Gx[161] + c4;
+            Pk[162] = Gx[162] + c5;
+            Pk[163] = Gx[163] + c6;
+            Pk[164] = Gx[164] + c7;
+            Pk[179] = Gx[179] + c8;
+            Pk[180] = Gx[180] + c9;
+            Pk[181] = Gx[181] + c10;
+            Pk[182] = Gx[182] + c11;
+            Pk[198] = Gx[198] + c12;
+            Pk[199] = Gx[199] + c13;
+            Pk[200] = Gx[200] + c14;
+            Pk[201] = Gx[201] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[61], x1 = A[62], y2 = PA[75], y3 = PA[76], y4 = PA[77], y5 = PA[78];
+                c0 = x0 * y2;
+                c1 = x0 * y3;
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c4 = x1 * y2;
+                c5 = x1 * y3;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+            }
+            {
+                const real x0 = A[79], x1 = A[80], y2 = PA[96], y3 = PA[97], y4 = PA[98], y5 = PA[99];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[97], x1 = A[98], y2 = PA[117], y3 = PA[118], y4 = PA[119], y5 = PA[120];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = A[115], x1 = A[116], x2 = A[117], x3 = A[118], y4 = PA[138], y5 = PA[139], y6 = PA[140], y7 = PA[141];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[136], x1 = A[137], x2 = A[138], x3 = A[139], y4 = PA[159], y5 = PA[160], y6 = PA[161], y7 = PA[162];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[157], x1 = A[158], x2 = A[159], x3 = A[160], y4 = PA[180], y5 = PA[181], y6 = PA[182], y7 = PA[183];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[178], x1 = A[179], x2 = A[180], x3 = A[181], y4 = PA[201], y5 = PA[202], y6 = PA[203], y7 = PA[204];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[199], x1 = A[200], x2 = A[201], x3 = A[202], y4 = PA[222], y5 = PA[223], y6 = PA[224], y7 = PA[225];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[220], x1 = A[221], x2 = A[222], x3 = A[223], y4 = PA[243], y5 = PA[244], y6 = PA[245], y7 = PA[246];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[238], x1 = A[239], x2 = A[240], x3 = A[241], y4 = PA[264], y5 = PA[265], y6 = PA[266], y7 = PA[267];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[256], x1 = A[257], x2 = A[258], x3 = A[259], y4 = PA[285], y5 = PA[286], y6 = PA[287], y7 = PA[288];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[274], x1 = A[275], x2 = A[276], x3 = A[277], y4 = PA[306], y5 = PA[307], y6 = PA[308], y7 = PA[309];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[295], x1 = A[296], x2 = A[297], x3 = A[298], y4 = PA[327], y5 = PA[328], y6 = PA[329], y7 = PA[330];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[316], x1 = A[317], x2 = A[318], x3 = A[319], y4 = PA[348], y5 = PA[349], y6 = PA[350], y7 = PA[351];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[337], x1 = A[338], x2 = A[339], x3 = A[340], y4 = PA[369], y5 = PA[370], y6 = PA[371], y7 = PA[372];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real y0 = PA[390], y1 = PA[391], y2 = PA[392], y3 = PA[393];
+                c8 += y0;
+                c9 += y1;
+                c10 += y2;
+                c11 += y3;
+            }
+            {
+                const real y0 = PA[411], y1 = PA[412], y2 = PA[413], y3 = PA[414];
+                c12 += y0;
+                c13 += y1;
+                c14 += y2;
+                c15 += y3;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[12], y5 = K[13], y6 = K[14], y7 = K[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[37], x1 = Sb[38], x2 = Sb[39], x3 = Sb[40], y4 = K[33], y5 = K[34], y6 = K[35], y7 = K[36];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[58], x1 = Sb[59], x2 = Sb[60], x3 = Sb[61], y4 = K[54], y5 = K[55], y6 = K[56], y7 = K[57];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[148] = Gx[148] + c0;
+            Pk[149] = Gx[149] + c1;
+            Pk[150] = Gx[150] + c2;
+            Pk[151] = Gx[151] + c3;
+            Pk[165] = Gx[165] + c4;
+            Pk[166] = Gx[166] + c5;
+            Pk[167] = Gx[167] + c6;
+            Pk[168] = Gx[168] + c7;
+            Pk[183] = Gx[183] + c8;
+            Pk[184] = Gx[184] + c9;
+            Pk[185] = Gx[185] + c10;
+            Pk[186] = Gx[186] + c11;
+            Pk[202] = Gx[202] + c12;
+            Pk[203] = Gx[203] + c13;
+            Pk[204] = Gx[204] + c14;
+            Pk[205] = Gx[205] + c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[61], x1 = A[62], y2 = PA[79], y3 = PA[80];
+                c0 = x0 * y2;
+                c1 = x1 * y2;
+                c2 = x1 * y3;
+            }
+            {
+                const real x0 = A[79], x1 = A[80], y2 = PA[100], y3 = PA[101];
+                c0 += x0 * y2;
+                c1 += x1 * y2;
+                c2 += x1 * y3;
+            }
+            {
+                const real x0 = A[97], x1 = A[98], y2 = PA[121], y3 = PA[122];
+                c0 += x0 * y2;
+                c1 += x1 * y2;
+                c2 += x1 * y3;
+            }
+            {
+                const real x0 = A[115], x1 = A[116], x2 = A[117], x3 = A[118], y4 = PA[142], y5 = PA[143], y6 = PA[144], y7 = PA[145];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
+            }
+            {
+                const real x0 = A[136], x1 = A[137], x2 = A[138], x3 = A[139], y4 = PA[163], y5 = PA[164], y6 = PA[165], y7 = PA[166];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[157], x1 = A[158], x2 = A[159], x3 = A[160], y4 = PA[184], y5 = PA[185], y6 = PA[186], y7 = PA[187];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[178], x1 = A[179], x2 = A[180], x3 = A[181], y4 = PA[205], y5 = PA[206], y6 = PA[207], y7 = PA[208];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[199], x1 = A[200], x2 = A[201], x3 = A[202], y4 = PA[226], y5 = PA[227], y6 = PA[228], y7 = PA[229];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[220], x1 = A[221], x2 = A[222], x3 = A[223], y4 = PA[247], y5 = PA[248], y6 = PA[249], y7 = PA[250];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[238], x1 = A[239], x2 = A[240], x3 = A[241], y4 = PA[268], y5 = PA[269], y6 = PA[270], y7 = PA[271];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[256], x1 = A[257], x2 = A[258], x3 = A[259], y4 = PA[289], y5 = PA[290], y6 = PA[291], y7 = PA[292];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[274], x1 = A[275], x2 = A[276], x3 = A[277], y4 = PA[310], y5 = PA[311], y6 = PA[312], y7 = PA[313];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[295], x1 = A[296], x2 = A[297], x3 = A[298], y4 = PA[331], y5 = PA[332], y6 = PA[333], y7 = PA[334];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[316], x1 = A[317], x2 = A[318], x3 = A[319], y4 = PA[352], y5 = PA[353], y6 = PA[354], y7 = PA[355];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[337], x1 = A[338], x2 = A[339], x3 = A[340], y4 = PA[373], y5 = PA[374], y6 = PA[375], y7 = PA[376];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real y0 = PA[394], y1 = PA[395], y2 = PA[396];
+                c3 += y0;
+                c4 += y1;
+                c5 += y2;
+            }
+            {
+                const real y0 = PA[415], y1 = PA[416], y2 = PA[417], y3 = PA[418];
+                c6 += y0;
+                c7 += y1;
+                c8 += y2;
+                c9 += y3;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[16], y5 = K[17], y6 = K[18], y7 = K[19];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[37], x1 = Sb[38], x2 = Sb[39], x3 = Sb[40], y4 = K[37], y5 = K[38], y6 = K[39], y7 = K[40];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[58], x1 = Sb[59], x2 = Sb[60], x3 = Sb[61], y4 = K[58], y5 = K[59], y6 = K[60], y7 = K[61];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[152] = Qk[16] + Gx[152] + c0;
+            Pk[169] = Gx[169] + c1;
+            Pk[170] = Qk[17] + Gx[170] + c2;
+            Pk[187] = Gx[187] + c3;
+            Pk[188] = Gx[188] + c4;
+            Pk[189] = Qk[18] + Gx[189] + c5;
+            Pk[206] = Gx[206] + c6;
+            Pk[207] = Gx[207] + c7;
+            Pk[208] = Gx[208] + c8;
+            Pk[209] = Qk[19] + Gx[209] + c9;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = A[119], y1 = PA[126], y2 = PA[127], y3 = PA[128], y4 = PA[129];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = A[140], y1 = PA[147], y2 = PA[148], y3 = PA[149], y4 = PA[150];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[161], y1 = PA[168], y2 = PA[169], y3 = PA[170], y4 = PA[171];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[182], y1 = PA[189], y2 = PA[190], y3 = PA[191], y4 = PA[192];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[203], y1 = PA[210], y2 = PA[211], y3 = PA[212], y4 = PA[213];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[224], y1 = PA[231], y2 = PA[232], y3 = PA[233], y4 = PA[234];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[242], y1 = PA[252], y2 = PA[253], y3 = PA[254], y4 = PA[255];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[260], y1 = PA[273], y2 = PA[274], y3 = PA[275], y4 = PA[276];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[278], y1 = PA[294], y2 = PA[295], y3 = PA[296], y4 = PA[297];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[299], y1 = PA[315], y2 = PA[316], y3 = PA[317], y4 = PA[318];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[320], y1 = PA[336], y2 = PA[337], y3 = PA[338], y4 = PA[339];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[341], y1 = PA[357], y2 = PA[358], y3 = PA[359], y4 = PA[360];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real y0 = PA[420], y1 = PA[421], y2 = PA[422], y3 = PA[423];
+                c0 += y0;
+                c1 += y1;
+                c2 += y2;
+                c3 += y3;
+            }
+            {
+                const real x0 = Sb[20], y1 = K[0], y2 = K[1], y3 = K[2], y4 = K[3];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[41], y1 = K[21], y2 = K[22], y3 = K[23], y4 = K[24];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[62], y1 = K[42], y2 = K[43], y3 = K[44], y4 = K[45];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            Pk[210] = Gx[210] + c0;
+            Pk[211] = Gx[211] + c1;
+            Pk[212] = Gx[212] + c2;
+            Pk[213] = Gx[213] + c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = A[119], y1 = PA[130], y2 = PA[131], y3 = PA[132], y4 = PA[133];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = A[140], y1 = PA[151], y2 = PA[152], y3 = PA[153], y4 = PA[154];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[161], y1 = PA[172], y2 = PA[173], y3 = PA[174], y4 = PA[175];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[182], y1 = PA[193], y2 = PA[194], y3 = PA[195], y4 = PA[196];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[203], y1 = PA[214], y2 = PA[215], y3 = PA[216], y4 = PA[217];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[224], y1 = PA[235], y2 = PA[236], y3 = PA[237], y4 = PA[238];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[242], y1 = PA[256], y2 = PA[257], y3 = PA[258], y4 = PA[259];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[260], y1 = PA[277], y2 = PA[278], y3 = PA[279], y4 = PA[280];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[278], y1 = PA[298], y2 = PA[299], y3 = PA[300], y4 = PA[301];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[299], y1 = PA[319], y2 = PA[320], y3 = PA[321], y4 = PA[322];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[320], y1 = PA[340], y2 = PA[341], y3 = PA[342], y4 = PA[343];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[341], y1 = PA[361], y2 = PA[362], y3 = PA[363], y4 = PA[364];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real y0 = PA[424], y1 = PA[425], y2 = PA[426], y3 = PA[427];
+                c0 += y0;
+                c1 += y1;
+                c2 += y2;
+                c3 += y3;
+            }
+            {
+                const real x0 = Sb[20], y1 = K[4], y2 = K[5], y3 = K[6], y4 = K[7];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[41], y1 = K[25], y2 = K[26], y3 = K[27], y4 = K[28];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[62], y1 = K[46], y2 = K[47], y3 = K[48], y4 = K[49];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            Pk[214] = Gx[214] + c0;
+            Pk[215] = Gx[215] + c1;
+            Pk[216] = Gx[216] + c2;
+            Pk[217] = Gx[217] + c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = A[119], y1 = PA[134], y2 = PA[135], y3 = PA[136], y4 = PA[137];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = A[140], y1 = PA[155], y2 = PA[156], y3 = PA[157], y4 = PA[158];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[161], y1 = PA[176], y2 = PA[177], y3 = PA[178], y4 = PA[179];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[182], y1 = PA[197], y2 = PA[198], y3 = PA[199], y4 = PA[200];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[203], y1 = PA[218], y2 = PA[219], y3 = PA[220], y4 = PA[221];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[224], y1 = PA[239], y2 = PA[240], y3 = PA[241], y4 = PA[242];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[242], y1 = PA[260], y2 = PA[261], y3 = PA[262], y4 = PA[263];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[260], y1 = PA[281], y2 = PA[282], y3 = PA[283], y4 = PA[284];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[278], y1 = PA[302], y2 = PA[303], y3 = PA[304], y4 = PA[305];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[299], y1 = PA[323], y2 = PA[324], y3 = PA[325], y4 = PA[326];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[320], y1 = PA[344], y2 = PA[345], y3 = PA[346], y4 = PA[347];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[341], y1 = PA[365], y2 = PA[366], y3 = PA[367], y4 = PA[368];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real y0 = PA[428], y1 = PA[429], y2 = PA[430], y3 = PA[431];
+                c0 += y0;
+                c1 += y1;
+                c2 += y2;
+                c3 += y3;
+            }
+            {
+                const real x0 = Sb[20], y1 = K[8], y2 = K[9], y3 = K[10], y4 = K[11];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[41], y1 = K[29], y2 = K[30], y3 = K[31], y4 = K[32];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[62], y1 = K[50], y2 = K[51], y3 = K[52], y4 = K[53];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            Pk[218] = Gx[218] + c0;
+            Pk[219] = Gx[219] + c1;
+            Pk[220] = Gx[220] + c2;
+            Pk[221] = Gx[221] + c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = A[119], y1 = PA[138], y2 = PA[139], y3 = PA[140], y4 = PA[141];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = A[140], y1 = PA[159], y2 = PA[160], y3 = PA[161], y4 = PA[162];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[161], y1 = PA[180], y2 = PA[181], y3 = PA[182], y4 = PA[183];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[182], y1 = PA[201], y2 = PA[202], y3 = PA[203], y4 = PA[204];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[203], y1 = PA[222], y2 = PA[223], y3 = PA[224], y4 = PA[225];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[224], y1 = PA[243], y2 = PA[244], y3 = PA[245], y4 = PA[246];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[242], y1 = PA[264], y2 = PA[265], y3 = PA[266], y4 = PA[267];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[260], y1 = PA[285], y2 = PA[286], y3 = PA[287], y4 = PA[288];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[278], y1 = PA[306], y2 = PA[307], y3 = PA[308], y4 = PA[309];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[299], y1 = PA[327], y2 = PA[328], y3 = PA[329], y4 = PA[330];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[320], y1 = PA[348], y2 = PA[349], y3 = PA[350], y4 = PA[351];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[341], y1 = PA[369], y2 = PA[370], y3 = PA[371], y4 = PA[372];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real y0 = PA[432], y1 = PA[433], y2 = PA[434], y3 = PA[435];
+                c0 += y0;
+                c1 += y1;
+                c2 += y2;
+                c3 += y3;
+            }
+            {
+                const real x0 = Sb[20], y1 = K[12], y2 = K[13], y3 = K[14], y4 = K[15];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[41], y1 = K[33], y2 = K[34], y3 = K[35], y4 = K[36];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[62], y1 = K[54], y2 = K[55], y3 = K[56], y4 = K[57];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            Pk[222] = Gx[222] + c0;
+            Pk[223] = Gx[223] + c1;
+            Pk[224] = Gx[224] + c2;
+            Pk[225] = Gx[225] + c3;
+        }
+        {
+            real c0, c1, c2, c3;
+            {
+                const real x0 = A[119], y1 = PA[142], y2 = PA[143], y3 = PA[144], y4 = PA[145];
+                c0 = x0 * y1;
+                c1 = x0 * y2;
+                c2 = x0 * y3;
+                c3 = x0 * y4;
+            }
+            {
+                const real x0 = A[140], y1 = PA[163], y2 = PA[164], y3 = PA[165], y4 = PA[166];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[161], y1 = PA[184], y2 = PA[185], y3 = PA[186], y4 = PA[187];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[182], y1 = PA[205], y2 = PA[206], y3 = PA[207], y4 = PA[208];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[203], y1 = PA[226], y2 = PA[227], y3 = PA[228], y4 = PA[229];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[224], y1 = PA[247], y2 = PA[248], y3 = PA[249], y4 = PA[250];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[242], y1 = PA[268], y2 = PA[269], y3 = PA[270], y4 = PA[271];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[260], y1 = PA[289], y2 = PA[290], y3 = PA[291], y4 = PA[292];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[278], y1 = PA[310], y2 = PA[311], y3 = PA[312], y4 = PA[313];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[299], y1 = PA[331], y2 = PA[332], y3 = PA[333], y4 = PA[334];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[320], y1 = PA[352], y2 = PA[353], y3 = PA[354], y4 = PA[355];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = A[341], y1 = PA[373], y2 = PA[374], y3 = PA[375], y4 = PA[376];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real y0 = PA[436], y1 = PA[437], y2 = PA[438], y3 = PA[439];
+                c0 += y0;
+                c1 += y1;
+                c2 += y2;
+                c3 += y3;
+            }
+            {
+                const real x0 = Sb[20], y1 = K[16], y2 = K[17], y3 = K[18], y4 = K[19];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[41], y1 = K[37], y2 = K[38], y3 = K[39], y4 = K[40];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            {
+                const real x0 = Sb[62], y1 = K[58], y2 = K[59], y3 = K[60], y4 = K[61];
+                c0 += x0 * y1;
+                c1 += x0 * y2;
+                c2 += x0 * y3;
+                c3 += x0 * y4;
+            }
+            Pk[226] = Gx[226] + c0;
+            Pk[227] = Gx[227] + c1;
+            Pk[228] = Gx[228] + c2;
+            Pk[229] = Gx[229] + c3;
+        }
+        {
+            real c0;
+            {
+                const real x0 = A[119], y1 = PA[146];
+                c0 = x0 * y1;
+            }
+            {
+                const real x0 = A[140], y1 = PA[167];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[161], y1 = PA[188];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[182], y1 = PA[209];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[203], y1 = PA[230];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[224], y1 = PA[251];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[242], y1 = PA[272];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[260], y1 = PA[293];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[278], y1 = PA[314];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[299], y1 = PA[335];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[320], y1 = PA[356];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = A[341], y1 = PA[377];
+                c0 += x0 * y1;
+            }
+            {
+                const real y0 = PA[440];
+                c0 += y0;
+            }
+            {
+                const real x0 = Sb[20], y1 = K[20];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = Sb[41], y1 = K[41];
+                c0 += x0 * y1;
+            }
+            {
+                const real x0 = Sb[62], y1 = K[62];
+                c0 += x0 * y1;
+            }
+            Pk[230] = Qk[20] + Gx[230] + c0;
+        }
         }
     }
 }
 
-/* Cost gradient H z + g at the iterate, into gx, gu. */
-static void cost_gradient(const data_t *d, const sol_t *z, work_t *w)
+/* The factorization of the previous QP, one stage on: stage k takes stage k+1's gains,
+ * Cholesky factor and cost-to-go, which after a shift of the horizon belong to the same
+ * point of the plan. Only the new last stage is then factored afresh (riccati_factor with
+ * last = N-1): an approximate Newton matrix for a QP that changed little, at the cost of
+ * one stage instead of N. */
+static void shift_factorization(work_t *restrict w)
 {
-    int k, i, l;
-    for (k = 0; k <= N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = d->q[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->Q[k][i * NX + l] * z->x[k][l];
-            }
-            if (k < N) {
-                for (l = 0; l < NU; ++l) {
-                    acc += d->S[k][l * NX + i] * z->u[k][l];
-                }
-            }
-            w->gx[k][i] = acc;
+    int k;
+    for (k = 0; k + 1 < N; ++k) {
+        copy_real(w->K[k], w->K[k + 1], NU * NX);
+        copy_real(w->Lr[k], w->Lr[k + 1], NU * (NU + 1) / 2);
+        if (k > 0) {
+            copy_real(w->P[k], w->P[k + 1], NX * (NX + 1) / 2);
         }
     }
+}
+
+/* Riccati sweep, vector part, stage k (given p_{k+1} in w->p[k+1]):
+ *   e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
+ * with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb); p_0 is not needed. */
+static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w, int k)
+{
+    const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+    const real *restrict Lr = w->Lr[k], *restrict b = w->b[k], *restrict K = w->K[k], *restrict p = w->p[k + 1];
+    real e[NX], r[NU];
+    (void)A; (void)K;
+    e[0] = p[0] + b[0] * P[0] + b[1] * P[1] + b[2] * P[3] + b[3] * P[6] + b[4] * P[10] + b[5] * P[15] + b[6] * P[21] + b[7] * P[28] + b[8] * P[36] + b[9] * P[45] + b[10] * P[55] + b[11] * P[66] + b[12] * P[78] + b[13] * P[91] + b[14] * P[105] + b[15] * P[120] + b[16] * P[136] + b[17] * P[153] + b[18] * P[171] + b[19] * P[190] + b[20] * P[210];
+    e[1] = p[1] + b[0] * P[1] + b[1] * P[2] + b[2] * P[4] + b[3] * P[7] + b[4] * P[11] + b[5] * P[16] + b[6] * P[22] + b[7] * P[29] + b[8] * P[37] + b[9] * P[46] + b[10] * P[56] + b[11] * P[67] + b[12] * P[79] + b[13] * P[92] + b[14] * P[106] + b[15] * P[121] + b[16] * P[137] + b[17] * P[154] + b[18] * P[172] + b[19] * P[191] + b[20] * P[211];
+    e[2] = p[2] + b[0] * P[3] + b[1] * P[4] + b[2] * P[5] + b[3] * P[8] + b[4] * P[12] + b[5] * P[17] + b[6] * P[23] + b[7] * P[30] + b[8] * P[38] + b[9] * P[47] + b[10] * P[57] + b[11] * P[68] + b[12] * P[80] + b[13] * P[93] + b[14] * P[107] + b[15] * P[122] + b[16] * P[138] + b[17] * P[155] + b[18] * P[173] + b[19] * P[192] + b[20] * P[212];
+    e[3] = p[3] + b[0] * P[6] + b[1] * P[7] + b[2] * P[8] + b[3] * P[9] + b[4] * P[13] + b[5] * P[18] + b[6] * P[24] + b[7] * P[31] + b[8] * P[39] + b[9] * P[48] + b[10] * P[58] + b[11] * P[69] + b[12] * P[81] + b[13] * P[94] + b[14] * P[108] + b[15] * P[123] + b[16] * P[139] + b[17] * P[156] + b[18] * P[174] + b[19] * P[193] + b[20] * P[213];
+    e[4] = p[4] + b[0] * P[10] + b[1] * P[11] + b[2] * P[12] + b[3] * P[13] + b[4] * P[14] + b[5] * P[19] + b[6] * P[25] + b[7] * P[32] + b[8] * P[40] + b[9] * P[49] + b[10] * P[59] + b[11] * P[70] + b[12] * P[82] + b[13] * P[95] + b[14] * P[109] + b[15] * P[124] + b[16] * P[140] + b[17] * P[157] + b[18] * P[175] + b[19] * P[194] + b[20] * P[214];
+    e[5] = p[5] + b[0] * P[15] + b[1] * P[16] + b[2] * P[17] + b[3] * P[18] + b[4] * P[19] + b[5] * P[20] + b[6] * P[26] + b[7] * P[33] + b[8] * P[41] + b[9] * P[50] + b[10] * P[60] + b[11] * P[71] + b[12] * P[83] + b[13] * P[96] + b[14] * P[110] + b[15] * P[125] + b[16] * P[141] + b[17] * P[158] + b[18] * P[176] + b[19] * P[195] + b[20] * P[215];
+    e[6] = p[6] + b[0] * P[21] + b[1] * P[22] + b[2] * P[23] + b[3] * P[24] + b[4] * P[25] + b[5] * P[26] + b[6] * P[27] + b[7] * P[34] + b[8] * P[42] + b[9] * P[51] + b[10] * P[61] + b[11] * P[72] + b[12] * P[84] + b[13] * P[97] + b[14] * P[111] + b[15] * P[126] + b[16] * P[142] + b[17] * P[159] + b[18] * P[177] + b[19] * P[196] + b[20] * P[216];
+    e[7] = p[7] + b[0] * P[28] + b[1] * P[29] + b[2] * P[30] + b[3] * P[31] + b[4] * P[32] + b[5] * P[33] + b[6] * P[34] + b[7] * P[35] + b[8] * P[43] + b[9] * P[52] + b[10] * P[62] + b[11] * P[73] + b[12] * P[85] + b[13] * P[98] + b[14] * P[112] + b[15] * P[127] + b[16] * P[143] + b[17] * P[160] + b[18] * P[178] + b[19] * P[197] + b[20] * P[217];
+    e[8] = p[8] + b[0] * P[36] + b[1] * P[37] + b[2] * P[38] + b[3] * P[39] + b[4] * P[40] + b[5] * P[41] + b[6] * P[42] + b[7] * P[43] + b[8] * P[44] + b[9] * P[53] + b[10] * P[63] + b[11] * P[74] + b[12] * P[86] + b[13] * P[99] + b[14] * P[113] + b[15] * P[128] + b[16] * P[144] + b[17] * P[161] + b[18] * P[179] + b[19] * P[198] + b[20] * P[218];
+    e[9] = p[9] + b[0] * P[45] + b[1] * P[46] + b[2] * P[47] + b[3] * P[48] + b[4] * P[49] + b[5] * P[50] + b[6] * P[51] + b[7] * P[52] + b[8] * P[53] + b[9] * P[54] + b[10] * P[64] + b[11] * P[75] + b[12] * P[87] + b[13] * P[100] + b[14] * P[114] + b[15] * P[129] + b[16] * P[145] + b[17] * P[162] + b[18] * P[180] + b[19] * P[199] + b[20] * P[219];
+    e[10] = p[10] + b[0] * P[55] + b[1] * P[56] + b[2] * P[57] + b[3] * P[58] + b[4] * P[59] + b[5] * P[60] + b[6] * P[61] + b[7] * P[62] + b[8] * P[63] + b[9] * P[64] + b[10] * P[65] + b[11] * P[76] + b[12] * P[88] + b[13] * P[101] + b[14] * P[115] + b[15] * P[130] + b[16] * P[146] + b[17] * P[163] + b[18] * P[181] + b[19] * P[200] + b[20] * P[220];
+    e[11] = p[11] + b[0] * P[66] + b[1] * P[67] + b[2] * P[68] + b[3] * P[69] + b[4] * P[70] + b[5] * P[71] + b[6] * P[72] + b[7] * P[73] + b[8] * P[74] + b[9] * P[75] + b[10] * P[76] + b[11] * P[77] + b[12] * P[89] + b[13] * P[102] + b[14] * P[116] + b[15] * P[131] + b[16] * P[147] + b[17] * P[164] + b[18] * P[182] + b[19] * P[201] + b[20] * P[221];
+    e[12] = p[12] + b[0] * P[78] + b[1] * P[79] + b[2] * P[80] + b[3] * P[81] + b[4] * P[82] + b[5] * P[83] + b[6] * P[84] + b[7] * P[85] + b[8] * P[86] + b[9] * P[87] + b[10] * P[88] + b[11] * P[89] + b[12] * P[90] + b[13] * P[103] + b[14] * P[117] + b[15] * P[132] + b[16] * P[148] + b[17] * P[165] + b[18] * P[183] + b[19] * P[202] + b[20] * P[222];
+    e[13] = p[13] + b[0] * P[91] + b[1] * P[92] + b[2] * P[93] + b[3] * P[94] + b[4] * P[95] + b[5] * P[96] + b[6] * P[97] + b[7] * P[98] + b[8] * P[99] + b[9] * P[100] + b[10] * P[101] + b[11] * P[102] + b[12] * P[103] + b[13] * P[104] + b[14] * P[118] + b[15] * P[133] + b[16] * P[149] + b[17] * P[166] + b[18] * P[184] + b[19] * P[203] + b[20] * P[223];
+    e[14] = p[14] + b[0] * P[105] + b[1] * P[106] + b[2] * P[107] + b[3] * P[108] + b[4] * P[109] + b[5] * P[110] + b[6] * P[111] + b[7] * P[112] + b[8] * P[113] + b[9] * P[114] + b[10] * P[115] + b[11] * P[116] + b[12] * P[117] + b[13] * P[118] + b[14] * P[119] + b[15] * P[134] + b[16] * P[150] + b[17] * P[167] + b[18] * P[185] + b[19] * P[204] + b[20] * P[224];
+    e[15] = p[15] + b[0] * P[120] + b[1] * P[121] + b[2] * P[122] + b[3] * P[123] + b[4] * P[124] + b[5] * P[125] + b[6] * P[126] + b[7] * P[127] + b[8] * P[128] + b[9] * P[129] + b[10] * P[130] + b[11] * P[131] + b[12] * P[132] + b[13] * P[133] + b[14] * P[134] + b[15] * P[135] + b[16] * P[151] + b[17] * P[168] + b[18] * P[186] + b[19] * P[205] + b[20] * P[225];
+    e[16] = p[16] + b[0] * P[136] + b[1] * P[137] + b[2] * P[138] + b[3] * P[139] + b[4] * P[140] + b[5] * P[141] + b[6] * P[142] + b[7] * P[143] + b[8] * P[144] + b[9] * P[145] + b[10] * P[146] + b[11] * P[147] + b[12] * P[148] + b[13] * P[149] + b[14] * P[150] + b[15] * P[151] + b[16] * P[152] + b[17] * P[169] + b[18] * P[187] + b[19] * P[206] + b[20] * P[226];
+    e[17] = p[17] + b[0] * P[153] + b[1] * P[154] + b[2] * P[155] + b[3] * P[156] + b[4] * P[157] + b[5] * P[158] + b[6] * P[159] + b[7] * P[160] + b[8] * P[161] + b[9] * P[162] + b[10] * P[163] + b[11] * P[164] + b[12] * P[165] + b[13] * P[166] + b[14] * P[167] + b[15] * P[168] + b[16] * P[169] + b[17] * P[170] + b[18] * P[188] + b[19] * P[207] + b[20] * P[227];
+    e[18] = p[18] + b[0] * P[171] + b[1] * P[172] + b[2] * P[173] + b[3] * P[174] + b[4] * P[175] + b[5] * P[176] + b[6] * P[177] + b[7] * P[178] + b[8] * P[179] + b[9] * P[180] + b[10] * P[181] + b[11] * P[182] + b[12] * P[183] + b[13] * P[184] + b[14] * P[185] + b[15] * P[186] + b[16] * P[187] + b[17] * P[188] + b[18] * P[189] + b[19] * P[208] + b[20] * P[228];
+    e[19] = p[19] + b[0] * P[190] + b[1] * P[191] + b[2] * P[192] + b[3] * P[193] + b[4] * P[194] + b[5] * P[195] + b[6] * P[196] + b[7] * P[197] + b[8] * P[198] + b[9] * P[199] + b[10] * P[200] + b[11] * P[201] + b[12] * P[202] + b[13] * P[203] + b[14] * P[204] + b[15] * P[205] + b[16] * P[206] + b[17] * P[207] + b[18] * P[208] + b[19] * P[209] + b[20] * P[229];
+    e[20] = p[20] + b[0] * P[210] + b[1] * P[211] + b[2] * P[212] + b[3] * P[213] + b[4] * P[214] + b[5] * P[215] + b[6] * P[216] + b[7] * P[217] + b[8] * P[218] + b[9] * P[219] + b[10] * P[220] + b[11] * P[221] + b[12] * P[222] + b[13] * P[223] + b[14] * P[224] + b[15] * P[225] + b[16] * P[226] + b[17] * P[227] + b[18] * P[228] + b[19] * P[229] + b[20] * P[230];
+    r[0] = w->hu[k][0] + e[9] * B[0] + e[10] * B[3] + e[11] * B[6] + e[12] * B[9] + e[13] * B[12] + e[14] * B[15] + e[15] * B[18] + e[16] * B[21] + e[17] * B[24] + e[18] * 0.2;
+    r[1] = w->hu[k][1] + e[9] * B[1] + e[10] * B[4] + e[11] * B[7] + e[12] * B[10] + e[13] * B[13] + e[14] * B[16] + e[15] * B[19] + e[16] * B[22] + e[17] * B[25] + e[19] * 0.2;
+    r[2] = w->hu[k][2] + e[9] * B[2] + e[10] * B[5] + e[11] * B[8] + e[12] * B[11] + e[13] * B[14] + e[14] * B[17] + e[15] * B[20] + e[16] * B[23] + e[17] * B[26] + e[20] * 0.2;
+    {
+        const real y0 = (-r[0]) / Lr[0];
+        const real y1 = (-r[1] - Lr[1] * y0) / Lr[2];
+        const real y2 = (-r[2] - Lr[3] * y0 - Lr[4] * y1) / Lr[5];
+        const real k2 = (y2) / Lr[5];
+        w->k[k][2] = k2;
+        const real k1 = (y1 - Lr[4] * k2) / Lr[2];
+        w->k[k][1] = k1;
+        const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2) / Lr[0];
+        w->k[k][0] = k0;
+    }
+    if (k > 0) {
+        w->p[k][0] = w->hx[k][0] + e[0] * A[0] + e[1] * A[15] + e[2] * A[30] + e[3] * A[45] + e[4] * A[63] + e[5] * A[81] + e[6] * A[99] + e[7] * A[120] + e[8] * A[141] + e[9] * A[162] + e[10] * A[183] + e[11] * A[204] + e[12] * A[225] + e[13] * A[243] + e[14] * A[261] + e[15] * A[279] + e[16] * A[300] + e[17] * A[321] + r[0] * K[0] + r[1] * K[21] + r[2] * K[42];
+        w->p[k][1] = w->hx[k][1] + e[0] * A[1] + e[1] * A[16] + e[2] * A[31] + e[3] * A[46] + e[4] * A[64] + e[5] * A[82] + e[6] * A[100] + e[7] * A[121] + e[8] * A[142] + e[9] * A[163] + e[10] * A[184] + e[11] * A[205] + e[12] * A[226] + e[13] * A[244] + e[14] * A[262] + e[15] * A[280] + e[16] * A[301] + e[17] * A[322] + r[0] * K[1] + r[1] * K[22] + r[2] * K[43];
+        w->p[k][2] = w->hx[k][2] + e[0] * A[2] + e[1] * A[17] + e[2] * A[32] + e[3] * A[47] + e[4] * A[65] + e[5] * A[83] + e[6] * A[101] + e[7] * A[122] + e[8] * A[143] + e[9] * A[164] + e[10] * A[185] + e[11] * A[206] + e[12] * A[227] + e[13] * A[245] + e[14] * A[263] + e[15] * A[281] + e[16] * A[302] + e[17] * A[323] + r[0] * K[2] + r[1] * K[23] + r[2] * K[44];
+        w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[1] * A[18] + e[2] * A[33] + e[3] * A[48] + e[4] * A[66] + e[5] * A[84] + e[6] * A[102] + e[7] * A[123] + e[8] * A[144] + e[9] * A[165] + e[10] * A[186] + e[11] * A[207] + e[15] * A[282] + e[16] * A[303] + e[17] * A[324] + r[0] * K[3] + r[1] * K[24] + r[2] * K[45];
+        w->p[k][4] = w->hx[k][4] + e[0] * A[4] + e[1] * A[19] + e[2] * A[34] + e[3] * A[49] + e[4] * A[67] + e[5] * A[85] + e[6] * A[103] + e[7] * A[124] + e[8] * A[145] + e[9] * A[166] + e[10] * A[187] + e[11] * A[208] + e[15] * A[283] + e[16] * A[304] + e[17] * A[325] + r[0] * K[4] + r[1] * K[25] + r[2] * K[46];
+        w->p[k][5] = w->hx[k][5] + e[0] * A[5] + e[1] * A[20] + e[2] * A[35] + e[3] * A[50] + e[4] * A[68] + e[5] * A[86] + e[6] * A[104] + e[7] * A[125] + e[8] * A[146] + e[9] * A[167] + e[10] * A[188] + e[11] * A[209] + e[15] * A[284] + e[16] * A[305] + e[17] * A[326] + r[0] * K[5] + r[1] * K[26] + r[2] * K[47];
+        w->p[k][6] = w->hx[k][6] + e[0] * A[6] + e[1] * A[21] + e[2] * A[36] + e[3] * A[51] + e[4] * A[69] + e[5] * A[87] + e[6] * A[105] + e[7] * A[126] + e[8] * A[147] + e[9] * A[168] + e[10] * A[189] + e[11] * A[210] + e[12] * A[228] + e[13] * A[246] + e[14] * A[264] + e[15] * A[285] + e[16] * A[306] + e[17] * A[327] + r[0] * K[6] + r[1] * K[27] + r[2] * K[48];
+        w->p[k][7] = w->hx[k][7] + e[0] * A[7] + e[1] * A[22] + e[2] * A[37] + e[3] * A[52] + e[4] * A[70] + e[5] * A[88] + e[6] * A[106] + e[7] * A[127] + e[8] * A[148] + e[9] * A[169] + e[10] * A[190] + e[11] * A[211] + e[12] * A[229] + e[13] * A[247] + e[14] * A[265] + e[15] * A[286] + e[16] * A[307] + e[17] * A[328] + r[0] * K[7] + r[1] * K[28] + r[2] * K[49];
+        w->p[k][8] = w->hx[k][8] + e[0] * A[8] + e[1] * A[23] + e[2] * A[38] + e[3] * A[53] + e[4] * A[71] + e[5] * A[89] + e[6] * A[107] + e[7] * A[128] + e[8] * A[149] + e[9] * A[170] + e[10] * A[191] + e[11] * A[212] + e[12] * A[230] + e[13] * A[248] + e[14] * A[266] + e[15] * A[287] + e[16] * A[308] + e[17] * A[329] + r[0] * K[8] + r[1] * K[29] + r[2] * K[50];
+        w->p[k][9] = w->hx[k][9] + e[0] * A[9] + e[1] * A[24] + e[2] * A[39] + e[3] * A[54] + e[4] * A[72] + e[5] * A[90] + e[6] * A[108] + e[7] * A[129] + e[8] * A[150] + e[9] * A[171] + e[10] * A[192] + e[11] * A[213] + e[12] * A[231] + e[13] * A[249] + e[14] * A[267] + e[15] * A[288] + e[16] * A[309] + e[17] * A[330] + r[0] * K[9] + r[1] * K[30] + r[2] * K[51];
+        w->p[k][10] = w->hx[k][10] + e[0] * A[10] + e[1] * A[25] + e[2] * A[40] + e[3] * A[55] + e[4] * A[73] + e[5] * A[91] + e[6] * A[109] + e[7] * A[130] + e[8] * A[151] + e[9] * A[172] + e[10] * A[193] + e[11] * A[214] + e[12] * A[232] + e[13] * A[250] + e[14] * A[268] + e[15] * A[289] + e[16] * A[310] + e[17] * A[331] + r[0] * K[10] + r[1] * K[31] + r[2] * K[52];
+        w->p[k][11] = w->hx[k][11] + e[0] * A[11] + e[1] * A[26] + e[2] * A[41] + e[3] * A[56] + e[4] * A[74] + e[5] * A[92] + e[6] * A[110] + e[7] * A[131] + e[8] * A[152] + e[9] * A[173] + e[10] * A[194] + e[11] * A[215] + e[12] * A[233] + e[13] * A[251] + e[14] * A[269] + e[15] * A[290] + e[16] * A[311] + e[17] * A[332] + r[0] * K[11] + r[1] * K[32] + r[2] * K[53];
+        w->p[k][12] = w->hx[k][12] + e[0] * A[12] + e[1] * A[27] + e[2] * A[42] + e[3] * A[57] + e[4] * A[75] + e[5] * A[93] + e[6] * A[111] + e[7] * A[132] + e[8] * A[153] + e[9] * A[174] + e[10] * A[195] + e[11] * A[216] + e[12] * A[234] + e[13] * A[252] + e[14] * A[270] + e[15] * A[291] + e[16] * A[312] + e[17] * A[333] + r[0] * K[12] + r[1] * K[33] + r[2] * K[54];
+        w->p[k][13] = w->hx[k][13] + e[0] * A[13] + e[1] * A[28] + e[2] * A[43] + e[3] * A[58] + e[4] * A[76] + e[5] * A[94] + e[6] * A[112] + e[7] * A[133] + e[8] * A[154] + e[9] * A[175] + e[10] * A[196] + e[11] * A[217] + e[12] * A[235] + e[13] * A[253] + e[14] * A[271] + e[15] * A[292] + e[16] * A[313] + e[17] * A[334] + r[0] * K[13] + r[1] * K[34] + r[2] * K[55];
+        w->p[k][14] = w->hx[k][14] + e[0] * A[14] + e[1] * A[29] + e[2] * A[44] + e[3] * A[59] + e[4] * A[77] + e[5] * A[95] + e[6] * A[113] + e[7] * A[134] + e[8] * A[155] + e[9] * A[176] + e[10] * A[197] + e[11] * A[218] + e[12] * A[236] + e[13] * A[254] + e[14] * A[272] + e[15] * A[293] + e[16] * A[314] + e[17] * A[335] + r[0] * K[14] + r[1] * K[35] + r[2] * K[56];
+        w->p[k][15] = w->hx[k][15] + e[3] * A[60] + e[4] * A[78] + e[5] * A[96] + e[6] * A[114] + e[7] * A[135] + e[8] * A[156] + e[9] * A[177] + e[10] * A[198] + e[11] * A[219] + e[12] * A[237] + e[13] * A[255] + e[14] * A[273] + e[15] * A[294] + e[16] * A[315] + e[17] * A[336] + r[0] * K[15] + r[1] * K[36] + r[2] * K[57];
+        w->p[k][16] = w->hx[k][16] + e[3] * A[61] + e[4] * A[79] + e[5] * A[97] + e[6] * A[115] + e[7] * A[136] + e[8] * A[157] + e[9] * A[178] + e[10] * A[199] + e[11] * A[220] + e[12] * A[238] + e[13] * A[256] + e[14] * A[274] + e[15] * A[295] + e[16] * A[316] + e[17] * A[337] + r[0] * K[16] + r[1] * K[37] + r[2] * K[58];
+        w->p[k][17] = w->hx[k][17] + e[3] * A[62] + e[4] * A[80] + e[5] * A[98] + e[6] * A[116] + e[7] * A[137] + e[8] * A[158] + e[9] * A[179] + e[10] * A[200] + e[11] * A[221] + e[12] * A[239] + e[13] * A[257] + e[14] * A[275] + e[15] * A[296] + e[16] * A[317] + e[17] * A[338] + r[0] * K[17] + r[1] * K[38] + r[2] * K[59];
+        w->p[k][18] = w->hx[k][18] + e[6] * A[117] + e[7] * A[138] + e[8] * A[159] + e[9] * A[180] + e[10] * A[201] + e[11] * A[222] + e[12] * A[240] + e[13] * A[258] + e[14] * A[276] + e[15] * A[297] + e[16] * A[318] + e[17] * A[339] + e[18] + r[0] * K[18] + r[1] * K[39] + r[2] * K[60];
+        w->p[k][19] = w->hx[k][19] + e[6] * A[118] + e[7] * A[139] + e[8] * A[160] + e[9] * A[181] + e[10] * A[202] + e[11] * A[223] + e[12] * A[241] + e[13] * A[259] + e[14] * A[277] + e[15] * A[298] + e[16] * A[319] + e[17] * A[340] + e[19] + r[0] * K[19] + r[1] * K[40] + r[2] * K[61];
+        w->p[k][20] = w->hx[k][20] + e[6] * A[119] + e[7] * A[140] + e[8] * A[161] + e[9] * A[182] + e[10] * A[203] + e[11] * A[224] + e[12] * A[242] + e[13] * A[260] + e[14] * A[278] + e[15] * A[299] + e[16] * A[320] + e[17] * A[341] + e[20] + r[0] * K[20] + r[1] * K[41] + r[2] * K[62];
+    }
+}
+
+/* The vector sweep from stage N-1 down to stage last (p_N = hx_N). */
+static void riccati_backward(const data_t *restrict d, work_t *restrict w, int last)
+{
+    int k;
+    for (k = 0; k < NX; ++k) {
+        w->p[N][k] = w->hx[N][k];
+    }
+    for (k = N - 1; k >= last; --k) {
+        riccati_backward_stage(d, w, k);
+    }
+}
+
+/* The forward pass: the Newton step (dx, du) from dx_0 = 0 (x_0 is fixed) and, with duals,
+ * the new dynamics multipliers dpi:  du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+. */
+static void riccati_forward(const data_t *restrict d, work_t *restrict w, int duals)
+{
+    int k;
+    for (k = 0; k < NX; ++k) {
+        w->dx[0][k] = 0.0;
+    }
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NU; ++i) {
-            real acc = d->r[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->S[k][i * NX + l] * z->x[k][l];
-            }
-            for (l = 0; l < NU; ++l) {
-                acc += d->R[k][i * NU + l] * z->u[k][l];
-            }
-            w->gu[k][i] = acc;
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict K = w->K[k];
+        const real *restrict dx = w->dx[k];
+        real *restrict du = w->du[k];
+        (void)A;
+        du[0] = w->k[k][0] + dx[0] * K[0] + dx[1] * K[1] + dx[2] * K[2] + dx[3] * K[3] + dx[4] * K[4] + dx[5] * K[5] + dx[6] * K[6] + dx[7] * K[7] + dx[8] * K[8] + dx[9] * K[9] + dx[10] * K[10] + dx[11] * K[11] + dx[12] * K[12] + dx[13] * K[13] + dx[14] * K[14] + dx[15] * K[15] + dx[16] * K[16] + dx[17] * K[17] + dx[18] * K[18] + dx[19] * K[19] + dx[20] * K[20];
+        du[1] = w->k[k][1] + dx[0] * K[21] + dx[1] * K[22] + dx[2] * K[23] + dx[3] * K[24] + dx[4] * K[25] + dx[5] * K[26] + dx[6] * K[27] + dx[7] * K[28] + dx[8] * K[29] + dx[9] * K[30] + dx[10] * K[31] + dx[11] * K[32] + dx[12] * K[33] + dx[13] * K[34] + dx[14] * K[35] + dx[15] * K[36] + dx[16] * K[37] + dx[17] * K[38] + dx[18] * K[39] + dx[19] * K[40] + dx[20] * K[41];
+        du[2] = w->k[k][2] + dx[0] * K[42] + dx[1] * K[43] + dx[2] * K[44] + dx[3] * K[45] + dx[4] * K[46] + dx[5] * K[47] + dx[6] * K[48] + dx[7] * K[49] + dx[8] * K[50] + dx[9] * K[51] + dx[10] * K[52] + dx[11] * K[53] + dx[12] * K[54] + dx[13] * K[55] + dx[14] * K[56] + dx[15] * K[57] + dx[16] * K[58] + dx[17] * K[59] + dx[18] * K[60] + dx[19] * K[61] + dx[20] * K[62];
+        w->dx[k + 1][0] = w->b[k][0] + dx[0] * A[0] + dx[1] * A[1] + dx[2] * A[2] + dx[3] * A[3] + dx[4] * A[4] + dx[5] * A[5] + dx[6] * A[6] + dx[7] * A[7] + dx[8] * A[8] + dx[9] * A[9] + dx[10] * A[10] + dx[11] * A[11] + dx[12] * A[12] + dx[13] * A[13] + dx[14] * A[14] + 0.0;
+        w->dx[k + 1][1] = w->b[k][1] + dx[0] * A[15] + dx[1] * A[16] + dx[2] * A[17] + dx[3] * A[18] + dx[4] * A[19] + dx[5] * A[20] + dx[6] * A[21] + dx[7] * A[22] + dx[8] * A[23] + dx[9] * A[24] + dx[10] * A[25] + dx[11] * A[26] + dx[12] * A[27] + dx[13] * A[28] + dx[14] * A[29] + 0.0;
+        w->dx[k + 1][2] = w->b[k][2] + dx[0] * A[30] + dx[1] * A[31] + dx[2] * A[32] + dx[3] * A[33] + dx[4] * A[34] + dx[5] * A[35] + dx[6] * A[36] + dx[7] * A[37] + dx[8] * A[38] + dx[9] * A[39] + dx[10] * A[40] + dx[11] * A[41] + dx[12] * A[42] + dx[13] * A[43] + dx[14] * A[44] + 0.0;
+        w->dx[k + 1][3] = w->b[k][3] + dx[0] * A[45] + dx[1] * A[46] + dx[2] * A[47] + dx[3] * A[48] + dx[4] * A[49] + dx[5] * A[50] + dx[6] * A[51] + dx[7] * A[52] + dx[8] * A[53] + dx[9] * A[54] + dx[10] * A[55] + dx[11] * A[56] + dx[12] * A[57] + dx[13] * A[58] + dx[14] * A[59] + dx[15] * A[60] + dx[16] * A[61] + dx[17] * A[62] + 0.0;
+        w->dx[k + 1][4] = w->b[k][4] + dx[0] * A[63] + dx[1] * A[64] + dx[2] * A[65] + dx[3] * A[66] + dx[4] * A[67] + dx[5] * A[68] + dx[6] * A[69] + dx[7] * A[70] + dx[8] * A[71] + dx[9] * A[72] + dx[10] * A[73] + dx[11] * A[74] + dx[12] * A[75] + dx[13] * A[76] + dx[14] * A[77] + dx[15] * A[78] + dx[16] * A[79] + dx[17] * A[80] + 0.0;
+        w->dx[k + 1][5] = w->b[k][5] + dx[0] * A[81] + dx[1] * A[82] + dx[2] * A[83] + dx[3] * A[84] + dx[4] * A[85] + dx[5] * A[86] + dx[6] * A[87] + dx[7] * A[88] + dx[8] * A[89] + dx[9] * A[90] + dx[10] * A[91] + dx[11] * A[92] + dx[12] * A[93] + dx[13] * A[94] + dx[14] * A[95] + dx[15] * A[96] + dx[16] * A[97] + dx[17] * A[98] + 0.0;
+        w->dx[k + 1][6] = w->b[k][6] + dx[0] * A[99] + dx[1] * A[100] + dx[2] * A[101] + dx[3] * A[102] + dx[4] * A[103] + dx[5] * A[104] + dx[6] * A[105] + dx[7] * A[106] + dx[8] * A[107] + dx[9] * A[108] + dx[10] * A[109] + dx[11] * A[110] + dx[12] * A[111] + dx[13] * A[112] + dx[14] * A[113] + dx[15] * A[114] + dx[16] * A[115] + dx[17] * A[116] + dx[18] * A[117] + dx[19] * A[118] + dx[20] * A[119] + 0.0;
+        w->dx[k + 1][7] = w->b[k][7] + dx[0] * A[120] + dx[1] * A[121] + dx[2] * A[122] + dx[3] * A[123] + dx[4] * A[124] + dx[5] * A[125] + dx[6] * A[126] + dx[7] * A[127] + dx[8] * A[128] + dx[9] * A[129] + dx[10] * A[130] + dx[11] * A[131] + dx[12] * A[132] + dx[13] * A[133] + dx[14] * A[134] + dx[15] * A[135] + dx[16] * A[136] + dx[17] * A[137] + dx[18] * A[138] + dx[19] * A[139] + dx[20] * A[140] + 0.0;
+        w->dx[k + 1][8] = w->b[k][8] + dx[0] * A[141] + dx[1] * A[142] + dx[2] * A[143] + dx[3] * A[144] + dx[4] * A[145] + dx[5] * A[146] + dx[6] * A[147] + dx[7] * A[148] + dx[8] * A[149] + dx[9] * A[150] + dx[10] * A[151] + dx[11] * A[152] + dx[12] * A[153] + dx[13] * A[154] + dx[14] * A[155] + dx[15] * A[156] + dx[16] * A[157] + dx[17] * A[158] + dx[18] * A[159] + dx[19] * A[160] + dx[20] * A[161] + 0.0;
+        w->dx[k + 1][9] = w->b[k][9] + dx[0] * A[162] + dx[1] * A[163] + dx[2] * A[164] + dx[3] * A[165] + dx[4] * A[166] + dx[5] * A[167] + dx[6] * A[168] + dx[7] * A[169] + dx[8] * A[170] + dx[9] * A[171] + dx[10] * A[172] + dx[11] * A[173] + dx[12] * A[174] + dx[13] * A[175] + dx[14] * A[176] + dx[15] * A[177] + dx[16] * A[178] + dx[17] * A[179] + dx[18] * A[180] + dx[19] * A[181] + dx[20] * A[182] + du[0] * B[0] + du[1] * B[1] + du[2] * B[2];
+        w->dx[k + 1][10] = w->b[k][10] + dx[0] * A[183] + dx[1] * A[184] + dx[2] * A[185] + dx[3] * A[186] + dx[4] * A[187] + dx[5] * A[188] + dx[6] * A[189] + dx[7] * A[190] + dx[8] * A[191] + dx[9] * A[192] + dx[10] * A[193] + dx[11] * A[194] + dx[12] * A[195] + dx[13] * A[196] + dx[14] * A[197] + dx[15] * A[198] + dx[16] * A[199] + dx[17] * A[200] + dx[18] * A[201] + dx[19] * A[202] + dx[20] * A[203] + du[0] * B[3] + du[1] * B[4] + du[2] * B[5];
+        w->dx[k + 1][11] = w->b[k][11] + dx[0] * A[204] + dx[1] * A[205] + dx[2] * A[206] + dx[3] * A[207] + dx[4] * A[208] + dx[5] * A[209] + dx[6] * A[210] + dx[7] * A[211] + dx[8] * A[212] + dx[9] * A[213] + dx[10] * A[214] + dx[11] * A[215] + dx[12] * A[216] + dx[13] * A[217] + dx[14] * A[218] + dx[15] * A[219] + dx[16] * A[220] + dx[17] * A[221] + dx[18] * A[222] + dx[19] * A[223] + dx[20] * A[224] + du[0] * B[6] + du[1] * B[7] + du[2] * B[8];
+        w->dx[k + 1][12] = w->b[k][12] + dx[0] * A[225] + dx[1] * A[226] + dx[2] * A[227] + dx[6] * A[228] + dx[7] * A[229] + dx[8] * A[230] + dx[9] * A[231] + dx[10] * A[232] + dx[11] * A[233] + dx[12] * A[234] + dx[13] * A[235] + dx[14] * A[236] + dx[15] * A[237] + dx[16] * A[238] + dx[17] * A[239] + dx[18] * A[240] + dx[19] * A[241] + dx[20] * A[242] + du[0] * B[9] + du[1] * B[10] + du[2] * B[11];
+        w->dx[k + 1][13] = w->b[k][13] + dx[0] * A[243] + dx[1] * A[244] + dx[2] * A[245] + dx[6] * A[246] + dx[7] * A[247] + dx[8] * A[248] + dx[9] * A[249] + dx[10] * A[250] + dx[11] * A[251] + dx[12] * A[252] + dx[13] * A[253] + dx[14] * A[254] + dx[15] * A[255] + dx[16] * A[256] + dx[17] * A[257] + dx[18] * A[258] + dx[19] * A[259] + dx[20] * A[260] + du[0] * B[12] + du[1] * B[13] + du[2] * B[14];
+        w->dx[k + 1][14] = w->b[k][14] + dx[0] * A[261] + dx[1] * A[262] + dx[2] * A[263] + dx[6] * A[264] + dx[7] * A[265] + dx[8] * A[266] + dx[9] * A[267] + dx[10] * A[268] + dx[11] * A[269] + dx[12] * A[270] + dx[13] * A[271] + dx[14] * A[272] + dx[15] * A[273] + dx[16] * A[274] + dx[17] * A[275] + dx[18] * A[276] + dx[19] * A[277] + dx[20] * A[278] + du[0] * B[15] + du[1] * B[16] + du[2] * B[17];
+        w->dx[k + 1][15] = w->b[k][15] + dx[0] * A[279] + dx[1] * A[280] + dx[2] * A[281] + dx[3] * A[282] + dx[4] * A[283] + dx[5] * A[284] + dx[6] * A[285] + dx[7] * A[286] + dx[8] * A[287] + dx[9] * A[288] + dx[10] * A[289] + dx[11] * A[290] + dx[12] * A[291] + dx[13] * A[292] + dx[14] * A[293] + dx[15] * A[294] + dx[16] * A[295] + dx[17] * A[296] + dx[18] * A[297] + dx[19] * A[298] + dx[20] * A[299] + du[0] * B[18] + du[1] * B[19] + du[2] * B[20];
+        w->dx[k + 1][16] = w->b[k][16] + dx[0] * A[300] + dx[1] * A[301] + dx[2] * A[302] + dx[3] * A[303] + dx[4] * A[304] + dx[5] * A[305] + dx[6] * A[306] + dx[7] * A[307] + dx[8] * A[308] + dx[9] * A[309] + dx[10] * A[310] + dx[11] * A[311] + dx[12] * A[312] + dx[13] * A[313] + dx[14] * A[314] + dx[15] * A[315] + dx[16] * A[316] + dx[17] * A[317] + dx[18] * A[318] + dx[19] * A[319] + dx[20] * A[320] + du[0] * B[21] + du[1] * B[22] + du[2] * B[23];
+        w->dx[k + 1][17] = w->b[k][17] + dx[0] * A[321] + dx[1] * A[322] + dx[2] * A[323] + dx[3] * A[324] + dx[4] * A[325] + dx[5] * A[326] + dx[6] * A[327] + dx[7] * A[328] + dx[8] * A[329] + dx[9] * A[330] + dx[10] * A[331] + dx[11] * A[332] + dx[12] * A[333] + dx[13] * A[334] + dx[14] * A[335] + dx[15] * A[336] + dx[16] * A[337] + dx[17] * A[338] + dx[18] * A[339] + dx[19] * A[340] + dx[20] * A[341] + du[0] * B[24] + du[1] * B[25] + du[2] * B[26];
+        w->dx[k + 1][18] = w->b[k][18] + dx[18] + du[0] * 0.2;
+        w->dx[k + 1][19] = w->b[k][19] + dx[19] + du[1] * 0.2;
+        w->dx[k + 1][20] = w->b[k][20] + dx[20] + du[2] * 0.2;
+        if (duals) {
+            const real *restrict P = w->P[k + 1], *restrict pn = w->p[k + 1], *restrict dxn = w->dx[k + 1];
+            w->dpi[k][0] = pn[0] + dxn[0] * P[0] + dxn[1] * P[1] + dxn[2] * P[3] + dxn[3] * P[6] + dxn[4] * P[10] + dxn[5] * P[15] + dxn[6] * P[21] + dxn[7] * P[28] + dxn[8] * P[36] + dxn[9] * P[45] + dxn[10] * P[55] + dxn[11] * P[66] + dxn[12] * P[78] + dxn[13] * P[91] + dxn[14] * P[105] + dxn[15] * P[120] + dxn[16] * P[136] + dxn[17] * P[153] + dxn[18] * P[171] + dxn[19] * P[190] + dxn[20] * P[210];
+            w->dpi[k][1] = pn[1] + dxn[0] * P[1] + dxn[1] * P[2] + dxn[2] * P[4] + dxn[3] * P[7] + dxn[4] * P[11] + dxn[5] * P[16] + dxn[6] * P[22] + dxn[7] * P[29] + dxn[8] * P[37] + dxn[9] * P[46] + dxn[10] * P[56] + dxn[11] * P[67] + dxn[12] * P[79] + dxn[13] * P[92] + dxn[14] * P[106] + dxn[15] * P[121] + dxn[16] * P[137] + dxn[17] * P[154] + dxn[18] * P[172] + dxn[19] * P[191] + dxn[20] * P[211];
+            w->dpi[k][2] = pn[2] + dxn[0] * P[3] + dxn[1] * P[4] + dxn[2] * P[5] + dxn[3] * P[8] + dxn[4] * P[12] + dxn[5] * P[17] + dxn[6] * P[23] + dxn[7] * P[30] + dxn[8] * P[38] + dxn[9] * P[47] + dxn[10] * P[57] + dxn[11] * P[68] + dxn[12] * P[80] + dxn[13] * P[93] + dxn[14] * P[107] + dxn[15] * P[122] + dxn[16] * P[138] + dxn[17] * P[155] + dxn[18] * P[173] + dxn[19] * P[192] + dxn[20] * P[212];
+            w->dpi[k][3] = pn[3] + dxn[0] * P[6] + dxn[1] * P[7] + dxn[2] * P[8] + dxn[3] * P[9] + dxn[4] * P[13] + dxn[5] * P[18] + dxn[6] * P[24] + dxn[7] * P[31] + dxn[8] * P[39] + dxn[9] * P[48] + dxn[10] * P[58] + dxn[11] * P[69] + dxn[12] * P[81] + dxn[13] * P[94] + dxn[14] * P[108] + dxn[15] * P[123] + dxn[16] * P[139] + dxn[17] * P[156] + dxn[18] * P[174] + dxn[19] * P[193] + dxn[20] * P[213];
+            w->dpi[k][4] = pn[4] + dxn[0] * P[10] + dxn[1] * P[11] + dxn[2] * P[12] + dxn[3] * P[13] + dxn[4] * P[14] + dxn[5] * P[19] + dxn[6] * P[25] + dxn[7] * P[32] + dxn[8] * P[40] + dxn[9] * P[49] + dxn[10] * P[59] + dxn[11] * P[70] + dxn[12] * P[82] + dxn[13] * P[95] + dxn[14] * P[109] + dxn[15] * P[124] + dxn[16] * P[140] + dxn[17] * P[157] + dxn[18] * P[175] + dxn[19] * P[194] + dxn[20] * P[214];
+            w->dpi[k][5] = pn[5] + dxn[0] * P[15] + dxn[1] * P[16] + dxn[2] * P[17] + dxn[3] * P[18] + dxn[4] * P[19] + dxn[5] * P[20] + dxn[6] * P[26] + dxn[7] * P[33] + dxn[8] * P[41] + dxn[9] * P[50] + dxn[10] * P[60] + dxn[11] * P[71] + dxn[12] * P[83] + dxn[13] * P[96] + dxn[14] * P[110] + dxn[15] * P[125] + dxn[16] * P[141] + dxn[17] * P[158] + dxn[18] * P[176] + dxn[19] * P[195] + dxn[20] * P[215];
+            w->dpi[k][6] = pn[6] + dxn[0] * P[21] + dxn[1] * P[22] + dxn[2] * P[23] + dxn[3] * P[24] + dxn[4] * P[25] + dxn[5] * P[26] + dxn[6] * P[27] + dxn[7] * P[34] + dxn[8] * P[42] + dxn[9] * P[51] + dxn[10] * P[61] + dxn[11] * P[72] + dxn[12] * P[84] + dxn[13] * P[97] + dxn[14] * P[111] + dxn[15] * P[126] + dxn[16] * P[142] + dxn[17] * P[159] + dxn[18] * P[177] + dxn[19] * P[196] + dxn[20] * P[216];
+            w->dpi[k][7] = pn[7] + dxn[0] * P[28] + dxn[1] * P[29] + dxn[2] * P[30] + dxn[3] * P[31] + dxn[4] * P[32] + dxn[5] * P[33] + dxn[6] * P[34] + dxn[7] * P[35] + dxn[8] * P[43] + dxn[9] * P[52] + dxn[10] * P[62] + dxn[11] * P[73] + dxn[12] * P[85] + dxn[13] * P[98] + dxn[14] * P[112] + dxn[15] * P[127] + dxn[16] * P[143] + dxn[17] * P[160] + dxn[18] * P[178] + dxn[19] * P[197] + dxn[20] * P[217];
+            w->dpi[k][8] = pn[8] + dxn[0] * P[36] + dxn[1] * P[37] + dxn[2] * P[38] + dxn[3] * P[39] + dxn[4] * P[40] + dxn[5] * P[41] + dxn[6] * P[42] + dxn[7] * P[43] + dxn[8] * P[44] + dxn[9] * P[53] + dxn[10] * P[63] + dxn[11] * P[74] + dxn[12] * P[86] + dxn[13] * P[99] + dxn[14] * P[113] + dxn[15] * P[128] + dxn[16] * P[144] + dxn[17] * P[161] + dxn[18] * P[179] + dxn[19] * P[198] + dxn[20] * P[218];
+            w->dpi[k][9] = pn[9] + dxn[0] * P[45] + dxn[1] * P[46] + dxn[2] * P[47] + dxn[3] * P[48] + dxn[4] * P[49] + dxn[5] * P[50] + dxn[6] * P[51] + dxn[7] * P[52] + dxn[8] * P[53] + dxn[9] * P[54] + dxn[10] * P[64] + dxn[11] * P[75] + dxn[12] * P[87] + dxn[13] * P[100] + dxn[14] * P[114] + dxn[15] * P[129] + dxn[16] * P[145] + dxn[17] * P[162] + dxn[18] * P[180] + dxn[19] * P[199] + dxn[20] * P[219];
+            w->dpi[k][10] = pn[10] + dxn[0] * P[55] + dxn[1] * P[56] + dxn[2] * P[57] + dxn[3] * P[58] + dxn[4] * P[59] + dxn[5] * P[60] + dxn[6] * P[61] + dxn[7] * P[62] + dxn[8] * P[63] + dxn[9] * P[64] + dxn[10] * P[65] + dxn[11] * P[76] + dxn[12] * P[88] + dxn[13] * P[101] + dxn[14] * P[115] + dxn[15] * P[130] + dxn[16] * P[146] + dxn[17] * P[163] + dxn[18] * P[181] + dxn[19] * P[200] + dxn[20] * P[220];
+            w->dpi[k][11] = pn[11] + dxn[0] * P[66] + dxn[1] * P[67] + dxn[2] * P[68] + dxn[3] * P[69] + dxn[4] * P[70] + dxn[5] * P[71] + dxn[6] * P[72] + dxn[7] * P[73] + dxn[8] * P[74] + dxn[9] * P[75] + dxn[10] * P[76] + dxn[11] * P[77] + dxn[12] * P[89] + dxn[13] * P[102] + dxn[14] * P[116] + dxn[15] * P[131] + dxn[16] * P[147] + dxn[17] * P[164] + dxn[18] * P[182] + dxn[19] * P[201] + dxn[20] * P[221];
+            w->dpi[k][12] = pn[12] + dxn[0] * P[78] + dxn[1] * P[79] + dxn[2] * P[80] + dxn[3] * P[81] + dxn[4] * P[82] + dxn[5] * P[83] + dxn[6] * P[84] + dxn[7] * P[85] + dxn[8] * P[86] + dxn[9] * P[87] + dxn[10] * P[88] + dxn[11] * P[89] + dxn[12] * P[90] + dxn[13] * P[103] + dxn[14] * P[117] + dxn[15] * P[132] + dxn[16] * P[148] + dxn[17] * P[165] + dxn[18] * P[183] + dxn[19] * P[202] + dxn[20] * P[222];
+            w->dpi[k][13] = pn[13] + dxn[0] * P[91] + dxn[1] * P[92] + dxn[2] * P[93] + dxn[3] * P[94] + dxn[4] * P[95] + dxn[5] * P[96] + dxn[6] * P[97] + dxn[7] * P[98] + dxn[8] * P[99] + dxn[9] * P[100] + dxn[10] * P[101] + dxn[11] * P[102] + dxn[12] * P[103] + dxn[13] * P[104] + dxn[14] * P[118] + dxn[15] * P[133] + dxn[16] * P[149] + dxn[17] * P[166] + dxn[18] * P[184] + dxn[19] * P[203] + dxn[20] * P[223];
+            w->dpi[k][14] = pn[14] + dxn[0] * P[105] + dxn[1] * P[106] + dxn[2] * P[107] + dxn[3] * P[108] + dxn[4] * P[109] + dxn[5] * P[110] + dxn[6] * P[111] + dxn[7] * P[112] + dxn[8] * P[113] + dxn[9] * P[114] + dxn[10] * P[115] + dxn[11] * P[116] + dxn[12] * P[117] + dxn[13] * P[118] + dxn[14] * P[119] + dxn[15] * P[134] + dxn[16] * P[150] + dxn[17] * P[167] + dxn[18] * P[185] + dxn[19] * P[204] + dxn[20] * P[224];
+            w->dpi[k][15] = pn[15] + dxn[0] * P[120] + dxn[1] * P[121] + dxn[2] * P[122] + dxn[3] * P[123] + dxn[4] * P[124] + dxn[5] * P[125] + dxn[6] * P[126] + dxn[7] * P[127] + dxn[8] * P[128] + dxn[9] * P[129] + dxn[10] * P[130] + dxn[11] * P[131] + dxn[12] * P[132] + dxn[13] * P[133] + dxn[14] * P[134] + dxn[15] * P[135] + dxn[16] * P[151] + dxn[17] * P[168] + dxn[18] * P[186] + dxn[19] * P[205] + dxn[20] * P[225];
+            w->dpi[k][16] = pn[16] + dxn[0] * P[136] + dxn[1] * P[137] + dxn[2] * P[138] + dxn[3] * P[139] + dxn[4] * P[140] + dxn[5] * P[141] + dxn[6] * P[142] + dxn[7] * P[143] + dxn[8] * P[144] + dxn[9] * P[145] + dxn[10] * P[146] + dxn[11] * P[147] + dxn[12] * P[148] + dxn[13] * P[149] + dxn[14] * P[150] + dxn[15] * P[151] + dxn[16] * P[152] + dxn[17] * P[169] + dxn[18] * P[187] + dxn[19] * P[206] + dxn[20] * P[226];
+            w->dpi[k][17] = pn[17] + dxn[0] * P[153] + dxn[1] * P[154] + dxn[2] * P[155] + dxn[3] * P[156] + dxn[4] * P[157] + dxn[5] * P[158] + dxn[6] * P[159] + dxn[7] * P[160] + dxn[8] * P[161] + dxn[9] * P[162] + dxn[10] * P[163] + dxn[11] * P[164] + dxn[12] * P[165] + dxn[13] * P[166] + dxn[14] * P[167] + dxn[15] * P[168] + dxn[16] * P[169] + dxn[17] * P[170] + dxn[18] * P[188] + dxn[19] * P[207] + dxn[20] * P[227];
+            w->dpi[k][18] = pn[18] + dxn[0] * P[171] + dxn[1] * P[172] + dxn[2] * P[173] + dxn[3] * P[174] + dxn[4] * P[175] + dxn[5] * P[176] + dxn[6] * P[177] + dxn[7] * P[178] + dxn[8] * P[179] + dxn[9] * P[180] + dxn[10] * P[181] + dxn[11] * P[182] + dxn[12] * P[183] + dxn[13] * P[184] + dxn[14] * P[185] + dxn[15] * P[186] + dxn[16] * P[187] + dxn[17] * P[188] + dxn[18] * P[189] + dxn[19] * P[208] + dxn[20] * P[228];
+            w->dpi[k][19] = pn[19] + dxn[0] * P[190] + dxn[1] * P[191] + dxn[2] * P[192] + dxn[3] * P[193] + dxn[4] * P[194] + dxn[5] * P[195] + dxn[6] * P[196] + dxn[7] * P[197] + dxn[8] * P[198] + dxn[9] * P[199] + dxn[10] * P[200] + dxn[11] * P[201] + dxn[12] * P[202] + dxn[13] * P[203] + dxn[14] * P[204] + dxn[15] * P[205] + dxn[16] * P[206] + dxn[17] * P[207] + dxn[18] * P[208] + dxn[19] * P[209] + dxn[20] * P[229];
+            w->dpi[k][20] = pn[20] + dxn[0] * P[210] + dxn[1] * P[211] + dxn[2] * P[212] + dxn[3] * P[213] + dxn[4] * P[214] + dxn[5] * P[215] + dxn[6] * P[216] + dxn[7] * P[217] + dxn[8] * P[218] + dxn[9] * P[219] + dxn[10] * P[220] + dxn[11] * P[221] + dxn[12] * P[222] + dxn[13] * P[223] + dxn[14] * P[224] + dxn[15] * P[225] + dxn[16] * P[226] + dxn[17] * P[227] + dxn[18] * P[228] + dxn[19] * P[229] + dxn[20] * P[230];
         }
+    }
+}
+
+/* The Newton step for the gradient (hx, hu) and the dynamics residual b. */
+static void riccati_solve(const data_t *restrict d, work_t *restrict w, int duals)
+{
+    riccati_backward(d, w, 0);
+    riccati_forward(d, w, duals);
+}
+
+/* Cost gradient H z + g at the iterate, into gx, gu: over the Hessians' patterns. */
+static void cost_gradient(const data_t *restrict d, const sol_t *restrict z, work_t *restrict w)
+{
+    int k;
+    for (k = 0; k < N; ++k) {
+        const real *restrict Q = d->Q[k], *restrict S = d->S[k], *restrict R = d->R[k];
+        const real *restrict x = z->x[k], *restrict u = z->u[k];
+        (void)Q; (void)S; (void)R; (void)x; (void)u;
+        w->gx[k][0] = d->q[k][0] + x[0] * Q[0] + 0.0;
+        w->gx[k][1] = d->q[k][1] + x[1] * Q[1] + 0.0;
+        w->gx[k][2] = d->q[k][2] + x[2] * Q[2] + 0.0;
+        w->gx[k][3] = d->q[k][3] + x[3] * Q[3] + 0.0;
+        w->gx[k][4] = d->q[k][4] + x[4] * Q[4] + 0.0;
+        w->gx[k][5] = d->q[k][5] + x[5] * Q[5] + 0.0;
+        w->gx[k][6] = d->q[k][6] + x[6] * Q[6] + 0.0;
+        w->gx[k][7] = d->q[k][7] + x[7] * Q[7] + 0.0;
+        w->gx[k][8] = d->q[k][8] + x[8] * Q[8] + 0.0;
+        w->gx[k][9] = d->q[k][9] + x[9] * Q[9] + 0.0;
+        w->gx[k][10] = d->q[k][10] + x[10] * Q[10] + 0.0;
+        w->gx[k][11] = d->q[k][11] + x[11] * Q[11] + 0.0;
+        w->gx[k][12] = d->q[k][12] + x[12] * Q[12] + 0.0;
+        w->gx[k][13] = d->q[k][13] + x[13] * Q[13] + 0.0;
+        w->gx[k][14] = d->q[k][14] + x[14] * Q[14] + 0.0;
+        w->gx[k][15] = d->q[k][15] + x[15] * Q[15] + 0.0;
+        w->gx[k][16] = d->q[k][16] + x[16] * Q[16] + 0.0;
+        w->gx[k][17] = d->q[k][17] + x[17] * Q[17] + 0.0;
+        w->gx[k][18] = d->q[k][18] + x[18] * Q[18] + 0.0;
+        w->gx[k][19] = d->q[k][19] + x[19] * Q[19] + 0.0;
+        w->gx[k][20] = d->q[k][20] + x[20] * Q[20] + 0.0;
+        w->gu[k][0] = d->r[k][0] + 0.0 + u[0] * R[0];
+        w->gu[k][1] = d->r[k][1] + 0.0 + u[1] * R[1];
+        w->gu[k][2] = d->r[k][2] + 0.0 + u[2] * R[2];
+    }
+    {
+        const real *restrict QN = d->QN, *restrict x = z->x[N];
+        (void)QN; (void)x;
+        w->gx[N][0] = d->q[N][0] + x[0] * QN[0] + x[2] * QN[2] + x[3] * QN[4] + x[5] * QN[9] + x[6] * QN[13] + x[8] * QN[21] + x[9] * QN[27] + x[11] * QN[38] + x[12] * QN[46] + x[14] * QN[60] + x[15] * QN[70] + x[17] * QN[87] + x[18] * QN[99] + x[20] * QN[119];
+        w->gx[N][1] = d->q[N][1] + x[1] * QN[1] + x[4] * QN[7] + x[7] * QN[18] + x[10] * QN[34] + x[13] * QN[55] + x[16] * QN[81] + x[19] * QN[112];
+        w->gx[N][2] = d->q[N][2] + x[0] * QN[2] + x[2] * QN[3] + x[3] * QN[5] + x[5] * QN[10] + x[6] * QN[14] + x[8] * QN[22] + x[9] * QN[28] + x[11] * QN[39] + x[12] * QN[47] + x[14] * QN[61] + x[15] * QN[71] + x[17] * QN[88] + x[18] * QN[100] + x[20] * QN[120];
+        w->gx[N][3] = d->q[N][3] + x[0] * QN[4] + x[2] * QN[5] + x[3] * QN[6] + x[5] * QN[11] + x[6] * QN[15] + x[8] * QN[23] + x[9] * QN[29] + x[11] * QN[40] + x[12] * QN[48] + x[14] * QN[62] + x[15] * QN[72] + x[17] * QN[89] + x[18] * QN[101] + x[20] * QN[121];
+        w->gx[N][4] = d->q[N][4] + x[1] * QN[7] + x[4] * QN[8] + x[7] * QN[19] + x[10] * QN[35] + x[13] * QN[56] + x[16] * QN[82] + x[19] * QN[113];
+        w->gx[N][5] = d->q[N][5] + x[0] * QN[9] + x[2] * QN[10] + x[3] * QN[11] + x[5] * QN[12] + x[6] * QN[16] + x[8] * QN[24] + x[9] * QN[30] + x[11] * QN[41] + x[12] * QN[49] + x[14] * QN[63] + x[15] * QN[73] + x[17] * QN[90] + x[18] * QN[102] + x[20] * QN[122];
+        w->gx[N][6] = d->q[N][6] + x[0] * QN[13] + x[2] * QN[14] + x[3] * QN[15] + x[5] * QN[16] + x[6] * QN[17] + x[8] * QN[25] + x[9] * QN[31] + x[11] * QN[42] + x[12] * QN[50] + x[14] * QN[64] + x[15] * QN[74] + x[17] * QN[91] + x[18] * QN[103] + x[20] * QN[123];
+        w->gx[N][7] = d->q[N][7] + x[1] * QN[18] + x[4] * QN[19] + x[7] * QN[20] + x[10] * QN[36] + x[13] * QN[57] + x[16] * QN[83] + x[19] * QN[114];
+        w->gx[N][8] = d->q[N][8] + x[0] * QN[21] + x[2] * QN[22] + x[3] * QN[23] + x[5] * QN[24] + x[6] * QN[25] + x[8] * QN[26] + x[9] * QN[32] + x[11] * QN[43] + x[12] * QN[51] + x[14] * QN[65] + x[15] * QN[75] + x[17] * QN[92] + x[18] * QN[104] + x[20] * QN[124];
+        w->gx[N][9] = d->q[N][9] + x[0] * QN[27] + x[2] * QN[28] + x[3] * QN[29] + x[5] * QN[30] + x[6] * QN[31] + x[8] * QN[32] + x[9] * QN[33] + x[11] * QN[44] + x[12] * QN[52] + x[14] * QN[66] + x[15] * QN[76] + x[17] * QN[93] + x[18] * QN[105] + x[20] * QN[125];
+        w->gx[N][10] = d->q[N][10] + x[1] * QN[34] + x[4] * QN[35] + x[7] * QN[36] + x[10] * QN[37] + x[13] * QN[58] + x[16] * QN[84] + x[19] * QN[115];
+        w->gx[N][11] = d->q[N][11] + x[0] * QN[38] + x[2] * QN[39] + x[3] * QN[40] + x[5] * QN[41] + x[6] * QN[42] + x[8] * QN[43] + x[9] * QN[44] + x[11] * QN[45] + x[12] * QN[53] + x[14] * QN[67] + x[15] * QN[77] + x[17] * QN[94] + x[18] * QN[106] + x[20] * QN[126];
+        w->gx[N][12] = d->q[N][12] + x[0] * QN[46] + x[2] * QN[47] + x[3] * QN[48] + x[5] * QN[49] + x[6] * QN[50] + x[8] * QN[51] + x[9] * QN[52] + x[11] * QN[53] + x[12] * QN[54] + x[14] * QN[68] + x[15] * QN[78] + x[17] * QN[95] + x[18] * QN[107] + x[20] * QN[127];
+        w->gx[N][13] = d->q[N][13] + x[1] * QN[55] + x[4] * QN[56] + x[7] * QN[57] + x[10] * QN[58] + x[13] * QN[59] + x[16] * QN[85] + x[19] * QN[116];
+        w->gx[N][14] = d->q[N][14] + x[0] * QN[60] + x[2] * QN[61] + x[3] * QN[62] + x[5] * QN[63] + x[6] * QN[64] + x[8] * QN[65] + x[9] * QN[66] + x[11] * QN[67] + x[12] * QN[68] + x[14] * QN[69] + x[15] * QN[79] + x[17] * QN[96] + x[18] * QN[108] + x[20] * QN[128];
+        w->gx[N][15] = d->q[N][15] + x[0] * QN[70] + x[2] * QN[71] + x[3] * QN[72] + x[5] * QN[73] + x[6] * QN[74] + x[8] * QN[75] + x[9] * QN[76] + x[11] * QN[77] + x[12] * QN[78] + x[14] * QN[79] + x[15] * QN[80] + x[17] * QN[97] + x[18] * QN[109] + x[20] * QN[129];
+        w->gx[N][16] = d->q[N][16] + x[1] * QN[81] + x[4] * QN[82] + x[7] * QN[83] + x[10] * QN[84] + x[13] * QN[85] + x[16] * QN[86] + x[19] * QN[117];
+        w->gx[N][17] = d->q[N][17] + x[0] * QN[87] + x[2] * QN[88] + x[3] * QN[89] + x[5] * QN[90] + x[6] * QN[91] + x[8] * QN[92] + x[9] * QN[93] + x[11] * QN[94] + x[12] * QN[95] + x[14] * QN[96] + x[15] * QN[97] + x[17] * QN[98] + x[18] * QN[110] + x[20] * QN[130];
+        w->gx[N][18] = d->q[N][18] + x[0] * QN[99] + x[2] * QN[100] + x[3] * QN[101] + x[5] * QN[102] + x[6] * QN[103] + x[8] * QN[104] + x[9] * QN[105] + x[11] * QN[106] + x[12] * QN[107] + x[14] * QN[108] + x[15] * QN[109] + x[17] * QN[110] + x[18] * QN[111] + x[20] * QN[131];
+        w->gx[N][19] = d->q[N][19] + x[1] * QN[112] + x[4] * QN[113] + x[7] * QN[114] + x[10] * QN[115] + x[13] * QN[116] + x[16] * QN[117] + x[19] * QN[118];
+        w->gx[N][20] = d->q[N][20] + x[0] * QN[119] + x[2] * QN[120] + x[3] * QN[121] + x[5] * QN[122] + x[6] * QN[123] + x[8] * QN[124] + x[9] * QN[125] + x[11] * QN[126] + x[12] * QN[127] + x[14] * QN[128] + x[15] * QN[129] + x[17] * QN[130] + x[18] * QN[131] + x[20] * QN[132];
     }
 }
 
 /* (hx, hu) = (gx, gu) */
-static void copy_gradient(work_t *w)
+static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int k, i;
     for (k = 0; k <= N; ++k) {
         for (i = 0; i < NX; ++i) {
-            w->hx[k][i] = w->gx[k][i];
+            w->hx[k][i] = gx[k][i];
         }
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NU; ++i) {
-            w->hu[k][i] = w->gu[k][i];
+            w->hu[k][i] = gu[k][i];
         }
     }
 }
@@ -603,7 +18173,7 @@ static void copy_gradient(work_t *w)
  * the gradient of the Newton subproblem: h = g - sum_rows a (lam + dlam(dz = 0)).
  * For a row with t, lam (and soft s, nu, D = l2 + lam/t + nu/s):
  *   dlam = (rc - lam dt)/t,  dt = a'dz + ds + rp,  ds = e - (lam/t)/D a'dz. */
-static void newton_gradient(const data_t *d, const sol_t *z, work_t *w)
+static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
@@ -615,49 +18185,50 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w)
             w->gam[i] -= w->w[i] * w->e[j];
         }
     }
-    copy_gradient(w);
+    copy_gradient(w, gx, gu);
     row_gradient(d, w->gam, w->hx, w->hu);
 }
 
-/* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du). */
-static void row_steps(const data_t *d, const sol_t *z, work_t *w)
+/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0. */
+static real limit(real v, real dv, real alpha)
 {
+    return dv < 0.0 && v + alpha * dv < 0.0 ? -v / dv : alpha;
+}
+
+/* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du), in one pass with the largest
+ * step in (0, cap] that keeps the slacks, multipliers and relaxations nonnegative, which it
+ * returns; 0 if a row step is not finite. */
+static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
+{
+    real alpha = cap, acc = 0.0;
     int i;
     row_values(d, (const real (*)[NX])w->dx, (const real (*)[NU])w->du, w->v, 0);
-    for (i = 0; i < NROWS; ++i) {
-        real ds = 0.0;
-        if (i >= NHARD) {
-            const int j = i - NHARD;
-            ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
-            w->ds[j] = ds;
-            w->dnu[j] = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
-        }
-        w->dt[i] = w->v[i] + ds + w->rp[i];
-        w->dlam[i] = (w->rc[i] - z->lam[i] * w->dt[i]) / z->t[i];
+    for (i = 0; i < NHARD; ++i) {
+        const real dt = w->v[i] + w->rp[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        w->dt[i] = dt;
+        w->dlam[i] = dlam;
+        acc += (dt + dlam) * 0.0;
+        alpha = limit(z->t[i], dt, alpha);
+        alpha = limit(z->lam[i], dlam, alpha);
     }
-}
-
-/* Largest alpha in (0, alpha] keeping v + alpha dv >= 0 over n entries. */
-static real step_limit(const real *v, const real *dv, int n, real alpha)
-{
-    int i;
-    for (i = 0; i < n; ++i) {
-        if (dv[i] < 0.0 && v[i] + alpha * dv[i] < 0.0) {
-            alpha = -v[i] / dv[i];
-        }
+    for (i = NHARD; i < NROWS; ++i) {
+        const int j = i - NHARD;
+        const real ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
+        const real dnu = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
+        const real dt = w->v[i] + ds + w->rp[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        w->ds[j] = ds;
+        w->dnu[j] = dnu;
+        w->dt[i] = dt;
+        w->dlam[i] = dlam;
+        acc += (dt + dlam + ds + dnu) * 0.0;
+        alpha = limit(z->t[i], dt, alpha);
+        alpha = limit(z->lam[i], dlam, alpha);
+        alpha = limit(z->s[j], ds, alpha);
+        alpha = limit(z->nu[j], dnu, alpha);
     }
-    return alpha;
-}
-
-/* Largest step in (0, cap] keeping slacks, multipliers and relaxations nonnegative. */
-static real max_step(const sol_t *z, const work_t *w, real cap)
-{
-    real alpha = cap;
-    alpha = step_limit(z->t, w->dt, NROWS, alpha);
-    alpha = step_limit(z->lam, w->dlam, NROWS, alpha);
-    alpha = step_limit(z->s, w->ds, NSOFT, alpha);
-    alpha = step_limit(z->nu, w->dnu, NSOFT, alpha);
-    return alpha;
+    return acc == acc ? alpha : 0.0;
 }
 
 /* Average complementarity after a step alpha along (dt, dlam, ds, dnu); with
@@ -675,60 +18246,54 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     return NROWS + NSOFT > 0 ? acc / (real)(NROWS + NSOFT) : 0.0;
 }
 
-/* 1 if the whole Newton step is finite: one branch-free sum of entries times zero
- * (NaN if any entry is NaN or Inf; pairs are added first, which only overflow where
- * the step is useless anyway). */
-static int step_finite(const work_t *w)
+/* 1 if the primal (and with duals, the dual) Newton step is finite: one branch-free sum of
+ * entries times zero (NaN if any entry is NaN or Inf). The rows' steps are checked by
+ * row_steps. */
+static int step_finite(const work_t *w, int duals)
 {
     real acc = 0.0;
     int k, i;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
-            acc += (w->dx[k + 1][i] + w->dpi[k][i]) * 0.0;
+            acc += (w->dx[k + 1][i] + (duals ? w->dpi[k][i] : 0.0)) * 0.0;
         }
         for (i = 0; i < NU; ++i) {
             acc += w->du[k][i] * 0.0;
         }
     }
-    for (i = 0; i < NROWS; ++i) {
-        acc += (w->dt[i] + w->dlam[i]) * 0.0;
-    }
-    for (i = 0; i < NSOFT; ++i) {
-        acc += (w->ds[i] + w->dnu[i]) * 0.0;
-    }
     return acc == acc;
 }
 
-/* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
-static void residuals(const data_t *d, const sol_t *z, work_t *w, struct chain_qp_stats *st)
+/* What the Newton system needs at the iterate: the cost gradient (gx, gu), the dynamics
+ * residual b, the rows' residuals rp and the soft rows' rs. */
+static void newton_residuals(const data_t *d, const sol_t *z, work_t *w)
 {
     int k, i;
-    real stat = 0.0;
     cost_gradient(d, z, w);
     for (k = 0; k < N; ++k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict x = z->x[k], *restrict u = z->u[k];
         (void)A; (void)B; (void)x; (void)u;  /* unused when a pattern is empty */
         w->b[k][0] = d->c[k][0] - z->x[k + 1][0] + x[0] * A[0] + x[1] * A[1] + x[2] * A[2] + x[3] * A[3] + x[4] * A[4] + x[5] * A[5] + x[6] * A[6] + x[7] * A[7] + x[8] * A[8] + x[9] * A[9] + x[10] * A[10] + x[11] * A[11] + x[12] * A[12] + x[13] * A[13] + x[14] * A[14] + 0.0;
-        w->b[k][1] = d->c[k][1] - z->x[k + 1][1] + x[0] * A[21] + x[1] * A[22] + x[2] * A[23] + x[3] * A[24] + x[4] * A[25] + x[5] * A[26] + x[6] * A[27] + x[7] * A[28] + x[8] * A[29] + x[9] * A[30] + x[10] * A[31] + x[11] * A[32] + x[12] * A[33] + x[13] * A[34] + x[14] * A[35] + 0.0;
-        w->b[k][2] = d->c[k][2] - z->x[k + 1][2] + x[0] * A[42] + x[1] * A[43] + x[2] * A[44] + x[3] * A[45] + x[4] * A[46] + x[5] * A[47] + x[6] * A[48] + x[7] * A[49] + x[8] * A[50] + x[9] * A[51] + x[10] * A[52] + x[11] * A[53] + x[12] * A[54] + x[13] * A[55] + x[14] * A[56] + 0.0;
-        w->b[k][3] = d->c[k][3] - z->x[k + 1][3] + x[0] * A[63] + x[1] * A[64] + x[2] * A[65] + x[3] * A[66] + x[4] * A[67] + x[5] * A[68] + x[6] * A[69] + x[7] * A[70] + x[8] * A[71] + x[9] * A[72] + x[10] * A[73] + x[11] * A[74] + x[12] * A[75] + x[13] * A[76] + x[14] * A[77] + x[15] * A[78] + x[16] * A[79] + x[17] * A[80] + 0.0;
-        w->b[k][4] = d->c[k][4] - z->x[k + 1][4] + x[0] * A[84] + x[1] * A[85] + x[2] * A[86] + x[3] * A[87] + x[4] * A[88] + x[5] * A[89] + x[6] * A[90] + x[7] * A[91] + x[8] * A[92] + x[9] * A[93] + x[10] * A[94] + x[11] * A[95] + x[12] * A[96] + x[13] * A[97] + x[14] * A[98] + x[15] * A[99] + x[16] * A[100] + x[17] * A[101] + 0.0;
-        w->b[k][5] = d->c[k][5] - z->x[k + 1][5] + x[0] * A[105] + x[1] * A[106] + x[2] * A[107] + x[3] * A[108] + x[4] * A[109] + x[5] * A[110] + x[6] * A[111] + x[7] * A[112] + x[8] * A[113] + x[9] * A[114] + x[10] * A[115] + x[11] * A[116] + x[12] * A[117] + x[13] * A[118] + x[14] * A[119] + x[15] * A[120] + x[16] * A[121] + x[17] * A[122] + 0.0;
-        w->b[k][6] = d->c[k][6] - z->x[k + 1][6] + x[0] * A[126] + x[1] * A[127] + x[2] * A[128] + x[3] * A[129] + x[4] * A[130] + x[5] * A[131] + x[6] * A[132] + x[7] * A[133] + x[8] * A[134] + x[9] * A[135] + x[10] * A[136] + x[11] * A[137] + x[12] * A[138] + x[13] * A[139] + x[14] * A[140] + x[15] * A[141] + x[16] * A[142] + x[17] * A[143] + x[18] * A[144] + x[19] * A[145] + x[20] * A[146] + 0.0;
-        w->b[k][7] = d->c[k][7] - z->x[k + 1][7] + x[0] * A[147] + x[1] * A[148] + x[2] * A[149] + x[3] * A[150] + x[4] * A[151] + x[5] * A[152] + x[6] * A[153] + x[7] * A[154] + x[8] * A[155] + x[9] * A[156] + x[10] * A[157] + x[11] * A[158] + x[12] * A[159] + x[13] * A[160] + x[14] * A[161] + x[15] * A[162] + x[16] * A[163] + x[17] * A[164] + x[18] * A[165] + x[19] * A[166] + x[20] * A[167] + 0.0;
-        w->b[k][8] = d->c[k][8] - z->x[k + 1][8] + x[0] * A[168] + x[1] * A[169] + x[2] * A[170] + x[3] * A[171] + x[4] * A[172] + x[5] * A[173] + x[6] * A[174] + x[7] * A[175] + x[8] * A[176] + x[9] * A[177] + x[10] * A[178] + x[11] * A[179] + x[12] * A[180] + x[13] * A[181] + x[14] * A[182] + x[15] * A[183] + x[16] * A[184] + x[17] * A[185] + x[18] * A[186] + x[19] * A[187] + x[20] * A[188] + 0.0;
-        w->b[k][9] = d->c[k][9] - z->x[k + 1][9] + x[0] * A[189] + x[1] * A[190] + x[2] * A[191] + x[3] * A[192] + x[4] * A[193] + x[5] * A[194] + x[6] * A[195] + x[7] * A[196] + x[8] * A[197] + x[9] * A[198] + x[10] * A[199] + x[11] * A[200] + x[12] * A[201] + x[13] * A[202] + x[14] * A[203] + x[15] * A[204] + x[16] * A[205] + x[17] * A[206] + x[18] * A[207] + x[19] * A[208] + x[20] * A[209] + u[0] * B[27] + u[1] * B[28] + u[2] * B[29];
-        w->b[k][10] = d->c[k][10] - z->x[k + 1][10] + x[0] * A[210] + x[1] * A[211] + x[2] * A[212] + x[3] * A[213] + x[4] * A[214] + x[5] * A[215] + x[6] * A[216] + x[7] * A[217] + x[8] * A[218] + x[9] * A[219] + x[10] * A[220] + x[11] * A[221] + x[12] * A[222] + x[13] * A[223] + x[14] * A[224] + x[15] * A[225] + x[16] * A[226] + x[17] * A[227] + x[18] * A[228] + x[19] * A[229] + x[20] * A[230] + u[0] * B[30] + u[1] * B[31] + u[2] * B[32];
-        w->b[k][11] = d->c[k][11] - z->x[k + 1][11] + x[0] * A[231] + x[1] * A[232] + x[2] * A[233] + x[3] * A[234] + x[4] * A[235] + x[5] * A[236] + x[6] * A[237] + x[7] * A[238] + x[8] * A[239] + x[9] * A[240] + x[10] * A[241] + x[11] * A[242] + x[12] * A[243] + x[13] * A[244] + x[14] * A[245] + x[15] * A[246] + x[16] * A[247] + x[17] * A[248] + x[18] * A[249] + x[19] * A[250] + x[20] * A[251] + u[0] * B[33] + u[1] * B[34] + u[2] * B[35];
-        w->b[k][12] = d->c[k][12] - z->x[k + 1][12] + x[0] * A[252] + x[1] * A[253] + x[2] * A[254] + x[6] * A[258] + x[7] * A[259] + x[8] * A[260] + x[9] * A[261] + x[10] * A[262] + x[11] * A[263] + x[12] * A[264] + x[13] * A[265] + x[14] * A[266] + x[15] * A[267] + x[16] * A[268] + x[17] * A[269] + x[18] * A[270] + x[19] * A[271] + x[20] * A[272] + u[0] * B[36] + u[1] * B[37] + u[2] * B[38];
-        w->b[k][13] = d->c[k][13] - z->x[k + 1][13] + x[0] * A[273] + x[1] * A[274] + x[2] * A[275] + x[6] * A[279] + x[7] * A[280] + x[8] * A[281] + x[9] * A[282] + x[10] * A[283] + x[11] * A[284] + x[12] * A[285] + x[13] * A[286] + x[14] * A[287] + x[15] * A[288] + x[16] * A[289] + x[17] * A[290] + x[18] * A[291] + x[19] * A[292] + x[20] * A[293] + u[0] * B[39] + u[1] * B[40] + u[2] * B[41];
-        w->b[k][14] = d->c[k][14] - z->x[k + 1][14] + x[0] * A[294] + x[1] * A[295] + x[2] * A[296] + x[6] * A[300] + x[7] * A[301] + x[8] * A[302] + x[9] * A[303] + x[10] * A[304] + x[11] * A[305] + x[12] * A[306] + x[13] * A[307] + x[14] * A[308] + x[15] * A[309] + x[16] * A[310] + x[17] * A[311] + x[18] * A[312] + x[19] * A[313] + x[20] * A[314] + u[0] * B[42] + u[1] * B[43] + u[2] * B[44];
-        w->b[k][15] = d->c[k][15] - z->x[k + 1][15] + x[0] * A[315] + x[1] * A[316] + x[2] * A[317] + x[3] * A[318] + x[4] * A[319] + x[5] * A[320] + x[6] * A[321] + x[7] * A[322] + x[8] * A[323] + x[9] * A[324] + x[10] * A[325] + x[11] * A[326] + x[12] * A[327] + x[13] * A[328] + x[14] * A[329] + x[15] * A[330] + x[16] * A[331] + x[17] * A[332] + x[18] * A[333] + x[19] * A[334] + x[20] * A[335] + u[0] * B[45] + u[1] * B[46] + u[2] * B[47];
-        w->b[k][16] = d->c[k][16] - z->x[k + 1][16] + x[0] * A[336] + x[1] * A[337] + x[2] * A[338] + x[3] * A[339] + x[4] * A[340] + x[5] * A[341] + x[6] * A[342] + x[7] * A[343] + x[8] * A[344] + x[9] * A[345] + x[10] * A[346] + x[11] * A[347] + x[12] * A[348] + x[13] * A[349] + x[14] * A[350] + x[15] * A[351] + x[16] * A[352] + x[17] * A[353] + x[18] * A[354] + x[19] * A[355] + x[20] * A[356] + u[0] * B[48] + u[1] * B[49] + u[2] * B[50];
-        w->b[k][17] = d->c[k][17] - z->x[k + 1][17] + x[0] * A[357] + x[1] * A[358] + x[2] * A[359] + x[3] * A[360] + x[4] * A[361] + x[5] * A[362] + x[6] * A[363] + x[7] * A[364] + x[8] * A[365] + x[9] * A[366] + x[10] * A[367] + x[11] * A[368] + x[12] * A[369] + x[13] * A[370] + x[14] * A[371] + x[15] * A[372] + x[16] * A[373] + x[17] * A[374] + x[18] * A[375] + x[19] * A[376] + x[20] * A[377] + u[0] * B[51] + u[1] * B[52] + u[2] * B[53];
-        w->b[k][18] = d->c[k][18] - z->x[k + 1][18] + x[18] * A[396] + u[0] * B[54];
-        w->b[k][19] = d->c[k][19] - z->x[k + 1][19] + x[19] * A[418] + u[1] * B[58];
-        w->b[k][20] = d->c[k][20] - z->x[k + 1][20] + x[20] * A[440] + u[2] * B[62];
+        w->b[k][1] = d->c[k][1] - z->x[k + 1][1] + x[0] * A[15] + x[1] * A[16] + x[2] * A[17] + x[3] * A[18] + x[4] * A[19] + x[5] * A[20] + x[6] * A[21] + x[7] * A[22] + x[8] * A[23] + x[9] * A[24] + x[10] * A[25] + x[11] * A[26] + x[12] * A[27] + x[13] * A[28] + x[14] * A[29] + 0.0;
+        w->b[k][2] = d->c[k][2] - z->x[k + 1][2] + x[0] * A[30] + x[1] * A[31] + x[2] * A[32] + x[3] * A[33] + x[4] * A[34] + x[5] * A[35] + x[6] * A[36] + x[7] * A[37] + x[8] * A[38] + x[9] * A[39] + x[10] * A[40] + x[11] * A[41] + x[12] * A[42] + x[13] * A[43] + x[14] * A[44] + 0.0;
+        w->b[k][3] = d->c[k][3] - z->x[k + 1][3] + x[0] * A[45] + x[1] * A[46] + x[2] * A[47] + x[3] * A[48] + x[4] * A[49] + x[5] * A[50] + x[6] * A[51] + x[7] * A[52] + x[8] * A[53] + x[9] * A[54] + x[10] * A[55] + x[11] * A[56] + x[12] * A[57] + x[13] * A[58] + x[14] * A[59] + x[15] * A[60] + x[16] * A[61] + x[17] * A[62] + 0.0;
+        w->b[k][4] = d->c[k][4] - z->x[k + 1][4] + x[0] * A[63] + x[1] * A[64] + x[2] * A[65] + x[3] * A[66] + x[4] * A[67] + x[5] * A[68] + x[6] * A[69] + x[7] * A[70] + x[8] * A[71] + x[9] * A[72] + x[10] * A[73] + x[11] * A[74] + x[12] * A[75] + x[13] * A[76] + x[14] * A[77] + x[15] * A[78] + x[16] * A[79] + x[17] * A[80] + 0.0;
+        w->b[k][5] = d->c[k][5] - z->x[k + 1][5] + x[0] * A[81] + x[1] * A[82] + x[2] * A[83] + x[3] * A[84] + x[4] * A[85] + x[5] * A[86] + x[6] * A[87] + x[7] * A[88] + x[8] * A[89] + x[9] * A[90] + x[10] * A[91] + x[11] * A[92] + x[12] * A[93] + x[13] * A[94] + x[14] * A[95] + x[15] * A[96] + x[16] * A[97] + x[17] * A[98] + 0.0;
+        w->b[k][6] = d->c[k][6] - z->x[k + 1][6] + x[0] * A[99] + x[1] * A[100] + x[2] * A[101] + x[3] * A[102] + x[4] * A[103] + x[5] * A[104] + x[6] * A[105] + x[7] * A[106] + x[8] * A[107] + x[9] * A[108] + x[10] * A[109] + x[11] * A[110] + x[12] * A[111] + x[13] * A[112] + x[14] * A[113] + x[15] * A[114] + x[16] * A[115] + x[17] * A[116] + x[18] * A[117] + x[19] * A[118] + x[20] * A[119] + 0.0;
+        w->b[k][7] = d->c[k][7] - z->x[k + 1][7] + x[0] * A[120] + x[1] * A[121] + x[2] * A[122] + x[3] * A[123] + x[4] * A[124] + x[5] * A[125] + x[6] * A[126] + x[7] * A[127] + x[8] * A[128] + x[9] * A[129] + x[10] * A[130] + x[11] * A[131] + x[12] * A[132] + x[13] * A[133] + x[14] * A[134] + x[15] * A[135] + x[16] * A[136] + x[17] * A[137] + x[18] * A[138] + x[19] * A[139] + x[20] * A[140] + 0.0;
+        w->b[k][8] = d->c[k][8] - z->x[k + 1][8] + x[0] * A[141] + x[1] * A[142] + x[2] * A[143] + x[3] * A[144] + x[4] * A[145] + x[5] * A[146] + x[6] * A[147] + x[7] * A[148] + x[8] * A[149] + x[9] * A[150] + x[10] * A[151] + x[11] * A[152] + x[12] * A[153] + x[13] * A[154] + x[14] * A[155] + x[15] * A[156] + x[16] * A[157] + x[17] * A[158] + x[18] * A[159] + x[19] * A[160] + x[20] * A[161] + 0.0;
+        w->b[k][9] = d->c[k][9] - z->x[k + 1][9] + x[0] * A[162] + x[1] * A[163] + x[2] * A[164] + x[3] * A[165] + x[4] * A[166] + x[5] * A[167] + x[6] * A[168] + x[7] * A[169] + x[8] * A[170] + x[9] * A[171] + x[10] * A[172] + x[11] * A[173] + x[12] * A[174] + x[13] * A[175] + x[14] * A[176] + x[15] * A[177] + x[16] * A[178] + x[17] * A[179] + x[18] * A[180] + x[19] * A[181] + x[20] * A[182] + u[0] * B[0] + u[1] * B[1] + u[2] * B[2];
+        w->b[k][10] = d->c[k][10] - z->x[k + 1][10] + x[0] * A[183] + x[1] * A[184] + x[2] * A[185] + x[3] * A[186] + x[4] * A[187] + x[5] * A[188] + x[6] * A[189] + x[7] * A[190] + x[8] * A[191] + x[9] * A[192] + x[10] * A[193] + x[11] * A[194] + x[12] * A[195] + x[13] * A[196] + x[14] * A[197] + x[15] * A[198] + x[16] * A[199] + x[17] * A[200] + x[18] * A[201] + x[19] * A[202] + x[20] * A[203] + u[0] * B[3] + u[1] * B[4] + u[2] * B[5];
+        w->b[k][11] = d->c[k][11] - z->x[k + 1][11] + x[0] * A[204] + x[1] * A[205] + x[2] * A[206] + x[3] * A[207] + x[4] * A[208] + x[5] * A[209] + x[6] * A[210] + x[7] * A[211] + x[8] * A[212] + x[9] * A[213] + x[10] * A[214] + x[11] * A[215] + x[12] * A[216] + x[13] * A[217] + x[14] * A[218] + x[15] * A[219] + x[16] * A[220] + x[17] * A[221] + x[18] * A[222] + x[19] * A[223] + x[20] * A[224] + u[0] * B[6] + u[1] * B[7] + u[2] * B[8];
+        w->b[k][12] = d->c[k][12] - z->x[k + 1][12] + x[0] * A[225] + x[1] * A[226] + x[2] * A[227] + x[6] * A[228] + x[7] * A[229] + x[8] * A[230] + x[9] * A[231] + x[10] * A[232] + x[11] * A[233] + x[12] * A[234] + x[13] * A[235] + x[14] * A[236] + x[15] * A[237] + x[16] * A[238] + x[17] * A[239] + x[18] * A[240] + x[19] * A[241] + x[20] * A[242] + u[0] * B[9] + u[1] * B[10] + u[2] * B[11];
+        w->b[k][13] = d->c[k][13] - z->x[k + 1][13] + x[0] * A[243] + x[1] * A[244] + x[2] * A[245] + x[6] * A[246] + x[7] * A[247] + x[8] * A[248] + x[9] * A[249] + x[10] * A[250] + x[11] * A[251] + x[12] * A[252] + x[13] * A[253] + x[14] * A[254] + x[15] * A[255] + x[16] * A[256] + x[17] * A[257] + x[18] * A[258] + x[19] * A[259] + x[20] * A[260] + u[0] * B[12] + u[1] * B[13] + u[2] * B[14];
+        w->b[k][14] = d->c[k][14] - z->x[k + 1][14] + x[0] * A[261] + x[1] * A[262] + x[2] * A[263] + x[6] * A[264] + x[7] * A[265] + x[8] * A[266] + x[9] * A[267] + x[10] * A[268] + x[11] * A[269] + x[12] * A[270] + x[13] * A[271] + x[14] * A[272] + x[15] * A[273] + x[16] * A[274] + x[17] * A[275] + x[18] * A[276] + x[19] * A[277] + x[20] * A[278] + u[0] * B[15] + u[1] * B[16] + u[2] * B[17];
+        w->b[k][15] = d->c[k][15] - z->x[k + 1][15] + x[0] * A[279] + x[1] * A[280] + x[2] * A[281] + x[3] * A[282] + x[4] * A[283] + x[5] * A[284] + x[6] * A[285] + x[7] * A[286] + x[8] * A[287] + x[9] * A[288] + x[10] * A[289] + x[11] * A[290] + x[12] * A[291] + x[13] * A[292] + x[14] * A[293] + x[15] * A[294] + x[16] * A[295] + x[17] * A[296] + x[18] * A[297] + x[19] * A[298] + x[20] * A[299] + u[0] * B[18] + u[1] * B[19] + u[2] * B[20];
+        w->b[k][16] = d->c[k][16] - z->x[k + 1][16] + x[0] * A[300] + x[1] * A[301] + x[2] * A[302] + x[3] * A[303] + x[4] * A[304] + x[5] * A[305] + x[6] * A[306] + x[7] * A[307] + x[8] * A[308] + x[9] * A[309] + x[10] * A[310] + x[11] * A[311] + x[12] * A[312] + x[13] * A[313] + x[14] * A[314] + x[15] * A[315] + x[16] * A[316] + x[17] * A[317] + x[18] * A[318] + x[19] * A[319] + x[20] * A[320] + u[0] * B[21] + u[1] * B[22] + u[2] * B[23];
+        w->b[k][17] = d->c[k][17] - z->x[k + 1][17] + x[0] * A[321] + x[1] * A[322] + x[2] * A[323] + x[3] * A[324] + x[4] * A[325] + x[5] * A[326] + x[6] * A[327] + x[7] * A[328] + x[8] * A[329] + x[9] * A[330] + x[10] * A[331] + x[11] * A[332] + x[12] * A[333] + x[13] * A[334] + x[14] * A[335] + x[15] * A[336] + x[16] * A[337] + x[17] * A[338] + x[18] * A[339] + x[19] * A[340] + x[20] * A[341] + u[0] * B[24] + u[1] * B[25] + u[2] * B[26];
+        w->b[k][18] = d->c[k][18] - z->x[k + 1][18] + x[18] + u[0] * 0.2;
+        w->b[k][19] = d->c[k][19] - z->x[k + 1][19] + x[19] + u[1] * 0.2;
+        w->b[k][20] = d->c[k][20] - z->x[k + 1][20] + x[20] + u[2] * 0.2;
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     for (i = 0; i < NROWS; ++i) {
@@ -737,37 +18302,45 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct chain_q
     for (i = 0; i < NSOFT; ++i) {
         w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
     }
+}
+
+/* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
+static void residuals(const data_t *d, const sol_t *z, work_t *w, struct chain_qp_stats *st)
+{
+    int k, i;
+    real stat = 0.0;
+    newton_residuals(d, z, w);
     /* stationarity: g + A'pi_k - pi_{k-1} - sum a lam (x_0 is fixed: no row for it) */
-    copy_gradient(w);
+    copy_gradient(w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     row_gradient(d, z->lam, w->hx, w->hu);
     for (k = 0; k < N; ++k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict pi = z->pi[k];
         real r[NX + NU];
         (void)A; (void)B; (void)pi;
-        r[0] = k > 0 ? w->hx[k][0] - z->pi[k - 1][0] + pi[0] * A[0] + pi[1] * A[21] + pi[2] * A[42] + pi[3] * A[63] + pi[4] * A[84] + pi[5] * A[105] + pi[6] * A[126] + pi[7] * A[147] + pi[8] * A[168] + pi[9] * A[189] + pi[10] * A[210] + pi[11] * A[231] + pi[12] * A[252] + pi[13] * A[273] + pi[14] * A[294] + pi[15] * A[315] + pi[16] * A[336] + pi[17] * A[357] : 0.0;
-        r[1] = k > 0 ? w->hx[k][1] - z->pi[k - 1][1] + pi[0] * A[1] + pi[1] * A[22] + pi[2] * A[43] + pi[3] * A[64] + pi[4] * A[85] + pi[5] * A[106] + pi[6] * A[127] + pi[7] * A[148] + pi[8] * A[169] + pi[9] * A[190] + pi[10] * A[211] + pi[11] * A[232] + pi[12] * A[253] + pi[13] * A[274] + pi[14] * A[295] + pi[15] * A[316] + pi[16] * A[337] + pi[17] * A[358] : 0.0;
-        r[2] = k > 0 ? w->hx[k][2] - z->pi[k - 1][2] + pi[0] * A[2] + pi[1] * A[23] + pi[2] * A[44] + pi[3] * A[65] + pi[4] * A[86] + pi[5] * A[107] + pi[6] * A[128] + pi[7] * A[149] + pi[8] * A[170] + pi[9] * A[191] + pi[10] * A[212] + pi[11] * A[233] + pi[12] * A[254] + pi[13] * A[275] + pi[14] * A[296] + pi[15] * A[317] + pi[16] * A[338] + pi[17] * A[359] : 0.0;
-        r[3] = k > 0 ? w->hx[k][3] - z->pi[k - 1][3] + pi[0] * A[3] + pi[1] * A[24] + pi[2] * A[45] + pi[3] * A[66] + pi[4] * A[87] + pi[5] * A[108] + pi[6] * A[129] + pi[7] * A[150] + pi[8] * A[171] + pi[9] * A[192] + pi[10] * A[213] + pi[11] * A[234] + pi[15] * A[318] + pi[16] * A[339] + pi[17] * A[360] : 0.0;
-        r[4] = k > 0 ? w->hx[k][4] - z->pi[k - 1][4] + pi[0] * A[4] + pi[1] * A[25] + pi[2] * A[46] + pi[3] * A[67] + pi[4] * A[88] + pi[5] * A[109] + pi[6] * A[130] + pi[7] * A[151] + pi[8] * A[172] + pi[9] * A[193] + pi[10] * A[214] + pi[11] * A[235] + pi[15] * A[319] + pi[16] * A[340] + pi[17] * A[361] : 0.0;
-        r[5] = k > 0 ? w->hx[k][5] - z->pi[k - 1][5] + pi[0] * A[5] + pi[1] * A[26] + pi[2] * A[47] + pi[3] * A[68] + pi[4] * A[89] + pi[5] * A[110] + pi[6] * A[131] + pi[7] * A[152] + pi[8] * A[173] + pi[9] * A[194] + pi[10] * A[215] + pi[11] * A[236] + pi[15] * A[320] + pi[16] * A[341] + pi[17] * A[362] : 0.0;
-        r[6] = k > 0 ? w->hx[k][6] - z->pi[k - 1][6] + pi[0] * A[6] + pi[1] * A[27] + pi[2] * A[48] + pi[3] * A[69] + pi[4] * A[90] + pi[5] * A[111] + pi[6] * A[132] + pi[7] * A[153] + pi[8] * A[174] + pi[9] * A[195] + pi[10] * A[216] + pi[11] * A[237] + pi[12] * A[258] + pi[13] * A[279] + pi[14] * A[300] + pi[15] * A[321] + pi[16] * A[342] + pi[17] * A[363] : 0.0;
-        r[7] = k > 0 ? w->hx[k][7] - z->pi[k - 1][7] + pi[0] * A[7] + pi[1] * A[28] + pi[2] * A[49] + pi[3] * A[70] + pi[4] * A[91] + pi[5] * A[112] + pi[6] * A[133] + pi[7] * A[154] + pi[8] * A[175] + pi[9] * A[196] + pi[10] * A[217] + pi[11] * A[238] + pi[12] * A[259] + pi[13] * A[280] + pi[14] * A[301] + pi[15] * A[322] + pi[16] * A[343] + pi[17] * A[364] : 0.0;
-        r[8] = k > 0 ? w->hx[k][8] - z->pi[k - 1][8] + pi[0] * A[8] + pi[1] * A[29] + pi[2] * A[50] + pi[3] * A[71] + pi[4] * A[92] + pi[5] * A[113] + pi[6] * A[134] + pi[7] * A[155] + pi[8] * A[176] + pi[9] * A[197] + pi[10] * A[218] + pi[11] * A[239] + pi[12] * A[260] + pi[13] * A[281] + pi[14] * A[302] + pi[15] * A[323] + pi[16] * A[344] + pi[17] * A[365] : 0.0;
-        r[9] = k > 0 ? w->hx[k][9] - z->pi[k - 1][9] + pi[0] * A[9] + pi[1] * A[30] + pi[2] * A[51] + pi[3] * A[72] + pi[4] * A[93] + pi[5] * A[114] + pi[6] * A[135] + pi[7] * A[156] + pi[8] * A[177] + pi[9] * A[198] + pi[10] * A[219] + pi[11] * A[240] + pi[12] * A[261] + pi[13] * A[282] + pi[14] * A[303] + pi[15] * A[324] + pi[16] * A[345] + pi[17] * A[366] : 0.0;
-        r[10] = k > 0 ? w->hx[k][10] - z->pi[k - 1][10] + pi[0] * A[10] + pi[1] * A[31] + pi[2] * A[52] + pi[3] * A[73] + pi[4] * A[94] + pi[5] * A[115] + pi[6] * A[136] + pi[7] * A[157] + pi[8] * A[178] + pi[9] * A[199] + pi[10] * A[220] + pi[11] * A[241] + pi[12] * A[262] + pi[13] * A[283] + pi[14] * A[304] + pi[15] * A[325] + pi[16] * A[346] + pi[17] * A[367] : 0.0;
-        r[11] = k > 0 ? w->hx[k][11] - z->pi[k - 1][11] + pi[0] * A[11] + pi[1] * A[32] + pi[2] * A[53] + pi[3] * A[74] + pi[4] * A[95] + pi[5] * A[116] + pi[6] * A[137] + pi[7] * A[158] + pi[8] * A[179] + pi[9] * A[200] + pi[10] * A[221] + pi[11] * A[242] + pi[12] * A[263] + pi[13] * A[284] + pi[14] * A[305] + pi[15] * A[326] + pi[16] * A[347] + pi[17] * A[368] : 0.0;
-        r[12] = k > 0 ? w->hx[k][12] - z->pi[k - 1][12] + pi[0] * A[12] + pi[1] * A[33] + pi[2] * A[54] + pi[3] * A[75] + pi[4] * A[96] + pi[5] * A[117] + pi[6] * A[138] + pi[7] * A[159] + pi[8] * A[180] + pi[9] * A[201] + pi[10] * A[222] + pi[11] * A[243] + pi[12] * A[264] + pi[13] * A[285] + pi[14] * A[306] + pi[15] * A[327] + pi[16] * A[348] + pi[17] * A[369] : 0.0;
-        r[13] = k > 0 ? w->hx[k][13] - z->pi[k - 1][13] + pi[0] * A[13] + pi[1] * A[34] + pi[2] * A[55] + pi[3] * A[76] + pi[4] * A[97] + pi[5] * A[118] + pi[6] * A[139] + pi[7] * A[160] + pi[8] * A[181] + pi[9] * A[202] + pi[10] * A[223] + pi[11] * A[244] + pi[12] * A[265] + pi[13] * A[286] + pi[14] * A[307] + pi[15] * A[328] + pi[16] * A[349] + pi[17] * A[370] : 0.0;
-        r[14] = k > 0 ? w->hx[k][14] - z->pi[k - 1][14] + pi[0] * A[14] + pi[1] * A[35] + pi[2] * A[56] + pi[3] * A[77] + pi[4] * A[98] + pi[5] * A[119] + pi[6] * A[140] + pi[7] * A[161] + pi[8] * A[182] + pi[9] * A[203] + pi[10] * A[224] + pi[11] * A[245] + pi[12] * A[266] + pi[13] * A[287] + pi[14] * A[308] + pi[15] * A[329] + pi[16] * A[350] + pi[17] * A[371] : 0.0;
-        r[15] = k > 0 ? w->hx[k][15] - z->pi[k - 1][15] + pi[3] * A[78] + pi[4] * A[99] + pi[5] * A[120] + pi[6] * A[141] + pi[7] * A[162] + pi[8] * A[183] + pi[9] * A[204] + pi[10] * A[225] + pi[11] * A[246] + pi[12] * A[267] + pi[13] * A[288] + pi[14] * A[309] + pi[15] * A[330] + pi[16] * A[351] + pi[17] * A[372] : 0.0;
-        r[16] = k > 0 ? w->hx[k][16] - z->pi[k - 1][16] + pi[3] * A[79] + pi[4] * A[100] + pi[5] * A[121] + pi[6] * A[142] + pi[7] * A[163] + pi[8] * A[184] + pi[9] * A[205] + pi[10] * A[226] + pi[11] * A[247] + pi[12] * A[268] + pi[13] * A[289] + pi[14] * A[310] + pi[15] * A[331] + pi[16] * A[352] + pi[17] * A[373] : 0.0;
-        r[17] = k > 0 ? w->hx[k][17] - z->pi[k - 1][17] + pi[3] * A[80] + pi[4] * A[101] + pi[5] * A[122] + pi[6] * A[143] + pi[7] * A[164] + pi[8] * A[185] + pi[9] * A[206] + pi[10] * A[227] + pi[11] * A[248] + pi[12] * A[269] + pi[13] * A[290] + pi[14] * A[311] + pi[15] * A[332] + pi[16] * A[353] + pi[17] * A[374] : 0.0;
-        r[18] = k > 0 ? w->hx[k][18] - z->pi[k - 1][18] + pi[6] * A[144] + pi[7] * A[165] + pi[8] * A[186] + pi[9] * A[207] + pi[10] * A[228] + pi[11] * A[249] + pi[12] * A[270] + pi[13] * A[291] + pi[14] * A[312] + pi[15] * A[333] + pi[16] * A[354] + pi[17] * A[375] + pi[18] * A[396] : 0.0;
-        r[19] = k > 0 ? w->hx[k][19] - z->pi[k - 1][19] + pi[6] * A[145] + pi[7] * A[166] + pi[8] * A[187] + pi[9] * A[208] + pi[10] * A[229] + pi[11] * A[250] + pi[12] * A[271] + pi[13] * A[292] + pi[14] * A[313] + pi[15] * A[334] + pi[16] * A[355] + pi[17] * A[376] + pi[19] * A[418] : 0.0;
-        r[20] = k > 0 ? w->hx[k][20] - z->pi[k - 1][20] + pi[6] * A[146] + pi[7] * A[167] + pi[8] * A[188] + pi[9] * A[209] + pi[10] * A[230] + pi[11] * A[251] + pi[12] * A[272] + pi[13] * A[293] + pi[14] * A[314] + pi[15] * A[335] + pi[16] * A[356] + pi[17] * A[377] + pi[20] * A[440] : 0.0;
-        r[NX + 0] = w->hu[k][0] + pi[9] * B[27] + pi[10] * B[30] + pi[11] * B[33] + pi[12] * B[36] + pi[13] * B[39] + pi[14] * B[42] + pi[15] * B[45] + pi[16] * B[48] + pi[17] * B[51] + pi[18] * B[54];
-        r[NX + 1] = w->hu[k][1] + pi[9] * B[28] + pi[10] * B[31] + pi[11] * B[34] + pi[12] * B[37] + pi[13] * B[40] + pi[14] * B[43] + pi[15] * B[46] + pi[16] * B[49] + pi[17] * B[52] + pi[19] * B[58];
-        r[NX + 2] = w->hu[k][2] + pi[9] * B[29] + pi[10] * B[32] + pi[11] * B[35] + pi[12] * B[38] + pi[13] * B[41] + pi[14] * B[44] + pi[15] * B[47] + pi[16] * B[50] + pi[17] * B[53] + pi[20] * B[62];
+        r[0] = k > 0 ? w->hx[k][0] - z->pi[k - 1][0] + pi[0] * A[0] + pi[1] * A[15] + pi[2] * A[30] + pi[3] * A[45] + pi[4] * A[63] + pi[5] * A[81] + pi[6] * A[99] + pi[7] * A[120] + pi[8] * A[141] + pi[9] * A[162] + pi[10] * A[183] + pi[11] * A[204] + pi[12] * A[225] + pi[13] * A[243] + pi[14] * A[261] + pi[15] * A[279] + pi[16] * A[300] + pi[17] * A[321] : 0.0;
+        r[1] = k > 0 ? w->hx[k][1] - z->pi[k - 1][1] + pi[0] * A[1] + pi[1] * A[16] + pi[2] * A[31] + pi[3] * A[46] + pi[4] * A[64] + pi[5] * A[82] + pi[6] * A[100] + pi[7] * A[121] + pi[8] * A[142] + pi[9] * A[163] + pi[10] * A[184] + pi[11] * A[205] + pi[12] * A[226] + pi[13] * A[244] + pi[14] * A[262] + pi[15] * A[280] + pi[16] * A[301] + pi[17] * A[322] : 0.0;
+        r[2] = k > 0 ? w->hx[k][2] - z->pi[k - 1][2] + pi[0] * A[2] + pi[1] * A[17] + pi[2] * A[32] + pi[3] * A[47] + pi[4] * A[65] + pi[5] * A[83] + pi[6] * A[101] + pi[7] * A[122] + pi[8] * A[143] + pi[9] * A[164] + pi[10] * A[185] + pi[11] * A[206] + pi[12] * A[227] + pi[13] * A[245] + pi[14] * A[263] + pi[15] * A[281] + pi[16] * A[302] + pi[17] * A[323] : 0.0;
+        r[3] = k > 0 ? w->hx[k][3] - z->pi[k - 1][3] + pi[0] * A[3] + pi[1] * A[18] + pi[2] * A[33] + pi[3] * A[48] + pi[4] * A[66] + pi[5] * A[84] + pi[6] * A[102] + pi[7] * A[123] + pi[8] * A[144] + pi[9] * A[165] + pi[10] * A[186] + pi[11] * A[207] + pi[15] * A[282] + pi[16] * A[303] + pi[17] * A[324] : 0.0;
+        r[4] = k > 0 ? w->hx[k][4] - z->pi[k - 1][4] + pi[0] * A[4] + pi[1] * A[19] + pi[2] * A[34] + pi[3] * A[49] + pi[4] * A[67] + pi[5] * A[85] + pi[6] * A[103] + pi[7] * A[124] + pi[8] * A[145] + pi[9] * A[166] + pi[10] * A[187] + pi[11] * A[208] + pi[15] * A[283] + pi[16] * A[304] + pi[17] * A[325] : 0.0;
+        r[5] = k > 0 ? w->hx[k][5] - z->pi[k - 1][5] + pi[0] * A[5] + pi[1] * A[20] + pi[2] * A[35] + pi[3] * A[50] + pi[4] * A[68] + pi[5] * A[86] + pi[6] * A[104] + pi[7] * A[125] + pi[8] * A[146] + pi[9] * A[167] + pi[10] * A[188] + pi[11] * A[209] + pi[15] * A[284] + pi[16] * A[305] + pi[17] * A[326] : 0.0;
+        r[6] = k > 0 ? w->hx[k][6] - z->pi[k - 1][6] + pi[0] * A[6] + pi[1] * A[21] + pi[2] * A[36] + pi[3] * A[51] + pi[4] * A[69] + pi[5] * A[87] + pi[6] * A[105] + pi[7] * A[126] + pi[8] * A[147] + pi[9] * A[168] + pi[10] * A[189] + pi[11] * A[210] + pi[12] * A[228] + pi[13] * A[246] + pi[14] * A[264] + pi[15] * A[285] + pi[16] * A[306] + pi[17] * A[327] : 0.0;
+        r[7] = k > 0 ? w->hx[k][7] - z->pi[k - 1][7] + pi[0] * A[7] + pi[1] * A[22] + pi[2] * A[37] + pi[3] * A[52] + pi[4] * A[70] + pi[5] * A[88] + pi[6] * A[106] + pi[7] * A[127] + pi[8] * A[148] + pi[9] * A[169] + pi[10] * A[190] + pi[11] * A[211] + pi[12] * A[229] + pi[13] * A[247] + pi[14] * A[265] + pi[15] * A[286] + pi[16] * A[307] + pi[17] * A[328] : 0.0;
+        r[8] = k > 0 ? w->hx[k][8] - z->pi[k - 1][8] + pi[0] * A[8] + pi[1] * A[23] + pi[2] * A[38] + pi[3] * A[53] + pi[4] * A[71] + pi[5] * A[89] + pi[6] * A[107] + pi[7] * A[128] + pi[8] * A[149] + pi[9] * A[170] + pi[10] * A[191] + pi[11] * A[212] + pi[12] * A[230] + pi[13] * A[248] + pi[14] * A[266] + pi[15] * A[287] + pi[16] * A[308] + pi[17] * A[329] : 0.0;
+        r[9] = k > 0 ? w->hx[k][9] - z->pi[k - 1][9] + pi[0] * A[9] + pi[1] * A[24] + pi[2] * A[39] + pi[3] * A[54] + pi[4] * A[72] + pi[5] * A[90] + pi[6] * A[108] + pi[7] * A[129] + pi[8] * A[150] + pi[9] * A[171] + pi[10] * A[192] + pi[11] * A[213] + pi[12] * A[231] + pi[13] * A[249] + pi[14] * A[267] + pi[15] * A[288] + pi[16] * A[309] + pi[17] * A[330] : 0.0;
+        r[10] = k > 0 ? w->hx[k][10] - z->pi[k - 1][10] + pi[0] * A[10] + pi[1] * A[25] + pi[2] * A[40] + pi[3] * A[55] + pi[4] * A[73] + pi[5] * A[91] + pi[6] * A[109] + pi[7] * A[130] + pi[8] * A[151] + pi[9] * A[172] + pi[10] * A[193] + pi[11] * A[214] + pi[12] * A[232] + pi[13] * A[250] + pi[14] * A[268] + pi[15] * A[289] + pi[16] * A[310] + pi[17] * A[331] : 0.0;
+        r[11] = k > 0 ? w->hx[k][11] - z->pi[k - 1][11] + pi[0] * A[11] + pi[1] * A[26] + pi[2] * A[41] + pi[3] * A[56] + pi[4] * A[74] + pi[5] * A[92] + pi[6] * A[110] + pi[7] * A[131] + pi[8] * A[152] + pi[9] * A[173] + pi[10] * A[194] + pi[11] * A[215] + pi[12] * A[233] + pi[13] * A[251] + pi[14] * A[269] + pi[15] * A[290] + pi[16] * A[311] + pi[17] * A[332] : 0.0;
+        r[12] = k > 0 ? w->hx[k][12] - z->pi[k - 1][12] + pi[0] * A[12] + pi[1] * A[27] + pi[2] * A[42] + pi[3] * A[57] + pi[4] * A[75] + pi[5] * A[93] + pi[6] * A[111] + pi[7] * A[132] + pi[8] * A[153] + pi[9] * A[174] + pi[10] * A[195] + pi[11] * A[216] + pi[12] * A[234] + pi[13] * A[252] + pi[14] * A[270] + pi[15] * A[291] + pi[16] * A[312] + pi[17] * A[333] : 0.0;
+        r[13] = k > 0 ? w->hx[k][13] - z->pi[k - 1][13] + pi[0] * A[13] + pi[1] * A[28] + pi[2] * A[43] + pi[3] * A[58] + pi[4] * A[76] + pi[5] * A[94] + pi[6] * A[112] + pi[7] * A[133] + pi[8] * A[154] + pi[9] * A[175] + pi[10] * A[196] + pi[11] * A[217] + pi[12] * A[235] + pi[13] * A[253] + pi[14] * A[271] + pi[15] * A[292] + pi[16] * A[313] + pi[17] * A[334] : 0.0;
+        r[14] = k > 0 ? w->hx[k][14] - z->pi[k - 1][14] + pi[0] * A[14] + pi[1] * A[29] + pi[2] * A[44] + pi[3] * A[59] + pi[4] * A[77] + pi[5] * A[95] + pi[6] * A[113] + pi[7] * A[134] + pi[8] * A[155] + pi[9] * A[176] + pi[10] * A[197] + pi[11] * A[218] + pi[12] * A[236] + pi[13] * A[254] + pi[14] * A[272] + pi[15] * A[293] + pi[16] * A[314] + pi[17] * A[335] : 0.0;
+        r[15] = k > 0 ? w->hx[k][15] - z->pi[k - 1][15] + pi[3] * A[60] + pi[4] * A[78] + pi[5] * A[96] + pi[6] * A[114] + pi[7] * A[135] + pi[8] * A[156] + pi[9] * A[177] + pi[10] * A[198] + pi[11] * A[219] + pi[12] * A[237] + pi[13] * A[255] + pi[14] * A[273] + pi[15] * A[294] + pi[16] * A[315] + pi[17] * A[336] : 0.0;
+        r[16] = k > 0 ? w->hx[k][16] - z->pi[k - 1][16] + pi[3] * A[61] + pi[4] * A[79] + pi[5] * A[97] + pi[6] * A[115] + pi[7] * A[136] + pi[8] * A[157] + pi[9] * A[178] + pi[10] * A[199] + pi[11] * A[220] + pi[12] * A[238] + pi[13] * A[256] + pi[14] * A[274] + pi[15] * A[295] + pi[16] * A[316] + pi[17] * A[337] : 0.0;
+        r[17] = k > 0 ? w->hx[k][17] - z->pi[k - 1][17] + pi[3] * A[62] + pi[4] * A[80] + pi[5] * A[98] + pi[6] * A[116] + pi[7] * A[137] + pi[8] * A[158] + pi[9] * A[179] + pi[10] * A[200] + pi[11] * A[221] + pi[12] * A[239] + pi[13] * A[257] + pi[14] * A[275] + pi[15] * A[296] + pi[16] * A[317] + pi[17] * A[338] : 0.0;
+        r[18] = k > 0 ? w->hx[k][18] - z->pi[k - 1][18] + pi[6] * A[117] + pi[7] * A[138] + pi[8] * A[159] + pi[9] * A[180] + pi[10] * A[201] + pi[11] * A[222] + pi[12] * A[240] + pi[13] * A[258] + pi[14] * A[276] + pi[15] * A[297] + pi[16] * A[318] + pi[17] * A[339] + pi[18] : 0.0;
+        r[19] = k > 0 ? w->hx[k][19] - z->pi[k - 1][19] + pi[6] * A[118] + pi[7] * A[139] + pi[8] * A[160] + pi[9] * A[181] + pi[10] * A[202] + pi[11] * A[223] + pi[12] * A[241] + pi[13] * A[259] + pi[14] * A[277] + pi[15] * A[298] + pi[16] * A[319] + pi[17] * A[340] + pi[19] : 0.0;
+        r[20] = k > 0 ? w->hx[k][20] - z->pi[k - 1][20] + pi[6] * A[119] + pi[7] * A[140] + pi[8] * A[161] + pi[9] * A[182] + pi[10] * A[203] + pi[11] * A[224] + pi[12] * A[242] + pi[13] * A[260] + pi[14] * A[278] + pi[15] * A[299] + pi[16] * A[320] + pi[17] * A[341] + pi[20] : 0.0;
+        r[NX + 0] = w->hu[k][0] + pi[9] * B[0] + pi[10] * B[3] + pi[11] * B[6] + pi[12] * B[9] + pi[13] * B[12] + pi[14] * B[15] + pi[15] * B[18] + pi[16] * B[21] + pi[17] * B[24] + pi[18] * 0.2;
+        r[NX + 1] = w->hu[k][1] + pi[9] * B[1] + pi[10] * B[4] + pi[11] * B[7] + pi[12] * B[10] + pi[13] * B[13] + pi[14] * B[16] + pi[15] * B[19] + pi[16] * B[22] + pi[17] * B[25] + pi[19] * 0.2;
+        r[NX + 2] = w->hu[k][2] + pi[9] * B[2] + pi[10] * B[5] + pi[11] * B[8] + pi[12] * B[11] + pi[13] * B[14] + pi[14] * B[17] + pi[15] * B[20] + pi[16] * B[23] + pi[17] * B[26] + pi[20] * 0.2;
         stat = max_abs(r, NX + NU, stat);
     }
     for (i = 0; i < NX; ++i) {
@@ -788,12 +18361,12 @@ static int data_finite(const data_t *d)
     int k;
     (void)k;
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->A[k], 441)) {
+        if (!all_finite(d->A[k], 345)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->B[k], 63)) {
+        if (!all_finite(d->B[k], 30)) {
             return 0;
         }
     }
@@ -802,20 +18375,23 @@ static int data_finite(const data_t *d)
             return 0;
         }
     }
-    for (k = 0; k < 21; ++k) {
-        if (!all_finite(d->Q[k], 441)) {
+    for (k = 0; k < 20; ++k) {
+        if (!all_finite(d->Q[k], 21)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->S[k], 63)) {
+        if (!all_finite(d->S[k], 1)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->R[k], 9)) {
+        if (!all_finite(d->R[k], 3)) {
             return 0;
         }
+    }
+    if (!all_finite(d->QN, 133)) {
+        return 0;
     }
     for (k = 0; k < 21; ++k) {
         if (!all_finite(d->q[k], 21)) {
@@ -952,7 +18528,17 @@ static real distance(const struct chain_qp_stats *st, const struct chain_qp_sett
 
 /* Barrier weights of the rows (in gam) and the Riccati factorization of the Newton system
  * (shared by the predictor and the corrector solves of an iteration). */
+static void barrier_weights(const data_t *d, const sol_t *z, work_t *w);
+
 static void factor(const data_t *d, const struct chain_qp_settings *settings, const sol_t *z, work_t *w)
+{
+    barrier_weights(d, z, w);
+    riccati_factor(d, w->gam, settings->reg, w, 0);
+}
+
+/* The rows' barrier weights lam/t (in w) and their coefficients in the Newton system (gam,
+ * and den for the soft rows). */
+static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
@@ -965,7 +18551,6 @@ static void factor(const data_t *d, const struct chain_qp_settings *settings, co
             w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
         }
     }
-    riccati_factor(d, w->gam, settings->reg, w);
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
@@ -976,6 +18561,176 @@ static void start(const data_t *d, const struct chain_qp_settings *settings, sol
         z->x[0][i] = 0.0;
     }
     initialize(d, settings, z, w);
+}
+
+/* The Newton step in w (dx, du and the rows' steps, whose largest admissible length
+ * row_steps found: limit), taken with the fraction to the boundary; returns its length,
+ * or 0 if the step is not finite or shorter than min_step (z then is unchanged). duals:
+ * also update the dynamics multipliers pi (from dpi). */
+static real take_step(sol_t *z, work_t *w, int duals, real limit_)
+{
+    int i, k;
+    /* fraction to the boundary: never onto it, not even with a full step */
+    const real alpha = fmin(1.0, STEP_FRACTION * limit_);
+    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+        return 0.0;
+    }
+    for (k = 0; k < N; ++k) {
+        for (i = 0; i < NX; ++i) {
+            z->x[k + 1][i] += alpha * w->dx[k + 1][i];  /* x_0 stays fixed */
+        }
+        for (i = 0; i < NU; ++i) {
+            z->u[k][i] += alpha * w->du[k][i];
+        }
+        for (i = 0; i < NX && duals; ++i) {
+            z->pi[k][i] += alpha * (w->dpi[k][i] - z->pi[k][i]);
+        }
+    }
+    /* slacks and multipliers stay positive: a floor keeps lam/t finite */
+    for (i = 0; i < NROWS; ++i) {
+        z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
+        z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
+        z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
+    }
+    return alpha;
+}
+
+/* One Mehrotra predictor-corrector step from the iterate z, whose Newton residuals are in
+ * w and whose barrier weights and factorization are in w: the predictor (complementarity
+ * target 0) and the corrector (centering sigma mu and the predictor's second-order term)
+ * share the factorization. Returns the step length (take_step). */
+static real newton_step(const data_t *d, sol_t *z, work_t *w, real mu, int duals)
+{
+    int i;
+    real mu_aff, sigma, alpha;
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = -z->t[i] * z->lam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = -z->s[i] * z->nu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, 0);
+    alpha = row_steps(d, z, w, 1.0);
+    mu_aff = complementarity(z, w, alpha, 1);
+    sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
+    sigma = sigma * sigma * sigma;
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - w->dt[i] * w->dlam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - w->ds[i] * w->dnu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, duals);
+    return take_step(z, w, duals, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+}
+
+/* One centered Newton step (target sigma mu) from z, with the residuals computed afresh
+ * and the factorization in w: a further iteration of the fixed-work step. */
+static real centered_step(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w)
+{
+    int i;
+    real target;
+    newton_residuals(d, z, w);
+    target = settings->rt_sigma * complementarity(z, w, 0.0, 0);
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = target - z->t[i] * z->lam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = target - z->s[i] * z->nu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, 0);
+    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+}
+
+/* The real-time step's right-hand side at the start point of setup, where z = 0 but for the
+ * multipliers and slacks (and x_0 = 0: the initial state is not known yet): the cost
+ * gradient is (q, r), the dynamics residual c, the rows' values are in w->v. The
+ * complementarity target: with rt_corrector, Mehrotra's, from a predictor (affine-scaling)
+ * step solved here for x_0 = 0, and the predictor's second-order term; on a reused
+ * factorization (a steady plan) the last predictor's centering without a new predictor;
+ * else rt_sigma times the start's. Then the vector sweep down to stage 1: none of it
+ * depends on x_0, which enters stage 0 only (see rt_finish). */
+static void rt_prepare(const data_t *restrict d, const struct chain_qp_settings *restrict settings, sol_t *restrict z,
+    work_t *restrict w)
+{
+    int k, i;
+    const int predict = settings->rt_corrector && !settings->reuse;
+    real mu, sigma = settings->rt_corrector ? w->sigma[0] : settings->rt_sigma;
+    for (k = 0; k < N; ++k) {
+        for (i = 0; i < NX; ++i) {
+            w->b[k][i] = d->c[k][i];
+        }
+    }
+    for (i = 0; i < NROWS; ++i) {
+        w->rp[i] = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
+    }
+    mu = complementarity(z, w, 0.0, 0);
+    if (predict) {
+        real alpha;
+        for (i = 0; i < NROWS; ++i) {
+            w->rc[i] = -z->t[i] * z->lam[i];
+        }
+        for (i = 0; i < NSOFT; ++i) {
+            w->rcs[i] = -z->s[i] * z->nu[i];
+        }
+        newton_gradient(d, z, w, d->q, d->r);  /* the cost gradient at z = 0 is the data's */
+        riccati_solve(d, w, 0);
+        alpha = row_steps(d, z, w, 1.0);
+        sigma = mu > 0.0 ? fmin(complementarity(z, w, alpha, 1) / mu, 1.0) : 0.0;
+        sigma = sigma * sigma * sigma;
+        w->sigma[0] = sigma;
+    }
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - (predict ? w->dt[i] * w->dlam[i] : 0.0);
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - (predict ? w->ds[i] * w->dnu[i] : 0.0);
+    }
+    newton_gradient(d, z, w, d->q, d->r);
+    riccati_backward(d, w, 1);
+}
+
+/* The step of rt_prepare, finished for the initial state now in z->x[0]: stage 0's
+ * dynamics residual, input gradient and general rows take x_0, then stage 0's sweep, the
+ * forward pass and the rows' steps. Returns the step length (0: not finite). */
+static real rt_finish(const data_t *restrict d, sol_t *restrict z, work_t *restrict w)
+{
+    const real *restrict A = d->A[0], *restrict x0 = z->x[0];
+    int i;
+    (void)A; (void)i;
+    w->b[0][0] = d->c[0][0] + x0[0] * A[0] + x0[1] * A[1] + x0[2] * A[2] + x0[3] * A[3] + x0[4] * A[4] + x0[5] * A[5] + x0[6] * A[6] + x0[7] * A[7] + x0[8] * A[8] + x0[9] * A[9] + x0[10] * A[10] + x0[11] * A[11] + x0[12] * A[12] + x0[13] * A[13] + x0[14] * A[14];
+    w->b[0][1] = d->c[0][1] + x0[0] * A[15] + x0[1] * A[16] + x0[2] * A[17] + x0[3] * A[18] + x0[4] * A[19] + x0[5] * A[20] + x0[6] * A[21] + x0[7] * A[22] + x0[8] * A[23] + x0[9] * A[24] + x0[10] * A[25] + x0[11] * A[26] + x0[12] * A[27] + x0[13] * A[28] + x0[14] * A[29];
+    w->b[0][2] = d->c[0][2] + x0[0] * A[30] + x0[1] * A[31] + x0[2] * A[32] + x0[3] * A[33] + x0[4] * A[34] + x0[5] * A[35] + x0[6] * A[36] + x0[7] * A[37] + x0[8] * A[38] + x0[9] * A[39] + x0[10] * A[40] + x0[11] * A[41] + x0[12] * A[42] + x0[13] * A[43] + x0[14] * A[44];
+    w->b[0][3] = d->c[0][3] + x0[0] * A[45] + x0[1] * A[46] + x0[2] * A[47] + x0[3] * A[48] + x0[4] * A[49] + x0[5] * A[50] + x0[6] * A[51] + x0[7] * A[52] + x0[8] * A[53] + x0[9] * A[54] + x0[10] * A[55] + x0[11] * A[56] + x0[12] * A[57] + x0[13] * A[58] + x0[14] * A[59] + x0[15] * A[60] + x0[16] * A[61] + x0[17] * A[62];
+    w->b[0][4] = d->c[0][4] + x0[0] * A[63] + x0[1] * A[64] + x0[2] * A[65] + x0[3] * A[66] + x0[4] * A[67] + x0[5] * A[68] + x0[6] * A[69] + x0[7] * A[70] + x0[8] * A[71] + x0[9] * A[72] + x0[10] * A[73] + x0[11] * A[74] + x0[12] * A[75] + x0[13] * A[76] + x0[14] * A[77] + x0[15] * A[78] + x0[16] * A[79] + x0[17] * A[80];
+    w->b[0][5] = d->c[0][5] + x0[0] * A[81] + x0[1] * A[82] + x0[2] * A[83] + x0[3] * A[84] + x0[4] * A[85] + x0[5] * A[86] + x0[6] * A[87] + x0[7] * A[88] + x0[8] * A[89] + x0[9] * A[90] + x0[10] * A[91] + x0[11] * A[92] + x0[12] * A[93] + x0[13] * A[94] + x0[14] * A[95] + x0[15] * A[96] + x0[16] * A[97] + x0[17] * A[98];
+    w->b[0][6] = d->c[0][6] + x0[0] * A[99] + x0[1] * A[100] + x0[2] * A[101] + x0[3] * A[102] + x0[4] * A[103] + x0[5] * A[104] + x0[6] * A[105] + x0[7] * A[106] + x0[8] * A[107] + x0[9] * A[108] + x0[10] * A[109] + x0[11] * A[110] + x0[12] * A[111] + x0[13] * A[112] + x0[14] * A[113] + x0[15] * A[114] + x0[16] * A[115] + x0[17] * A[116] + x0[18] * A[117] + x0[19] * A[118] + x0[20] * A[119];
+    w->b[0][7] = d->c[0][7] + x0[0] * A[120] + x0[1] * A[121] + x0[2] * A[122] + x0[3] * A[123] + x0[4] * A[124] + x0[5] * A[125] + x0[6] * A[126] + x0[7] * A[127] + x0[8] * A[128] + x0[9] * A[129] + x0[10] * A[130] + x0[11] * A[131] + x0[12] * A[132] + x0[13] * A[133] + x0[14] * A[134] + x0[15] * A[135] + x0[16] * A[136] + x0[17] * A[137] + x0[18] * A[138] + x0[19] * A[139] + x0[20] * A[140];
+    w->b[0][8] = d->c[0][8] + x0[0] * A[141] + x0[1] * A[142] + x0[2] * A[143] + x0[3] * A[144] + x0[4] * A[145] + x0[5] * A[146] + x0[6] * A[147] + x0[7] * A[148] + x0[8] * A[149] + x0[9] * A[150] + x0[10] * A[151] + x0[11] * A[152] + x0[12] * A[153] + x0[13] * A[154] + x0[14] * A[155] + x0[15] * A[156] + x0[16] * A[157] + x0[17] * A[158] + x0[18] * A[159] + x0[19] * A[160] + x0[20] * A[161];
+    w->b[0][9] = d->c[0][9] + x0[0] * A[162] + x0[1] * A[163] + x0[2] * A[164] + x0[3] * A[165] + x0[4] * A[166] + x0[5] * A[167] + x0[6] * A[168] + x0[7] * A[169] + x0[8] * A[170] + x0[9] * A[171] + x0[10] * A[172] + x0[11] * A[173] + x0[12] * A[174] + x0[13] * A[175] + x0[14] * A[176] + x0[15] * A[177] + x0[16] * A[178] + x0[17] * A[179] + x0[18] * A[180] + x0[19] * A[181] + x0[20] * A[182];
+    w->b[0][10] = d->c[0][10] + x0[0] * A[183] + x0[1] * A[184] + x0[2] * A[185] + x0[3] * A[186] + x0[4] * A[187] + x0[5] * A[188] + x0[6] * A[189] + x0[7] * A[190] + x0[8] * A[191] + x0[9] * A[192] + x0[10] * A[193] + x0[11] * A[194] + x0[12] * A[195] + x0[13] * A[196] + x0[14] * A[197] + x0[15] * A[198] + x0[16] * A[199] + x0[17] * A[200] + x0[18] * A[201] + x0[19] * A[202] + x0[20] * A[203];
+    w->b[0][11] = d->c[0][11] + x0[0] * A[204] + x0[1] * A[205] + x0[2] * A[206] + x0[3] * A[207] + x0[4] * A[208] + x0[5] * A[209] + x0[6] * A[210] + x0[7] * A[211] + x0[8] * A[212] + x0[9] * A[213] + x0[10] * A[214] + x0[11] * A[215] + x0[12] * A[216] + x0[13] * A[217] + x0[14] * A[218] + x0[15] * A[219] + x0[16] * A[220] + x0[17] * A[221] + x0[18] * A[222] + x0[19] * A[223] + x0[20] * A[224];
+    w->b[0][12] = d->c[0][12] + x0[0] * A[225] + x0[1] * A[226] + x0[2] * A[227] + x0[6] * A[228] + x0[7] * A[229] + x0[8] * A[230] + x0[9] * A[231] + x0[10] * A[232] + x0[11] * A[233] + x0[12] * A[234] + x0[13] * A[235] + x0[14] * A[236] + x0[15] * A[237] + x0[16] * A[238] + x0[17] * A[239] + x0[18] * A[240] + x0[19] * A[241] + x0[20] * A[242];
+    w->b[0][13] = d->c[0][13] + x0[0] * A[243] + x0[1] * A[244] + x0[2] * A[245] + x0[6] * A[246] + x0[7] * A[247] + x0[8] * A[248] + x0[9] * A[249] + x0[10] * A[250] + x0[11] * A[251] + x0[12] * A[252] + x0[13] * A[253] + x0[14] * A[254] + x0[15] * A[255] + x0[16] * A[256] + x0[17] * A[257] + x0[18] * A[258] + x0[19] * A[259] + x0[20] * A[260];
+    w->b[0][14] = d->c[0][14] + x0[0] * A[261] + x0[1] * A[262] + x0[2] * A[263] + x0[6] * A[264] + x0[7] * A[265] + x0[8] * A[266] + x0[9] * A[267] + x0[10] * A[268] + x0[11] * A[269] + x0[12] * A[270] + x0[13] * A[271] + x0[14] * A[272] + x0[15] * A[273] + x0[16] * A[274] + x0[17] * A[275] + x0[18] * A[276] + x0[19] * A[277] + x0[20] * A[278];
+    w->b[0][15] = d->c[0][15] + x0[0] * A[279] + x0[1] * A[280] + x0[2] * A[281] + x0[3] * A[282] + x0[4] * A[283] + x0[5] * A[284] + x0[6] * A[285] + x0[7] * A[286] + x0[8] * A[287] + x0[9] * A[288] + x0[10] * A[289] + x0[11] * A[290] + x0[12] * A[291] + x0[13] * A[292] + x0[14] * A[293] + x0[15] * A[294] + x0[16] * A[295] + x0[17] * A[296] + x0[18] * A[297] + x0[19] * A[298] + x0[20] * A[299];
+    w->b[0][16] = d->c[0][16] + x0[0] * A[300] + x0[1] * A[301] + x0[2] * A[302] + x0[3] * A[303] + x0[4] * A[304] + x0[5] * A[305] + x0[6] * A[306] + x0[7] * A[307] + x0[8] * A[308] + x0[9] * A[309] + x0[10] * A[310] + x0[11] * A[311] + x0[12] * A[312] + x0[13] * A[313] + x0[14] * A[314] + x0[15] * A[315] + x0[16] * A[316] + x0[17] * A[317] + x0[18] * A[318] + x0[19] * A[319] + x0[20] * A[320];
+    w->b[0][17] = d->c[0][17] + x0[0] * A[321] + x0[1] * A[322] + x0[2] * A[323] + x0[3] * A[324] + x0[4] * A[325] + x0[5] * A[326] + x0[6] * A[327] + x0[7] * A[328] + x0[8] * A[329] + x0[9] * A[330] + x0[10] * A[331] + x0[11] * A[332] + x0[12] * A[333] + x0[13] * A[334] + x0[14] * A[335] + x0[15] * A[336] + x0[16] * A[337] + x0[17] * A[338] + x0[18] * A[339] + x0[19] * A[340] + x0[20] * A[341];
+    w->b[0][18] = d->c[0][18] + x0[18];
+    w->b[0][19] = d->c[0][19] + x0[19];
+    w->b[0][20] = d->c[0][20] + x0[20];
+    riccati_backward_stage(d, w, 0);
+    riccati_forward(d, w, 0);
+    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
 }
 
 static int iterate(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w,
@@ -995,11 +18750,29 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
 int chain_qp_setup(const struct chain_qp_data *restrict data, const struct chain_qp_settings *restrict settings,
     struct chain_qp_solution *restrict sol, struct chain_qp_work *restrict work)
 {
-    if (!data_finite(data)) {
-        return CHAIN_QP_NONFINITE_DATA;
-    }
+    int k;
     start(data, settings, sol, work);
-    factor(data, settings, sol, work);
+    if (settings->reuse) {
+        barrier_weights(data, sol, work);
+        shift_factorization(work);
+        riccati_factor(data, work->gam, settings->reg, work, N - 1);
+    } else {
+        factor(data, settings, sol, work);
+    }
+    rt_prepare(data, settings, sol, work);
+    /* A NaN or Inf in the data reaches the gains and feedforward terms (everything but x0 and
+     * stage 0's c and q, which enter in the step, whose finiteness step_prepared checks):
+     * checking them is cheaper than checking every entry of the data. */
+    for (k = settings->reuse ? N - 1 : 0; k < N; ++k) {  /* reused stages were checked when factored */
+        if (!all_finite(work->K[k], NU * NX) || !all_finite(work->Lr[k], NU * (NU + 1) / 2)) {
+            return CHAIN_QP_NONFINITE_DATA;
+        }
+    }
+    for (k = 1; k < N; ++k) {
+        if (!all_finite(work->k[k], NU)) {
+            return CHAIN_QP_NONFINITE_DATA;
+        }
+    }
     return CHAIN_QP_OK;
 }
 
@@ -1014,14 +18787,15 @@ int chain_qp_solve_prepared(const struct chain_qp_data *restrict data,
     return iterate(data, settings, sol, work, stats, 1);
 }
 
-/* Mehrotra predictor-corrector iterations from the start point in sol (factored: the
- * first iteration's factorization is already in work). */
+/* Mehrotra predictor-corrector iterations from the start point in sol, to convergence or
+ * the cap (factored: the first iteration's factorization is already in work). */
 static int iterate(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w,
     struct chain_qp_stats *stats, int factored)
 {
     int it, i, k, status = CHAIN_QP_MAX_ITER;
     real stat_scale, best_dist = 0.0;
     struct chain_qp_stats best_stats;
+    stats->alpha = 0.0;
     for (i = 0; i < NX; ++i) {
         z->x[0][i] = d->x0[i];
     }
@@ -1034,11 +18808,11 @@ static int iterate(const data_t *d, const struct chain_qp_settings *settings, so
         stat_scale = max_abs(d->r[k], NU, stat_scale);
     }
     for (it = 0;; ++it) {
-        real mu, mu_aff, sigma, alpha, dist;
+        real dist;
         stats->iterations = it;
         residuals(d, z, w, stats);
-        mu = stats->mu;
-        if (!(isfinite(stats->res_stat) && isfinite(stats->res_eq) && isfinite(stats->res_ineq) && isfinite(mu))) {
+        if (!(isfinite(stats->res_stat) && isfinite(stats->res_eq) && isfinite(stats->res_ineq)
+              && isfinite(stats->mu))) {
             status = CHAIN_QP_NUMERICAL;
             break;
         }
@@ -1059,54 +18833,10 @@ static int iterate(const data_t *d, const struct chain_qp_settings *settings, so
         if (it > 0 || !factored) {
             factor(d, settings, z, w);
         }
-        /* predictor (affine-scaling) step: complementarity target 0 */
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = -z->t[i] * z->lam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = -z->s[i] * z->nu[i];
-        }
-        newton_gradient(d, z, w);
-        riccati_solve(d, w);
-        row_steps(d, z, w);
-        alpha = max_step(z, w, 1.0);
-        mu_aff = complementarity(z, w, alpha, 1);
-        sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
-        sigma = sigma * sigma * sigma;
-        /* corrector: centering sigma*mu and the second-order term of the predictor */
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - w->dt[i] * w->dlam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - w->ds[i] * w->dnu[i];
-        }
-        newton_gradient(d, z, w);
-        riccati_solve(d, w);
-        row_steps(d, z, w);
-        /* fraction to the boundary: never onto it, not even with a full step */
-        alpha = fmin(1.0, STEP_FRACTION * max_step(z, w, 1.0 / STEP_FRACTION));
-        if (!(alpha > 1e-12) || !step_finite(w)) {
-            /* keep the last (finite) iterate */
-            status = CHAIN_QP_NUMERICAL;
+        stats->alpha = newton_step(d, z, w, stats->mu, 1);
+        if (stats->alpha == 0.0) {
+            status = CHAIN_QP_NUMERICAL;  /* keep the last (finite) iterate */
             break;
-        }
-        for (k = 0; k < N; ++k) {
-            for (i = 0; i < NX; ++i) {
-                z->x[k + 1][i] += alpha * w->dx[k + 1][i];  /* x_0 stays fixed */
-                z->pi[k][i] += alpha * (w->dpi[k][i] - z->pi[k][i]);
-            }
-            for (i = 0; i < NU; ++i) {
-                z->u[k][i] += alpha * w->du[k][i];
-            }
-        }
-        /* slacks and multipliers stay positive: a floor keeps lam/t finite */
-        for (i = 0; i < NROWS; ++i) {
-            z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
-            z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
-            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
     }
     if (status != CHAIN_QP_OK && stats->iterations > 0) {
@@ -1121,4 +18851,40 @@ static int iterate(const data_t *d, const struct chain_qp_settings *settings, so
     stats->res_ineq = not_nan(stats->res_ineq);
     stats->mu = not_nan(stats->mu);
     return status;
+}
+
+int chain_qp_step_prepared(const struct chain_qp_data *restrict data,
+    const struct chain_qp_settings *restrict settings, struct chain_qp_solution *restrict sol,
+    struct chain_qp_work *restrict work, struct chain_qp_stats *restrict stats)
+{
+    int it, i;
+    stats->iterations = 0;
+    stats->alpha = 0.0;
+    stats->res_stat = (real)-1;  /* stationarity is not evaluated in a fixed-work step */
+    stats->res_eq = stats->res_ineq = stats->mu = 0.0;
+    if (!all_finite(data->x0, NX)) {
+        return CHAIN_QP_NONFINITE_DATA;
+    }
+    for (i = 0; i < NX; ++i) {
+        sol->x[0][i] = data->x0[i];
+    }
+    for (it = 0; it < settings->rt_iterations; ++it) {
+        real alpha;
+        if (it == 0) {
+            alpha = rt_finish(data, sol, work);  /* on the step prepared by setup */
+        } else {
+            factor(data, settings, sol, work);
+            alpha = centered_step(data, settings, sol, work);
+        }
+        stats->iterations = it + 1;
+        stats->alpha = alpha;
+        if (alpha == 0.0) {
+            return CHAIN_QP_NUMERICAL;
+        }
+        /* the rows and the dynamics are linear: a step alpha leaves (1 - alpha) of their residuals */
+        stats->res_eq = (1.0 - alpha) * max_abs(work->b[0], NX, 0.0);
+        stats->res_ineq = (1.0 - alpha) * max_abs(work->rp, NROWS, 0.0);
+    }
+    stats->mu = complementarity(sol, work, 0.0, 0);
+    return CHAIN_QP_OK;
 }

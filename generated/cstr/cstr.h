@@ -46,6 +46,14 @@ extern "C" {
 #define CSTR_NX 4
 #define CSTR_NU 2
 #define CSTR_NP 3
+/* cstr_F_and_jacobians_nz: A_nz[n] = A[CSTR_A_ROWS[n]][CSTR_A_COLS[n]], the 16 structural nonzeros, row by row. */
+#define CSTR_NNZ_A 16
+#define CSTR_A_ROWS {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3}
+#define CSTR_A_COLS {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}
+/* cstr_F_and_jacobians_nz: B_nz[n] = B[CSTR_B_ROWS[n]][CSTR_B_COLS[n]], the 8 structural nonzeros, row by row. */
+#define CSTR_NNZ_B 8
+#define CSTR_B_ROWS {0, 0, 1, 1, 2, 2, 3, 3}
+#define CSTR_B_COLS {0, 1, 0, 1, 0, 1, 0, 1}
 
 enum cstr_status {
     CSTR_OK = 0,                /* outputs written and finite */
@@ -65,6 +73,8 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
 int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict P);
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A, cstr_real *restrict B);
+/* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next. */
+int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A_nz, cstr_real *restrict B_nz);
 
 #ifdef __cplusplus
 }

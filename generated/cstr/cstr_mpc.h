@@ -10,14 +10,26 @@
  *             h(x_k, u_k, p_k) <= 0 (1 rows, soft)
  * P is the discrete Riccati solution at the reference (LQR cost-to-go).
  *
- * Algorithm: Gauss-Newton SQP. cstr_mpc_prepare shifts the last solution and linearizes
- * (model Jacobians from cstr_F_and_jacobians); cstr_mpc_feedback inserts the
- * measured state and solves one QP (cstr_qp.h: interior point, Riccati recursion),
- * with at most settings.qp_max_iter iterations, so the worst-case time is bounded.
+ * Algorithm: Gauss-Newton real-time iteration with a fixed amount of work per step.
+ * cstr_mpc_prepare shifts the plan by one stage, linearizes the model along it
+ * (cstr_F_and_jacobians_nz) and prepares one interior-point iteration of the QP
+ * (cstr_qp.h): the Riccati factorization and a Mehrotra predictor, all that does not
+ * need the measured state; on a steady plan (a full step that moved no input by more than
+ * settings.rt_reuse_step of its range) it reuses the shifted factorization instead, at most
+ * settings.rt_reuse times in a row. cstr_mpc_feedback inserts the measured state,
+ * finishes the iteration (stage 0, the forward sweep, the step) and writes u0: the
+ * latency from state to control is a small part of the step. settings.rt_iterations adds
+ * iterations to feedback. cstr_mpc_solve instead iterates SQP and QP to convergence
+ * (not bounded in time: for the start and for tests).
  *
  * Typical 1 kHz loop:
- *   cstr_mpc_init(); cstr_mpc_set_initial_guess(x); cstr_mpc_prepare();
+ *   cstr_mpc_init(); cstr_mpc_start(x);      (before the loop: not bounded in time)
  *   every tick: read x; cstr_mpc_feedback(x, u); apply u; cstr_mpc_prepare();
+ * Without start (the state is not known before the loop): init, set_initial_guess and
+ * prepare before the loop; the steps are then within the bound from the first, and the
+ * plan converges over them. Change references, weights and parameters between feedback
+ * and prepare: a change after prepare makes the next feedback prepare again (about one
+ * step's work more).
  *
  * Arrays: x[4] states, u[2] inputs, p[3] parameters as in cstr.h; matrices row-major.
  * Every function returns an enum cstr_mpc_status. A NaN or Inf argument is rejected
@@ -26,8 +38,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 56728 bytes of static memory (one controller per prefix), of which
- * 49536 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 49872 bytes of static memory (one controller per prefix), of which
+ * 44968 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef CSTR_MPC_H
 #define CSTR_MPC_H
@@ -53,10 +65,16 @@ enum cstr_mpc_status {
 };
 
 struct cstr_mpc_settings {
-    int qp_max_iter;      /* interior-point iteration cap per QP (bounds the step time) */
+    int rt_iterations;    /* interior-point iterations per real-time step (fixed work, 1..8; default 1) */
+    int rt_reuse;         /* at most this many consecutive preparations reuse the factorization (0: never) */
+    int rt_corrector;     /* 1: each real-time QP iteration a Mehrotra predictor-corrector step; 0: one
+                             centered step (complementarity target rt_sigma * mu), mostly prepared */
+    int qp_max_iter;      /* interior-point iteration cap per QP of cstr_mpc_solve */
     int sqp_max_iter;     /* SQP iteration cap of cstr_mpc_solve */
     int shift;            /* 1: prepare shifts the previous solution by one stage */
     cstr_real sqp_tol;      /* cstr_mpc_solve stops when the step is below sqp_tol (relative) */
+    cstr_real rt_reuse_step;  /* steady (reuse allowed): no QP input step above this part of the input range */
+    cstr_real rt_sigma;     /* centering of a real-time step without corrector (0 < rt_sigma <= 1) */
     cstr_real levenberg_marquardt;  /* added to the Hessian diagonal (damping), default 0 */
     cstr_real qp_tol;       /* QP residual tolerances (stationarity, dynamics, rows) */
     cstr_real qp_tol_comp;  /* QP complementarity tolerance */
@@ -71,6 +89,7 @@ struct cstr_mpc_stats {
     cstr_real res_stat, res_eq, res_ineq, mu;   /* KKT residuals of the last QP */
     cstr_real cost;         /* cost (with slack penalties) at the last linearization point */
     cstr_real step;         /* largest entry of the last SQP step */
+    int reused;           /* 1: the last prepare reused the previous factorization (a steady plan) */
 };
 
 /* Reset to the generated defaults (weights, references, bounds, parameters) and an
@@ -79,6 +98,11 @@ int cstr_mpc_init(void);
 /* Initial guess from the state x0: inputs at their (clamped) references, states
  * simulated from x0 with them. Good before the first step or cstr_mpc_solve. */
 int cstr_mpc_set_initial_guess(const cstr_real *x0);
+/* The documented start before the real-time loop: the initial guess from x0, the SQP
+ * iterated to convergence from it (cstr_mpc_solve: not bounded in time, run it before the
+ * loop) and the first prepare. The real-time steps then track a converged plan. Returns
+ * the status of the solve (u0 of the plan is not needed: feedback writes it). */
+int cstr_mpc_start(const cstr_real *x0);
 /* References and parameters of one stage (0..N; stage -1 sets every stage). */
 int cstr_mpc_set_x_ref(int stage, const cstr_real *x_ref);
 int cstr_mpc_set_u_ref(int stage, const cstr_real *u_ref);

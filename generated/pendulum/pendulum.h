@@ -45,6 +45,14 @@ extern "C" {
 #define PENDULUM_NX 4
 #define PENDULUM_NU 1
 #define PENDULUM_NP 3
+/* pendulum_F_and_jacobians_nz: A_nz[n] = A[PENDULUM_A_ROWS[n]][PENDULUM_A_COLS[n]], the 11 structural nonzeros, row by row. */
+#define PENDULUM_NNZ_A 11
+#define PENDULUM_A_ROWS {0, 0, 0, 0, 1, 1, 2, 2, 2, 3, 3}
+#define PENDULUM_A_COLS {0, 1, 2, 3, 1, 3, 1, 2, 3, 1, 3}
+/* pendulum_F_and_jacobians_nz: B_nz[n] = B[PENDULUM_B_ROWS[n]][PENDULUM_B_COLS[n]], the 4 structural nonzeros, row by row. */
+#define PENDULUM_NNZ_B 4
+#define PENDULUM_B_ROWS {0, 1, 2, 3}
+#define PENDULUM_B_COLS {0, 0, 0, 0}
 
 enum pendulum_status {
     PENDULUM_OK = 0,                /* outputs written and finite */
@@ -64,6 +72,8 @@ int pendulum_dF_du(const pendulum_real *restrict x, const pendulum_real *restric
 int pendulum_dF_dp(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict P);
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int pendulum_F_and_jacobians(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next, pendulum_real *restrict A, pendulum_real *restrict B);
+/* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next. */
+int pendulum_F_and_jacobians_nz(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next, pendulum_real *restrict A_nz, pendulum_real *restrict B_nz);
 
 #ifdef __cplusplus
 }

@@ -59,6 +59,14 @@ extern "C" {
 #define QUADROTOR_NX 12
 #define QUADROTOR_NU 4
 #define QUADROTOR_NP 6
+/* quadrotor_F_and_jacobians_nz: A_nz[n] = A[QUADROTOR_A_ROWS[n]][QUADROTOR_A_COLS[n]], the 68 structural nonzeros, row by row. */
+#define QUADROTOR_NNZ_A 68
+#define QUADROTOR_A_ROWS {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 9, 9, 9, 10, 10, 10, 11, 11, 11}
+#define QUADROTOR_A_COLS {0, 3, 6, 7, 8, 9, 10, 11, 1, 4, 6, 7, 8, 9, 10, 11, 2, 5, 6, 7, 9, 10, 11, 3, 6, 7, 8, 9, 10, 11, 4, 6, 7, 8, 9, 10, 11, 5, 6, 7, 9, 10, 11, 6, 7, 9, 10, 11, 6, 7, 9, 10, 11, 6, 7, 8, 9, 10, 11, 9, 10, 11, 9, 10, 11, 9, 10, 11}
+/* quadrotor_F_and_jacobians_nz: B_nz[n] = B[QUADROTOR_B_ROWS[n]][QUADROTOR_B_COLS[n]], the 48 structural nonzeros, row by row. */
+#define QUADROTOR_NNZ_B 48
+#define QUADROTOR_B_ROWS {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11}
+#define QUADROTOR_B_COLS {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}
 
 enum quadrotor_status {
     QUADROTOR_OK = 0,                /* outputs written and finite */
@@ -78,6 +86,8 @@ int quadrotor_dF_du(const quadrotor_real *restrict x, const quadrotor_real *rest
 int quadrotor_dF_dp(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict P);
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int quadrotor_F_and_jacobians(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next, quadrotor_real *restrict A, quadrotor_real *restrict B);
+/* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next. */
+int quadrotor_F_and_jacobians_nz(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next, quadrotor_real *restrict A_nz, quadrotor_real *restrict B_nz);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,13 @@
 #include <math.h>
 #include "quadrotor_mpc.h"
 #include "quadrotor_qp.h"
+/* GCC's scheduler before register allocation spreads the loads of the long unrolled sums
+ * apart and then spills the registers it ran out of: on the Cortex-M4F that cost the
+ * Riccati factorization and the model's Jacobians 14-18% more instructions. Only that
+ * pass is turned off, for this file, whatever the build's flags (clang has no such pass). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
 
 #define N QUADROTOR_MPC_N
 #define NX QUADROTOR_NX
@@ -22,8 +29,10 @@
 
 typedef quadrotor_real real;
 
+#define RT_STEADY_ALPHA 0.99   /* a real-time step at least this long was not blocked by a row (the step fraction is 0.995) */
 #define LINE_SEARCH_TRIES 30   /* halvings of an SQP step before the shortest is taken */
 #define PENALTY_MARGIN 1.1   /* merit penalty over the largest dynamics multiplier */
+#define SYMMETRY_TOLERANCE 1e-12   /* relative: a weight is symmetric */
 #define MERIT_ROUNDING 1e-13   /* relative rounding error of a merit value */
 
 /* Input box rows: sign * u[index] >= sign * bound (hard). */
@@ -35,20 +44,27 @@ static const int x_index[NBX] = {6, 7, 6, 7};
 static const real x_sign[NBX] = {1.0, 1.0, (-1.0), (-1.0)};
 
 /* Generated defaults (from the OCP). */
-static const real default_Q[NX * NX] = {200.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 200.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 200.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1};
-static const real default_R[NU * NU] = {0.1, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0, 0.0, 0.1};
-static const real default_P[NX * NX] = {3543.5395048780338, 7.147275668441159e-16, 1.604834707246504e-14, 467.3982160827905, 6.580152687185277e-16, 6.27571767988438e-16, (-5.099425727103873e-16), 320.86590724787436, (-5.542442145125444e-16), (-3.8948558606755423e-17), 5.772732679698584, 8.349077526629151e-16, 7.147275668441159e-16, 3543.5395048780356, (-2.1237202954237565e-14), 2.6954873293693896e-16, 467.3982160827908, (-2.106523349022127e-15), (-320.8659072478745), (-1.7430650142053487e-17), 1.434254180741498e-15, (-5.7727326796985885), (-4.549247423860046e-18), 8.532340793406349e-16, 1.604834707246504e-14, (-2.1237202954237565e-14), 2099.3617676827403, 1.4973703144665068e-15, (-1.5382407191906156e-14), 74.37237390357262, 5.799766018697835e-15, 1.1384186862395867e-14, (-2.9514595101530407e-15), 4.881744566958163e-16, 1.7585911399256193e-16, (-1.0432118788422538e-15), 467.3982160827905, 2.6954873293693896e-16, 1.4973703144665068e-15, 130.74237860678326, 2.3513928717172825e-16, (-5.17902592878386e-16), (-1.956381675888548e-16), 104.48412084130337, (-3.710492676481706e-16), (-1.6414729828256156e-17), 1.9771677731226989, 2.1625471848103255e-16, 6.580152687185277e-16, 467.3982160827908, (-1.5382407191906156e-14), 2.3513928717172825e-16, 130.7423786067833, (-1.3141234539770027e-15), (-104.48412084130338), 1.814425123816071e-16, 5.322456078044724e-16, (-1.9771677731226998), 1.116046218562961e-17, 6.366105429503491e-17, 6.27571767988438e-16, (-2.106523349022127e-15), 74.37237390357262, (-5.17902592878386e-16), (-1.3141234539770027e-15), 17.36972809546087, 5.701904474599659e-16, 9.218689482783347e-16, (-6.848973890948346e-16), 6.958978095812503e-18, (-3.782887263018983e-17), (-3.7113765159448144e-16), (-5.099425727103873e-16), (-320.8659072478745), 5.799766018697835e-15, (-1.956381675888548e-16), (-104.48412084130338), 5.701904474599659e-16, 127.81528101571516, (-8.770524771661673e-17), (-5.057857208272703e-16), 2.6110668480604473, (-3.810667655609012e-18), 2.0924551829328027e-16, 320.86590724787436, (-1.7430650142053487e-17), 1.1384186862395867e-14, 104.48412084130337, 1.814425123816071e-16, 9.218689482783347e-16, (-8.770524771661673e-17), 127.81528101571513, 1.8624693016460922e-16, (-1.0353978133055638e-17), 2.611066848060445, 1.317761663728403e-16, (-5.542442145125444e-16), 1.434254180741498e-15, (-2.9514595101530407e-15), (-3.710492676481706e-16), 5.322456078044724e-16, (-6.848973890948346e-16), (-5.057857208272703e-16), 1.8624693016460922e-16, 26.55315290978533, (-8.44754365441874e-19), 4.150495077722937e-18, 4.285168389693281, (-3.8948558606755423e-17), (-5.7727326796985885), 4.881744566958163e-16, (-1.6414729828256156e-17), (-1.9771677731226998), 6.958978095812503e-18, 2.6110668480604473, (-1.0353978133055638e-17), (-8.44754365441874e-19), 0.23033693429477914, (-6.628055058431996e-19), 2.2142172642136272e-17, 5.772732679698584, (-4.549247423860046e-18), 1.7585911399256193e-16, 1.9771677731226989, 1.116046218562961e-17, (-3.782887263018983e-17), (-3.810667655609012e-18), 2.611066848060445, 4.150495077722937e-18, (-6.628055058431996e-19), 0.23033693429477914, (-1.9826158875883417e-17), 8.349077526629151e-16, 8.532340793406349e-16, (-1.0432118788422538e-15), 2.1625471848103255e-16, 6.366105429503491e-17, (-3.7113765159448144e-16), 2.0924551829328027e-16, 1.317761663728403e-16, 4.285168389693281, 2.2142172642136272e-17, (-1.9826158875883417e-17), 2.2828432863699715};
-static const real default_W[1] = {0.0};
+/* Weights are stored as the entries of their generation-time patterns (lower triangles,
+ * row by row): Q 12 of 78, R 4 of 10, P 78. */
+#define NNZ_Q 12
+#define NNZ_R 4
+#define NNZ_P 78
+#define NNZ_W 1
+static const real default_Q[NNZ_Q] = {200.0, 200.0, 200.0, 5.0, 5.0, 5.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1};
+static const real default_R[NNZ_R] = {0.1, 0.1, 0.1, 0.1};
+static const real default_P[NNZ_P] = {3543.5395048780338, 7.147275668441159e-16, 3543.5395048780356, 1.604834707246504e-14, (-2.1237202954237565e-14), 2099.3617676827403, 467.3982160827905, 2.6954873293693896e-16, 1.4973703144665068e-15, 130.74237860678326, 6.580152687185277e-16, 467.3982160827908, (-1.5382407191906156e-14), 2.3513928717172825e-16, 130.7423786067833, 6.27571767988438e-16, (-2.106523349022127e-15), 74.37237390357262, (-5.17902592878386e-16), (-1.3141234539770027e-15), 17.36972809546087, (-5.099425727103873e-16), (-320.8659072478745), 5.799766018697835e-15, (-1.956381675888548e-16), (-104.48412084130338), 5.701904474599659e-16, 127.81528101571516, 320.86590724787436, (-1.7430650142053487e-17), 1.1384186862395867e-14, 104.48412084130337, 1.814425123816071e-16, 9.218689482783347e-16, (-8.770524771661673e-17), 127.81528101571513, (-5.542442145125444e-16), 1.434254180741498e-15, (-2.9514595101530407e-15), (-3.710492676481706e-16), 5.322456078044724e-16, (-6.848973890948346e-16), (-5.057857208272703e-16), 1.8624693016460922e-16, 26.55315290978533, (-3.8948558606755423e-17), (-5.7727326796985885), 4.881744566958163e-16, (-1.6414729828256156e-17), (-1.9771677731226998), 6.958978095812503e-18, 2.6110668480604473, (-1.0353978133055638e-17), (-8.44754365441874e-19), 0.23033693429477914, 5.772732679698584, (-4.549247423860046e-18), 1.7585911399256193e-16, 1.9771677731226989, 1.116046218562961e-17, (-3.782887263018983e-17), (-3.810667655609012e-18), 2.611066848060445, 4.150495077722937e-18, (-6.628055058431996e-19), 0.23033693429477914, 8.349077526629151e-16, 8.532340793406349e-16, (-1.0432118788422538e-15), 2.1625471848103255e-16, 6.366105429503491e-17, (-3.7113765159448144e-16), 2.0924551829328027e-16, 1.317761663728403e-16, 4.285168389693281, 2.2142172642136272e-17, (-1.9826158875883417e-17), 2.2828432863699715};
+static const real default_W[NNZ_W] = {0.0};
 static const real default_x_ref[NX] = {1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
 static const real default_u_ref[NU] = {1.5941250000000002, 1.5941250000000002, 1.5941250000000002, 1.5941250000000002};
 static const real default_y_ref[NYM] = {0.0};
 static const real default_p[NPM] = {0.65, 0.23, 0.0075, 0.0075, 0.013, 0.024};
 static const real u_lo[NU] = {0.0, 0.0, 0.0, 0.0};
 static const real u_hi[NU] = {3.5, 3.5, 3.5, 3.5};
+static const real inv_u_range[NU] = {0.2857142857142857, 0.2857142857142857, 0.2857142857142857, 0.2857142857142857};  /* 1/(u_hi - u_lo), 0 for a fixed input */
 static const real default_u_bound[8] = {0.0, 0.0, 0.0, 0.0, 3.5, 3.5, 3.5, 3.5};
 static const real default_x_bound[4] = {(-0.5), (-0.5), 0.5, 0.5};
 
-/* The controller's static memory: 194000 bytes. */
+/* The controller's static memory: 115144 bytes. */
 static struct {
     real x[21][12];  /* state trajectory (linearization point, then solution) */
     real u[20][4];  /* input trajectory */
@@ -58,10 +74,10 @@ static struct {
     real x_ref[21][12];  /* state references per stage */
     real u_ref[20][4];  /* input references per stage */
     real y_ref[20][1];  /* output references per stage */
-    real Q[20][144];  /* weights per stage */
-    real R[20][16];
+    real Q[20][12];  /* weights per stage: the patterns' lower-triangle entries */
+    real R[20][4];
     real W[20][1];
-    real P[144];  /* terminal weight */
+    real P[78];  /* terminal weight */
     real u_bound[8];  /* bound of each input box row */
     real x_bound[4];  /* bound of each state box row */
     struct quadrotor_qp_data qp;
@@ -74,7 +90,10 @@ static struct {
     int initialized;  /* quadrotor_mpc_init was called */
     int prepared;     /* the QP matches the current trajectory */
     int consumed;     /* a feedback used the trajectory since the last prepare: shift next */
+    int failed;       /* status of the last preparation if it failed (MODEL_FAILURE: the guess restarted) */
     int warm;         /* the QP solution struct holds multipliers worth starting from */
+    int steady;       /* the last real-time step was a full step that moved the inputs little */
+    int reuses;       /* consecutive preparations that reused the factorization */
 } mem;
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
@@ -117,20 +136,418 @@ static real clamp(real v, real lo, real hi)
     return v;
 }
 
-/* 1/2 r'Wr for a row-major n x n weight; Wr = W r. */
-static real weighted(const real *W, const real *r, real *Wr, int n)
+/* 1/2 r'Wr and Wr = W r for a stored weight of the Q pattern. */
+static real weighted_Q(const real *restrict W, const real *restrict r, real *restrict Wr)
 {
     real acc = 0.0;
-    int i, j;
-    for (i = 0; i < n; ++i) {
-        real s = 0.0;
-        for (j = 0; j < n; ++j) {
-            s += W[i * n + j] * r[j];
-        }
-        Wr[i] = s;
-        acc += r[i] * s;
-    }
+    Wr[0] = r[0] * W[0];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[1] * W[1];
+    acc += r[1] * Wr[1];
+    Wr[2] = r[2] * W[2];
+    acc += r[2] * Wr[2];
+    Wr[3] = r[3] * W[3];
+    acc += r[3] * Wr[3];
+    Wr[4] = r[4] * W[4];
+    acc += r[4] * Wr[4];
+    Wr[5] = r[5] * W[5];
+    acc += r[5] * Wr[5];
+    Wr[6] = r[6] * W[6];
+    acc += r[6] * Wr[6];
+    Wr[7] = r[7] * W[7];
+    acc += r[7] * Wr[7];
+    Wr[8] = r[8] * W[8];
+    acc += r[8] * Wr[8];
+    Wr[9] = r[9] * W[9];
+    acc += r[9] * Wr[9];
+    Wr[10] = r[10] * W[10];
+    acc += r[10] * Wr[10];
+    Wr[11] = r[11] * W[11];
+    acc += r[11] * Wr[11];
     return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the Q pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_Q(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= M[1] != 0.0;
+    bad |= M[2] != 0.0;
+    bad |= M[3] != 0.0;
+    bad |= M[4] != 0.0;
+    bad |= M[5] != 0.0;
+    bad |= M[6] != 0.0;
+    bad |= M[7] != 0.0;
+    bad |= M[8] != 0.0;
+    bad |= M[9] != 0.0;
+    bad |= M[10] != 0.0;
+    bad |= M[11] != 0.0;
+    bad |= M[12] != 0.0;
+    bad |= M[14] != 0.0;
+    bad |= M[15] != 0.0;
+    bad |= M[16] != 0.0;
+    bad |= M[17] != 0.0;
+    bad |= M[18] != 0.0;
+    bad |= M[19] != 0.0;
+    bad |= M[20] != 0.0;
+    bad |= M[21] != 0.0;
+    bad |= M[22] != 0.0;
+    bad |= M[23] != 0.0;
+    bad |= M[24] != 0.0;
+    bad |= M[25] != 0.0;
+    bad |= M[27] != 0.0;
+    bad |= M[28] != 0.0;
+    bad |= M[29] != 0.0;
+    bad |= M[30] != 0.0;
+    bad |= M[31] != 0.0;
+    bad |= M[32] != 0.0;
+    bad |= M[33] != 0.0;
+    bad |= M[34] != 0.0;
+    bad |= M[35] != 0.0;
+    bad |= M[36] != 0.0;
+    bad |= M[37] != 0.0;
+    bad |= M[38] != 0.0;
+    bad |= M[40] != 0.0;
+    bad |= M[41] != 0.0;
+    bad |= M[42] != 0.0;
+    bad |= M[43] != 0.0;
+    bad |= M[44] != 0.0;
+    bad |= M[45] != 0.0;
+    bad |= M[46] != 0.0;
+    bad |= M[47] != 0.0;
+    bad |= M[48] != 0.0;
+    bad |= M[49] != 0.0;
+    bad |= M[50] != 0.0;
+    bad |= M[51] != 0.0;
+    bad |= M[53] != 0.0;
+    bad |= M[54] != 0.0;
+    bad |= M[55] != 0.0;
+    bad |= M[56] != 0.0;
+    bad |= M[57] != 0.0;
+    bad |= M[58] != 0.0;
+    bad |= M[59] != 0.0;
+    bad |= M[60] != 0.0;
+    bad |= M[61] != 0.0;
+    bad |= M[62] != 0.0;
+    bad |= M[63] != 0.0;
+    bad |= M[64] != 0.0;
+    bad |= M[66] != 0.0;
+    bad |= M[67] != 0.0;
+    bad |= M[68] != 0.0;
+    bad |= M[69] != 0.0;
+    bad |= M[70] != 0.0;
+    bad |= M[71] != 0.0;
+    bad |= M[72] != 0.0;
+    bad |= M[73] != 0.0;
+    bad |= M[74] != 0.0;
+    bad |= M[75] != 0.0;
+    bad |= M[76] != 0.0;
+    bad |= M[77] != 0.0;
+    bad |= M[79] != 0.0;
+    bad |= M[80] != 0.0;
+    bad |= M[81] != 0.0;
+    bad |= M[82] != 0.0;
+    bad |= M[83] != 0.0;
+    bad |= M[84] != 0.0;
+    bad |= M[85] != 0.0;
+    bad |= M[86] != 0.0;
+    bad |= M[87] != 0.0;
+    bad |= M[88] != 0.0;
+    bad |= M[89] != 0.0;
+    bad |= M[90] != 0.0;
+    bad |= M[92] != 0.0;
+    bad |= M[93] != 0.0;
+    bad |= M[94] != 0.0;
+    bad |= M[95] != 0.0;
+    bad |= M[96] != 0.0;
+    bad |= M[97] != 0.0;
+    bad |= M[98] != 0.0;
+    bad |= M[99] != 0.0;
+    bad |= M[100] != 0.0;
+    bad |= M[101] != 0.0;
+    bad |= M[102] != 0.0;
+    bad |= M[103] != 0.0;
+    bad |= M[105] != 0.0;
+    bad |= M[106] != 0.0;
+    bad |= M[107] != 0.0;
+    bad |= M[108] != 0.0;
+    bad |= M[109] != 0.0;
+    bad |= M[110] != 0.0;
+    bad |= M[111] != 0.0;
+    bad |= M[112] != 0.0;
+    bad |= M[113] != 0.0;
+    bad |= M[114] != 0.0;
+    bad |= M[115] != 0.0;
+    bad |= M[116] != 0.0;
+    bad |= M[118] != 0.0;
+    bad |= M[119] != 0.0;
+    bad |= M[120] != 0.0;
+    bad |= M[121] != 0.0;
+    bad |= M[122] != 0.0;
+    bad |= M[123] != 0.0;
+    bad |= M[124] != 0.0;
+    bad |= M[125] != 0.0;
+    bad |= M[126] != 0.0;
+    bad |= M[127] != 0.0;
+    bad |= M[128] != 0.0;
+    bad |= M[129] != 0.0;
+    bad |= M[131] != 0.0;
+    bad |= M[132] != 0.0;
+    bad |= M[133] != 0.0;
+    bad |= M[134] != 0.0;
+    bad |= M[135] != 0.0;
+    bad |= M[136] != 0.0;
+    bad |= M[137] != 0.0;
+    bad |= M[138] != 0.0;
+    bad |= M[139] != 0.0;
+    bad |= M[140] != 0.0;
+    bad |= M[141] != 0.0;
+    bad |= M[142] != 0.0;
+    if (bad) {
+        return QUADROTOR_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[13];
+    out[2] = M[26];
+    out[3] = M[39];
+    out[4] = M[52];
+    out[5] = M[65];
+    out[6] = M[78];
+    out[7] = M[91];
+    out[8] = M[104];
+    out[9] = M[117];
+    out[10] = M[130];
+    out[11] = M[143];
+    return QUADROTOR_MPC_OK;
+}
+
+/* 1/2 r'Wr and Wr = W r for a stored weight of the R pattern. */
+static real weighted_R(const real *restrict W, const real *restrict r, real *restrict Wr)
+{
+    real acc = 0.0;
+    Wr[0] = r[0] * W[0];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[1] * W[1];
+    acc += r[1] * Wr[1];
+    Wr[2] = r[2] * W[2];
+    acc += r[2] * Wr[2];
+    Wr[3] = r[3] * W[3];
+    acc += r[3] * Wr[3];
+    return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the R pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_R(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= M[1] != 0.0;
+    bad |= M[2] != 0.0;
+    bad |= M[3] != 0.0;
+    bad |= M[4] != 0.0;
+    bad |= M[6] != 0.0;
+    bad |= M[7] != 0.0;
+    bad |= M[8] != 0.0;
+    bad |= M[9] != 0.0;
+    bad |= M[11] != 0.0;
+    bad |= M[12] != 0.0;
+    bad |= M[13] != 0.0;
+    bad |= M[14] != 0.0;
+    if (bad) {
+        return QUADROTOR_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[5];
+    out[2] = M[10];
+    out[3] = M[15];
+    return QUADROTOR_MPC_OK;
+}
+
+/* 1/2 r'Wr and Wr = W r for a stored weight of the QN pattern. */
+static real weighted_QN(const real *restrict W, const real *restrict r, real *restrict Wr)
+{
+    real acc = 0.0;
+    Wr[0] = r[0] * W[0] + r[1] * W[1] + r[2] * W[3] + r[3] * W[6] + r[4] * W[10] + r[5] * W[15] + r[6] * W[21] + r[7] * W[28] + r[8] * W[36] + r[9] * W[45] + r[10] * W[55] + r[11] * W[66];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[0] * W[1] + r[1] * W[2] + r[2] * W[4] + r[3] * W[7] + r[4] * W[11] + r[5] * W[16] + r[6] * W[22] + r[7] * W[29] + r[8] * W[37] + r[9] * W[46] + r[10] * W[56] + r[11] * W[67];
+    acc += r[1] * Wr[1];
+    Wr[2] = r[0] * W[3] + r[1] * W[4] + r[2] * W[5] + r[3] * W[8] + r[4] * W[12] + r[5] * W[17] + r[6] * W[23] + r[7] * W[30] + r[8] * W[38] + r[9] * W[47] + r[10] * W[57] + r[11] * W[68];
+    acc += r[2] * Wr[2];
+    Wr[3] = r[0] * W[6] + r[1] * W[7] + r[2] * W[8] + r[3] * W[9] + r[4] * W[13] + r[5] * W[18] + r[6] * W[24] + r[7] * W[31] + r[8] * W[39] + r[9] * W[48] + r[10] * W[58] + r[11] * W[69];
+    acc += r[3] * Wr[3];
+    Wr[4] = r[0] * W[10] + r[1] * W[11] + r[2] * W[12] + r[3] * W[13] + r[4] * W[14] + r[5] * W[19] + r[6] * W[25] + r[7] * W[32] + r[8] * W[40] + r[9] * W[49] + r[10] * W[59] + r[11] * W[70];
+    acc += r[4] * Wr[4];
+    Wr[5] = r[0] * W[15] + r[1] * W[16] + r[2] * W[17] + r[3] * W[18] + r[4] * W[19] + r[5] * W[20] + r[6] * W[26] + r[7] * W[33] + r[8] * W[41] + r[9] * W[50] + r[10] * W[60] + r[11] * W[71];
+    acc += r[5] * Wr[5];
+    Wr[6] = r[0] * W[21] + r[1] * W[22] + r[2] * W[23] + r[3] * W[24] + r[4] * W[25] + r[5] * W[26] + r[6] * W[27] + r[7] * W[34] + r[8] * W[42] + r[9] * W[51] + r[10] * W[61] + r[11] * W[72];
+    acc += r[6] * Wr[6];
+    Wr[7] = r[0] * W[28] + r[1] * W[29] + r[2] * W[30] + r[3] * W[31] + r[4] * W[32] + r[5] * W[33] + r[6] * W[34] + r[7] * W[35] + r[8] * W[43] + r[9] * W[52] + r[10] * W[62] + r[11] * W[73];
+    acc += r[7] * Wr[7];
+    Wr[8] = r[0] * W[36] + r[1] * W[37] + r[2] * W[38] + r[3] * W[39] + r[4] * W[40] + r[5] * W[41] + r[6] * W[42] + r[7] * W[43] + r[8] * W[44] + r[9] * W[53] + r[10] * W[63] + r[11] * W[74];
+    acc += r[8] * Wr[8];
+    Wr[9] = r[0] * W[45] + r[1] * W[46] + r[2] * W[47] + r[3] * W[48] + r[4] * W[49] + r[5] * W[50] + r[6] * W[51] + r[7] * W[52] + r[8] * W[53] + r[9] * W[54] + r[10] * W[64] + r[11] * W[75];
+    acc += r[9] * Wr[9];
+    Wr[10] = r[0] * W[55] + r[1] * W[56] + r[2] * W[57] + r[3] * W[58] + r[4] * W[59] + r[5] * W[60] + r[6] * W[61] + r[7] * W[62] + r[8] * W[63] + r[9] * W[64] + r[10] * W[65] + r[11] * W[76];
+    acc += r[10] * Wr[10];
+    Wr[11] = r[0] * W[66] + r[1] * W[67] + r[2] * W[68] + r[3] * W[69] + r[4] * W[70] + r[5] * W[71] + r[6] * W[72] + r[7] * W[73] + r[8] * W[74] + r[9] * W[75] + r[10] * W[76] + r[11] * W[77];
+    acc += r[11] * Wr[11];
+    return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the QN pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_QN(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= fabs(M[12] - M[1]) > SYMMETRY_TOLERANCE * (fabs(M[12]) + fabs(M[1]));
+    bad |= fabs(M[24] - M[2]) > SYMMETRY_TOLERANCE * (fabs(M[24]) + fabs(M[2]));
+    bad |= fabs(M[25] - M[14]) > SYMMETRY_TOLERANCE * (fabs(M[25]) + fabs(M[14]));
+    bad |= fabs(M[36] - M[3]) > SYMMETRY_TOLERANCE * (fabs(M[36]) + fabs(M[3]));
+    bad |= fabs(M[37] - M[15]) > SYMMETRY_TOLERANCE * (fabs(M[37]) + fabs(M[15]));
+    bad |= fabs(M[38] - M[27]) > SYMMETRY_TOLERANCE * (fabs(M[38]) + fabs(M[27]));
+    bad |= fabs(M[48] - M[4]) > SYMMETRY_TOLERANCE * (fabs(M[48]) + fabs(M[4]));
+    bad |= fabs(M[49] - M[16]) > SYMMETRY_TOLERANCE * (fabs(M[49]) + fabs(M[16]));
+    bad |= fabs(M[50] - M[28]) > SYMMETRY_TOLERANCE * (fabs(M[50]) + fabs(M[28]));
+    bad |= fabs(M[51] - M[40]) > SYMMETRY_TOLERANCE * (fabs(M[51]) + fabs(M[40]));
+    bad |= fabs(M[60] - M[5]) > SYMMETRY_TOLERANCE * (fabs(M[60]) + fabs(M[5]));
+    bad |= fabs(M[61] - M[17]) > SYMMETRY_TOLERANCE * (fabs(M[61]) + fabs(M[17]));
+    bad |= fabs(M[62] - M[29]) > SYMMETRY_TOLERANCE * (fabs(M[62]) + fabs(M[29]));
+    bad |= fabs(M[63] - M[41]) > SYMMETRY_TOLERANCE * (fabs(M[63]) + fabs(M[41]));
+    bad |= fabs(M[64] - M[53]) > SYMMETRY_TOLERANCE * (fabs(M[64]) + fabs(M[53]));
+    bad |= fabs(M[72] - M[6]) > SYMMETRY_TOLERANCE * (fabs(M[72]) + fabs(M[6]));
+    bad |= fabs(M[73] - M[18]) > SYMMETRY_TOLERANCE * (fabs(M[73]) + fabs(M[18]));
+    bad |= fabs(M[74] - M[30]) > SYMMETRY_TOLERANCE * (fabs(M[74]) + fabs(M[30]));
+    bad |= fabs(M[75] - M[42]) > SYMMETRY_TOLERANCE * (fabs(M[75]) + fabs(M[42]));
+    bad |= fabs(M[76] - M[54]) > SYMMETRY_TOLERANCE * (fabs(M[76]) + fabs(M[54]));
+    bad |= fabs(M[77] - M[66]) > SYMMETRY_TOLERANCE * (fabs(M[77]) + fabs(M[66]));
+    bad |= fabs(M[84] - M[7]) > SYMMETRY_TOLERANCE * (fabs(M[84]) + fabs(M[7]));
+    bad |= fabs(M[85] - M[19]) > SYMMETRY_TOLERANCE * (fabs(M[85]) + fabs(M[19]));
+    bad |= fabs(M[86] - M[31]) > SYMMETRY_TOLERANCE * (fabs(M[86]) + fabs(M[31]));
+    bad |= fabs(M[87] - M[43]) > SYMMETRY_TOLERANCE * (fabs(M[87]) + fabs(M[43]));
+    bad |= fabs(M[88] - M[55]) > SYMMETRY_TOLERANCE * (fabs(M[88]) + fabs(M[55]));
+    bad |= fabs(M[89] - M[67]) > SYMMETRY_TOLERANCE * (fabs(M[89]) + fabs(M[67]));
+    bad |= fabs(M[90] - M[79]) > SYMMETRY_TOLERANCE * (fabs(M[90]) + fabs(M[79]));
+    bad |= fabs(M[96] - M[8]) > SYMMETRY_TOLERANCE * (fabs(M[96]) + fabs(M[8]));
+    bad |= fabs(M[97] - M[20]) > SYMMETRY_TOLERANCE * (fabs(M[97]) + fabs(M[20]));
+    bad |= fabs(M[98] - M[32]) > SYMMETRY_TOLERANCE * (fabs(M[98]) + fabs(M[32]));
+    bad |= fabs(M[99] - M[44]) > SYMMETRY_TOLERANCE * (fabs(M[99]) + fabs(M[44]));
+    bad |= fabs(M[100] - M[56]) > SYMMETRY_TOLERANCE * (fabs(M[100]) + fabs(M[56]));
+    bad |= fabs(M[101] - M[68]) > SYMMETRY_TOLERANCE * (fabs(M[101]) + fabs(M[68]));
+    bad |= fabs(M[102] - M[80]) > SYMMETRY_TOLERANCE * (fabs(M[102]) + fabs(M[80]));
+    bad |= fabs(M[103] - M[92]) > SYMMETRY_TOLERANCE * (fabs(M[103]) + fabs(M[92]));
+    bad |= fabs(M[108] - M[9]) > SYMMETRY_TOLERANCE * (fabs(M[108]) + fabs(M[9]));
+    bad |= fabs(M[109] - M[21]) > SYMMETRY_TOLERANCE * (fabs(M[109]) + fabs(M[21]));
+    bad |= fabs(M[110] - M[33]) > SYMMETRY_TOLERANCE * (fabs(M[110]) + fabs(M[33]));
+    bad |= fabs(M[111] - M[45]) > SYMMETRY_TOLERANCE * (fabs(M[111]) + fabs(M[45]));
+    bad |= fabs(M[112] - M[57]) > SYMMETRY_TOLERANCE * (fabs(M[112]) + fabs(M[57]));
+    bad |= fabs(M[113] - M[69]) > SYMMETRY_TOLERANCE * (fabs(M[113]) + fabs(M[69]));
+    bad |= fabs(M[114] - M[81]) > SYMMETRY_TOLERANCE * (fabs(M[114]) + fabs(M[81]));
+    bad |= fabs(M[115] - M[93]) > SYMMETRY_TOLERANCE * (fabs(M[115]) + fabs(M[93]));
+    bad |= fabs(M[116] - M[105]) > SYMMETRY_TOLERANCE * (fabs(M[116]) + fabs(M[105]));
+    bad |= fabs(M[120] - M[10]) > SYMMETRY_TOLERANCE * (fabs(M[120]) + fabs(M[10]));
+    bad |= fabs(M[121] - M[22]) > SYMMETRY_TOLERANCE * (fabs(M[121]) + fabs(M[22]));
+    bad |= fabs(M[122] - M[34]) > SYMMETRY_TOLERANCE * (fabs(M[122]) + fabs(M[34]));
+    bad |= fabs(M[123] - M[46]) > SYMMETRY_TOLERANCE * (fabs(M[123]) + fabs(M[46]));
+    bad |= fabs(M[124] - M[58]) > SYMMETRY_TOLERANCE * (fabs(M[124]) + fabs(M[58]));
+    bad |= fabs(M[125] - M[70]) > SYMMETRY_TOLERANCE * (fabs(M[125]) + fabs(M[70]));
+    bad |= fabs(M[126] - M[82]) > SYMMETRY_TOLERANCE * (fabs(M[126]) + fabs(M[82]));
+    bad |= fabs(M[127] - M[94]) > SYMMETRY_TOLERANCE * (fabs(M[127]) + fabs(M[94]));
+    bad |= fabs(M[128] - M[106]) > SYMMETRY_TOLERANCE * (fabs(M[128]) + fabs(M[106]));
+    bad |= fabs(M[129] - M[118]) > SYMMETRY_TOLERANCE * (fabs(M[129]) + fabs(M[118]));
+    bad |= fabs(M[132] - M[11]) > SYMMETRY_TOLERANCE * (fabs(M[132]) + fabs(M[11]));
+    bad |= fabs(M[133] - M[23]) > SYMMETRY_TOLERANCE * (fabs(M[133]) + fabs(M[23]));
+    bad |= fabs(M[134] - M[35]) > SYMMETRY_TOLERANCE * (fabs(M[134]) + fabs(M[35]));
+    bad |= fabs(M[135] - M[47]) > SYMMETRY_TOLERANCE * (fabs(M[135]) + fabs(M[47]));
+    bad |= fabs(M[136] - M[59]) > SYMMETRY_TOLERANCE * (fabs(M[136]) + fabs(M[59]));
+    bad |= fabs(M[137] - M[71]) > SYMMETRY_TOLERANCE * (fabs(M[137]) + fabs(M[71]));
+    bad |= fabs(M[138] - M[83]) > SYMMETRY_TOLERANCE * (fabs(M[138]) + fabs(M[83]));
+    bad |= fabs(M[139] - M[95]) > SYMMETRY_TOLERANCE * (fabs(M[139]) + fabs(M[95]));
+    bad |= fabs(M[140] - M[107]) > SYMMETRY_TOLERANCE * (fabs(M[140]) + fabs(M[107]));
+    bad |= fabs(M[141] - M[119]) > SYMMETRY_TOLERANCE * (fabs(M[141]) + fabs(M[119]));
+    bad |= fabs(M[142] - M[131]) > SYMMETRY_TOLERANCE * (fabs(M[142]) + fabs(M[131]));
+    if (bad) {
+        return QUADROTOR_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[12];
+    out[2] = M[13];
+    out[3] = M[24];
+    out[4] = M[25];
+    out[5] = M[26];
+    out[6] = M[36];
+    out[7] = M[37];
+    out[8] = M[38];
+    out[9] = M[39];
+    out[10] = M[48];
+    out[11] = M[49];
+    out[12] = M[50];
+    out[13] = M[51];
+    out[14] = M[52];
+    out[15] = M[60];
+    out[16] = M[61];
+    out[17] = M[62];
+    out[18] = M[63];
+    out[19] = M[64];
+    out[20] = M[65];
+    out[21] = M[72];
+    out[22] = M[73];
+    out[23] = M[74];
+    out[24] = M[75];
+    out[25] = M[76];
+    out[26] = M[77];
+    out[27] = M[78];
+    out[28] = M[84];
+    out[29] = M[85];
+    out[30] = M[86];
+    out[31] = M[87];
+    out[32] = M[88];
+    out[33] = M[89];
+    out[34] = M[90];
+    out[35] = M[91];
+    out[36] = M[96];
+    out[37] = M[97];
+    out[38] = M[98];
+    out[39] = M[99];
+    out[40] = M[100];
+    out[41] = M[101];
+    out[42] = M[102];
+    out[43] = M[103];
+    out[44] = M[104];
+    out[45] = M[108];
+    out[46] = M[109];
+    out[47] = M[110];
+    out[48] = M[111];
+    out[49] = M[112];
+    out[50] = M[113];
+    out[51] = M[114];
+    out[52] = M[115];
+    out[53] = M[116];
+    out[54] = M[117];
+    out[55] = M[120];
+    out[56] = M[121];
+    out[57] = M[122];
+    out[58] = M[123];
+    out[59] = M[124];
+    out[60] = M[125];
+    out[61] = M[126];
+    out[62] = M[127];
+    out[63] = M[128];
+    out[64] = M[129];
+    out[65] = M[130];
+    out[66] = M[132];
+    out[67] = M[133];
+    out[68] = M[134];
+    out[69] = M[135];
+    out[70] = M[136];
+    out[71] = M[137];
+    out[72] = M[138];
+    out[73] = M[139];
+    out[74] = M[140];
+    out[75] = M[141];
+    out[76] = M[142];
+    out[77] = M[143];
+    return QUADROTOR_MPC_OK;
 }
 
 /* Exact slack penalty of a violation v of a soft row (the optimal slack is max(0, v)). */
@@ -158,13 +575,16 @@ static void initial_guess(const real *x0)
     }
     mem.prepared = 0;
     mem.consumed = 0;
+    mem.failed = 0;
     mem.warm = 0;
+    mem.steady = 0;
+    mem.reuses = 0;
 }
 
 int quadrotor_mpc_init(void)
 {
     int k;
-    copy(mem.P, default_P, NX * NX);
+    copy(mem.P, default_P, NNZ_P);
     copy(mem.u_bound, default_u_bound, 8);
     copy(mem.x_bound, default_x_bound, 4);
     for (k = 0; k <= N; ++k) {
@@ -173,13 +593,19 @@ int quadrotor_mpc_init(void)
         if (k < N) {
             copy(mem.u_ref[k], default_u_ref, NU);
             copy(mem.y_ref[k], default_y_ref, NYM);
-            copy(mem.Q[k], default_Q, NX * NX);
-            copy(mem.R[k], default_R, NU * NU);
-            copy(mem.W[k], default_W, 1);
+            copy(mem.Q[k], default_Q, NNZ_Q);
+            copy(mem.R[k], default_R, NNZ_R);
+            copy(mem.W[k], default_W, NNZ_W);
         }
     }
     quadrotor_qp_default_settings(&mem.qp_settings);
     mem.qp_settings.max_iter = 30;
+    mem.qp_settings.rt_iterations = 1;
+    mem.settings.rt_iterations = 1;
+    mem.settings.rt_reuse = 10;
+    mem.settings.rt_reuse_step = 0.01;
+    mem.settings.rt_corrector = mem.qp_settings.rt_corrector;
+    mem.settings.rt_sigma = mem.qp_settings.rt_sigma;
     mem.settings.qp_max_iter = mem.qp_settings.max_iter;
     mem.settings.sqp_max_iter = 100;
     mem.settings.shift = 1;
@@ -245,19 +671,34 @@ int quadrotor_mpc_set_p(int stage, const real *p)
     return set_stages(mem.p[0], NPM, N + 1, stage, p, NP);
 }
 
-/* Weights of stages first..last (NULL: unchanged), after checks. */
+/* Weights of stages first..last (NULL: unchanged), after checks: finite, symmetric, zero
+ * outside the generation-time patterns (the solver multiplies only the patterns' entries). */
+/* 1 if every weight given (not NULL) is finite */
+static int weights_finite(const real *Q, const real *R, const real *W)
+{
+    return !((Q && !finite(Q, NX * NX)) || (R && !finite(R, NU * NU)) || (W && !finite(W, 1)));
+}
+
+/* NaN or Inf in any given weight: NONFINITE_INPUT; then an entry outside the weight's
+ * pattern, or not symmetric: BAD_ARGUMENT; nothing changed in either case. */
 static int set_weights(int first, int last, const real *Q, const real *R, const real *W)
 {
+    real q[NNZ_Q] = {0}, r[NNZ_R] = {0}, wy[NNZ_W] = {0};
     int k;
-    if ((Q && !finite(Q, NX * NX)) || (R && !finite(R, NU * NU)) || (W && !finite(W, 1))) {
+    if (!weights_finite(Q, R, W)) {
         return QUADROTOR_MPC_NONFINITE_INPUT;
     }
+    if ((Q && pack_Q(Q, q) != QUADROTOR_MPC_OK) || (R && pack_R(R, r) != QUADROTOR_MPC_OK)
+        ) {
+        return QUADROTOR_MPC_BAD_ARGUMENT;
+    }
+    (void)wy;
     for (k = first; k <= last; ++k) {
         if (Q) {
-            copy(mem.Q[k], Q, NX * NX);
+            copy(mem.Q[k], q, NNZ_Q);
         }
         if (R) {
-            copy(mem.R[k], R, NU * NU);
+            copy(mem.R[k], r, NNZ_R);
         }
     }
     mem.prepared = 0;
@@ -266,17 +707,23 @@ static int set_weights(int first, int last, const real *Q, const real *R, const 
 
 int quadrotor_mpc_set_weights(const real *Q, const real *R, const real *P, const real *W)
 {
+    real pn[NNZ_P] = {0};
+    int status;
     if (!mem.initialized) {
         return QUADROTOR_MPC_BAD_ARGUMENT;
     }
-    if (P && !finite(P, NX * NX)) {
+    if ((P && !finite(P, NX * NX)) || !weights_finite(Q, R, W)) {
         return QUADROTOR_MPC_NONFINITE_INPUT;
     }
-    if (set_weights(0, N - 1, Q, R, W) != QUADROTOR_MPC_OK) {
-        return QUADROTOR_MPC_NONFINITE_INPUT;
+    if (P && pack_QN(P, pn) != QUADROTOR_MPC_OK) {
+        return QUADROTOR_MPC_BAD_ARGUMENT;
+    }
+    status = set_weights(0, N - 1, Q, R, W);
+    if (status != QUADROTOR_MPC_OK) {
+        return status;
     }
     if (P) {
-        copy(mem.P, P, NX * NX);
+        copy(mem.P, pn, NNZ_P);
     }
     return QUADROTOR_MPC_OK;
 }
@@ -299,7 +746,10 @@ void quadrotor_mpc_get_settings(struct quadrotor_mpc_settings *settings)
 int quadrotor_mpc_set_settings(const struct quadrotor_mpc_settings *settings)
 {
     const struct quadrotor_mpc_settings *s = settings;
-    if (s == 0 || s->qp_max_iter < 1 || s->qp_max_iter > 1000 || s->sqp_max_iter < 1 || s->sqp_max_iter > 10000
+    if (s == 0 || s->rt_iterations < 1 || s->rt_iterations > 8 || s->rt_reuse < 0 || s->rt_reuse > 1000
+        || !(s->rt_reuse_step >= 0.0) || !isfinite(s->rt_reuse_step) || s->qp_max_iter < 1 || s->qp_max_iter > 1000
+        || s->rt_corrector < 0 || s->rt_corrector > 1 || !(s->rt_sigma > 0.0) || !(s->rt_sigma <= 1.0)
+        || s->sqp_max_iter < 1 || s->sqp_max_iter > 10000
         || !(s->sqp_tol > 0.0) || !(s->qp_tol > 0.0) || !(s->qp_tol_comp > 0.0)
         || !(s->levenberg_marquardt >= 0.0) || !isfinite(s->levenberg_marquardt)
         || !isfinite(s->sqp_tol) || !isfinite(s->qp_tol) || !isfinite(s->qp_tol_comp)) {
@@ -307,6 +757,9 @@ int quadrotor_mpc_set_settings(const struct quadrotor_mpc_settings *settings)
     }
     mem.settings = *s;
     mem.qp_settings.max_iter = s->qp_max_iter;
+    mem.qp_settings.rt_iterations = s->rt_iterations;
+    mem.qp_settings.rt_corrector = s->rt_corrector;
+    mem.qp_settings.rt_sigma = s->rt_sigma;
     mem.qp_settings.tol_stat = mem.qp_settings.tol_eq = mem.qp_settings.tol_ineq = s->qp_tol;
     mem.qp_settings.tol_comp = s->qp_tol_comp;
     mem.prepared = 0;
@@ -318,11 +771,12 @@ int quadrotor_mpc_set_settings(const struct quadrotor_mpc_settings *settings)
 static int linearize(real *cost_out)
 {
     real cost = 0.0, dxr[NX], Wr[NX], xn[NX];
-    int k, i, j, l;
+    int k, i, j;
     real *restrict c;
-    (void)j; (void)l;
+    (void)j;
     for (k = 0; k < N; ++k) {
-        if (quadrotor_F_and_jacobians(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]) != QUADROTOR_OK) {
+        /* the QP keeps the structural nonzeros only: the model writes them packed */
+        if (quadrotor_F_and_jacobians_nz(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]) != QUADROTOR_OK) {
             return QUADROTOR_MPC_MODEL_FAILURE;
         }
         c = mem.qp.c[k];
@@ -331,38 +785,60 @@ static int linearize(real *cost_out)
         }
     }
     for (k = 0; k <= N; ++k) {
-        const real *W = k < N ? mem.Q[k] : mem.P;
         for (i = 0; i < NX; ++i) {
             dxr[i] = mem.x[k][i] - mem.x_ref[k][i];
         }
-        cost += weighted(W, dxr, Wr, NX);
-        copy(mem.qp.Q[k], W, NX * NX);
-        copy(mem.qp.q[k], Wr, NX);
         if (k == N) {
+            cost += weighted_QN(mem.P, dxr, Wr);
+            copy(mem.qp.QN, mem.P, NNZ_P);
+            copy(mem.qp.q[N], Wr, NX);
             break;
         }
+        cost += weighted_Q(mem.Q[k], dxr, Wr);
+        copy(mem.qp.Q[k], mem.Q[k], NNZ_Q);
+        copy(mem.qp.q[k], Wr, NX);
         {
             real dur[NU], Rr[NU];
             for (i = 0; i < NU; ++i) {
                 dur[i] = mem.u[k][i] - mem.u_ref[k][i];
             }
-            cost += weighted(mem.R[k], dur, Rr, NU);
-            copy(mem.qp.R[k], mem.R[k], NU * NU);
+            cost += weighted_R(mem.R[k], dur, Rr);
+            copy(mem.qp.R[k], mem.R[k], NNZ_R);
             copy(mem.qp.r[k], Rr, NU);
-            for (i = 0; i < NU * NX; ++i) {
-                mem.qp.S[k][i] = 0.0;
-            }
         }
     }
     if (mem.settings.levenberg_marquardt > 0.0) {
-        for (k = 0; k <= N; ++k) {
-            for (i = 0; i < NX; ++i) {
-                mem.qp.Q[k][i * NX + i] += mem.settings.levenberg_marquardt;
-            }
-            for (i = 0; i < NU && k < N; ++i) {
-                mem.qp.R[k][i * NU + i] += mem.settings.levenberg_marquardt;
-            }
+        const real lm = mem.settings.levenberg_marquardt;
+        for (k = 0; k < N; ++k) {
+            mem.qp.Q[k][0] += lm;
+            mem.qp.Q[k][1] += lm;
+            mem.qp.Q[k][2] += lm;
+            mem.qp.Q[k][3] += lm;
+            mem.qp.Q[k][4] += lm;
+            mem.qp.Q[k][5] += lm;
+            mem.qp.Q[k][6] += lm;
+            mem.qp.Q[k][7] += lm;
+            mem.qp.Q[k][8] += lm;
+            mem.qp.Q[k][9] += lm;
+            mem.qp.Q[k][10] += lm;
+            mem.qp.Q[k][11] += lm;
+            mem.qp.R[k][0] += lm;
+            mem.qp.R[k][1] += lm;
+            mem.qp.R[k][2] += lm;
+            mem.qp.R[k][3] += lm;
         }
+        mem.qp.QN[0] += lm;
+        mem.qp.QN[2] += lm;
+        mem.qp.QN[5] += lm;
+        mem.qp.QN[9] += lm;
+        mem.qp.QN[14] += lm;
+        mem.qp.QN[20] += lm;
+        mem.qp.QN[27] += lm;
+        mem.qp.QN[35] += lm;
+        mem.qp.QN[44] += lm;
+        mem.qp.QN[54] += lm;
+        mem.qp.QN[65] += lm;
+        mem.qp.QN[77] += lm;
     }
     /* input boxes on the step: sign du >= sign (bound - u) */
     for (k = 0; k < N; ++k) {
@@ -428,24 +904,35 @@ static void shift(void)
 }
 
 /* Linearize and set up the QP up to its first factorization (x0 does not enter it).
- * A trajectory the model cannot evaluate is replaced by the guess from ``restart``. */
-static int prepare_now(const real *restart)
+ * A trajectory the model cannot evaluate is replaced by the guess from ``restart``;
+ * with ``retry`` that guess is linearized at once (a second linearization: for solve
+ * and the first preparation), else at the next preparation. A QP whose factorization
+ * overflows (weights or Jacobians too large, an indefinite Hessian) is QP_FAILURE. A
+ * failure is kept in mem.failed: feedback then writes the safe control without
+ * preparing again, so the real-time step's work stays bounded. */
+static int prepare_now(const real *restart, int may_reuse, int retry)
 {
     real cost = 0.0;
     int status = linearize(&cost);
     if (status != QUADROTOR_MPC_OK) {
         initial_guess(restart);
-        status = linearize(&cost);
+        status = retry ? linearize(&cost) : status;
     }
     if (status == QUADROTOR_MPC_OK) {
         zero_step();
         mem.qp_settings.warm_start = mem.warm ? 2 : 0;
+        /* a steady plan one sample on: the previous factorization, shifted, serves */
+        mem.qp_settings.reuse = may_reuse && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
+        mem.reuses = mem.qp_settings.reuse ? mem.reuses + 1 : 0;
+        mem.stats.reused = mem.qp_settings.reuse;
         if (quadrotor_qp_setup(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work) != QUADROTOR_QP_OK) {
-            status = QUADROTOR_MPC_MODEL_FAILURE;  /* a Jacobian overflowed */
+            status = QUADROTOR_MPC_QP_FAILURE;
+            mem.warm = 0;   /* the next QP starts cold */
         }
     }
     mem.stats.cost = cost;
     mem.prepared = status == QUADROTOR_MPC_OK;
+    mem.failed = status;
     return status;
 }
 
@@ -454,11 +941,14 @@ int quadrotor_mpc_prepare(void)
     if (!mem.initialized) {
         return QUADROTOR_MPC_BAD_ARGUMENT;
     }
-    if (mem.consumed && mem.settings.shift) {
-        shift();
+    {
+        const int shifted = mem.consumed && mem.settings.shift;
+        if (shifted) {
+            shift();
+        }
+        mem.consumed = 0;
+        return prepare_now(mem.x[0], shifted, 0);
     }
-    mem.consumed = 0;
-    return prepare_now(mem.x[0]);
 }
 
 /* The control written in every case: u_0 of the current plan, within the bounds. */
@@ -470,14 +960,18 @@ static void write_control(real *u0)
     }
 }
 
-/* Insert x0, solve the QP and take the step alpha (1 in real-time iteration). */
-static int solve_qp(const real *x0)
+/* Insert x0 and run the QP: in real-time iteration the fixed work of rt_iterations
+ * interior-point iterations (the first on the factorization of prepare), else a solve to
+ * convergence. The caller takes the full step. */
+static int solve_qp(const real *x0, int realtime)
 {
     int i, status;
     for (i = 0; i < NX; ++i) {
         mem.qp.x0[i] = x0[i] - mem.x[0][i];
     }
-    if (mem.prepared) {
+    if (realtime) {  /* the caller made sure the QP is prepared */
+        status = quadrotor_qp_step_prepared(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
+    } else if (mem.prepared) {
         status = quadrotor_qp_solve_prepared(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
     } else {
         zero_step();
@@ -492,7 +986,7 @@ static int solve_qp(const real *x0)
     mem.stats.res_eq = mem.qp_stats.res_eq;
     mem.stats.res_ineq = mem.qp_stats.res_ineq;
     mem.stats.mu = mem.qp_stats.mu;
-    if (status == QUADROTOR_QP_MAX_ITER || status == QUADROTOR_QP_NUMERICAL) {
+    if (!realtime && (status == QUADROTOR_QP_MAX_ITER || status == QUADROTOR_QP_NUMERICAL)) {
         /* capped or stalled: the QP returned its best iterate, used only if it (nearly)
          * meets the dynamics and the rows */
         const real limit = sqrt(mem.qp_settings.tol_eq);
@@ -534,24 +1028,34 @@ int quadrotor_mpc_feedback(const real *x0, real *u0)
     mem.stats.sqp_iterations = 1;
     mem.stats.qp_iterations = 0;
     mem.stats.qp_iterations_total = 0;
+    mem.steady = 0;
     if (!finite(x0, NX)) {
         status = QUADROTOR_MPC_NONFINITE_INPUT;
     } else {
-        status = mem.prepared ? QUADROTOR_MPC_OK : prepare_now(x0);
+        /* not prepared: the first feedback, or references or weights changed after prepare
+         * (a preparation's work more); after a failed preparation the safe control */
+        status = mem.prepared ? QUADROTOR_MPC_OK : (mem.failed ? mem.failed : prepare_now(x0, 0, 1));
         if (status == QUADROTOR_MPC_OK) {
-            status = solve_qp(x0);
+            status = solve_qp(x0, 1);
         }
         if (status == QUADROTOR_MPC_OK || status == QUADROTOR_MPC_MAX_ITER) {
+            /* the full step into the plan; its size; steady: a full step that moved no input
+             * by more than rt_reuse_step of its range */
+            real size = 0.0, input_step = 0.0;
             copy(mem.x[0], x0, NX);
             for (k = 0; k < N; ++k) {
                 for (i = 0; i < NX; ++i) {
                     mem.x[k + 1][i] += mem.sol.x[k + 1][i];
+                    size = at_least(fabs(mem.sol.x[k + 1][i]), size);
                 }
                 for (i = 0; i < NU; ++i) {
                     mem.u[k][i] += mem.sol.u[k][i];
+                    size = at_least(fabs(mem.sol.u[k][i]), size);
+                    input_step = at_least(fabs(mem.sol.u[k][i]) * inv_u_range[i], input_step);
                 }
             }
-            mem.stats.step = step_size();
+            mem.stats.step = size;
+            mem.steady = mem.qp_stats.alpha >= RT_STEADY_ALPHA && input_step <= mem.settings.rt_reuse_step;
         } else if (status == QUADROTOR_MPC_MODEL_FAILURE) {
             /* the plan cannot be evaluated: apply its first input, restart the guess from x0 */
             real u_safe[NU];
@@ -590,7 +1094,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         for (i = 0; i < NX; ++i) {
             r[i] = x[k][i] - mem.x_ref[k][i];
         }
-        phi += weighted(k < N ? mem.Q[k] : mem.P, r, Wr, NX);
+        phi += k < N ? weighted_Q(mem.Q[k], r, Wr) : weighted_QN(mem.P, r, Wr);
         for (j = 0; j < NBX && k > 0; ++j) {
             phi += penalty(x_sign[j] * (mem.x_bound[j] - x[k][x_index[j]]));
         }
@@ -600,7 +1104,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         for (i = 0; i < NU; ++i) {
             ru[i] = u[k][i] - mem.u_ref[k][i];
         }
-        phi += weighted(mem.R[k], ru, Wru, NU);
+        phi += weighted_R(mem.R[k], ru, Wru);
         if (quadrotor_F(x[k], u[k], mem.p[k], xn) != QUADROTOR_OK) {
             return (real)HUGE_VAL;
         }
@@ -629,11 +1133,11 @@ int quadrotor_mpc_solve(const real *x0, real *u0)
         real phi0, alpha = 1.0, scale = 1.0, step;
         int qp_status, tries;
         mem.stats.sqp_iterations = it + 1;
-        status = prepare_now(x0);
+        status = prepare_now(x0, 0, 1);
         if (status != QUADROTOR_MPC_OK) {
             break;
         }
-        qp_status = solve_qp(x0);
+        qp_status = solve_qp(x0, 0);
         if (qp_status == QUADROTOR_MPC_QP_FAILURE) {
             status = qp_status;
             break;
@@ -696,6 +1200,18 @@ int quadrotor_mpc_solve(const real *x0, real *u0)
     mem.prepared = 0;
     mem.consumed = 0;
     mem.stats.status = status;
+    return status;
+}
+
+int quadrotor_mpc_start(const real *x0)
+{
+    real u0[NU];
+    int status = quadrotor_mpc_set_initial_guess(x0);
+    if (status != QUADROTOR_MPC_OK) {
+        return status;
+    }
+    status = quadrotor_mpc_solve(x0, u0);
+    (void)quadrotor_mpc_prepare();
     return status;
 }
 

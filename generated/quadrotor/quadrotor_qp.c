@@ -4,6 +4,13 @@
  */
 #include <math.h>
 #include "quadrotor_qp.h"
+/* GCC's scheduler before register allocation spreads the loads of the long unrolled sums
+ * apart and then spills the registers it ran out of: on the Cortex-M4F that cost the
+ * Riccati factorization and the model's Jacobians 14-18% more instructions. Only that
+ * pass is turned off, for this file, whatever the build's flags (clang has no such pass). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
 
 /* Short names for the fixed sizes (this file only). */
 #define N QUADROTOR_QP_N
@@ -37,6 +44,9 @@ static const real x_sign[NBX] = {1.0, 1.0, (-1.0), (-1.0)};
 void quadrotor_qp_default_settings(struct quadrotor_qp_settings *settings)
 {
     settings->max_iter = 30;
+    settings->rt_iterations = 1;
+    settings->reuse = 0;
+    settings->rt_corrector = 1;
     settings->warm_start = 0;
     settings->tol_stat = 1e-08;
     settings->tol_eq = 1e-08;
@@ -46,6 +56,7 @@ void quadrotor_qp_default_settings(struct quadrotor_qp_settings *settings)
     settings->warm_floor = 0.0001;
     settings->warm_floor_slack = 0.001;
     settings->reg = 1e-10;
+    settings->rt_sigma = 0.1;
 }
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
@@ -80,10 +91,8 @@ static real max_abs(const real *v, int n, real acc)
 {
     int i;
     for (i = 0; i < n; ++i) {
-        real a = fabs(v[i]);
-        if (!(a <= acc)) {
-            acc = a;  /* also propagates NaN */
-        }
+        const real a = fabs(v[i]);
+        acc = a <= acc ? acc : a;  /* also propagates NaN */
     }
     return acc;
 }
@@ -123,428 +132,4160 @@ static void row_gradient(const data_t *d, const real *coef, real (*gx)[NX], real
     }
 }
 
-/* Hessians of the Newton system at stage k (built per stage, not stored):
- * [Q S'; S R] + sum_rows weight * a a'. St and Rt are written for k < N only. */
-static void stage_hessians(const data_t *restrict d, const real *restrict weight, int k,
-    real *restrict Qt, real *restrict St, real *restrict Rt)
-{
-    int j, a;
-    for (a = 0; a < NX * NX; ++a) {
-        Qt[a] = d->Q[k][a];
-    }
-    if (k < N) {
-        for (a = 0; a < NU * NX; ++a) {
-            St[a] = d->S[k][a];
-        }
-        for (a = 0; a < NU * NU; ++a) {
-            Rt[a] = d->R[k][a];
-        }
-        for (j = 0; j < NBU; ++j) {
-            Rt[u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
-        }
-    }
-    if (k >= 1) {
-        for (j = 0; j < NBX; ++j) {
-            Qt[x_index[j] * NX + x_index[j]] += weight[ROW_X + (k - 1) * NBX + j];
-        }
-    }
-    (void)j; (void)weight;
-}
-
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
- *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
- * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, and Sb, built per
- * stage on the stack: the solves need only K, Lr and P.
- * Products with A and B run over their structural nonzeros only (68 of 144 in A,
- * 48 of 48 in B), unrolled; B'PA is formed as (PB)'A, the
- * cheaper order for these patterns. A pivot below reg is replaced by reg
- * (regularization: a singular input Hessian does not break the sweep). Returns the
- * number of regularized pivots. */
-static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
+ *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed),
+ * with (Qt, St, Rt) the stage Hessians plus the rows' barrier weights. P is stored as lower
+ * triangles and read as such. Every product runs over structural nonzeros only, unrolled
+ * (68 of 144 in A, 48 of 48 in B; the Hessians' patterns); B'PA is formed as (PB)'A,
+ * the cheaper order for these patterns. A pivot below reg is replaced by reg
+ * (regularization: a singular input Hessian does not break the sweep). The work per stage
+ * is fixed: no branch depends on the data. last: the sweep stops after stage last (0: the
+ * whole factorization; N-1: the last stage only, see shift_factorization). */
+static void riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w,
+    int last)
 {
-    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU], Sb[NU * NX];
-    int k, i, j, l, regularized = 0;
-    stage_hessians(d, weight, N, w->P[N], St, Rt);
-    for (k = N - 1; k >= 0; --k) {
+    real PA[NX * NX], PB[NX * NU], Sb[NU * NX];
+    int k, i;
+    {
+        real *restrict Pn = w->P[N];
+        const real *restrict wx = weight + ROW_X + (N - 1) * NBX;
+        Pn[0] = d->QN[0];
+        Pn[1] = d->QN[1];
+        Pn[2] = d->QN[2];
+        Pn[3] = d->QN[3];
+        Pn[4] = d->QN[4];
+        Pn[5] = d->QN[5];
+        Pn[6] = d->QN[6];
+        Pn[7] = d->QN[7];
+        Pn[8] = d->QN[8];
+        Pn[9] = d->QN[9];
+        Pn[10] = d->QN[10];
+        Pn[11] = d->QN[11];
+        Pn[12] = d->QN[12];
+        Pn[13] = d->QN[13];
+        Pn[14] = d->QN[14];
+        Pn[15] = d->QN[15];
+        Pn[16] = d->QN[16];
+        Pn[17] = d->QN[17];
+        Pn[18] = d->QN[18];
+        Pn[19] = d->QN[19];
+        Pn[20] = d->QN[20];
+        Pn[21] = d->QN[21];
+        Pn[22] = d->QN[22];
+        Pn[23] = d->QN[23];
+        Pn[24] = d->QN[24];
+        Pn[25] = d->QN[25];
+        Pn[26] = d->QN[26];
+        Pn[27] = d->QN[27] + wx[0] + wx[2];
+        Pn[28] = d->QN[28];
+        Pn[29] = d->QN[29];
+        Pn[30] = d->QN[30];
+        Pn[31] = d->QN[31];
+        Pn[32] = d->QN[32];
+        Pn[33] = d->QN[33];
+        Pn[34] = d->QN[34];
+        Pn[35] = d->QN[35] + wx[1] + wx[3];
+        Pn[36] = d->QN[36];
+        Pn[37] = d->QN[37];
+        Pn[38] = d->QN[38];
+        Pn[39] = d->QN[39];
+        Pn[40] = d->QN[40];
+        Pn[41] = d->QN[41];
+        Pn[42] = d->QN[42];
+        Pn[43] = d->QN[43];
+        Pn[44] = d->QN[44];
+        Pn[45] = d->QN[45];
+        Pn[46] = d->QN[46];
+        Pn[47] = d->QN[47];
+        Pn[48] = d->QN[48];
+        Pn[49] = d->QN[49];
+        Pn[50] = d->QN[50];
+        Pn[51] = d->QN[51];
+        Pn[52] = d->QN[52];
+        Pn[53] = d->QN[53];
+        Pn[54] = d->QN[54];
+        Pn[55] = d->QN[55];
+        Pn[56] = d->QN[56];
+        Pn[57] = d->QN[57];
+        Pn[58] = d->QN[58];
+        Pn[59] = d->QN[59];
+        Pn[60] = d->QN[60];
+        Pn[61] = d->QN[61];
+        Pn[62] = d->QN[62];
+        Pn[63] = d->QN[63];
+        Pn[64] = d->QN[64];
+        Pn[65] = d->QN[65];
+        Pn[66] = d->QN[66];
+        Pn[67] = d->QN[67];
+        Pn[68] = d->QN[68];
+        Pn[69] = d->QN[69];
+        Pn[70] = d->QN[70];
+        Pn[71] = d->QN[71];
+        Pn[72] = d->QN[72];
+        Pn[73] = d->QN[73];
+        Pn[74] = d->QN[74];
+        Pn[75] = d->QN[75];
+        Pn[76] = d->QN[76];
+        Pn[77] = d->QN[77];
+    }
+    for (k = N - 1; k >= last; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+        const real *restrict Qk = d->Q[k], *restrict Rk = d->R[k], *restrict Sk = d->S[k];
+        const real *restrict wu = weight + k * NBU;
         real *restrict Lr = w->Lr[k], *restrict K = w->K[k];
-        stage_hessians(d, weight, k, Qt, St, Rt);
-        /* PB = P B, row i of P at a time */
-        for (i = 0; i < NX; ++i) {
-            const real *restrict Pi = &P[i * NX];
-            PB[i * NU + 0] = Pi[0] * B[0] + Pi[1] * B[4] + Pi[2] * B[8] + Pi[3] * B[12] + Pi[4] * B[16] + Pi[5] * B[20] + Pi[6] * B[24] + Pi[7] * B[28] + Pi[8] * B[32] + Pi[9] * B[36] + Pi[10] * B[40] + Pi[11] * B[44];
-            PB[i * NU + 1] = Pi[0] * B[1] + Pi[1] * B[5] + Pi[2] * B[9] + Pi[3] * B[13] + Pi[4] * B[17] + Pi[5] * B[21] + Pi[6] * B[25] + Pi[7] * B[29] + Pi[8] * B[33] + Pi[9] * B[37] + Pi[10] * B[41] + Pi[11] * B[45];
-            PB[i * NU + 2] = Pi[0] * B[2] + Pi[1] * B[6] + Pi[2] * B[10] + Pi[3] * B[14] + Pi[4] * B[18] + Pi[5] * B[22] + Pi[6] * B[26] + Pi[7] * B[30] + Pi[8] * B[34] + Pi[9] * B[38] + Pi[10] * B[42] + Pi[11] * B[46];
-            PB[i * NU + 3] = Pi[0] * B[3] + Pi[1] * B[7] + Pi[2] * B[11] + Pi[3] * B[15] + Pi[4] * B[19] + Pi[5] * B[23] + Pi[6] * B[27] + Pi[7] * B[31] + Pi[8] * B[35] + Pi[9] * B[39] + Pi[10] * B[43] + Pi[11] * B[47];
+        (void)Qk; (void)Rk; (void)Sk; (void)wu;
+        /* PB = P B */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = B[0], y5 = B[1], y6 = B[2], y7 = B[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = B[4], y5 = B[5], y6 = B[6], y7 = B[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = B[8], y5 = B[9], y6 = B[10], y7 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = B[12], y5 = B[13], y6 = B[14], y7 = B[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = B[16], y5 = B[17], y6 = B[18], y7 = B[19];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = B[20], y5 = B[21], y6 = B[22], y7 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = B[24], y5 = B[25], y6 = B[26], y7 = B[27];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = B[28], y5 = B[29], y6 = B[30], y7 = B[31];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = B[32], y5 = B[33], y6 = B[34], y7 = B[35];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = B[36], y5 = B[37], y6 = B[38], y7 = B[39];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = B[40], y5 = B[41], y6 = B[42], y7 = B[43];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = B[44], y5 = B[45], y6 = B[46], y7 = B[47];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PB[0] = c0;
+            PB[1] = c1;
+            PB[2] = c2;
+            PB[3] = c3;
+            PB[4] = c4;
+            PB[5] = c5;
+            PB[6] = c6;
+            PB[7] = c7;
+            PB[8] = c8;
+            PB[9] = c9;
+            PB[10] = c10;
+            PB[11] = c11;
+            PB[12] = c12;
+            PB[13] = c13;
+            PB[14] = c14;
+            PB[15] = c15;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr */
-        Lr[0] = Rt[0] + PB[0] * B[0] + PB[4] * B[4] + PB[8] * B[8] + PB[12] * B[12] + PB[16] * B[16] + PB[20] * B[20] + PB[24] * B[24] + PB[28] * B[28] + PB[32] * B[32] + PB[36] * B[36] + PB[40] * B[40] + PB[44] * B[44];
-        Lr[4] = Rt[4] + PB[0] * B[1] + PB[4] * B[5] + PB[8] * B[9] + PB[12] * B[13] + PB[16] * B[17] + PB[20] * B[21] + PB[24] * B[25] + PB[28] * B[29] + PB[32] * B[33] + PB[36] * B[37] + PB[40] * B[41] + PB[44] * B[45];
-        Lr[5] = Rt[5] + PB[1] * B[1] + PB[5] * B[5] + PB[9] * B[9] + PB[13] * B[13] + PB[17] * B[17] + PB[21] * B[21] + PB[25] * B[25] + PB[29] * B[29] + PB[33] * B[33] + PB[37] * B[37] + PB[41] * B[41] + PB[45] * B[45];
-        Lr[8] = Rt[8] + PB[0] * B[2] + PB[4] * B[6] + PB[8] * B[10] + PB[12] * B[14] + PB[16] * B[18] + PB[20] * B[22] + PB[24] * B[26] + PB[28] * B[30] + PB[32] * B[34] + PB[36] * B[38] + PB[40] * B[42] + PB[44] * B[46];
-        Lr[9] = Rt[9] + PB[1] * B[2] + PB[5] * B[6] + PB[9] * B[10] + PB[13] * B[14] + PB[17] * B[18] + PB[21] * B[22] + PB[25] * B[26] + PB[29] * B[30] + PB[33] * B[34] + PB[37] * B[38] + PB[41] * B[42] + PB[45] * B[46];
-        Lr[10] = Rt[10] + PB[2] * B[2] + PB[6] * B[6] + PB[10] * B[10] + PB[14] * B[14] + PB[18] * B[18] + PB[22] * B[22] + PB[26] * B[26] + PB[30] * B[30] + PB[34] * B[34] + PB[38] * B[38] + PB[42] * B[42] + PB[46] * B[46];
-        Lr[12] = Rt[12] + PB[0] * B[3] + PB[4] * B[7] + PB[8] * B[11] + PB[12] * B[15] + PB[16] * B[19] + PB[20] * B[23] + PB[24] * B[27] + PB[28] * B[31] + PB[32] * B[35] + PB[36] * B[39] + PB[40] * B[43] + PB[44] * B[47];
-        Lr[13] = Rt[13] + PB[1] * B[3] + PB[5] * B[7] + PB[9] * B[11] + PB[13] * B[15] + PB[17] * B[19] + PB[21] * B[23] + PB[25] * B[27] + PB[29] * B[31] + PB[33] * B[35] + PB[37] * B[39] + PB[41] * B[43] + PB[45] * B[47];
-        Lr[14] = Rt[14] + PB[2] * B[3] + PB[6] * B[7] + PB[10] * B[11] + PB[14] * B[15] + PB[18] * B[19] + PB[22] * B[23] + PB[26] * B[27] + PB[30] * B[31] + PB[34] * B[35] + PB[38] * B[39] + PB[42] * B[43] + PB[46] * B[47];
-        Lr[15] = Rt[15] + PB[3] * B[3] + PB[7] * B[7] + PB[11] * B[11] + PB[15] * B[15] + PB[19] * B[19] + PB[23] * B[23] + PB[27] * B[27] + PB[31] * B[31] + PB[35] * B[35] + PB[39] * B[39] + PB[43] * B[43] + PB[47] * B[47];
-        for (j = 0; j < NU; ++j) {
-            real pivot = Lr[j * NU + j];
-            for (l = 0; l < j; ++l) {
-                pivot -= Lr[j * NU + l] * Lr[j * NU + l];
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = B[0], y5 = B[1], y6 = B[2], y7 = B[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
             }
-            if (!(pivot > reg)) {
-                pivot = reg;
-                ++regularized;
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = B[4], y5 = B[5], y6 = B[6], y7 = B[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
             }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = B[8], y5 = B[9], y6 = B[10], y7 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = B[12], y5 = B[13], y6 = B[14], y7 = B[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = B[16], y5 = B[17], y6 = B[18], y7 = B[19];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = B[20], y5 = B[21], y6 = B[22], y7 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = B[24], y5 = B[25], y6 = B[26], y7 = B[27];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = B[28], y5 = B[29], y6 = B[30], y7 = B[31];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = B[32], y5 = B[33], y6 = B[34], y7 = B[35];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = B[36], y5 = B[37], y6 = B[38], y7 = B[39];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = B[40], y5 = B[41], y6 = B[42], y7 = B[43];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = B[44], y5 = B[45], y6 = B[46], y7 = B[47];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PB[16] = c0;
+            PB[17] = c1;
+            PB[18] = c2;
+            PB[19] = c3;
+            PB[20] = c4;
+            PB[21] = c5;
+            PB[22] = c6;
+            PB[23] = c7;
+            PB[24] = c8;
+            PB[25] = c9;
+            PB[26] = c10;
+            PB[27] = c11;
+            PB[28] = c12;
+            PB[29] = c13;
+            PB[30] = c14;
+            PB[31] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = B[0], y5 = B[1], y6 = B[2], y7 = B[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = B[4], y5 = B[5], y6 = B[6], y7 = B[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = B[8], y5 = B[9], y6 = B[10], y7 = B[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = B[12], y5 = B[13], y6 = B[14], y7 = B[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = B[16], y5 = B[17], y6 = B[18], y7 = B[19];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = B[20], y5 = B[21], y6 = B[22], y7 = B[23];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = B[24], y5 = B[25], y6 = B[26], y7 = B[27];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = B[28], y5 = B[29], y6 = B[30], y7 = B[31];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = B[32], y5 = B[33], y6 = B[34], y7 = B[35];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = B[36], y5 = B[37], y6 = B[38], y7 = B[39];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = B[40], y5 = B[41], y6 = B[42], y7 = B[43];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = B[44], y5 = B[45], y6 = B[46], y7 = B[47];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PB[32] = c0;
+            PB[33] = c1;
+            PB[34] = c2;
+            PB[35] = c3;
+            PB[36] = c4;
+            PB[37] = c5;
+            PB[38] = c6;
+            PB[39] = c7;
+            PB[40] = c8;
+            PB[41] = c9;
+            PB[42] = c10;
+            PB[43] = c11;
+            PB[44] = c12;
+            PB[45] = c13;
+            PB[46] = c14;
+            PB[47] = c15;
+        }
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = B[0], x1 = B[1], x2 = B[2], x3 = B[3], y4 = PB[0], y5 = PB[1], y6 = PB[2], y7 = PB[3];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
+            }
+            {
+                const real x0 = B[4], x1 = B[5], x2 = B[6], x3 = B[7], y4 = PB[4], y5 = PB[5], y6 = PB[6], y7 = PB[7];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[8], x1 = B[9], x2 = B[10], x3 = B[11], y4 = PB[8], y5 = PB[9], y6 = PB[10], y7 = PB[11];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[12], x1 = B[13], x2 = B[14], x3 = B[15], y4 = PB[12], y5 = PB[13], y6 = PB[14], y7 = PB[15];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[16], x1 = B[17], x2 = B[18], x3 = B[19], y4 = PB[16], y5 = PB[17], y6 = PB[18], y7 = PB[19];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[20], x1 = B[21], x2 = B[22], x3 = B[23], y4 = PB[20], y5 = PB[21], y6 = PB[22], y7 = PB[23];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[24], x1 = B[25], x2 = B[26], x3 = B[27], y4 = PB[24], y5 = PB[25], y6 = PB[26], y7 = PB[27];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[28], x1 = B[29], x2 = B[30], x3 = B[31], y4 = PB[28], y5 = PB[29], y6 = PB[30], y7 = PB[31];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[32], x1 = B[33], x2 = B[34], x3 = B[35], y4 = PB[32], y5 = PB[33], y6 = PB[34], y7 = PB[35];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[36], x1 = B[37], x2 = B[38], x3 = B[39], y4 = PB[36], y5 = PB[37], y6 = PB[38], y7 = PB[39];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[40], x1 = B[41], x2 = B[42], x3 = B[43], y4 = PB[40], y5 = PB[41], y6 = PB[42], y7 = PB[43];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = B[44], x1 = B[45], x2 = B[46], x3 = B[47], y4 = PB[44], y5 = PB[45], y6 = PB[46], y7 = PB[47];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Lr[0] = Rk[0] + wu[0] + wu[4] + c0;
+            Lr[1] = c1;
+            Lr[2] = Rk[1] + wu[1] + wu[5] + c2;
+            Lr[3] = c3;
+            Lr[4] = c4;
+            Lr[5] = Rk[2] + wu[2] + wu[6] + c5;
+            Lr[6] = c6;
+            Lr[7] = c7;
+            Lr[8] = c8;
+            Lr[9] = Rk[3] + wu[3] + wu[7] + c9;
+        }
+        {
+            real pivot = Lr[0];
+            pivot = pivot > reg ? pivot : reg;
             pivot = sqrt(pivot);
-            Lr[j * NU + j] = pivot;
-            for (i = j + 1; i < NU; ++i) {
-                real acc = Lr[i * NU + j];
-                for (l = 0; l < j; ++l) {
-                    acc -= Lr[i * NU + l] * Lr[j * NU + l];
-                }
-                Lr[i * NU + j] = acc / pivot;
-            }
+            Lr[0] = pivot;
+            Lr[1] = (Lr[1]) / pivot;
+            Lr[3] = (Lr[3]) / pivot;
+            Lr[6] = (Lr[6]) / pivot;
         }
-        /* Sb = St + (PB)'A, over the nonzeros of each column of A */
-        Sb[0] = St[0] + PB[0] * A[0];
-        Sb[12] = St[12] + PB[1] * A[0];
-        Sb[24] = St[24] + PB[2] * A[0];
-        Sb[36] = St[36] + PB[3] * A[0];
-        Sb[1] = St[1] + PB[4] * A[13];
-        Sb[13] = St[13] + PB[5] * A[13];
-        Sb[25] = St[25] + PB[6] * A[13];
-        Sb[37] = St[37] + PB[7] * A[13];
-        Sb[2] = St[2] + PB[8] * A[26];
-        Sb[14] = St[14] + PB[9] * A[26];
-        Sb[26] = St[26] + PB[10] * A[26];
-        Sb[38] = St[38] + PB[11] * A[26];
-        Sb[3] = St[3] + PB[0] * A[3] + PB[12] * A[39];
-        Sb[15] = St[15] + PB[1] * A[3] + PB[13] * A[39];
-        Sb[27] = St[27] + PB[2] * A[3] + PB[14] * A[39];
-        Sb[39] = St[39] + PB[3] * A[3] + PB[15] * A[39];
-        Sb[4] = St[4] + PB[4] * A[16] + PB[16] * A[52];
-        Sb[16] = St[16] + PB[5] * A[16] + PB[17] * A[52];
-        Sb[28] = St[28] + PB[6] * A[16] + PB[18] * A[52];
-        Sb[40] = St[40] + PB[7] * A[16] + PB[19] * A[52];
-        Sb[5] = St[5] + PB[8] * A[29] + PB[20] * A[65];
-        Sb[17] = St[17] + PB[9] * A[29] + PB[21] * A[65];
-        Sb[29] = St[29] + PB[10] * A[29] + PB[22] * A[65];
-        Sb[41] = St[41] + PB[11] * A[29] + PB[23] * A[65];
-        Sb[6] = St[6] + PB[0] * A[6] + PB[4] * A[18] + PB[8] * A[30] + PB[12] * A[42] + PB[16] * A[54] + PB[20] * A[66] + PB[24] * A[78] + PB[28] * A[90] + PB[32] * A[102];
-        Sb[18] = St[18] + PB[1] * A[6] + PB[5] * A[18] + PB[9] * A[30] + PB[13] * A[42] + PB[17] * A[54] + PB[21] * A[66] + PB[25] * A[78] + PB[29] * A[90] + PB[33] * A[102];
-        Sb[30] = St[30] + PB[2] * A[6] + PB[6] * A[18] + PB[10] * A[30] + PB[14] * A[42] + PB[18] * A[54] + PB[22] * A[66] + PB[26] * A[78] + PB[30] * A[90] + PB[34] * A[102];
-        Sb[42] = St[42] + PB[3] * A[6] + PB[7] * A[18] + PB[11] * A[30] + PB[15] * A[42] + PB[19] * A[54] + PB[23] * A[66] + PB[27] * A[78] + PB[31] * A[90] + PB[35] * A[102];
-        Sb[7] = St[7] + PB[0] * A[7] + PB[4] * A[19] + PB[8] * A[31] + PB[12] * A[43] + PB[16] * A[55] + PB[20] * A[67] + PB[24] * A[79] + PB[28] * A[91] + PB[32] * A[103];
-        Sb[19] = St[19] + PB[1] * A[7] + PB[5] * A[19] + PB[9] * A[31] + PB[13] * A[43] + PB[17] * A[55] + PB[21] * A[67] + PB[25] * A[79] + PB[29] * A[91] + PB[33] * A[103];
-        Sb[31] = St[31] + PB[2] * A[7] + PB[6] * A[19] + PB[10] * A[31] + PB[14] * A[43] + PB[18] * A[55] + PB[22] * A[67] + PB[26] * A[79] + PB[30] * A[91] + PB[34] * A[103];
-        Sb[43] = St[43] + PB[3] * A[7] + PB[7] * A[19] + PB[11] * A[31] + PB[15] * A[43] + PB[19] * A[55] + PB[23] * A[67] + PB[27] * A[79] + PB[31] * A[91] + PB[35] * A[103];
-        Sb[8] = St[8] + PB[0] * A[8] + PB[4] * A[20] + PB[12] * A[44] + PB[16] * A[56] + PB[32] * A[104];
-        Sb[20] = St[20] + PB[1] * A[8] + PB[5] * A[20] + PB[13] * A[44] + PB[17] * A[56] + PB[33] * A[104];
-        Sb[32] = St[32] + PB[2] * A[8] + PB[6] * A[20] + PB[14] * A[44] + PB[18] * A[56] + PB[34] * A[104];
-        Sb[44] = St[44] + PB[3] * A[8] + PB[7] * A[20] + PB[15] * A[44] + PB[19] * A[56] + PB[35] * A[104];
-        Sb[9] = St[9] + PB[0] * A[9] + PB[4] * A[21] + PB[8] * A[33] + PB[12] * A[45] + PB[16] * A[57] + PB[20] * A[69] + PB[24] * A[81] + PB[28] * A[93] + PB[32] * A[105] + PB[36] * A[117] + PB[40] * A[129] + PB[44] * A[141];
-        Sb[21] = St[21] + PB[1] * A[9] + PB[5] * A[21] + PB[9] * A[33] + PB[13] * A[45] + PB[17] * A[57] + PB[21] * A[69] + PB[25] * A[81] + PB[29] * A[93] + PB[33] * A[105] + PB[37] * A[117] + PB[41] * A[129] + PB[45] * A[141];
-        Sb[33] = St[33] + PB[2] * A[9] + PB[6] * A[21] + PB[10] * A[33] + PB[14] * A[45] + PB[18] * A[57] + PB[22] * A[69] + PB[26] * A[81] + PB[30] * A[93] + PB[34] * A[105] + PB[38] * A[117] + PB[42] * A[129] + PB[46] * A[141];
-        Sb[45] = St[45] + PB[3] * A[9] + PB[7] * A[21] + PB[11] * A[33] + PB[15] * A[45] + PB[19] * A[57] + PB[23] * A[69] + PB[27] * A[81] + PB[31] * A[93] + PB[35] * A[105] + PB[39] * A[117] + PB[43] * A[129] + PB[47] * A[141];
-        Sb[10] = St[10] + PB[0] * A[10] + PB[4] * A[22] + PB[8] * A[34] + PB[12] * A[46] + PB[16] * A[58] + PB[20] * A[70] + PB[24] * A[82] + PB[28] * A[94] + PB[32] * A[106] + PB[36] * A[118] + PB[40] * A[130] + PB[44] * A[142];
-        Sb[22] = St[22] + PB[1] * A[10] + PB[5] * A[22] + PB[9] * A[34] + PB[13] * A[46] + PB[17] * A[58] + PB[21] * A[70] + PB[25] * A[82] + PB[29] * A[94] + PB[33] * A[106] + PB[37] * A[118] + PB[41] * A[130] + PB[45] * A[142];
-        Sb[34] = St[34] + PB[2] * A[10] + PB[6] * A[22] + PB[10] * A[34] + PB[14] * A[46] + PB[18] * A[58] + PB[22] * A[70] + PB[26] * A[82] + PB[30] * A[94] + PB[34] * A[106] + PB[38] * A[118] + PB[42] * A[130] + PB[46] * A[142];
-        Sb[46] = St[46] + PB[3] * A[10] + PB[7] * A[22] + PB[11] * A[34] + PB[15] * A[46] + PB[19] * A[58] + PB[23] * A[70] + PB[27] * A[82] + PB[31] * A[94] + PB[35] * A[106] + PB[39] * A[118] + PB[43] * A[130] + PB[47] * A[142];
-        Sb[11] = St[11] + PB[0] * A[11] + PB[4] * A[23] + PB[8] * A[35] + PB[12] * A[47] + PB[16] * A[59] + PB[20] * A[71] + PB[24] * A[83] + PB[28] * A[95] + PB[32] * A[107] + PB[36] * A[119] + PB[40] * A[131] + PB[44] * A[143];
-        Sb[23] = St[23] + PB[1] * A[11] + PB[5] * A[23] + PB[9] * A[35] + PB[13] * A[47] + PB[17] * A[59] + PB[21] * A[71] + PB[25] * A[83] + PB[29] * A[95] + PB[33] * A[107] + PB[37] * A[119] + PB[41] * A[131] + PB[45] * A[143];
-        Sb[35] = St[35] + PB[2] * A[11] + PB[6] * A[23] + PB[10] * A[35] + PB[14] * A[47] + PB[18] * A[59] + PB[22] * A[71] + PB[26] * A[83] + PB[30] * A[95] + PB[34] * A[107] + PB[38] * A[119] + PB[42] * A[131] + PB[46] * A[143];
-        Sb[47] = St[47] + PB[3] * A[11] + PB[7] * A[23] + PB[11] * A[35] + PB[15] * A[47] + PB[19] * A[59] + PB[23] * A[71] + PB[27] * A[83] + PB[31] * A[95] + PB[35] * A[107] + PB[39] * A[119] + PB[43] * A[131] + PB[47] * A[143];
+        {
+            real pivot = Lr[2] - Lr[1] * Lr[1];
+            pivot = pivot > reg ? pivot : reg;
+            pivot = sqrt(pivot);
+            Lr[2] = pivot;
+            Lr[4] = (Lr[4] - Lr[3] * Lr[1]) / pivot;
+            Lr[7] = (Lr[7] - Lr[6] * Lr[1]) / pivot;
+        }
+        {
+            real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
+            pivot = pivot > reg ? pivot : reg;
+            pivot = sqrt(pivot);
+            Lr[5] = pivot;
+            Lr[8] = (Lr[8] - Lr[6] * Lr[3] - Lr[7] * Lr[4]) / pivot;
+        }
+        {
+            real pivot = Lr[9] - Lr[6] * Lr[6] - Lr[7] * Lr[7] - Lr[8] * Lr[8];
+            pivot = pivot > reg ? pivot : reg;
+            pivot = sqrt(pivot);
+            Lr[9] = pivot;
+        }
+        /* PA = P A */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6];
+                c0 = x0;
+                c3 = x0 * 0.019999999999999997;
+                c4 = x1;
+                c7 = x1 * 0.019999999999999997;
+                c8 = x2;
+                c11 = x2 * 0.019999999999999997;
+                c12 = x3;
+                c15 = x3 * 0.019999999999999997;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7];
+                c1 = x0;
+                c5 = x1;
+                c9 = x2;
+                c13 = x3;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8];
+                c2 = x0;
+                c6 = x1;
+                c10 = x2;
+                c14 = x3;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[0] = c0;
+            PA[1] = c1;
+            PA[2] = c2;
+            PA[3] = c3;
+            PA[12] = c4;
+            PA[13] = c5;
+            PA[14] = c6;
+            PA[15] = c7;
+            PA[24] = c8;
+            PA[25] = c9;
+            PA[26] = c10;
+            PA[27] = c11;
+            PA[36] = c12;
+            PA[37] = c13;
+            PA[38] = c14;
+            PA[39] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[2], y5 = A[3];
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+                c10 = x2 * y4;
+                c11 = x2 * y5;
+                c14 = x3 * y4;
+                c15 = x3 * y5;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[10], y5 = A[11];
+                c0 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[18], y5 = A[19];
+                c1 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[24], y5 = A[25];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[31], y5 = A[32];
+                c0 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[38], y5 = A[39];
+                c1 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[43], y5 = A[44];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[48], y5 = A[49];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[53], y5 = A[54];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            PA[4] = c0;
+            PA[5] = c1;
+            PA[6] = c2;
+            PA[7] = c3;
+            PA[16] = c4;
+            PA[17] = c5;
+            PA[18] = c6;
+            PA[19] = c7;
+            PA[28] = c8;
+            PA[29] = c9;
+            PA[30] = c10;
+            PA[31] = c11;
+            PA[40] = c12;
+            PA[41] = c13;
+            PA[42] = c14;
+            PA[43] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[12], y5 = A[13], y6 = A[14], y7 = A[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[20], y5 = A[21], y6 = A[22];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[26], y5 = A[27], y6 = A[28], y7 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[10], x1 = P[11], x2 = P[12], x3 = P[13], y4 = A[33], y5 = A[34], y6 = A[35], y7 = A[36];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[15], x1 = P[16], x2 = P[17], x3 = P[18], y4 = A[40], y5 = A[41], y6 = A[42];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[21], x1 = P[22], x2 = P[23], x3 = P[24], y4 = A[45], y5 = A[46], y6 = A[47];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[28], x1 = P[29], x2 = P[30], x3 = P[31], y4 = A[50], y5 = A[51], y6 = A[52];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[36], x1 = P[37], x2 = P[38], x3 = P[39], y4 = A[56], y5 = A[57], y6 = A[58];
+                c0 += x0;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c12 += x3;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[45], x1 = P[46], x2 = P[47], x3 = P[48], y4 = A[59], y5 = A[60], y6 = A[61];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[55], x1 = P[56], x2 = P[57], x3 = P[58], y4 = A[62], y5 = A[63], y6 = A[64];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[66], x1 = P[67], x2 = P[68], x3 = P[69], y4 = A[65], y5 = A[66], y6 = A[67];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            PA[8] = c0;
+            PA[9] = c1;
+            PA[10] = c2;
+            PA[11] = c3;
+            PA[20] = c4;
+            PA[21] = c5;
+            PA[22] = c6;
+            PA[23] = c7;
+            PA[32] = c8;
+            PA[33] = c9;
+            PA[34] = c10;
+            PA[35] = c11;
+            PA[44] = c12;
+            PA[45] = c13;
+            PA[46] = c14;
+            PA[47] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28];
+                c0 = x0;
+                c3 = x0 * 0.019999999999999997;
+                c4 = x1;
+                c7 = x1 * 0.019999999999999997;
+                c8 = x2;
+                c11 = x2 * 0.019999999999999997;
+                c12 = x3;
+                c15 = x3 * 0.019999999999999997;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29];
+                c1 = x0;
+                c5 = x1;
+                c9 = x2;
+                c13 = x3;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30];
+                c2 = x0;
+                c6 = x1;
+                c10 = x2;
+                c14 = x3;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[48] = c0;
+            PA[49] = c1;
+            PA[50] = c2;
+            PA[51] = c3;
+            PA[60] = c4;
+            PA[61] = c5;
+            PA[62] = c6;
+            PA[63] = c7;
+            PA[72] = c8;
+            PA[73] = c9;
+            PA[74] = c10;
+            PA[75] = c11;
+            PA[84] = c12;
+            PA[85] = c13;
+            PA[86] = c14;
+            PA[87] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = A[2], y5 = A[3];
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+                c10 = x2 * y4;
+                c11 = x2 * y5;
+                c14 = x3 * y4;
+                c15 = x3 * y5;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = A[10], y5 = A[11];
+                c0 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = A[18], y5 = A[19];
+                c1 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[24], y5 = A[25];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[31], y5 = A[32];
+                c0 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[38], y5 = A[39];
+                c1 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[43], y5 = A[44];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[48], y5 = A[49];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[53], y5 = A[54];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            PA[52] = c0;
+            PA[53] = c1;
+            PA[54] = c2;
+            PA[55] = c3;
+            PA[64] = c4;
+            PA[65] = c5;
+            PA[66] = c6;
+            PA[67] = c7;
+            PA[76] = c8;
+            PA[77] = c9;
+            PA[78] = c10;
+            PA[79] = c11;
+            PA[88] = c12;
+            PA[89] = c13;
+            PA[90] = c14;
+            PA[91] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[10], x1 = P[15], x2 = P[21], x3 = P[28], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[11], x1 = P[16], x2 = P[22], x3 = P[29], y4 = A[12], y5 = A[13], y6 = A[14], y7 = A[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[12], x1 = P[17], x2 = P[23], x3 = P[30], y4 = A[20], y5 = A[21], y6 = A[22];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[13], x1 = P[18], x2 = P[24], x3 = P[31], y4 = A[26], y5 = A[27], y6 = A[28], y7 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[14], x1 = P[19], x2 = P[25], x3 = P[32], y4 = A[33], y5 = A[34], y6 = A[35], y7 = A[36];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[19], x1 = P[20], x2 = P[26], x3 = P[33], y4 = A[40], y5 = A[41], y6 = A[42];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[25], x1 = P[26], x2 = P[27], x3 = P[34], y4 = A[45], y5 = A[46], y6 = A[47];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[32], x1 = P[33], x2 = P[34], x3 = P[35], y4 = A[50], y5 = A[51], y6 = A[52];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[40], x1 = P[41], x2 = P[42], x3 = P[43], y4 = A[56], y5 = A[57], y6 = A[58];
+                c0 += x0;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c12 += x3;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[49], x1 = P[50], x2 = P[51], x3 = P[52], y4 = A[59], y5 = A[60], y6 = A[61];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[59], x1 = P[60], x2 = P[61], x3 = P[62], y4 = A[62], y5 = A[63], y6 = A[64];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[70], x1 = P[71], x2 = P[72], x3 = P[73], y4 = A[65], y5 = A[66], y6 = A[67];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            PA[56] = c0;
+            PA[57] = c1;
+            PA[58] = c2;
+            PA[59] = c3;
+            PA[68] = c4;
+            PA[69] = c5;
+            PA[70] = c6;
+            PA[71] = c7;
+            PA[80] = c8;
+            PA[81] = c9;
+            PA[82] = c10;
+            PA[83] = c11;
+            PA[92] = c12;
+            PA[93] = c13;
+            PA[94] = c14;
+            PA[95] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66];
+                c0 = x0;
+                c3 = x0 * 0.019999999999999997;
+                c4 = x1;
+                c7 = x1 * 0.019999999999999997;
+                c8 = x2;
+                c11 = x2 * 0.019999999999999997;
+                c12 = x3;
+                c15 = x3 * 0.019999999999999997;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67];
+                c1 = x0;
+                c5 = x1;
+                c9 = x2;
+                c13 = x3;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68];
+                c2 = x0;
+                c6 = x1;
+                c10 = x2;
+                c14 = x3;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            PA[96] = c0;
+            PA[97] = c1;
+            PA[98] = c2;
+            PA[99] = c3;
+            PA[108] = c4;
+            PA[109] = c5;
+            PA[110] = c6;
+            PA[111] = c7;
+            PA[120] = c8;
+            PA[121] = c9;
+            PA[122] = c10;
+            PA[123] = c11;
+            PA[132] = c12;
+            PA[133] = c13;
+            PA[134] = c14;
+            PA[135] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = A[2], y5 = A[3];
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+                c10 = x2 * y4;
+                c11 = x2 * y5;
+                c14 = x3 * y4;
+                c15 = x3 * y5;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = A[10], y5 = A[11];
+                c0 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = A[18], y5 = A[19];
+                c1 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[24], y5 = A[25];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[31], y5 = A[32];
+                c0 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[38], y5 = A[39];
+                c1 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[43], y5 = A[44];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[48], y5 = A[49];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[53], y5 = A[54];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            PA[100] = c0;
+            PA[101] = c1;
+            PA[102] = c2;
+            PA[103] = c3;
+            PA[112] = c4;
+            PA[113] = c5;
+            PA[114] = c6;
+            PA[115] = c7;
+            PA[124] = c8;
+            PA[125] = c9;
+            PA[126] = c10;
+            PA[127] = c11;
+            PA[136] = c12;
+            PA[137] = c13;
+            PA[138] = c14;
+            PA[139] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[36], x1 = P[45], x2 = P[55], x3 = P[66], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[37], x1 = P[46], x2 = P[56], x3 = P[67], y4 = A[12], y5 = A[13], y6 = A[14], y7 = A[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[38], x1 = P[47], x2 = P[57], x3 = P[68], y4 = A[20], y5 = A[21], y6 = A[22];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[39], x1 = P[48], x2 = P[58], x3 = P[69], y4 = A[26], y5 = A[27], y6 = A[28], y7 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[40], x1 = P[49], x2 = P[59], x3 = P[70], y4 = A[33], y5 = A[34], y6 = A[35], y7 = A[36];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[41], x1 = P[50], x2 = P[60], x3 = P[71], y4 = A[40], y5 = A[41], y6 = A[42];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[42], x1 = P[51], x2 = P[61], x3 = P[72], y4 = A[45], y5 = A[46], y6 = A[47];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[43], x1 = P[52], x2 = P[62], x3 = P[73], y4 = A[50], y5 = A[51], y6 = A[52];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[44], x1 = P[53], x2 = P[63], x3 = P[74], y4 = A[56], y5 = A[57], y6 = A[58];
+                c0 += x0;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c12 += x3;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[53], x1 = P[54], x2 = P[64], x3 = P[75], y4 = A[59], y5 = A[60], y6 = A[61];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[63], x1 = P[64], x2 = P[65], x3 = P[76], y4 = A[62], y5 = A[63], y6 = A[64];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = P[74], x1 = P[75], x2 = P[76], x3 = P[77], y4 = A[65], y5 = A[66], y6 = A[67];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            PA[104] = c0;
+            PA[105] = c1;
+            PA[106] = c2;
+            PA[107] = c3;
+            PA[116] = c4;
+            PA[117] = c5;
+            PA[118] = c6;
+            PA[119] = c7;
+            PA[128] = c8;
+            PA[129] = c9;
+            PA[130] = c10;
+            PA[131] = c11;
+            PA[140] = c12;
+            PA[141] = c13;
+            PA[142] = c14;
+            PA[143] = c15;
+        }
+        /* Sb = St + B'PA */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = PB[0], x1 = PB[1], x2 = PB[2], x3 = PB[3];
+                c0 = x0;
+                c3 = x0 * 0.019999999999999997;
+                c4 = x1;
+                c7 = x1 * 0.019999999999999997;
+                c8 = x2;
+                c11 = x2 * 0.019999999999999997;
+                c12 = x3;
+                c15 = x3 * 0.019999999999999997;
+            }
+            {
+                const real x0 = PB[4], x1 = PB[5], x2 = PB[6], x3 = PB[7];
+                c1 = x0;
+                c5 = x1;
+                c9 = x2;
+                c13 = x3;
+            }
+            {
+                const real x0 = PB[8], x1 = PB[9], x2 = PB[10], x3 = PB[11];
+                c2 = x0;
+                c6 = x1;
+                c10 = x2;
+                c14 = x3;
+            }
+            {
+                const real x0 = PB[12], x1 = PB[13], x2 = PB[14], x3 = PB[15];
+                c3 += x0;
+                c7 += x1;
+                c11 += x2;
+                c15 += x3;
+            }
+            Sb[0] = c0;
+            Sb[1] = c1;
+            Sb[2] = c2;
+            Sb[3] = c3;
+            Sb[12] = c4;
+            Sb[13] = c5;
+            Sb[14] = c6;
+            Sb[15] = c7;
+            Sb[24] = c8;
+            Sb[25] = c9;
+            Sb[26] = c10;
+            Sb[27] = c11;
+            Sb[36] = c12;
+            Sb[37] = c13;
+            Sb[38] = c14;
+            Sb[39] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = PB[0], x1 = PB[1], x2 = PB[2], x3 = PB[3], y4 = A[2], y5 = A[3];
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+                c10 = x2 * y4;
+                c11 = x2 * y5;
+                c14 = x3 * y4;
+                c15 = x3 * y5;
+            }
+            {
+                const real x0 = PB[4], x1 = PB[5], x2 = PB[6], x3 = PB[7], y4 = A[10], y5 = A[11];
+                c0 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[8], x1 = PB[9], x2 = PB[10], x3 = PB[11], y4 = A[18], y5 = A[19];
+                c1 = x0 * 0.019999999999999997;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 = x1 * 0.019999999999999997;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 = x2 * 0.019999999999999997;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 = x3 * 0.019999999999999997;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[12], x1 = PB[13], x2 = PB[14], x3 = PB[15], y4 = A[24], y5 = A[25];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[16], x1 = PB[17], x2 = PB[18], x3 = PB[19], y4 = A[31], y5 = A[32];
+                c0 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c8 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c12 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[20], x1 = PB[21], x2 = PB[22], x3 = PB[23], y4 = A[38], y5 = A[39];
+                c1 += x0;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c5 += x1;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c9 += x2;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c13 += x3;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[24], x1 = PB[25], x2 = PB[26], x3 = PB[27], y4 = A[43], y5 = A[44];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[28], x1 = PB[29], x2 = PB[30], x3 = PB[31], y4 = A[48], y5 = A[49];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            {
+                const real x0 = PB[32], x1 = PB[33], x2 = PB[34], x3 = PB[35], y4 = A[53], y5 = A[54];
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+                c10 += x2 * y4;
+                c11 += x2 * y5;
+                c14 += x3 * y4;
+                c15 += x3 * y5;
+            }
+            Sb[4] = c0;
+            Sb[5] = c1;
+            Sb[6] = c2;
+            Sb[7] = c3;
+            Sb[16] = c4;
+            Sb[17] = c5;
+            Sb[18] = c6;
+            Sb[19] = c7;
+            Sb[28] = c8;
+            Sb[29] = c9;
+            Sb[30] = c10;
+            Sb[31] = c11;
+            Sb[40] = c12;
+            Sb[41] = c13;
+            Sb[42] = c14;
+            Sb[43] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = PB[0], x1 = PB[1], x2 = PB[2], x3 = PB[3], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = PB[4], x1 = PB[5], x2 = PB[6], x3 = PB[7], y4 = A[12], y5 = A[13], y6 = A[14], y7 = A[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = PB[8], x1 = PB[9], x2 = PB[10], x3 = PB[11], y4 = A[20], y5 = A[21], y6 = A[22];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[12], x1 = PB[13], x2 = PB[14], x3 = PB[15], y4 = A[26], y5 = A[27], y6 = A[28], y7 = A[29];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = PB[16], x1 = PB[17], x2 = PB[18], x3 = PB[19], y4 = A[33], y5 = A[34], y6 = A[35], y7 = A[36];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = PB[20], x1 = PB[21], x2 = PB[22], x3 = PB[23], y4 = A[40], y5 = A[41], y6 = A[42];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[24], x1 = PB[25], x2 = PB[26], x3 = PB[27], y4 = A[45], y5 = A[46], y6 = A[47];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[28], x1 = PB[29], x2 = PB[30], x3 = PB[31], y4 = A[50], y5 = A[51], y6 = A[52];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[32], x1 = PB[33], x2 = PB[34], x3 = PB[35], y4 = A[56], y5 = A[57], y6 = A[58];
+                c0 += x0;
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c4 += x1;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c8 += x2;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c12 += x3;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[36], x1 = PB[37], x2 = PB[38], x3 = PB[39], y4 = A[59], y5 = A[60], y6 = A[61];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[40], x1 = PB[41], x2 = PB[42], x3 = PB[43], y4 = A[62], y5 = A[63], y6 = A[64];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            {
+                const real x0 = PB[44], x1 = PB[45], x2 = PB[46], x3 = PB[47], y4 = A[65], y5 = A[66], y6 = A[67];
+                c1 += x0 * y4;
+                c2 += x0 * y5;
+                c3 += x0 * y6;
+                c5 += x1 * y4;
+                c6 += x1 * y5;
+                c7 += x1 * y6;
+                c9 += x2 * y4;
+                c10 += x2 * y5;
+                c11 += x2 * y6;
+                c13 += x3 * y4;
+                c14 += x3 * y5;
+                c15 += x3 * y6;
+            }
+            Sb[8] = c0;
+            Sb[9] = c1;
+            Sb[10] = c2;
+            Sb[11] = c3;
+            Sb[20] = c4;
+            Sb[21] = c5;
+            Sb[22] = c6;
+            Sb[23] = c7;
+            Sb[32] = c8;
+            Sb[33] = c9;
+            Sb[34] = c10;
+            Sb[35] = c11;
+            Sb[44] = c12;
+            Sb[45] = c13;
+            Sb[46] = c14;
+            Sb[47] = c15;
+        }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
-        for (i = 0; i < NU; ++i) {
-            const real inv = 1.0 / Lr[i * NU + i];
-            for (j = 0; j < NX; ++j) {
-                real acc = -Sb[i * NX + j];
-                for (l = 0; l < i; ++l) {
-                    acc -= Lr[i * NU + l] * K[l * NX + j];
-                }
-                K[i * NX + j] = acc * inv;
-            }
-        }
-        for (i = NU - 1; i >= 0; --i) {
-            const real inv = 1.0 / Lr[i * NU + i];
-            for (j = 0; j < NX; ++j) {
-                real acc = K[i * NX + j];
-                for (l = i + 1; l < NU; ++l) {
-                    acc -= Lr[l * NU + i] * K[l * NX + j];
-                }
-                K[i * NX + j] = acc * inv;
+        {
+            const real inv0 = 1.0 / Lr[0];
+            const real inv1 = 1.0 / Lr[2];
+            const real inv2 = 1.0 / Lr[5];
+            const real inv3 = 1.0 / Lr[9];
+            for (i = 0; i < NX; ++i) {
+                const real y0 = (-Sb[0 * NX + i]) * inv0;
+                const real y1 = (-Sb[1 * NX + i] - Lr[1] * y0) * inv1;
+                const real y2 = (-Sb[2 * NX + i] - Lr[3] * y0 - Lr[4] * y1) * inv2;
+                const real y3 = (-Sb[3 * NX + i] - Lr[6] * y0 - Lr[7] * y1 - Lr[8] * y2) * inv3;
+                const real k3 = (y3) * inv3;
+                K[3 * NX + i] = k3;
+                const real k2 = (y2 - Lr[8] * k3) * inv2;
+                K[2 * NX + i] = k2;
+                const real k1 = (y1 - Lr[4] * k2 - Lr[7] * k3) * inv1;
+                K[1 * NX + i] = k1;
+                const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2 - Lr[6] * k3) * inv0;
+                K[0 * NX + i] = k0;
             }
         }
         if (k == 0) {
             break;
         }
-        /* PA = P A, row i of P at a time */
-        for (i = 0; i < NX; ++i) {
-            const real *restrict Pi = &P[i * NX];
-            PA[i * NX + 0] = Pi[0] * A[0];
-            PA[i * NX + 1] = Pi[1] * A[13];
-            PA[i * NX + 2] = Pi[2] * A[26];
-            PA[i * NX + 3] = Pi[0] * A[3] + Pi[3] * A[39];
-            PA[i * NX + 4] = Pi[1] * A[16] + Pi[4] * A[52];
-            PA[i * NX + 5] = Pi[2] * A[29] + Pi[5] * A[65];
-            PA[i * NX + 6] = Pi[0] * A[6] + Pi[1] * A[18] + Pi[2] * A[30] + Pi[3] * A[42] + Pi[4] * A[54] + Pi[5] * A[66] + Pi[6] * A[78] + Pi[7] * A[90] + Pi[8] * A[102];
-            PA[i * NX + 7] = Pi[0] * A[7] + Pi[1] * A[19] + Pi[2] * A[31] + Pi[3] * A[43] + Pi[4] * A[55] + Pi[5] * A[67] + Pi[6] * A[79] + Pi[7] * A[91] + Pi[8] * A[103];
-            PA[i * NX + 8] = Pi[0] * A[8] + Pi[1] * A[20] + Pi[3] * A[44] + Pi[4] * A[56] + Pi[8] * A[104];
-            PA[i * NX + 9] = Pi[0] * A[9] + Pi[1] * A[21] + Pi[2] * A[33] + Pi[3] * A[45] + Pi[4] * A[57] + Pi[5] * A[69] + Pi[6] * A[81] + Pi[7] * A[93] + Pi[8] * A[105] + Pi[9] * A[117] + Pi[10] * A[129] + Pi[11] * A[141];
-            PA[i * NX + 10] = Pi[0] * A[10] + Pi[1] * A[22] + Pi[2] * A[34] + Pi[3] * A[46] + Pi[4] * A[58] + Pi[5] * A[70] + Pi[6] * A[82] + Pi[7] * A[94] + Pi[8] * A[106] + Pi[9] * A[118] + Pi[10] * A[130] + Pi[11] * A[142];
-            PA[i * NX + 11] = Pi[0] * A[11] + Pi[1] * A[23] + Pi[2] * A[35] + Pi[3] * A[47] + Pi[4] * A[59] + Pi[5] * A[71] + Pi[6] * A[83] + Pi[7] * A[95] + Pi[8] * A[107] + Pi[9] * A[119] + Pi[10] * A[131] + Pi[11] * A[143];
-        }
-        /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
+        /* P_k = Qt + A'PA + Sb'K: the lower triangle */
         {
             real *restrict Pk = w->P[k];
-            for (j = 0; j <= 0; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[0 * NX + j] + PAj[0] * A[0]
-                    + Kj[0] * Sb[0] + Kj[12] * Sb[12] + Kj[24] * Sb[24] + Kj[36] * Sb[36];
-                Pk[0 * NX + j] = v;
-                Pk[j * NX + 0] = v;
+            const real *restrict wx = weight + ROW_X + (k - 1) * NBX;
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real y0 = PA[0], y1 = PA[1], y2 = PA[2], y3 = PA[3];
+                c0 = y0;
+                c6 = y0 * 0.019999999999999997;
+                c7 = y1 * 0.019999999999999997;
+                c8 = y2 * 0.019999999999999997;
+                c9 = y3 * 0.019999999999999997;
             }
-            for (j = 0; j <= 1; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[1 * NX + j] + PAj[12] * A[13]
-                    + Kj[0] * Sb[1] + Kj[12] * Sb[13] + Kj[24] * Sb[25] + Kj[36] * Sb[37];
-                Pk[1 * NX + j] = v;
-                Pk[j * NX + 1] = v;
+            {
+                const real y0 = PA[12], y1 = PA[13];
+                c1 = y0;
+                c2 = y1;
             }
-            for (j = 0; j <= 2; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[2 * NX + j] + PAj[24] * A[26]
-                    + Kj[0] * Sb[2] + Kj[12] * Sb[14] + Kj[24] * Sb[26] + Kj[36] * Sb[38];
-                Pk[2 * NX + j] = v;
-                Pk[j * NX + 2] = v;
+            {
+                const real y0 = PA[24], y1 = PA[25], y2 = PA[26];
+                c3 = y0;
+                c4 = y1;
+                c5 = y2;
             }
-            for (j = 0; j <= 3; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[36] * A[39]
-                    + Kj[0] * Sb[3] + Kj[12] * Sb[15] + Kj[24] * Sb[27] + Kj[36] * Sb[39];
-                Pk[3 * NX + j] = v;
-                Pk[j * NX + 3] = v;
+            {
+                const real y0 = PA[36], y1 = PA[37], y2 = PA[38], y3 = PA[39];
+                c6 += y0;
+                c7 += y1;
+                c8 += y2;
+                c9 += y3;
             }
-            for (j = 0; j <= 4; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[4 * NX + j] + PAj[12] * A[16] + PAj[48] * A[52]
-                    + Kj[0] * Sb[4] + Kj[12] * Sb[16] + Kj[24] * Sb[28] + Kj[36] * Sb[40];
-                Pk[4 * NX + j] = v;
-                Pk[j * NX + 4] = v;
+            {
+                const real x0 = Sb[0], x1 = Sb[1], x2 = Sb[2], x3 = Sb[3], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 5; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[5 * NX + j] + PAj[24] * A[29] + PAj[60] * A[65]
-                    + Kj[0] * Sb[5] + Kj[12] * Sb[17] + Kj[24] * Sb[29] + Kj[36] * Sb[41];
-                Pk[5 * NX + j] = v;
-                Pk[j * NX + 5] = v;
+            {
+                const real x0 = Sb[12], x1 = Sb[13], x2 = Sb[14], x3 = Sb[15], y4 = K[12], y5 = K[13], y6 = K[14], y7 = K[15];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 6; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[6 * NX + j] + PAj[0] * A[6] + PAj[12] * A[18] + PAj[24] * A[30] + PAj[36] * A[42] + PAj[48] * A[54] + PAj[60] * A[66] + PAj[72] * A[78] + PAj[84] * A[90] + PAj[96] * A[102]
-                    + Kj[0] * Sb[6] + Kj[12] * Sb[18] + Kj[24] * Sb[30] + Kj[36] * Sb[42];
-                Pk[6 * NX + j] = v;
-                Pk[j * NX + 6] = v;
+            {
+                const real x0 = Sb[24], x1 = Sb[25], x2 = Sb[26], x3 = Sb[27], y4 = K[24], y5 = K[25], y6 = K[26], y7 = K[27];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 7; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[7 * NX + j] + PAj[0] * A[7] + PAj[12] * A[19] + PAj[24] * A[31] + PAj[36] * A[43] + PAj[48] * A[55] + PAj[60] * A[67] + PAj[72] * A[79] + PAj[84] * A[91] + PAj[96] * A[103]
-                    + Kj[0] * Sb[7] + Kj[12] * Sb[19] + Kj[24] * Sb[31] + Kj[36] * Sb[43];
-                Pk[7 * NX + j] = v;
-                Pk[j * NX + 7] = v;
+            {
+                const real x0 = Sb[36], x1 = Sb[37], x2 = Sb[38], x3 = Sb[39], y4 = K[36], y5 = K[37], y6 = K[38], y7 = K[39];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 8; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[8 * NX + j] + PAj[0] * A[8] + PAj[12] * A[20] + PAj[36] * A[44] + PAj[48] * A[56] + PAj[96] * A[104]
-                    + Kj[0] * Sb[8] + Kj[12] * Sb[20] + Kj[24] * Sb[32] + Kj[36] * Sb[44];
-                Pk[8 * NX + j] = v;
-                Pk[j * NX + 8] = v;
-            }
-            for (j = 0; j <= 9; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[9 * NX + j] + PAj[0] * A[9] + PAj[12] * A[21] + PAj[24] * A[33] + PAj[36] * A[45] + PAj[48] * A[57] + PAj[60] * A[69] + PAj[72] * A[81] + PAj[84] * A[93] + PAj[96] * A[105] + PAj[108] * A[117] + PAj[120] * A[129] + PAj[132] * A[141]
-                    + Kj[0] * Sb[9] + Kj[12] * Sb[21] + Kj[24] * Sb[33] + Kj[36] * Sb[45];
-                Pk[9 * NX + j] = v;
-                Pk[j * NX + 9] = v;
-            }
-            for (j = 0; j <= 10; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[10 * NX + j] + PAj[0] * A[10] + PAj[12] * A[22] + PAj[24] * A[34] + PAj[36] * A[46] + PAj[48] * A[58] + PAj[60] * A[70] + PAj[72] * A[82] + PAj[84] * A[94] + PAj[96] * A[106] + PAj[108] * A[118] + PAj[120] * A[130] + PAj[132] * A[142]
-                    + Kj[0] * Sb[10] + Kj[12] * Sb[22] + Kj[24] * Sb[34] + Kj[36] * Sb[46];
-                Pk[10 * NX + j] = v;
-                Pk[j * NX + 10] = v;
-            }
-            for (j = 0; j <= 11; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[11 * NX + j] + PAj[0] * A[11] + PAj[12] * A[23] + PAj[24] * A[35] + PAj[36] * A[47] + PAj[48] * A[59] + PAj[60] * A[71] + PAj[72] * A[83] + PAj[84] * A[95] + PAj[96] * A[107] + PAj[108] * A[119] + PAj[120] * A[131] + PAj[132] * A[143]
-                    + Kj[0] * Sb[11] + Kj[12] * Sb[23] + Kj[24] * Sb[35] + Kj[36] * Sb[47];
-                Pk[11 * NX + j] = v;
-                Pk[j * NX + 11] = v;
-            }
-        }
-    }
-    return regularized;
-}
-
-/* Riccati sweep, vector part, and the forward pass: the Newton step (dx, du) and the
- * new dynamics multipliers dpi, for the gradient (hx, hu) and the dynamics residual b.
- *   backward: e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
- *             with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb)
- *   forward:  dx_0 = 0, du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+ */
-static void riccati_solve(const data_t *restrict d, work_t *restrict w)
-{
-    int k, i, l;
-    for (i = 0; i < NX; ++i) {
-        w->p[N][i] = w->hx[N][i];
-    }
-    for (k = N - 1; k >= 0; --k) {
-        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict p = w->p[k + 1], *restrict Lr = w->Lr[k], *restrict b = w->b[k];
-        real e[NX], y[NU], r[NU];
-        for (i = 0; i < NX; ++i) {
-            real acc = p[i];
-            for (l = 0; l < NX; ++l) {
-                acc += P[i * NX + l] * b[l];
-            }
-            e[i] = acc;
-        }
-        /* k = -Rb^-1 r, r = hu + B'e */
-        r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[4] + e[2] * B[8] + e[3] * B[12] + e[4] * B[16] + e[5] * B[20] + e[6] * B[24] + e[7] * B[28] + e[8] * B[32] + e[9] * B[36] + e[10] * B[40] + e[11] * B[44];
-        y[0] = -r[0];
-        r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[5] + e[2] * B[9] + e[3] * B[13] + e[4] * B[17] + e[5] * B[21] + e[6] * B[25] + e[7] * B[29] + e[8] * B[33] + e[9] * B[37] + e[10] * B[41] + e[11] * B[45];
-        y[1] = -r[1];
-        r[2] = w->hu[k][2] + e[0] * B[2] + e[1] * B[6] + e[2] * B[10] + e[3] * B[14] + e[4] * B[18] + e[5] * B[22] + e[6] * B[26] + e[7] * B[30] + e[8] * B[34] + e[9] * B[38] + e[10] * B[42] + e[11] * B[46];
-        y[2] = -r[2];
-        r[3] = w->hu[k][3] + e[0] * B[3] + e[1] * B[7] + e[2] * B[11] + e[3] * B[15] + e[4] * B[19] + e[5] * B[23] + e[6] * B[27] + e[7] * B[31] + e[8] * B[35] + e[9] * B[39] + e[10] * B[43] + e[11] * B[47];
-        y[3] = -r[3];
-        for (i = 0; i < NU; ++i) {
-            real acc = y[i];
-            for (l = 0; l < i; ++l) {
-                acc -= Lr[i * NU + l] * y[l];
-            }
-            y[i] = acc / Lr[i * NU + i];
-        }
-        for (i = NU - 1; i >= 0; --i) {
-            real acc = y[i];
-            for (l = i + 1; l < NU; ++l) {
-                acc -= Lr[l * NU + i] * w->k[k][l];
-            }
-            w->k[k][i] = acc / Lr[i * NU + i];
-        }
-        if (k == 0) {
-            break;
+            Pk[0] = Qk[0] + c0;
+            Pk[1] = c1;
+            Pk[2] = Qk[1] + c2;
+            Pk[3] = c3;
+            Pk[4] = c4;
+            Pk[5] = Qk[2] + c5;
+            Pk[6] = c6;
+            Pk[7] = c7;
+            Pk[8] = c8;
+            Pk[9] = Qk[3] + c9;
         }
         {
-            const real *restrict K = w->K[k];
-            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + r[0] * K[0] + r[1] * K[12] + r[2] * K[24] + r[3] * K[36];
-            w->p[k][1] = w->hx[k][1] + e[1] * A[13] + r[0] * K[1] + r[1] * K[13] + r[2] * K[25] + r[3] * K[37];
-            w->p[k][2] = w->hx[k][2] + e[2] * A[26] + r[0] * K[2] + r[1] * K[14] + r[2] * K[26] + r[3] * K[38];
-            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[3] * A[39] + r[0] * K[3] + r[1] * K[15] + r[2] * K[27] + r[3] * K[39];
-            w->p[k][4] = w->hx[k][4] + e[1] * A[16] + e[4] * A[52] + r[0] * K[4] + r[1] * K[16] + r[2] * K[28] + r[3] * K[40];
-            w->p[k][5] = w->hx[k][5] + e[2] * A[29] + e[5] * A[65] + r[0] * K[5] + r[1] * K[17] + r[2] * K[29] + r[3] * K[41];
-            w->p[k][6] = w->hx[k][6] + e[0] * A[6] + e[1] * A[18] + e[2] * A[30] + e[3] * A[42] + e[4] * A[54] + e[5] * A[66] + e[6] * A[78] + e[7] * A[90] + e[8] * A[102] + r[0] * K[6] + r[1] * K[18] + r[2] * K[30] + r[3] * K[42];
-            w->p[k][7] = w->hx[k][7] + e[0] * A[7] + e[1] * A[19] + e[2] * A[31] + e[3] * A[43] + e[4] * A[55] + e[5] * A[67] + e[6] * A[79] + e[7] * A[91] + e[8] * A[103] + r[0] * K[7] + r[1] * K[19] + r[2] * K[31] + r[3] * K[43];
-            w->p[k][8] = w->hx[k][8] + e[0] * A[8] + e[1] * A[20] + e[3] * A[44] + e[4] * A[56] + e[8] * A[104] + r[0] * K[8] + r[1] * K[20] + r[2] * K[32] + r[3] * K[44];
-            w->p[k][9] = w->hx[k][9] + e[0] * A[9] + e[1] * A[21] + e[2] * A[33] + e[3] * A[45] + e[4] * A[57] + e[5] * A[69] + e[6] * A[81] + e[7] * A[93] + e[8] * A[105] + e[9] * A[117] + e[10] * A[129] + e[11] * A[141] + r[0] * K[9] + r[1] * K[21] + r[2] * K[33] + r[3] * K[45];
-            w->p[k][10] = w->hx[k][10] + e[0] * A[10] + e[1] * A[22] + e[2] * A[34] + e[3] * A[46] + e[4] * A[58] + e[5] * A[70] + e[6] * A[82] + e[7] * A[94] + e[8] * A[106] + e[9] * A[118] + e[10] * A[130] + e[11] * A[142] + r[0] * K[10] + r[1] * K[22] + r[2] * K[34] + r[3] * K[46];
-            w->p[k][11] = w->hx[k][11] + e[0] * A[11] + e[1] * A[23] + e[2] * A[35] + e[3] * A[47] + e[4] * A[59] + e[5] * A[71] + e[6] * A[83] + e[7] * A[95] + e[8] * A[107] + e[9] * A[119] + e[10] * A[131] + e[11] * A[143] + r[0] * K[11] + r[1] * K[23] + r[2] * K[35] + r[3] * K[47];
-        }
-    }
-    for (i = 0; i < NX; ++i) {
-        w->dx[0][i] = 0.0;
-    }
-    for (k = 0; k < N; ++k) {
-        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict dx = w->dx[k];
-        real *restrict du = w->du[k];
-        for (i = 0; i < NU; ++i) {
-            real acc = w->k[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += w->K[k][i * NX + l] * dx[l];
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[2], x1 = A[3], y2 = PA[0], y3 = PA[1], y4 = PA[2], y5 = PA[3];
+                c8 = x0 * y2;
+                c9 = x0 * y3;
+                c10 = x0 * y4;
+                c11 = x0 * y5;
+                c12 = x1 * y2;
+                c13 = x1 * y3;
+                c14 = x1 * y4;
+                c15 = x1 * y5;
             }
-            du[i] = acc;
-        }
-        w->dx[k + 1][0] = w->b[k][0] + dx[0] * A[0] + dx[3] * A[3] + dx[6] * A[6] + dx[7] * A[7] + dx[8] * A[8] + dx[9] * A[9] + dx[10] * A[10] + dx[11] * A[11] + du[0] * B[0] + du[1] * B[1] + du[2] * B[2] + du[3] * B[3];
-        w->dx[k + 1][1] = w->b[k][1] + dx[1] * A[13] + dx[4] * A[16] + dx[6] * A[18] + dx[7] * A[19] + dx[8] * A[20] + dx[9] * A[21] + dx[10] * A[22] + dx[11] * A[23] + du[0] * B[4] + du[1] * B[5] + du[2] * B[6] + du[3] * B[7];
-        w->dx[k + 1][2] = w->b[k][2] + dx[2] * A[26] + dx[5] * A[29] + dx[6] * A[30] + dx[7] * A[31] + dx[9] * A[33] + dx[10] * A[34] + dx[11] * A[35] + du[0] * B[8] + du[1] * B[9] + du[2] * B[10] + du[3] * B[11];
-        w->dx[k + 1][3] = w->b[k][3] + dx[3] * A[39] + dx[6] * A[42] + dx[7] * A[43] + dx[8] * A[44] + dx[9] * A[45] + dx[10] * A[46] + dx[11] * A[47] + du[0] * B[12] + du[1] * B[13] + du[2] * B[14] + du[3] * B[15];
-        w->dx[k + 1][4] = w->b[k][4] + dx[4] * A[52] + dx[6] * A[54] + dx[7] * A[55] + dx[8] * A[56] + dx[9] * A[57] + dx[10] * A[58] + dx[11] * A[59] + du[0] * B[16] + du[1] * B[17] + du[2] * B[18] + du[3] * B[19];
-        w->dx[k + 1][5] = w->b[k][5] + dx[5] * A[65] + dx[6] * A[66] + dx[7] * A[67] + dx[9] * A[69] + dx[10] * A[70] + dx[11] * A[71] + du[0] * B[20] + du[1] * B[21] + du[2] * B[22] + du[3] * B[23];
-        w->dx[k + 1][6] = w->b[k][6] + dx[6] * A[78] + dx[7] * A[79] + dx[9] * A[81] + dx[10] * A[82] + dx[11] * A[83] + du[0] * B[24] + du[1] * B[25] + du[2] * B[26] + du[3] * B[27];
-        w->dx[k + 1][7] = w->b[k][7] + dx[6] * A[90] + dx[7] * A[91] + dx[9] * A[93] + dx[10] * A[94] + dx[11] * A[95] + du[0] * B[28] + du[1] * B[29] + du[2] * B[30] + du[3] * B[31];
-        w->dx[k + 1][8] = w->b[k][8] + dx[6] * A[102] + dx[7] * A[103] + dx[8] * A[104] + dx[9] * A[105] + dx[10] * A[106] + dx[11] * A[107] + du[0] * B[32] + du[1] * B[33] + du[2] * B[34] + du[3] * B[35];
-        w->dx[k + 1][9] = w->b[k][9] + dx[9] * A[117] + dx[10] * A[118] + dx[11] * A[119] + du[0] * B[36] + du[1] * B[37] + du[2] * B[38] + du[3] * B[39];
-        w->dx[k + 1][10] = w->b[k][10] + dx[9] * A[129] + dx[10] * A[130] + dx[11] * A[131] + du[0] * B[40] + du[1] * B[41] + du[2] * B[42] + du[3] * B[43];
-        w->dx[k + 1][11] = w->b[k][11] + dx[9] * A[141] + dx[10] * A[142] + dx[11] * A[143] + du[0] * B[44] + du[1] * B[45] + du[2] * B[46] + du[3] * B[47];
-        for (i = 0; i < NX; ++i) {
-            real acc = w->p[k + 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += P[i * NX + l] * w->dx[k + 1][l];
+            {
+                const real x0 = A[10], x1 = A[11], y2 = PA[12], y3 = PA[13], y4 = PA[14], y5 = PA[15];
+                c0 = y2 * 0.019999999999999997;
+                c1 = y3 * 0.019999999999999997;
+                c2 = y4 * 0.019999999999999997;
+                c3 = y5 * 0.019999999999999997;
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
             }
-            w->dpi[k][i] = acc;
+            {
+                const real x0 = A[18], x1 = A[19], y2 = PA[24], y3 = PA[25], y4 = PA[26], y5 = PA[27];
+                c4 = y2 * 0.019999999999999997;
+                c5 = y3 * 0.019999999999999997;
+                c6 = y4 * 0.019999999999999997;
+                c7 = y5 * 0.019999999999999997;
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[24], x1 = A[25], y2 = PA[36], y3 = PA[37], y4 = PA[38], y5 = PA[39];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[31], x1 = A[32], y2 = PA[48], y3 = PA[49], y4 = PA[50], y5 = PA[51];
+                c0 += y2;
+                c1 += y3;
+                c2 += y4;
+                c3 += y5;
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[38], x1 = A[39], y2 = PA[60], y3 = PA[61], y4 = PA[62], y5 = PA[63];
+                c4 += y2;
+                c5 += y3;
+                c6 += y4;
+                c7 += y5;
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[43], x1 = A[44], y2 = PA[72], y3 = PA[73], y4 = PA[74], y5 = PA[75];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[48], x1 = A[49], y2 = PA[84], y3 = PA[85], y4 = PA[86], y5 = PA[87];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = A[53], x1 = A[54], y2 = PA[96], y3 = PA[97], y4 = PA[98], y5 = PA[99];
+                c8 += x0 * y2;
+                c9 += x0 * y3;
+                c10 += x0 * y4;
+                c11 += x0 * y5;
+                c12 += x1 * y2;
+                c13 += x1 * y3;
+                c14 += x1 * y4;
+                c15 += x1 * y5;
+            }
+            {
+                const real x0 = Sb[4], x1 = Sb[5], x2 = Sb[6], x3 = Sb[7], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[12], y5 = K[13], y6 = K[14], y7 = K[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[28], x1 = Sb[29], x2 = Sb[30], x3 = Sb[31], y4 = K[24], y5 = K[25], y6 = K[26], y7 = K[27];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[40], x1 = Sb[41], x2 = Sb[42], x3 = Sb[43], y4 = K[36], y5 = K[37], y6 = K[38], y7 = K[39];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[10] = c0;
+            Pk[11] = c1;
+            Pk[12] = c2;
+            Pk[13] = c3;
+            Pk[15] = c4;
+            Pk[16] = c5;
+            Pk[17] = c6;
+            Pk[18] = c7;
+            Pk[21] = c8;
+            Pk[22] = c9;
+            Pk[23] = c10;
+            Pk[24] = c11;
+            Pk[28] = c12;
+            Pk[29] = c13;
+            Pk[30] = c14;
+            Pk[31] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[2], x1 = A[3], y2 = PA[4], y3 = PA[5], y4 = PA[6], y5 = PA[7];
+                c3 = x0 * y2;
+                c4 = x0 * y3;
+                c5 = x0 * y4;
+                c6 = x1 * y2;
+                c7 = x1 * y3;
+                c8 = x1 * y4;
+                c9 = x1 * y5;
+            }
+            {
+                const real x0 = A[10], x1 = A[11], y2 = PA[16], y3 = PA[17], y4 = PA[18], y5 = PA[19];
+                c0 = y2 * 0.019999999999999997;
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[18], x1 = A[19], y2 = PA[28], y3 = PA[29], y4 = PA[30], y5 = PA[31];
+                c1 = y2 * 0.019999999999999997;
+                c2 = y3 * 0.019999999999999997;
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[24], x1 = A[25], y2 = PA[40], y3 = PA[41], y4 = PA[42], y5 = PA[43];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[31], x1 = A[32], y2 = PA[52], y3 = PA[53], y4 = PA[54], y5 = PA[55];
+                c0 += y2;
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[38], x1 = A[39], y2 = PA[64], y3 = PA[65], y4 = PA[66], y5 = PA[67];
+                c1 += y2;
+                c2 += y3;
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[43], x1 = A[44], y2 = PA[76], y3 = PA[77], y4 = PA[78], y5 = PA[79];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[48], x1 = A[49], y2 = PA[88], y3 = PA[89], y4 = PA[90], y5 = PA[91];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = A[53], x1 = A[54], y2 = PA[100], y3 = PA[101], y4 = PA[102], y5 = PA[103];
+                c3 += x0 * y2;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x1 * y2;
+                c7 += x1 * y3;
+                c8 += x1 * y4;
+                c9 += x1 * y5;
+            }
+            {
+                const real x0 = Sb[4], x1 = Sb[5], x2 = Sb[6], x3 = Sb[7], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[16], x1 = Sb[17], x2 = Sb[18], x3 = Sb[19], y4 = K[16], y5 = K[17], y6 = K[18], y7 = K[19];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[28], x1 = Sb[29], x2 = Sb[30], x3 = Sb[31], y4 = K[28], y5 = K[29], y6 = K[30], y7 = K[31];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[40], x1 = Sb[41], x2 = Sb[42], x3 = Sb[43], y4 = K[40], y5 = K[41], y6 = K[42], y7 = K[43];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[14] = Qk[4] + c0;
+            Pk[19] = c1;
+            Pk[20] = Qk[5] + c2;
+            Pk[25] = c3;
+            Pk[26] = c4;
+            Pk[27] = Qk[6] + wx[0] + wx[2] + c5;
+            Pk[32] = c6;
+            Pk[33] = c7;
+            Pk[34] = c8;
+            Pk[35] = Qk[7] + wx[1] + wx[3] + c9;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[4], x1 = A[5], x2 = A[6], x3 = A[7], y4 = PA[0], y5 = PA[1], y6 = PA[2], y7 = PA[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], x3 = A[15], y4 = PA[12], y5 = PA[13], y6 = PA[14], y7 = PA[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[20], x1 = A[21], x2 = A[22], y3 = PA[24], y4 = PA[25], y5 = PA[26], y6 = PA[27];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[26], x1 = A[27], x2 = A[28], x3 = A[29], y4 = PA[36], y5 = PA[37], y6 = PA[38], y7 = PA[39];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[33], x1 = A[34], x2 = A[35], x3 = A[36], y4 = PA[48], y5 = PA[49], y6 = PA[50], y7 = PA[51];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[40], x1 = A[41], x2 = A[42], y3 = PA[60], y4 = PA[61], y5 = PA[62], y6 = PA[63];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[45], x1 = A[46], x2 = A[47], y3 = PA[72], y4 = PA[73], y5 = PA[74], y6 = PA[75];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[50], x1 = A[51], x2 = A[52], y3 = PA[84], y4 = PA[85], y5 = PA[86], y6 = PA[87];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[56], x1 = A[57], x2 = A[58], y3 = PA[96], y4 = PA[97], y5 = PA[98], y6 = PA[99];
+                c0 += y3;
+                c1 += y4;
+                c2 += y5;
+                c3 += y6;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[59], x1 = A[60], x2 = A[61], y3 = PA[108], y4 = PA[109], y5 = PA[110], y6 = PA[111];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[62], x1 = A[63], x2 = A[64], y3 = PA[120], y4 = PA[121], y5 = PA[122], y6 = PA[123];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[65], x1 = A[66], x2 = A[67], y3 = PA[132], y4 = PA[133], y5 = PA[134], y6 = PA[135];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = Sb[8], x1 = Sb[9], x2 = Sb[10], x3 = Sb[11], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[20], x1 = Sb[21], x2 = Sb[22], x3 = Sb[23], y4 = K[12], y5 = K[13], y6 = K[14], y7 = K[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[32], x1 = Sb[33], x2 = Sb[34], x3 = Sb[35], y4 = K[24], y5 = K[25], y6 = K[26], y7 = K[27];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[44], x1 = Sb[45], x2 = Sb[46], x3 = Sb[47], y4 = K[36], y5 = K[37], y6 = K[38], y7 = K[39];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[36] = c0;
+            Pk[37] = c1;
+            Pk[38] = c2;
+            Pk[39] = c3;
+            Pk[45] = c4;
+            Pk[46] = c5;
+            Pk[47] = c6;
+            Pk[48] = c7;
+            Pk[55] = c8;
+            Pk[56] = c9;
+            Pk[57] = c10;
+            Pk[58] = c11;
+            Pk[66] = c12;
+            Pk[67] = c13;
+            Pk[68] = c14;
+            Pk[69] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = A[4], x1 = A[5], x2 = A[6], x3 = A[7], y4 = PA[4], y5 = PA[5], y6 = PA[6], y7 = PA[7];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], x3 = A[15], y4 = PA[16], y5 = PA[17], y6 = PA[18], y7 = PA[19];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[20], x1 = A[21], x2 = A[22], y3 = PA[28], y4 = PA[29], y5 = PA[30], y6 = PA[31];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[26], x1 = A[27], x2 = A[28], x3 = A[29], y4 = PA[40], y5 = PA[41], y6 = PA[42], y7 = PA[43];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[33], x1 = A[34], x2 = A[35], x3 = A[36], y4 = PA[52], y5 = PA[53], y6 = PA[54], y7 = PA[55];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = A[40], x1 = A[41], x2 = A[42], y3 = PA[64], y4 = PA[65], y5 = PA[66], y6 = PA[67];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[45], x1 = A[46], x2 = A[47], y3 = PA[76], y4 = PA[77], y5 = PA[78], y6 = PA[79];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[50], x1 = A[51], x2 = A[52], y3 = PA[88], y4 = PA[89], y5 = PA[90], y6 = PA[91];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[56], x1 = A[57], x2 = A[58], y3 = PA[100], y4 = PA[101], y5 = PA[102], y6 = PA[103];
+                c0 += y3;
+                c1 += y4;
+                c2 += y5;
+                c3 += y6;
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[59], x1 = A[60], x2 = A[61], y3 = PA[112], y4 = PA[113], y5 = PA[114], y6 = PA[115];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[62], x1 = A[63], x2 = A[64], y3 = PA[124], y4 = PA[125], y5 = PA[126], y6 = PA[127];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = A[65], x1 = A[66], x2 = A[67], y3 = PA[136], y4 = PA[137], y5 = PA[138], y6 = PA[139];
+                c4 += x0 * y3;
+                c5 += x0 * y4;
+                c6 += x0 * y5;
+                c7 += x0 * y6;
+                c8 += x1 * y3;
+                c9 += x1 * y4;
+                c10 += x1 * y5;
+                c11 += x1 * y6;
+                c12 += x2 * y3;
+                c13 += x2 * y4;
+                c14 += x2 * y5;
+                c15 += x2 * y6;
+            }
+            {
+                const real x0 = Sb[8], x1 = Sb[9], x2 = Sb[10], x3 = Sb[11], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[20], x1 = Sb[21], x2 = Sb[22], x3 = Sb[23], y4 = K[16], y5 = K[17], y6 = K[18], y7 = K[19];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[32], x1 = Sb[33], x2 = Sb[34], x3 = Sb[35], y4 = K[28], y5 = K[29], y6 = K[30], y7 = K[31];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[44], x1 = Sb[45], x2 = Sb[46], x3 = Sb[47], y4 = K[40], y5 = K[41], y6 = K[42], y7 = K[43];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            Pk[40] = c0;
+            Pk[41] = c1;
+            Pk[42] = c2;
+            Pk[43] = c3;
+            Pk[49] = c4;
+            Pk[50] = c5;
+            Pk[51] = c6;
+            Pk[52] = c7;
+            Pk[59] = c8;
+            Pk[60] = c9;
+            Pk[61] = c10;
+            Pk[62] = c11;
+            Pk[70] = c12;
+            Pk[71] = c13;
+            Pk[72] = c14;
+            Pk[73] = c15;
+        }
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[4], x1 = A[5], x2 = A[6], x3 = A[7], y4 = PA[8], y5 = PA[9], y6 = PA[10], y7 = PA[11];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
+            }
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], x3 = A[15], y4 = PA[20], y5 = PA[21], y6 = PA[22], y7 = PA[23];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[20], x1 = A[21], x2 = A[22], y3 = PA[32], y4 = PA[33], y5 = PA[34], y6 = PA[35];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[26], x1 = A[27], x2 = A[28], x3 = A[29], y4 = PA[44], y5 = PA[45], y6 = PA[46], y7 = PA[47];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[33], x1 = A[34], x2 = A[35], x3 = A[36], y4 = PA[56], y5 = PA[57], y6 = PA[58], y7 = PA[59];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = A[40], x1 = A[41], x2 = A[42], y3 = PA[68], y4 = PA[69], y5 = PA[70], y6 = PA[71];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[45], x1 = A[46], x2 = A[47], y3 = PA[80], y4 = PA[81], y5 = PA[82], y6 = PA[83];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[50], x1 = A[51], x2 = A[52], y3 = PA[92], y4 = PA[93], y5 = PA[94], y6 = PA[95];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[56], x1 = A[57], x2 = A[58], y3 = PA[104], y4 = PA[105], y5 = PA[106], y6 = PA[107];
+                c0 += y3;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[59], x1 = A[60], x2 = A[61], y3 = PA[116], y4 = PA[117], y5 = PA[118], y6 = PA[119];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[62], x1 = A[63], x2 = A[64], y3 = PA[128], y4 = PA[129], y5 = PA[130], y6 = PA[131];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = A[65], x1 = A[66], x2 = A[67], y3 = PA[140], y4 = PA[141], y5 = PA[142], y6 = PA[143];
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x1 * y3;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x2 * y3;
+                c7 += x2 * y4;
+                c8 += x2 * y5;
+                c9 += x2 * y6;
+            }
+            {
+                const real x0 = Sb[8], x1 = Sb[9], x2 = Sb[10], x3 = Sb[11], y4 = K[8], y5 = K[9], y6 = K[10], y7 = K[11];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[20], x1 = Sb[21], x2 = Sb[22], x3 = Sb[23], y4 = K[20], y5 = K[21], y6 = K[22], y7 = K[23];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[32], x1 = Sb[33], x2 = Sb[34], x3 = Sb[35], y4 = K[32], y5 = K[33], y6 = K[34], y7 = K[35];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[44], x1 = Sb[45], x2 = Sb[46], x3 = Sb[47], y4 = K[44], y5 = K[45], y6 = K[46], y7 = K[47];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[44] = Qk[8] + c0;
+            Pk[53] = c1;
+            Pk[54] = Qk[9] + c2;
+            Pk[63] = c3;
+            Pk[64] = c4;
+            Pk[65] = Qk[10] + c5;
+            Pk[74] = c6;
+            Pk[75] = c7;
+            Pk[76] = c8;
+            Pk[77] = Qk[11] + c9;
+        }
         }
     }
 }
 
-/* Cost gradient H z + g at the iterate, into gx, gu. */
-static void cost_gradient(const data_t *d, const sol_t *z, work_t *w)
+/* The factorization of the previous QP, one stage on: stage k takes stage k+1's gains,
+ * Cholesky factor and cost-to-go, which after a shift of the horizon belong to the same
+ * point of the plan. Only the new last stage is then factored afresh (riccati_factor with
+ * last = N-1): an approximate Newton matrix for a QP that changed little, at the cost of
+ * one stage instead of N. */
+static void shift_factorization(work_t *restrict w)
 {
-    int k, i, l;
-    for (k = 0; k <= N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = d->q[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->Q[k][i * NX + l] * z->x[k][l];
-            }
-            if (k < N) {
-                for (l = 0; l < NU; ++l) {
-                    acc += d->S[k][l * NX + i] * z->u[k][l];
-                }
-            }
-            w->gx[k][i] = acc;
+    int k;
+    for (k = 0; k + 1 < N; ++k) {
+        copy_real(w->K[k], w->K[k + 1], NU * NX);
+        copy_real(w->Lr[k], w->Lr[k + 1], NU * (NU + 1) / 2);
+        if (k > 0) {
+            copy_real(w->P[k], w->P[k + 1], NX * (NX + 1) / 2);
         }
     }
+}
+
+/* Riccati sweep, vector part, stage k (given p_{k+1} in w->p[k+1]):
+ *   e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
+ * with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb); p_0 is not needed. */
+static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w, int k)
+{
+    const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+    const real *restrict Lr = w->Lr[k], *restrict b = w->b[k], *restrict K = w->K[k], *restrict p = w->p[k + 1];
+    real e[NX], r[NU];
+    (void)A; (void)K;
+    e[0] = p[0] + b[0] * P[0] + b[1] * P[1] + b[2] * P[3] + b[3] * P[6] + b[4] * P[10] + b[5] * P[15] + b[6] * P[21] + b[7] * P[28] + b[8] * P[36] + b[9] * P[45] + b[10] * P[55] + b[11] * P[66];
+    e[1] = p[1] + b[0] * P[1] + b[1] * P[2] + b[2] * P[4] + b[3] * P[7] + b[4] * P[11] + b[5] * P[16] + b[6] * P[22] + b[7] * P[29] + b[8] * P[37] + b[9] * P[46] + b[10] * P[56] + b[11] * P[67];
+    e[2] = p[2] + b[0] * P[3] + b[1] * P[4] + b[2] * P[5] + b[3] * P[8] + b[4] * P[12] + b[5] * P[17] + b[6] * P[23] + b[7] * P[30] + b[8] * P[38] + b[9] * P[47] + b[10] * P[57] + b[11] * P[68];
+    e[3] = p[3] + b[0] * P[6] + b[1] * P[7] + b[2] * P[8] + b[3] * P[9] + b[4] * P[13] + b[5] * P[18] + b[6] * P[24] + b[7] * P[31] + b[8] * P[39] + b[9] * P[48] + b[10] * P[58] + b[11] * P[69];
+    e[4] = p[4] + b[0] * P[10] + b[1] * P[11] + b[2] * P[12] + b[3] * P[13] + b[4] * P[14] + b[5] * P[19] + b[6] * P[25] + b[7] * P[32] + b[8] * P[40] + b[9] * P[49] + b[10] * P[59] + b[11] * P[70];
+    e[5] = p[5] + b[0] * P[15] + b[1] * P[16] + b[2] * P[17] + b[3] * P[18] + b[4] * P[19] + b[5] * P[20] + b[6] * P[26] + b[7] * P[33] + b[8] * P[41] + b[9] * P[50] + b[10] * P[60] + b[11] * P[71];
+    e[6] = p[6] + b[0] * P[21] + b[1] * P[22] + b[2] * P[23] + b[3] * P[24] + b[4] * P[25] + b[5] * P[26] + b[6] * P[27] + b[7] * P[34] + b[8] * P[42] + b[9] * P[51] + b[10] * P[61] + b[11] * P[72];
+    e[7] = p[7] + b[0] * P[28] + b[1] * P[29] + b[2] * P[30] + b[3] * P[31] + b[4] * P[32] + b[5] * P[33] + b[6] * P[34] + b[7] * P[35] + b[8] * P[43] + b[9] * P[52] + b[10] * P[62] + b[11] * P[73];
+    e[8] = p[8] + b[0] * P[36] + b[1] * P[37] + b[2] * P[38] + b[3] * P[39] + b[4] * P[40] + b[5] * P[41] + b[6] * P[42] + b[7] * P[43] + b[8] * P[44] + b[9] * P[53] + b[10] * P[63] + b[11] * P[74];
+    e[9] = p[9] + b[0] * P[45] + b[1] * P[46] + b[2] * P[47] + b[3] * P[48] + b[4] * P[49] + b[5] * P[50] + b[6] * P[51] + b[7] * P[52] + b[8] * P[53] + b[9] * P[54] + b[10] * P[64] + b[11] * P[75];
+    e[10] = p[10] + b[0] * P[55] + b[1] * P[56] + b[2] * P[57] + b[3] * P[58] + b[4] * P[59] + b[5] * P[60] + b[6] * P[61] + b[7] * P[62] + b[8] * P[63] + b[9] * P[64] + b[10] * P[65] + b[11] * P[76];
+    e[11] = p[11] + b[0] * P[66] + b[1] * P[67] + b[2] * P[68] + b[3] * P[69] + b[4] * P[70] + b[5] * P[71] + b[6] * P[72] + b[7] * P[73] + b[8] * P[74] + b[9] * P[75] + b[10] * P[76] + b[11] * P[77];
+    r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[4] + e[2] * B[8] + e[3] * B[12] + e[4] * B[16] + e[5] * B[20] + e[6] * B[24] + e[7] * B[28] + e[8] * B[32] + e[9] * B[36] + e[10] * B[40] + e[11] * B[44];
+    r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[5] + e[2] * B[9] + e[3] * B[13] + e[4] * B[17] + e[5] * B[21] + e[6] * B[25] + e[7] * B[29] + e[8] * B[33] + e[9] * B[37] + e[10] * B[41] + e[11] * B[45];
+    r[2] = w->hu[k][2] + e[0] * B[2] + e[1] * B[6] + e[2] * B[10] + e[3] * B[14] + e[4] * B[18] + e[5] * B[22] + e[6] * B[26] + e[7] * B[30] + e[8] * B[34] + e[9] * B[38] + e[10] * B[42] + e[11] * B[46];
+    r[3] = w->hu[k][3] + e[0] * B[3] + e[1] * B[7] + e[2] * B[11] + e[3] * B[15] + e[4] * B[19] + e[5] * B[23] + e[6] * B[27] + e[7] * B[31] + e[8] * B[35] + e[9] * B[39] + e[10] * B[43] + e[11] * B[47];
+    {
+        const real y0 = (-r[0]) / Lr[0];
+        const real y1 = (-r[1] - Lr[1] * y0) / Lr[2];
+        const real y2 = (-r[2] - Lr[3] * y0 - Lr[4] * y1) / Lr[5];
+        const real y3 = (-r[3] - Lr[6] * y0 - Lr[7] * y1 - Lr[8] * y2) / Lr[9];
+        const real k3 = (y3) / Lr[9];
+        w->k[k][3] = k3;
+        const real k2 = (y2 - Lr[8] * k3) / Lr[5];
+        w->k[k][2] = k2;
+        const real k1 = (y1 - Lr[4] * k2 - Lr[7] * k3) / Lr[2];
+        w->k[k][1] = k1;
+        const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2 - Lr[6] * k3) / Lr[0];
+        w->k[k][0] = k0;
+    }
+    if (k > 0) {
+        w->p[k][0] = w->hx[k][0] + e[0] + r[0] * K[0] + r[1] * K[12] + r[2] * K[24] + r[3] * K[36];
+        w->p[k][1] = w->hx[k][1] + e[1] + r[0] * K[1] + r[1] * K[13] + r[2] * K[25] + r[3] * K[37];
+        w->p[k][2] = w->hx[k][2] + e[2] + r[0] * K[2] + r[1] * K[14] + r[2] * K[26] + r[3] * K[38];
+        w->p[k][3] = w->hx[k][3] + e[0] * 0.019999999999999997 + e[3] + r[0] * K[3] + r[1] * K[15] + r[2] * K[27] + r[3] * K[39];
+        w->p[k][4] = w->hx[k][4] + e[1] * 0.019999999999999997 + e[4] + r[0] * K[4] + r[1] * K[16] + r[2] * K[28] + r[3] * K[40];
+        w->p[k][5] = w->hx[k][5] + e[2] * 0.019999999999999997 + e[5] + r[0] * K[5] + r[1] * K[17] + r[2] * K[29] + r[3] * K[41];
+        w->p[k][6] = w->hx[k][6] + e[0] * A[2] + e[1] * A[10] + e[2] * A[18] + e[3] * A[24] + e[4] * A[31] + e[5] * A[38] + e[6] * A[43] + e[7] * A[48] + e[8] * A[53] + r[0] * K[6] + r[1] * K[18] + r[2] * K[30] + r[3] * K[42];
+        w->p[k][7] = w->hx[k][7] + e[0] * A[3] + e[1] * A[11] + e[2] * A[19] + e[3] * A[25] + e[4] * A[32] + e[5] * A[39] + e[6] * A[44] + e[7] * A[49] + e[8] * A[54] + r[0] * K[7] + r[1] * K[19] + r[2] * K[31] + r[3] * K[43];
+        w->p[k][8] = w->hx[k][8] + e[0] * A[4] + e[1] * A[12] + e[3] * A[26] + e[4] * A[33] + e[8] + r[0] * K[8] + r[1] * K[20] + r[2] * K[32] + r[3] * K[44];
+        w->p[k][9] = w->hx[k][9] + e[0] * A[5] + e[1] * A[13] + e[2] * A[20] + e[3] * A[27] + e[4] * A[34] + e[5] * A[40] + e[6] * A[45] + e[7] * A[50] + e[8] * A[56] + e[9] * A[59] + e[10] * A[62] + e[11] * A[65] + r[0] * K[9] + r[1] * K[21] + r[2] * K[33] + r[3] * K[45];
+        w->p[k][10] = w->hx[k][10] + e[0] * A[6] + e[1] * A[14] + e[2] * A[21] + e[3] * A[28] + e[4] * A[35] + e[5] * A[41] + e[6] * A[46] + e[7] * A[51] + e[8] * A[57] + e[9] * A[60] + e[10] * A[63] + e[11] * A[66] + r[0] * K[10] + r[1] * K[22] + r[2] * K[34] + r[3] * K[46];
+        w->p[k][11] = w->hx[k][11] + e[0] * A[7] + e[1] * A[15] + e[2] * A[22] + e[3] * A[29] + e[4] * A[36] + e[5] * A[42] + e[6] * A[47] + e[7] * A[52] + e[8] * A[58] + e[9] * A[61] + e[10] * A[64] + e[11] * A[67] + r[0] * K[11] + r[1] * K[23] + r[2] * K[35] + r[3] * K[47];
+    }
+}
+
+/* The vector sweep from stage N-1 down to stage last (p_N = hx_N). */
+static void riccati_backward(const data_t *restrict d, work_t *restrict w, int last)
+{
+    int k;
+    for (k = 0; k < NX; ++k) {
+        w->p[N][k] = w->hx[N][k];
+    }
+    for (k = N - 1; k >= last; --k) {
+        riccati_backward_stage(d, w, k);
+    }
+}
+
+/* The forward pass: the Newton step (dx, du) from dx_0 = 0 (x_0 is fixed) and, with duals,
+ * the new dynamics multipliers dpi:  du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+. */
+static void riccati_forward(const data_t *restrict d, work_t *restrict w, int duals)
+{
+    int k;
+    for (k = 0; k < NX; ++k) {
+        w->dx[0][k] = 0.0;
+    }
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NU; ++i) {
-            real acc = d->r[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->S[k][i * NX + l] * z->x[k][l];
-            }
-            for (l = 0; l < NU; ++l) {
-                acc += d->R[k][i * NU + l] * z->u[k][l];
-            }
-            w->gu[k][i] = acc;
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict K = w->K[k];
+        const real *restrict dx = w->dx[k];
+        real *restrict du = w->du[k];
+        (void)A;
+        du[0] = w->k[k][0] + dx[0] * K[0] + dx[1] * K[1] + dx[2] * K[2] + dx[3] * K[3] + dx[4] * K[4] + dx[5] * K[5] + dx[6] * K[6] + dx[7] * K[7] + dx[8] * K[8] + dx[9] * K[9] + dx[10] * K[10] + dx[11] * K[11];
+        du[1] = w->k[k][1] + dx[0] * K[12] + dx[1] * K[13] + dx[2] * K[14] + dx[3] * K[15] + dx[4] * K[16] + dx[5] * K[17] + dx[6] * K[18] + dx[7] * K[19] + dx[8] * K[20] + dx[9] * K[21] + dx[10] * K[22] + dx[11] * K[23];
+        du[2] = w->k[k][2] + dx[0] * K[24] + dx[1] * K[25] + dx[2] * K[26] + dx[3] * K[27] + dx[4] * K[28] + dx[5] * K[29] + dx[6] * K[30] + dx[7] * K[31] + dx[8] * K[32] + dx[9] * K[33] + dx[10] * K[34] + dx[11] * K[35];
+        du[3] = w->k[k][3] + dx[0] * K[36] + dx[1] * K[37] + dx[2] * K[38] + dx[3] * K[39] + dx[4] * K[40] + dx[5] * K[41] + dx[6] * K[42] + dx[7] * K[43] + dx[8] * K[44] + dx[9] * K[45] + dx[10] * K[46] + dx[11] * K[47];
+        w->dx[k + 1][0] = w->b[k][0] + dx[0] + dx[3] * 0.019999999999999997 + dx[6] * A[2] + dx[7] * A[3] + dx[8] * A[4] + dx[9] * A[5] + dx[10] * A[6] + dx[11] * A[7] + du[0] * B[0] + du[1] * B[1] + du[2] * B[2] + du[3] * B[3];
+        w->dx[k + 1][1] = w->b[k][1] + dx[1] + dx[4] * 0.019999999999999997 + dx[6] * A[10] + dx[7] * A[11] + dx[8] * A[12] + dx[9] * A[13] + dx[10] * A[14] + dx[11] * A[15] + du[0] * B[4] + du[1] * B[5] + du[2] * B[6] + du[3] * B[7];
+        w->dx[k + 1][2] = w->b[k][2] + dx[2] + dx[5] * 0.019999999999999997 + dx[6] * A[18] + dx[7] * A[19] + dx[9] * A[20] + dx[10] * A[21] + dx[11] * A[22] + du[0] * B[8] + du[1] * B[9] + du[2] * B[10] + du[3] * B[11];
+        w->dx[k + 1][3] = w->b[k][3] + dx[3] + dx[6] * A[24] + dx[7] * A[25] + dx[8] * A[26] + dx[9] * A[27] + dx[10] * A[28] + dx[11] * A[29] + du[0] * B[12] + du[1] * B[13] + du[2] * B[14] + du[3] * B[15];
+        w->dx[k + 1][4] = w->b[k][4] + dx[4] + dx[6] * A[31] + dx[7] * A[32] + dx[8] * A[33] + dx[9] * A[34] + dx[10] * A[35] + dx[11] * A[36] + du[0] * B[16] + du[1] * B[17] + du[2] * B[18] + du[3] * B[19];
+        w->dx[k + 1][5] = w->b[k][5] + dx[5] + dx[6] * A[38] + dx[7] * A[39] + dx[9] * A[40] + dx[10] * A[41] + dx[11] * A[42] + du[0] * B[20] + du[1] * B[21] + du[2] * B[22] + du[3] * B[23];
+        w->dx[k + 1][6] = w->b[k][6] + dx[6] * A[43] + dx[7] * A[44] + dx[9] * A[45] + dx[10] * A[46] + dx[11] * A[47] + du[0] * B[24] + du[1] * B[25] + du[2] * B[26] + du[3] * B[27];
+        w->dx[k + 1][7] = w->b[k][7] + dx[6] * A[48] + dx[7] * A[49] + dx[9] * A[50] + dx[10] * A[51] + dx[11] * A[52] + du[0] * B[28] + du[1] * B[29] + du[2] * B[30] + du[3] * B[31];
+        w->dx[k + 1][8] = w->b[k][8] + dx[6] * A[53] + dx[7] * A[54] + dx[8] + dx[9] * A[56] + dx[10] * A[57] + dx[11] * A[58] + du[0] * B[32] + du[1] * B[33] + du[2] * B[34] + du[3] * B[35];
+        w->dx[k + 1][9] = w->b[k][9] + dx[9] * A[59] + dx[10] * A[60] + dx[11] * A[61] + du[0] * B[36] + du[1] * B[37] + du[2] * B[38] + du[3] * B[39];
+        w->dx[k + 1][10] = w->b[k][10] + dx[9] * A[62] + dx[10] * A[63] + dx[11] * A[64] + du[0] * B[40] + du[1] * B[41] + du[2] * B[42] + du[3] * B[43];
+        w->dx[k + 1][11] = w->b[k][11] + dx[9] * A[65] + dx[10] * A[66] + dx[11] * A[67] + du[0] * B[44] + du[1] * B[45] + du[2] * B[46] + du[3] * B[47];
+        if (duals) {
+            const real *restrict P = w->P[k + 1], *restrict pn = w->p[k + 1], *restrict dxn = w->dx[k + 1];
+            w->dpi[k][0] = pn[0] + dxn[0] * P[0] + dxn[1] * P[1] + dxn[2] * P[3] + dxn[3] * P[6] + dxn[4] * P[10] + dxn[5] * P[15] + dxn[6] * P[21] + dxn[7] * P[28] + dxn[8] * P[36] + dxn[9] * P[45] + dxn[10] * P[55] + dxn[11] * P[66];
+            w->dpi[k][1] = pn[1] + dxn[0] * P[1] + dxn[1] * P[2] + dxn[2] * P[4] + dxn[3] * P[7] + dxn[4] * P[11] + dxn[5] * P[16] + dxn[6] * P[22] + dxn[7] * P[29] + dxn[8] * P[37] + dxn[9] * P[46] + dxn[10] * P[56] + dxn[11] * P[67];
+            w->dpi[k][2] = pn[2] + dxn[0] * P[3] + dxn[1] * P[4] + dxn[2] * P[5] + dxn[3] * P[8] + dxn[4] * P[12] + dxn[5] * P[17] + dxn[6] * P[23] + dxn[7] * P[30] + dxn[8] * P[38] + dxn[9] * P[47] + dxn[10] * P[57] + dxn[11] * P[68];
+            w->dpi[k][3] = pn[3] + dxn[0] * P[6] + dxn[1] * P[7] + dxn[2] * P[8] + dxn[3] * P[9] + dxn[4] * P[13] + dxn[5] * P[18] + dxn[6] * P[24] + dxn[7] * P[31] + dxn[8] * P[39] + dxn[9] * P[48] + dxn[10] * P[58] + dxn[11] * P[69];
+            w->dpi[k][4] = pn[4] + dxn[0] * P[10] + dxn[1] * P[11] + dxn[2] * P[12] + dxn[3] * P[13] + dxn[4] * P[14] + dxn[5] * P[19] + dxn[6] * P[25] + dxn[7] * P[32] + dxn[8] * P[40] + dxn[9] * P[49] + dxn[10] * P[59] + dxn[11] * P[70];
+            w->dpi[k][5] = pn[5] + dxn[0] * P[15] + dxn[1] * P[16] + dxn[2] * P[17] + dxn[3] * P[18] + dxn[4] * P[19] + dxn[5] * P[20] + dxn[6] * P[26] + dxn[7] * P[33] + dxn[8] * P[41] + dxn[9] * P[50] + dxn[10] * P[60] + dxn[11] * P[71];
+            w->dpi[k][6] = pn[6] + dxn[0] * P[21] + dxn[1] * P[22] + dxn[2] * P[23] + dxn[3] * P[24] + dxn[4] * P[25] + dxn[5] * P[26] + dxn[6] * P[27] + dxn[7] * P[34] + dxn[8] * P[42] + dxn[9] * P[51] + dxn[10] * P[61] + dxn[11] * P[72];
+            w->dpi[k][7] = pn[7] + dxn[0] * P[28] + dxn[1] * P[29] + dxn[2] * P[30] + dxn[3] * P[31] + dxn[4] * P[32] + dxn[5] * P[33] + dxn[6] * P[34] + dxn[7] * P[35] + dxn[8] * P[43] + dxn[9] * P[52] + dxn[10] * P[62] + dxn[11] * P[73];
+            w->dpi[k][8] = pn[8] + dxn[0] * P[36] + dxn[1] * P[37] + dxn[2] * P[38] + dxn[3] * P[39] + dxn[4] * P[40] + dxn[5] * P[41] + dxn[6] * P[42] + dxn[7] * P[43] + dxn[8] * P[44] + dxn[9] * P[53] + dxn[10] * P[63] + dxn[11] * P[74];
+            w->dpi[k][9] = pn[9] + dxn[0] * P[45] + dxn[1] * P[46] + dxn[2] * P[47] + dxn[3] * P[48] + dxn[4] * P[49] + dxn[5] * P[50] + dxn[6] * P[51] + dxn[7] * P[52] + dxn[8] * P[53] + dxn[9] * P[54] + dxn[10] * P[64] + dxn[11] * P[75];
+            w->dpi[k][10] = pn[10] + dxn[0] * P[55] + dxn[1] * P[56] + dxn[2] * P[57] + dxn[3] * P[58] + dxn[4] * P[59] + dxn[5] * P[60] + dxn[6] * P[61] + dxn[7] * P[62] + dxn[8] * P[63] + dxn[9] * P[64] + dxn[10] * P[65] + dxn[11] * P[76];
+            w->dpi[k][11] = pn[11] + dxn[0] * P[66] + dxn[1] * P[67] + dxn[2] * P[68] + dxn[3] * P[69] + dxn[4] * P[70] + dxn[5] * P[71] + dxn[6] * P[72] + dxn[7] * P[73] + dxn[8] * P[74] + dxn[9] * P[75] + dxn[10] * P[76] + dxn[11] * P[77];
         }
+    }
+}
+
+/* The Newton step for the gradient (hx, hu) and the dynamics residual b. */
+static void riccati_solve(const data_t *restrict d, work_t *restrict w, int duals)
+{
+    riccati_backward(d, w, 0);
+    riccati_forward(d, w, duals);
+}
+
+/* Cost gradient H z + g at the iterate, into gx, gu: over the Hessians' patterns. */
+static void cost_gradient(const data_t *restrict d, const sol_t *restrict z, work_t *restrict w)
+{
+    int k;
+    for (k = 0; k < N; ++k) {
+        const real *restrict Q = d->Q[k], *restrict S = d->S[k], *restrict R = d->R[k];
+        const real *restrict x = z->x[k], *restrict u = z->u[k];
+        (void)Q; (void)S; (void)R; (void)x; (void)u;
+        w->gx[k][0] = d->q[k][0] + x[0] * Q[0] + 0.0;
+        w->gx[k][1] = d->q[k][1] + x[1] * Q[1] + 0.0;
+        w->gx[k][2] = d->q[k][2] + x[2] * Q[2] + 0.0;
+        w->gx[k][3] = d->q[k][3] + x[3] * Q[3] + 0.0;
+        w->gx[k][4] = d->q[k][4] + x[4] * Q[4] + 0.0;
+        w->gx[k][5] = d->q[k][5] + x[5] * Q[5] + 0.0;
+        w->gx[k][6] = d->q[k][6] + x[6] * Q[6] + 0.0;
+        w->gx[k][7] = d->q[k][7] + x[7] * Q[7] + 0.0;
+        w->gx[k][8] = d->q[k][8] + x[8] * Q[8] + 0.0;
+        w->gx[k][9] = d->q[k][9] + x[9] * Q[9] + 0.0;
+        w->gx[k][10] = d->q[k][10] + x[10] * Q[10] + 0.0;
+        w->gx[k][11] = d->q[k][11] + x[11] * Q[11] + 0.0;
+        w->gu[k][0] = d->r[k][0] + 0.0 + u[0] * R[0];
+        w->gu[k][1] = d->r[k][1] + 0.0 + u[1] * R[1];
+        w->gu[k][2] = d->r[k][2] + 0.0 + u[2] * R[2];
+        w->gu[k][3] = d->r[k][3] + 0.0 + u[3] * R[3];
+    }
+    {
+        const real *restrict QN = d->QN, *restrict x = z->x[N];
+        (void)QN; (void)x;
+        w->gx[N][0] = d->q[N][0] + x[0] * QN[0] + x[1] * QN[1] + x[2] * QN[3] + x[3] * QN[6] + x[4] * QN[10] + x[5] * QN[15] + x[6] * QN[21] + x[7] * QN[28] + x[8] * QN[36] + x[9] * QN[45] + x[10] * QN[55] + x[11] * QN[66];
+        w->gx[N][1] = d->q[N][1] + x[0] * QN[1] + x[1] * QN[2] + x[2] * QN[4] + x[3] * QN[7] + x[4] * QN[11] + x[5] * QN[16] + x[6] * QN[22] + x[7] * QN[29] + x[8] * QN[37] + x[9] * QN[46] + x[10] * QN[56] + x[11] * QN[67];
+        w->gx[N][2] = d->q[N][2] + x[0] * QN[3] + x[1] * QN[4] + x[2] * QN[5] + x[3] * QN[8] + x[4] * QN[12] + x[5] * QN[17] + x[6] * QN[23] + x[7] * QN[30] + x[8] * QN[38] + x[9] * QN[47] + x[10] * QN[57] + x[11] * QN[68];
+        w->gx[N][3] = d->q[N][3] + x[0] * QN[6] + x[1] * QN[7] + x[2] * QN[8] + x[3] * QN[9] + x[4] * QN[13] + x[5] * QN[18] + x[6] * QN[24] + x[7] * QN[31] + x[8] * QN[39] + x[9] * QN[48] + x[10] * QN[58] + x[11] * QN[69];
+        w->gx[N][4] = d->q[N][4] + x[0] * QN[10] + x[1] * QN[11] + x[2] * QN[12] + x[3] * QN[13] + x[4] * QN[14] + x[5] * QN[19] + x[6] * QN[25] + x[7] * QN[32] + x[8] * QN[40] + x[9] * QN[49] + x[10] * QN[59] + x[11] * QN[70];
+        w->gx[N][5] = d->q[N][5] + x[0] * QN[15] + x[1] * QN[16] + x[2] * QN[17] + x[3] * QN[18] + x[4] * QN[19] + x[5] * QN[20] + x[6] * QN[26] + x[7] * QN[33] + x[8] * QN[41] + x[9] * QN[50] + x[10] * QN[60] + x[11] * QN[71];
+        w->gx[N][6] = d->q[N][6] + x[0] * QN[21] + x[1] * QN[22] + x[2] * QN[23] + x[3] * QN[24] + x[4] * QN[25] + x[5] * QN[26] + x[6] * QN[27] + x[7] * QN[34] + x[8] * QN[42] + x[9] * QN[51] + x[10] * QN[61] + x[11] * QN[72];
+        w->gx[N][7] = d->q[N][7] + x[0] * QN[28] + x[1] * QN[29] + x[2] * QN[30] + x[3] * QN[31] + x[4] * QN[32] + x[5] * QN[33] + x[6] * QN[34] + x[7] * QN[35] + x[8] * QN[43] + x[9] * QN[52] + x[10] * QN[62] + x[11] * QN[73];
+        w->gx[N][8] = d->q[N][8] + x[0] * QN[36] + x[1] * QN[37] + x[2] * QN[38] + x[3] * QN[39] + x[4] * QN[40] + x[5] * QN[41] + x[6] * QN[42] + x[7] * QN[43] + x[8] * QN[44] + x[9] * QN[53] + x[10] * QN[63] + x[11] * QN[74];
+        w->gx[N][9] = d->q[N][9] + x[0] * QN[45] + x[1] * QN[46] + x[2] * QN[47] + x[3] * QN[48] + x[4] * QN[49] + x[5] * QN[50] + x[6] * QN[51] + x[7] * QN[52] + x[8] * QN[53] + x[9] * QN[54] + x[10] * QN[64] + x[11] * QN[75];
+        w->gx[N][10] = d->q[N][10] + x[0] * QN[55] + x[1] * QN[56] + x[2] * QN[57] + x[3] * QN[58] + x[4] * QN[59] + x[5] * QN[60] + x[6] * QN[61] + x[7] * QN[62] + x[8] * QN[63] + x[9] * QN[64] + x[10] * QN[65] + x[11] * QN[76];
+        w->gx[N][11] = d->q[N][11] + x[0] * QN[66] + x[1] * QN[67] + x[2] * QN[68] + x[3] * QN[69] + x[4] * QN[70] + x[5] * QN[71] + x[6] * QN[72] + x[7] * QN[73] + x[8] * QN[74] + x[9] * QN[75] + x[10] * QN[76] + x[11] * QN[77];
     }
 }
 
 /* (hx, hu) = (gx, gu) */
-static void copy_gradient(work_t *w)
+static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int k, i;
     for (k = 0; k <= N; ++k) {
         for (i = 0; i < NX; ++i) {
-            w->hx[k][i] = w->gx[k][i];
+            w->hx[k][i] = gx[k][i];
         }
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NU; ++i) {
-            w->hu[k][i] = w->gu[k][i];
+            w->hu[k][i] = gu[k][i];
         }
     }
 }
@@ -553,7 +4294,7 @@ static void copy_gradient(work_t *w)
  * the gradient of the Newton subproblem: h = g - sum_rows a (lam + dlam(dz = 0)).
  * For a row with t, lam (and soft s, nu, D = l2 + lam/t + nu/s):
  *   dlam = (rc - lam dt)/t,  dt = a'dz + ds + rp,  ds = e - (lam/t)/D a'dz. */
-static void newton_gradient(const data_t *d, const sol_t *z, work_t *w)
+static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
@@ -565,49 +4306,50 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w)
             w->gam[i] -= w->w[i] * w->e[j];
         }
     }
-    copy_gradient(w);
+    copy_gradient(w, gx, gu);
     row_gradient(d, w->gam, w->hx, w->hu);
 }
 
-/* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du). */
-static void row_steps(const data_t *d, const sol_t *z, work_t *w)
+/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0. */
+static real limit(real v, real dv, real alpha)
 {
+    return dv < 0.0 && v + alpha * dv < 0.0 ? -v / dv : alpha;
+}
+
+/* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du), in one pass with the largest
+ * step in (0, cap] that keeps the slacks, multipliers and relaxations nonnegative, which it
+ * returns; 0 if a row step is not finite. */
+static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
+{
+    real alpha = cap, acc = 0.0;
     int i;
     row_values(d, (const real (*)[NX])w->dx, (const real (*)[NU])w->du, w->v, 0);
-    for (i = 0; i < NROWS; ++i) {
-        real ds = 0.0;
-        if (i >= NHARD) {
-            const int j = i - NHARD;
-            ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
-            w->ds[j] = ds;
-            w->dnu[j] = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
-        }
-        w->dt[i] = w->v[i] + ds + w->rp[i];
-        w->dlam[i] = (w->rc[i] - z->lam[i] * w->dt[i]) / z->t[i];
+    for (i = 0; i < NHARD; ++i) {
+        const real dt = w->v[i] + w->rp[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        w->dt[i] = dt;
+        w->dlam[i] = dlam;
+        acc += (dt + dlam) * 0.0;
+        alpha = limit(z->t[i], dt, alpha);
+        alpha = limit(z->lam[i], dlam, alpha);
     }
-}
-
-/* Largest alpha in (0, alpha] keeping v + alpha dv >= 0 over n entries. */
-static real step_limit(const real *v, const real *dv, int n, real alpha)
-{
-    int i;
-    for (i = 0; i < n; ++i) {
-        if (dv[i] < 0.0 && v[i] + alpha * dv[i] < 0.0) {
-            alpha = -v[i] / dv[i];
-        }
+    for (i = NHARD; i < NROWS; ++i) {
+        const int j = i - NHARD;
+        const real ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
+        const real dnu = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
+        const real dt = w->v[i] + ds + w->rp[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        w->ds[j] = ds;
+        w->dnu[j] = dnu;
+        w->dt[i] = dt;
+        w->dlam[i] = dlam;
+        acc += (dt + dlam + ds + dnu) * 0.0;
+        alpha = limit(z->t[i], dt, alpha);
+        alpha = limit(z->lam[i], dlam, alpha);
+        alpha = limit(z->s[j], ds, alpha);
+        alpha = limit(z->nu[j], dnu, alpha);
     }
-    return alpha;
-}
-
-/* Largest step in (0, cap] keeping slacks, multipliers and relaxations nonnegative. */
-static real max_step(const sol_t *z, const work_t *w, real cap)
-{
-    real alpha = cap;
-    alpha = step_limit(z->t, w->dt, NROWS, alpha);
-    alpha = step_limit(z->lam, w->dlam, NROWS, alpha);
-    alpha = step_limit(z->s, w->ds, NSOFT, alpha);
-    alpha = step_limit(z->nu, w->dnu, NSOFT, alpha);
-    return alpha;
+    return acc == acc ? alpha : 0.0;
 }
 
 /* Average complementarity after a step alpha along (dt, dlam, ds, dnu); with
@@ -625,51 +4367,45 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     return NROWS + NSOFT > 0 ? acc / (real)(NROWS + NSOFT) : 0.0;
 }
 
-/* 1 if the whole Newton step is finite: one branch-free sum of entries times zero
- * (NaN if any entry is NaN or Inf; pairs are added first, which only overflow where
- * the step is useless anyway). */
-static int step_finite(const work_t *w)
+/* 1 if the primal (and with duals, the dual) Newton step is finite: one branch-free sum of
+ * entries times zero (NaN if any entry is NaN or Inf). The rows' steps are checked by
+ * row_steps. */
+static int step_finite(const work_t *w, int duals)
 {
     real acc = 0.0;
     int k, i;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
-            acc += (w->dx[k + 1][i] + w->dpi[k][i]) * 0.0;
+            acc += (w->dx[k + 1][i] + (duals ? w->dpi[k][i] : 0.0)) * 0.0;
         }
         for (i = 0; i < NU; ++i) {
             acc += w->du[k][i] * 0.0;
         }
     }
-    for (i = 0; i < NROWS; ++i) {
-        acc += (w->dt[i] + w->dlam[i]) * 0.0;
-    }
-    for (i = 0; i < NSOFT; ++i) {
-        acc += (w->ds[i] + w->dnu[i]) * 0.0;
-    }
     return acc == acc;
 }
 
-/* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
-static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrotor_qp_stats *st)
+/* What the Newton system needs at the iterate: the cost gradient (gx, gu), the dynamics
+ * residual b, the rows' residuals rp and the soft rows' rs. */
+static void newton_residuals(const data_t *d, const sol_t *z, work_t *w)
 {
     int k, i;
-    real stat = 0.0;
     cost_gradient(d, z, w);
     for (k = 0; k < N; ++k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict x = z->x[k], *restrict u = z->u[k];
         (void)A; (void)B; (void)x; (void)u;  /* unused when a pattern is empty */
-        w->b[k][0] = d->c[k][0] - z->x[k + 1][0] + x[0] * A[0] + x[3] * A[3] + x[6] * A[6] + x[7] * A[7] + x[8] * A[8] + x[9] * A[9] + x[10] * A[10] + x[11] * A[11] + u[0] * B[0] + u[1] * B[1] + u[2] * B[2] + u[3] * B[3];
-        w->b[k][1] = d->c[k][1] - z->x[k + 1][1] + x[1] * A[13] + x[4] * A[16] + x[6] * A[18] + x[7] * A[19] + x[8] * A[20] + x[9] * A[21] + x[10] * A[22] + x[11] * A[23] + u[0] * B[4] + u[1] * B[5] + u[2] * B[6] + u[3] * B[7];
-        w->b[k][2] = d->c[k][2] - z->x[k + 1][2] + x[2] * A[26] + x[5] * A[29] + x[6] * A[30] + x[7] * A[31] + x[9] * A[33] + x[10] * A[34] + x[11] * A[35] + u[0] * B[8] + u[1] * B[9] + u[2] * B[10] + u[3] * B[11];
-        w->b[k][3] = d->c[k][3] - z->x[k + 1][3] + x[3] * A[39] + x[6] * A[42] + x[7] * A[43] + x[8] * A[44] + x[9] * A[45] + x[10] * A[46] + x[11] * A[47] + u[0] * B[12] + u[1] * B[13] + u[2] * B[14] + u[3] * B[15];
-        w->b[k][4] = d->c[k][4] - z->x[k + 1][4] + x[4] * A[52] + x[6] * A[54] + x[7] * A[55] + x[8] * A[56] + x[9] * A[57] + x[10] * A[58] + x[11] * A[59] + u[0] * B[16] + u[1] * B[17] + u[2] * B[18] + u[3] * B[19];
-        w->b[k][5] = d->c[k][5] - z->x[k + 1][5] + x[5] * A[65] + x[6] * A[66] + x[7] * A[67] + x[9] * A[69] + x[10] * A[70] + x[11] * A[71] + u[0] * B[20] + u[1] * B[21] + u[2] * B[22] + u[3] * B[23];
-        w->b[k][6] = d->c[k][6] - z->x[k + 1][6] + x[6] * A[78] + x[7] * A[79] + x[9] * A[81] + x[10] * A[82] + x[11] * A[83] + u[0] * B[24] + u[1] * B[25] + u[2] * B[26] + u[3] * B[27];
-        w->b[k][7] = d->c[k][7] - z->x[k + 1][7] + x[6] * A[90] + x[7] * A[91] + x[9] * A[93] + x[10] * A[94] + x[11] * A[95] + u[0] * B[28] + u[1] * B[29] + u[2] * B[30] + u[3] * B[31];
-        w->b[k][8] = d->c[k][8] - z->x[k + 1][8] + x[6] * A[102] + x[7] * A[103] + x[8] * A[104] + x[9] * A[105] + x[10] * A[106] + x[11] * A[107] + u[0] * B[32] + u[1] * B[33] + u[2] * B[34] + u[3] * B[35];
-        w->b[k][9] = d->c[k][9] - z->x[k + 1][9] + x[9] * A[117] + x[10] * A[118] + x[11] * A[119] + u[0] * B[36] + u[1] * B[37] + u[2] * B[38] + u[3] * B[39];
-        w->b[k][10] = d->c[k][10] - z->x[k + 1][10] + x[9] * A[129] + x[10] * A[130] + x[11] * A[131] + u[0] * B[40] + u[1] * B[41] + u[2] * B[42] + u[3] * B[43];
-        w->b[k][11] = d->c[k][11] - z->x[k + 1][11] + x[9] * A[141] + x[10] * A[142] + x[11] * A[143] + u[0] * B[44] + u[1] * B[45] + u[2] * B[46] + u[3] * B[47];
+        w->b[k][0] = d->c[k][0] - z->x[k + 1][0] + x[0] + x[3] * 0.019999999999999997 + x[6] * A[2] + x[7] * A[3] + x[8] * A[4] + x[9] * A[5] + x[10] * A[6] + x[11] * A[7] + u[0] * B[0] + u[1] * B[1] + u[2] * B[2] + u[3] * B[3];
+        w->b[k][1] = d->c[k][1] - z->x[k + 1][1] + x[1] + x[4] * 0.019999999999999997 + x[6] * A[10] + x[7] * A[11] + x[8] * A[12] + x[9] * A[13] + x[10] * A[14] + x[11] * A[15] + u[0] * B[4] + u[1] * B[5] + u[2] * B[6] + u[3] * B[7];
+        w->b[k][2] = d->c[k][2] - z->x[k + 1][2] + x[2] + x[5] * 0.019999999999999997 + x[6] * A[18] + x[7] * A[19] + x[9] * A[20] + x[10] * A[21] + x[11] * A[22] + u[0] * B[8] + u[1] * B[9] + u[2] * B[10] + u[3] * B[11];
+        w->b[k][3] = d->c[k][3] - z->x[k + 1][3] + x[3] + x[6] * A[24] + x[7] * A[25] + x[8] * A[26] + x[9] * A[27] + x[10] * A[28] + x[11] * A[29] + u[0] * B[12] + u[1] * B[13] + u[2] * B[14] + u[3] * B[15];
+        w->b[k][4] = d->c[k][4] - z->x[k + 1][4] + x[4] + x[6] * A[31] + x[7] * A[32] + x[8] * A[33] + x[9] * A[34] + x[10] * A[35] + x[11] * A[36] + u[0] * B[16] + u[1] * B[17] + u[2] * B[18] + u[3] * B[19];
+        w->b[k][5] = d->c[k][5] - z->x[k + 1][5] + x[5] + x[6] * A[38] + x[7] * A[39] + x[9] * A[40] + x[10] * A[41] + x[11] * A[42] + u[0] * B[20] + u[1] * B[21] + u[2] * B[22] + u[3] * B[23];
+        w->b[k][6] = d->c[k][6] - z->x[k + 1][6] + x[6] * A[43] + x[7] * A[44] + x[9] * A[45] + x[10] * A[46] + x[11] * A[47] + u[0] * B[24] + u[1] * B[25] + u[2] * B[26] + u[3] * B[27];
+        w->b[k][7] = d->c[k][7] - z->x[k + 1][7] + x[6] * A[48] + x[7] * A[49] + x[9] * A[50] + x[10] * A[51] + x[11] * A[52] + u[0] * B[28] + u[1] * B[29] + u[2] * B[30] + u[3] * B[31];
+        w->b[k][8] = d->c[k][8] - z->x[k + 1][8] + x[6] * A[53] + x[7] * A[54] + x[8] + x[9] * A[56] + x[10] * A[57] + x[11] * A[58] + u[0] * B[32] + u[1] * B[33] + u[2] * B[34] + u[3] * B[35];
+        w->b[k][9] = d->c[k][9] - z->x[k + 1][9] + x[9] * A[59] + x[10] * A[60] + x[11] * A[61] + u[0] * B[36] + u[1] * B[37] + u[2] * B[38] + u[3] * B[39];
+        w->b[k][10] = d->c[k][10] - z->x[k + 1][10] + x[9] * A[62] + x[10] * A[63] + x[11] * A[64] + u[0] * B[40] + u[1] * B[41] + u[2] * B[42] + u[3] * B[43];
+        w->b[k][11] = d->c[k][11] - z->x[k + 1][11] + x[9] * A[65] + x[10] * A[66] + x[11] * A[67] + u[0] * B[44] + u[1] * B[45] + u[2] * B[46] + u[3] * B[47];
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     for (i = 0; i < NROWS; ++i) {
@@ -678,25 +4414,33 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrot
     for (i = 0; i < NSOFT; ++i) {
         w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
     }
+}
+
+/* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
+static void residuals(const data_t *d, const sol_t *z, work_t *w, struct quadrotor_qp_stats *st)
+{
+    int k, i;
+    real stat = 0.0;
+    newton_residuals(d, z, w);
     /* stationarity: g + A'pi_k - pi_{k-1} - sum a lam (x_0 is fixed: no row for it) */
-    copy_gradient(w);
+    copy_gradient(w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     row_gradient(d, z->lam, w->hx, w->hu);
     for (k = 0; k < N; ++k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict pi = z->pi[k];
         real r[NX + NU];
         (void)A; (void)B; (void)pi;
-        r[0] = k > 0 ? w->hx[k][0] - z->pi[k - 1][0] + pi[0] * A[0] : 0.0;
-        r[1] = k > 0 ? w->hx[k][1] - z->pi[k - 1][1] + pi[1] * A[13] : 0.0;
-        r[2] = k > 0 ? w->hx[k][2] - z->pi[k - 1][2] + pi[2] * A[26] : 0.0;
-        r[3] = k > 0 ? w->hx[k][3] - z->pi[k - 1][3] + pi[0] * A[3] + pi[3] * A[39] : 0.0;
-        r[4] = k > 0 ? w->hx[k][4] - z->pi[k - 1][4] + pi[1] * A[16] + pi[4] * A[52] : 0.0;
-        r[5] = k > 0 ? w->hx[k][5] - z->pi[k - 1][5] + pi[2] * A[29] + pi[5] * A[65] : 0.0;
-        r[6] = k > 0 ? w->hx[k][6] - z->pi[k - 1][6] + pi[0] * A[6] + pi[1] * A[18] + pi[2] * A[30] + pi[3] * A[42] + pi[4] * A[54] + pi[5] * A[66] + pi[6] * A[78] + pi[7] * A[90] + pi[8] * A[102] : 0.0;
-        r[7] = k > 0 ? w->hx[k][7] - z->pi[k - 1][7] + pi[0] * A[7] + pi[1] * A[19] + pi[2] * A[31] + pi[3] * A[43] + pi[4] * A[55] + pi[5] * A[67] + pi[6] * A[79] + pi[7] * A[91] + pi[8] * A[103] : 0.0;
-        r[8] = k > 0 ? w->hx[k][8] - z->pi[k - 1][8] + pi[0] * A[8] + pi[1] * A[20] + pi[3] * A[44] + pi[4] * A[56] + pi[8] * A[104] : 0.0;
-        r[9] = k > 0 ? w->hx[k][9] - z->pi[k - 1][9] + pi[0] * A[9] + pi[1] * A[21] + pi[2] * A[33] + pi[3] * A[45] + pi[4] * A[57] + pi[5] * A[69] + pi[6] * A[81] + pi[7] * A[93] + pi[8] * A[105] + pi[9] * A[117] + pi[10] * A[129] + pi[11] * A[141] : 0.0;
-        r[10] = k > 0 ? w->hx[k][10] - z->pi[k - 1][10] + pi[0] * A[10] + pi[1] * A[22] + pi[2] * A[34] + pi[3] * A[46] + pi[4] * A[58] + pi[5] * A[70] + pi[6] * A[82] + pi[7] * A[94] + pi[8] * A[106] + pi[9] * A[118] + pi[10] * A[130] + pi[11] * A[142] : 0.0;
-        r[11] = k > 0 ? w->hx[k][11] - z->pi[k - 1][11] + pi[0] * A[11] + pi[1] * A[23] + pi[2] * A[35] + pi[3] * A[47] + pi[4] * A[59] + pi[5] * A[71] + pi[6] * A[83] + pi[7] * A[95] + pi[8] * A[107] + pi[9] * A[119] + pi[10] * A[131] + pi[11] * A[143] : 0.0;
+        r[0] = k > 0 ? w->hx[k][0] - z->pi[k - 1][0] + pi[0] : 0.0;
+        r[1] = k > 0 ? w->hx[k][1] - z->pi[k - 1][1] + pi[1] : 0.0;
+        r[2] = k > 0 ? w->hx[k][2] - z->pi[k - 1][2] + pi[2] : 0.0;
+        r[3] = k > 0 ? w->hx[k][3] - z->pi[k - 1][3] + pi[0] * 0.019999999999999997 + pi[3] : 0.0;
+        r[4] = k > 0 ? w->hx[k][4] - z->pi[k - 1][4] + pi[1] * 0.019999999999999997 + pi[4] : 0.0;
+        r[5] = k > 0 ? w->hx[k][5] - z->pi[k - 1][5] + pi[2] * 0.019999999999999997 + pi[5] : 0.0;
+        r[6] = k > 0 ? w->hx[k][6] - z->pi[k - 1][6] + pi[0] * A[2] + pi[1] * A[10] + pi[2] * A[18] + pi[3] * A[24] + pi[4] * A[31] + pi[5] * A[38] + pi[6] * A[43] + pi[7] * A[48] + pi[8] * A[53] : 0.0;
+        r[7] = k > 0 ? w->hx[k][7] - z->pi[k - 1][7] + pi[0] * A[3] + pi[1] * A[11] + pi[2] * A[19] + pi[3] * A[25] + pi[4] * A[32] + pi[5] * A[39] + pi[6] * A[44] + pi[7] * A[49] + pi[8] * A[54] : 0.0;
+        r[8] = k > 0 ? w->hx[k][8] - z->pi[k - 1][8] + pi[0] * A[4] + pi[1] * A[12] + pi[3] * A[26] + pi[4] * A[33] + pi[8] : 0.0;
+        r[9] = k > 0 ? w->hx[k][9] - z->pi[k - 1][9] + pi[0] * A[5] + pi[1] * A[13] + pi[2] * A[20] + pi[3] * A[27] + pi[4] * A[34] + pi[5] * A[40] + pi[6] * A[45] + pi[7] * A[50] + pi[8] * A[56] + pi[9] * A[59] + pi[10] * A[62] + pi[11] * A[65] : 0.0;
+        r[10] = k > 0 ? w->hx[k][10] - z->pi[k - 1][10] + pi[0] * A[6] + pi[1] * A[14] + pi[2] * A[21] + pi[3] * A[28] + pi[4] * A[35] + pi[5] * A[41] + pi[6] * A[46] + pi[7] * A[51] + pi[8] * A[57] + pi[9] * A[60] + pi[10] * A[63] + pi[11] * A[66] : 0.0;
+        r[11] = k > 0 ? w->hx[k][11] - z->pi[k - 1][11] + pi[0] * A[7] + pi[1] * A[15] + pi[2] * A[22] + pi[3] * A[29] + pi[4] * A[36] + pi[5] * A[42] + pi[6] * A[47] + pi[7] * A[52] + pi[8] * A[58] + pi[9] * A[61] + pi[10] * A[64] + pi[11] * A[67] : 0.0;
         r[NX + 0] = w->hu[k][0] + pi[0] * B[0] + pi[1] * B[4] + pi[2] * B[8] + pi[3] * B[12] + pi[4] * B[16] + pi[5] * B[20] + pi[6] * B[24] + pi[7] * B[28] + pi[8] * B[32] + pi[9] * B[36] + pi[10] * B[40] + pi[11] * B[44];
         r[NX + 1] = w->hu[k][1] + pi[0] * B[1] + pi[1] * B[5] + pi[2] * B[9] + pi[3] * B[13] + pi[4] * B[17] + pi[5] * B[21] + pi[6] * B[25] + pi[7] * B[29] + pi[8] * B[33] + pi[9] * B[37] + pi[10] * B[41] + pi[11] * B[45];
         r[NX + 2] = w->hu[k][2] + pi[0] * B[2] + pi[1] * B[6] + pi[2] * B[10] + pi[3] * B[14] + pi[4] * B[18] + pi[5] * B[22] + pi[6] * B[26] + pi[7] * B[30] + pi[8] * B[34] + pi[9] * B[38] + pi[10] * B[42] + pi[11] * B[46];
@@ -721,7 +4465,7 @@ static int data_finite(const data_t *d)
     int k;
     (void)k;
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->A[k], 144)) {
+        if (!all_finite(d->A[k], 68)) {
             return 0;
         }
     }
@@ -735,20 +4479,23 @@ static int data_finite(const data_t *d)
             return 0;
         }
     }
-    for (k = 0; k < 21; ++k) {
-        if (!all_finite(d->Q[k], 144)) {
+    for (k = 0; k < 20; ++k) {
+        if (!all_finite(d->Q[k], 12)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->S[k], 48)) {
+        if (!all_finite(d->S[k], 1)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->R[k], 16)) {
+        if (!all_finite(d->R[k], 4)) {
             return 0;
         }
+    }
+    if (!all_finite(d->QN, 78)) {
+        return 0;
     }
     for (k = 0; k < 21; ++k) {
         if (!all_finite(d->q[k], 12)) {
@@ -885,7 +4632,17 @@ static real distance(const struct quadrotor_qp_stats *st, const struct quadrotor
 
 /* Barrier weights of the rows (in gam) and the Riccati factorization of the Newton system
  * (shared by the predictor and the corrector solves of an iteration). */
+static void barrier_weights(const data_t *d, const sol_t *z, work_t *w);
+
 static void factor(const data_t *d, const struct quadrotor_qp_settings *settings, const sol_t *z, work_t *w)
+{
+    barrier_weights(d, z, w);
+    riccati_factor(d, w->gam, settings->reg, w, 0);
+}
+
+/* The rows' barrier weights lam/t (in w) and their coefficients in the Newton system (gam,
+ * and den for the soft rows). */
+static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
@@ -898,7 +4655,6 @@ static void factor(const data_t *d, const struct quadrotor_qp_settings *settings
             w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
         }
     }
-    riccati_factor(d, w->gam, settings->reg, w);
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
@@ -909,6 +4665,167 @@ static void start(const data_t *d, const struct quadrotor_qp_settings *settings,
         z->x[0][i] = 0.0;
     }
     initialize(d, settings, z, w);
+}
+
+/* The Newton step in w (dx, du and the rows' steps, whose largest admissible length
+ * row_steps found: limit), taken with the fraction to the boundary; returns its length,
+ * or 0 if the step is not finite or shorter than min_step (z then is unchanged). duals:
+ * also update the dynamics multipliers pi (from dpi). */
+static real take_step(sol_t *z, work_t *w, int duals, real limit_)
+{
+    int i, k;
+    /* fraction to the boundary: never onto it, not even with a full step */
+    const real alpha = fmin(1.0, STEP_FRACTION * limit_);
+    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+        return 0.0;
+    }
+    for (k = 0; k < N; ++k) {
+        for (i = 0; i < NX; ++i) {
+            z->x[k + 1][i] += alpha * w->dx[k + 1][i];  /* x_0 stays fixed */
+        }
+        for (i = 0; i < NU; ++i) {
+            z->u[k][i] += alpha * w->du[k][i];
+        }
+        for (i = 0; i < NX && duals; ++i) {
+            z->pi[k][i] += alpha * (w->dpi[k][i] - z->pi[k][i]);
+        }
+    }
+    /* slacks and multipliers stay positive: a floor keeps lam/t finite */
+    for (i = 0; i < NROWS; ++i) {
+        z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
+        z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
+        z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
+    }
+    return alpha;
+}
+
+/* One Mehrotra predictor-corrector step from the iterate z, whose Newton residuals are in
+ * w and whose barrier weights and factorization are in w: the predictor (complementarity
+ * target 0) and the corrector (centering sigma mu and the predictor's second-order term)
+ * share the factorization. Returns the step length (take_step). */
+static real newton_step(const data_t *d, sol_t *z, work_t *w, real mu, int duals)
+{
+    int i;
+    real mu_aff, sigma, alpha;
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = -z->t[i] * z->lam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = -z->s[i] * z->nu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, 0);
+    alpha = row_steps(d, z, w, 1.0);
+    mu_aff = complementarity(z, w, alpha, 1);
+    sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
+    sigma = sigma * sigma * sigma;
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - w->dt[i] * w->dlam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - w->ds[i] * w->dnu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, duals);
+    return take_step(z, w, duals, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+}
+
+/* One centered Newton step (target sigma mu) from z, with the residuals computed afresh
+ * and the factorization in w: a further iteration of the fixed-work step. */
+static real centered_step(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w)
+{
+    int i;
+    real target;
+    newton_residuals(d, z, w);
+    target = settings->rt_sigma * complementarity(z, w, 0.0, 0);
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = target - z->t[i] * z->lam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = target - z->s[i] * z->nu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, 0);
+    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+}
+
+/* The real-time step's right-hand side at the start point of setup, where z = 0 but for the
+ * multipliers and slacks (and x_0 = 0: the initial state is not known yet): the cost
+ * gradient is (q, r), the dynamics residual c, the rows' values are in w->v. The
+ * complementarity target: with rt_corrector, Mehrotra's, from a predictor (affine-scaling)
+ * step solved here for x_0 = 0, and the predictor's second-order term; on a reused
+ * factorization (a steady plan) the last predictor's centering without a new predictor;
+ * else rt_sigma times the start's. Then the vector sweep down to stage 1: none of it
+ * depends on x_0, which enters stage 0 only (see rt_finish). */
+static void rt_prepare(const data_t *restrict d, const struct quadrotor_qp_settings *restrict settings, sol_t *restrict z,
+    work_t *restrict w)
+{
+    int k, i;
+    const int predict = settings->rt_corrector && !settings->reuse;
+    real mu, sigma = settings->rt_corrector ? w->sigma[0] : settings->rt_sigma;
+    for (k = 0; k < N; ++k) {
+        for (i = 0; i < NX; ++i) {
+            w->b[k][i] = d->c[k][i];
+        }
+    }
+    for (i = 0; i < NROWS; ++i) {
+        w->rp[i] = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
+    }
+    mu = complementarity(z, w, 0.0, 0);
+    if (predict) {
+        real alpha;
+        for (i = 0; i < NROWS; ++i) {
+            w->rc[i] = -z->t[i] * z->lam[i];
+        }
+        for (i = 0; i < NSOFT; ++i) {
+            w->rcs[i] = -z->s[i] * z->nu[i];
+        }
+        newton_gradient(d, z, w, d->q, d->r);  /* the cost gradient at z = 0 is the data's */
+        riccati_solve(d, w, 0);
+        alpha = row_steps(d, z, w, 1.0);
+        sigma = mu > 0.0 ? fmin(complementarity(z, w, alpha, 1) / mu, 1.0) : 0.0;
+        sigma = sigma * sigma * sigma;
+        w->sigma[0] = sigma;
+    }
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - (predict ? w->dt[i] * w->dlam[i] : 0.0);
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - (predict ? w->ds[i] * w->dnu[i] : 0.0);
+    }
+    newton_gradient(d, z, w, d->q, d->r);
+    riccati_backward(d, w, 1);
+}
+
+/* The step of rt_prepare, finished for the initial state now in z->x[0]: stage 0's
+ * dynamics residual, input gradient and general rows take x_0, then stage 0's sweep, the
+ * forward pass and the rows' steps. Returns the step length (0: not finite). */
+static real rt_finish(const data_t *restrict d, sol_t *restrict z, work_t *restrict w)
+{
+    const real *restrict A = d->A[0], *restrict x0 = z->x[0];
+    int i;
+    (void)A; (void)i;
+    w->b[0][0] = d->c[0][0] + x0[0] + x0[3] * 0.019999999999999997 + x0[6] * A[2] + x0[7] * A[3] + x0[8] * A[4] + x0[9] * A[5] + x0[10] * A[6] + x0[11] * A[7];
+    w->b[0][1] = d->c[0][1] + x0[1] + x0[4] * 0.019999999999999997 + x0[6] * A[10] + x0[7] * A[11] + x0[8] * A[12] + x0[9] * A[13] + x0[10] * A[14] + x0[11] * A[15];
+    w->b[0][2] = d->c[0][2] + x0[2] + x0[5] * 0.019999999999999997 + x0[6] * A[18] + x0[7] * A[19] + x0[9] * A[20] + x0[10] * A[21] + x0[11] * A[22];
+    w->b[0][3] = d->c[0][3] + x0[3] + x0[6] * A[24] + x0[7] * A[25] + x0[8] * A[26] + x0[9] * A[27] + x0[10] * A[28] + x0[11] * A[29];
+    w->b[0][4] = d->c[0][4] + x0[4] + x0[6] * A[31] + x0[7] * A[32] + x0[8] * A[33] + x0[9] * A[34] + x0[10] * A[35] + x0[11] * A[36];
+    w->b[0][5] = d->c[0][5] + x0[5] + x0[6] * A[38] + x0[7] * A[39] + x0[9] * A[40] + x0[10] * A[41] + x0[11] * A[42];
+    w->b[0][6] = d->c[0][6] + x0[6] * A[43] + x0[7] * A[44] + x0[9] * A[45] + x0[10] * A[46] + x0[11] * A[47];
+    w->b[0][7] = d->c[0][7] + x0[6] * A[48] + x0[7] * A[49] + x0[9] * A[50] + x0[10] * A[51] + x0[11] * A[52];
+    w->b[0][8] = d->c[0][8] + x0[6] * A[53] + x0[7] * A[54] + x0[8] + x0[9] * A[56] + x0[10] * A[57] + x0[11] * A[58];
+    w->b[0][9] = d->c[0][9] + x0[9] * A[59] + x0[10] * A[60] + x0[11] * A[61];
+    w->b[0][10] = d->c[0][10] + x0[9] * A[62] + x0[10] * A[63] + x0[11] * A[64];
+    w->b[0][11] = d->c[0][11] + x0[9] * A[65] + x0[10] * A[66] + x0[11] * A[67];
+    riccati_backward_stage(d, w, 0);
+    riccati_forward(d, w, 0);
+    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
 }
 
 static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w,
@@ -928,11 +4845,29 @@ int quadrotor_qp_solve(const struct quadrotor_qp_data *restrict data, const stru
 int quadrotor_qp_setup(const struct quadrotor_qp_data *restrict data, const struct quadrotor_qp_settings *restrict settings,
     struct quadrotor_qp_solution *restrict sol, struct quadrotor_qp_work *restrict work)
 {
-    if (!data_finite(data)) {
-        return QUADROTOR_QP_NONFINITE_DATA;
-    }
+    int k;
     start(data, settings, sol, work);
-    factor(data, settings, sol, work);
+    if (settings->reuse) {
+        barrier_weights(data, sol, work);
+        shift_factorization(work);
+        riccati_factor(data, work->gam, settings->reg, work, N - 1);
+    } else {
+        factor(data, settings, sol, work);
+    }
+    rt_prepare(data, settings, sol, work);
+    /* A NaN or Inf in the data reaches the gains and feedforward terms (everything but x0 and
+     * stage 0's c and q, which enter in the step, whose finiteness step_prepared checks):
+     * checking them is cheaper than checking every entry of the data. */
+    for (k = settings->reuse ? N - 1 : 0; k < N; ++k) {  /* reused stages were checked when factored */
+        if (!all_finite(work->K[k], NU * NX) || !all_finite(work->Lr[k], NU * (NU + 1) / 2)) {
+            return QUADROTOR_QP_NONFINITE_DATA;
+        }
+    }
+    for (k = 1; k < N; ++k) {
+        if (!all_finite(work->k[k], NU)) {
+            return QUADROTOR_QP_NONFINITE_DATA;
+        }
+    }
     return QUADROTOR_QP_OK;
 }
 
@@ -947,14 +4882,15 @@ int quadrotor_qp_solve_prepared(const struct quadrotor_qp_data *restrict data,
     return iterate(data, settings, sol, work, stats, 1);
 }
 
-/* Mehrotra predictor-corrector iterations from the start point in sol (factored: the
- * first iteration's factorization is already in work). */
+/* Mehrotra predictor-corrector iterations from the start point in sol, to convergence or
+ * the cap (factored: the first iteration's factorization is already in work). */
 static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w,
     struct quadrotor_qp_stats *stats, int factored)
 {
     int it, i, k, status = QUADROTOR_QP_MAX_ITER;
     real stat_scale, best_dist = 0.0;
     struct quadrotor_qp_stats best_stats;
+    stats->alpha = 0.0;
     for (i = 0; i < NX; ++i) {
         z->x[0][i] = d->x0[i];
     }
@@ -967,11 +4903,11 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
         stat_scale = max_abs(d->r[k], NU, stat_scale);
     }
     for (it = 0;; ++it) {
-        real mu, mu_aff, sigma, alpha, dist;
+        real dist;
         stats->iterations = it;
         residuals(d, z, w, stats);
-        mu = stats->mu;
-        if (!(isfinite(stats->res_stat) && isfinite(stats->res_eq) && isfinite(stats->res_ineq) && isfinite(mu))) {
+        if (!(isfinite(stats->res_stat) && isfinite(stats->res_eq) && isfinite(stats->res_ineq)
+              && isfinite(stats->mu))) {
             status = QUADROTOR_QP_NUMERICAL;
             break;
         }
@@ -992,54 +4928,10 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
         if (it > 0 || !factored) {
             factor(d, settings, z, w);
         }
-        /* predictor (affine-scaling) step: complementarity target 0 */
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = -z->t[i] * z->lam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = -z->s[i] * z->nu[i];
-        }
-        newton_gradient(d, z, w);
-        riccati_solve(d, w);
-        row_steps(d, z, w);
-        alpha = max_step(z, w, 1.0);
-        mu_aff = complementarity(z, w, alpha, 1);
-        sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
-        sigma = sigma * sigma * sigma;
-        /* corrector: centering sigma*mu and the second-order term of the predictor */
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - w->dt[i] * w->dlam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - w->ds[i] * w->dnu[i];
-        }
-        newton_gradient(d, z, w);
-        riccati_solve(d, w);
-        row_steps(d, z, w);
-        /* fraction to the boundary: never onto it, not even with a full step */
-        alpha = fmin(1.0, STEP_FRACTION * max_step(z, w, 1.0 / STEP_FRACTION));
-        if (!(alpha > 1e-12) || !step_finite(w)) {
-            /* keep the last (finite) iterate */
-            status = QUADROTOR_QP_NUMERICAL;
+        stats->alpha = newton_step(d, z, w, stats->mu, 1);
+        if (stats->alpha == 0.0) {
+            status = QUADROTOR_QP_NUMERICAL;  /* keep the last (finite) iterate */
             break;
-        }
-        for (k = 0; k < N; ++k) {
-            for (i = 0; i < NX; ++i) {
-                z->x[k + 1][i] += alpha * w->dx[k + 1][i];  /* x_0 stays fixed */
-                z->pi[k][i] += alpha * (w->dpi[k][i] - z->pi[k][i]);
-            }
-            for (i = 0; i < NU; ++i) {
-                z->u[k][i] += alpha * w->du[k][i];
-            }
-        }
-        /* slacks and multipliers stay positive: a floor keeps lam/t finite */
-        for (i = 0; i < NROWS; ++i) {
-            z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
-            z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
-            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
     }
     if (status != QUADROTOR_QP_OK && stats->iterations > 0) {
@@ -1054,4 +4946,40 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
     stats->res_ineq = not_nan(stats->res_ineq);
     stats->mu = not_nan(stats->mu);
     return status;
+}
+
+int quadrotor_qp_step_prepared(const struct quadrotor_qp_data *restrict data,
+    const struct quadrotor_qp_settings *restrict settings, struct quadrotor_qp_solution *restrict sol,
+    struct quadrotor_qp_work *restrict work, struct quadrotor_qp_stats *restrict stats)
+{
+    int it, i;
+    stats->iterations = 0;
+    stats->alpha = 0.0;
+    stats->res_stat = (real)-1;  /* stationarity is not evaluated in a fixed-work step */
+    stats->res_eq = stats->res_ineq = stats->mu = 0.0;
+    if (!all_finite(data->x0, NX)) {
+        return QUADROTOR_QP_NONFINITE_DATA;
+    }
+    for (i = 0; i < NX; ++i) {
+        sol->x[0][i] = data->x0[i];
+    }
+    for (it = 0; it < settings->rt_iterations; ++it) {
+        real alpha;
+        if (it == 0) {
+            alpha = rt_finish(data, sol, work);  /* on the step prepared by setup */
+        } else {
+            factor(data, settings, sol, work);
+            alpha = centered_step(data, settings, sol, work);
+        }
+        stats->iterations = it + 1;
+        stats->alpha = alpha;
+        if (alpha == 0.0) {
+            return QUADROTOR_QP_NUMERICAL;
+        }
+        /* the rows and the dynamics are linear: a step alpha leaves (1 - alpha) of their residuals */
+        stats->res_eq = (1.0 - alpha) * max_abs(work->b[0], NX, 0.0);
+        stats->res_ineq = (1.0 - alpha) * max_abs(work->rp, NROWS, 0.0);
+    }
+    stats->mu = complementarity(sol, work, 0.0, 0);
+    return QUADROTOR_QP_OK;
 }

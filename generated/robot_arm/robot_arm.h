@@ -47,6 +47,14 @@ extern "C" {
 #define ROBOT_ARM_NX 4
 #define ROBOT_ARM_NU 2
 #define ROBOT_ARM_NP 4
+/* robot_arm_F_and_jacobians_nz: A_nz[n] = A[ROBOT_ARM_A_ROWS[n]][ROBOT_ARM_A_COLS[n]], the 16 structural nonzeros, row by row. */
+#define ROBOT_ARM_NNZ_A 16
+#define ROBOT_ARM_A_ROWS {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3}
+#define ROBOT_ARM_A_COLS {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}
+/* robot_arm_F_and_jacobians_nz: B_nz[n] = B[ROBOT_ARM_B_ROWS[n]][ROBOT_ARM_B_COLS[n]], the 8 structural nonzeros, row by row. */
+#define ROBOT_ARM_NNZ_B 8
+#define ROBOT_ARM_B_ROWS {0, 0, 1, 1, 2, 2, 3, 3}
+#define ROBOT_ARM_B_COLS {0, 1, 0, 1, 0, 1, 0, 1}
 
 enum robot_arm_status {
     ROBOT_ARM_OK = 0,                /* outputs written and finite */
@@ -66,6 +74,8 @@ int robot_arm_dF_du(const robot_arm_real *restrict x, const robot_arm_real *rest
 int robot_arm_dF_dp(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict P);
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next. */
 int robot_arm_F_and_jacobians(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next, robot_arm_real *restrict A, robot_arm_real *restrict B);
+/* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next. */
+int robot_arm_F_and_jacobians_nz(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next, robot_arm_real *restrict A_nz, robot_arm_real *restrict B_nz);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,13 @@
 #include <math.h>
 #include "robot_arm_mpc.h"
 #include "robot_arm_qp.h"
+/* GCC's scheduler before register allocation spreads the loads of the long unrolled sums
+ * apart and then spills the registers it ran out of: on the Cortex-M4F that cost the
+ * Riccati factorization and the model's Jacobians 14-18% more instructions. Only that
+ * pass is turned off, for this file, whatever the build's flags (clang has no such pass). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
 #include "robot_arm_ocp.h"
 
 #define N ROBOT_ARM_MPC_N
@@ -23,8 +30,10 @@
 
 typedef robot_arm_real real;
 
+#define RT_STEADY_ALPHA 0.99   /* a real-time step at least this long was not blocked by a row (the step fraction is 0.995) */
 #define LINE_SEARCH_TRIES 30   /* halvings of an SQP step before the shortest is taken */
 #define PENALTY_MARGIN 1.1   /* merit penalty over the largest dynamics multiplier */
+#define SYMMETRY_TOLERANCE 1e-12   /* relative: a weight is symmetric */
 #define MERIT_ROUNDING 1e-13   /* relative rounding error of a merit value */
 
 /* Input box rows: sign * u[index] >= sign * bound (hard). */
@@ -36,20 +45,27 @@ static const int x_index[NBX] = {2, 3, 2, 3};
 static const real x_sign[NBX] = {1.0, 1.0, (-1.0), (-1.0)};
 
 /* Generated defaults (from the OCP). */
-static const real default_Q[NX * NX] = {100.0, 0.0, 0.0, 0.0, 0.0, 100.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0};
-static const real default_R[NU * NU] = {0.01, 0.0, 0.0, 0.01};
-static const real default_P[NX * NX] = {1624.4338870706454, 114.66530073602362, 74.20459357845988, 14.552984934700936, 114.66530073602362, 1144.1388975882496, 16.037205678488682, 10.346066404155998, 74.20459357845988, 16.037205678488682, 12.854416460518765, 2.4960211342178793, 14.552984934700936, 10.346066404155998, 2.4960211342178793, 1.7677172828331706};
-static const real default_W[4] = {1000.0, 0.0, 0.0, 1000.0};
+/* Weights are stored as the entries of their generation-time patterns (lower triangles,
+ * row by row): Q 5 of 10, R 2 of 3, P 10, W 2. */
+#define NNZ_Q 5
+#define NNZ_R 2
+#define NNZ_P 10
+#define NNZ_W 2
+static const real default_Q[NNZ_Q] = {100.0, 0.0, 100.0, 1.0, 1.0};
+static const real default_R[NNZ_R] = {0.01, 0.01};
+static const real default_P[NNZ_P] = {1624.4338870706454, 114.66530073602362, 1144.1388975882496, 74.20459357845988, 16.037205678488682, 12.854416460518765, 14.552984934700936, 10.346066404155998, 2.4960211342178793, 1.7677172828331706};
+static const real default_W[NNZ_W] = {1000.0, 1000.0};
 static const real default_x_ref[NX] = {(-0.5235987755982988), 1.0471975511965976, 0.0, 0.0};
 static const real default_u_ref[NU] = {13.168349277244284, 2.5487127633376034};
 static const real default_y_ref[NYM] = {0.7794228634059949, (-0.04999999999999999)};
 static const real default_p[NPM] = {2.0, 1.5, 0.5, 0.4};
 static const real u_lo[NU] = {(-30.0), (-10.0)};
 static const real u_hi[NU] = {30.0, 10.0};
+static const real inv_u_range[NU] = {0.016666666666666666, 0.05};  /* 1/(u_hi - u_lo), 0 for a fixed input */
 static const real default_u_bound[4] = {(-30.0), (-10.0), 30.0, 10.0};
 static const real default_x_bound[4] = {(-3.0), (-3.0), 3.0, 3.0};
 
-/* The controller's static memory: 53536 bytes. */
+/* The controller's static memory: 46680 bytes. */
 static struct {
     real x[21][4];  /* state trajectory (linearization point, then solution) */
     real u[20][2];  /* input trajectory */
@@ -59,10 +75,10 @@ static struct {
     real x_ref[21][4];  /* state references per stage */
     real u_ref[20][2];  /* input references per stage */
     real y_ref[20][2];  /* output references per stage */
-    real Q[20][16];  /* weights per stage */
-    real R[20][4];
-    real W[20][4];
-    real P[16];  /* terminal weight */
+    real Q[20][5];  /* weights per stage: the patterns' lower-triangle entries */
+    real R[20][2];
+    real W[20][2];
+    real P[10];  /* terminal weight */
     real u_bound[4];  /* bound of each input box row */
     real x_bound[4];  /* bound of each state box row */
     struct robot_arm_qp_data qp;
@@ -75,7 +91,10 @@ static struct {
     int initialized;  /* robot_arm_mpc_init was called */
     int prepared;     /* the QP matches the current trajectory */
     int consumed;     /* a feedback used the trajectory since the last prepare: shift next */
+    int failed;       /* status of the last preparation if it failed (MODEL_FAILURE: the guess restarted) */
     int warm;         /* the QP solution struct holds multipliers worth starting from */
+    int steady;       /* the last real-time step was a full step that moved the inputs little */
+    int reuses;       /* consecutive preparations that reused the factorization */
 } mem;
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
@@ -118,20 +137,140 @@ static real clamp(real v, real lo, real hi)
     return v;
 }
 
-/* 1/2 r'Wr for a row-major n x n weight; Wr = W r. */
-static real weighted(const real *W, const real *r, real *Wr, int n)
+/* 1/2 r'Wr and Wr = W r for a stored weight of the Q pattern. */
+static real weighted_Q(const real *restrict W, const real *restrict r, real *restrict Wr)
 {
     real acc = 0.0;
-    int i, j;
-    for (i = 0; i < n; ++i) {
-        real s = 0.0;
-        for (j = 0; j < n; ++j) {
-            s += W[i * n + j] * r[j];
-        }
-        Wr[i] = s;
-        acc += r[i] * s;
-    }
+    Wr[0] = r[0] * W[0] + r[1] * W[1];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[0] * W[1] + r[1] * W[2];
+    acc += r[1] * Wr[1];
+    Wr[2] = r[2] * W[3];
+    acc += r[2] * Wr[2];
+    Wr[3] = r[3] * W[4];
+    acc += r[3] * Wr[3];
     return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the Q pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_Q(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= M[2] != 0.0;
+    bad |= M[3] != 0.0;
+    bad |= M[6] != 0.0;
+    bad |= M[7] != 0.0;
+    bad |= M[8] != 0.0;
+    bad |= M[9] != 0.0;
+    bad |= M[11] != 0.0;
+    bad |= M[12] != 0.0;
+    bad |= M[13] != 0.0;
+    bad |= M[14] != 0.0;
+    bad |= fabs(M[4] - M[1]) > SYMMETRY_TOLERANCE * (fabs(M[4]) + fabs(M[1]));
+    if (bad) {
+        return ROBOT_ARM_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[4];
+    out[2] = M[5];
+    out[3] = M[10];
+    out[4] = M[15];
+    return ROBOT_ARM_MPC_OK;
+}
+
+/* 1/2 r'Wr and Wr = W r for a stored weight of the R pattern. */
+static real weighted_R(const real *restrict W, const real *restrict r, real *restrict Wr)
+{
+    real acc = 0.0;
+    Wr[0] = r[0] * W[0];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[1] * W[1];
+    acc += r[1] * Wr[1];
+    return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the R pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_R(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= M[1] != 0.0;
+    bad |= M[2] != 0.0;
+    if (bad) {
+        return ROBOT_ARM_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[3];
+    return ROBOT_ARM_MPC_OK;
+}
+
+/* 1/2 r'Wr and Wr = W r for a stored weight of the QN pattern. */
+static real weighted_QN(const real *restrict W, const real *restrict r, real *restrict Wr)
+{
+    real acc = 0.0;
+    Wr[0] = r[0] * W[0] + r[1] * W[1] + r[2] * W[3] + r[3] * W[6];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[0] * W[1] + r[1] * W[2] + r[2] * W[4] + r[3] * W[7];
+    acc += r[1] * Wr[1];
+    Wr[2] = r[0] * W[3] + r[1] * W[4] + r[2] * W[5] + r[3] * W[8];
+    acc += r[2] * Wr[2];
+    Wr[3] = r[0] * W[6] + r[1] * W[7] + r[2] * W[8] + r[3] * W[9];
+    acc += r[3] * Wr[3];
+    return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the QN pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_QN(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= fabs(M[4] - M[1]) > SYMMETRY_TOLERANCE * (fabs(M[4]) + fabs(M[1]));
+    bad |= fabs(M[8] - M[2]) > SYMMETRY_TOLERANCE * (fabs(M[8]) + fabs(M[2]));
+    bad |= fabs(M[9] - M[6]) > SYMMETRY_TOLERANCE * (fabs(M[9]) + fabs(M[6]));
+    bad |= fabs(M[12] - M[3]) > SYMMETRY_TOLERANCE * (fabs(M[12]) + fabs(M[3]));
+    bad |= fabs(M[13] - M[7]) > SYMMETRY_TOLERANCE * (fabs(M[13]) + fabs(M[7]));
+    bad |= fabs(M[14] - M[11]) > SYMMETRY_TOLERANCE * (fabs(M[14]) + fabs(M[11]));
+    if (bad) {
+        return ROBOT_ARM_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[4];
+    out[2] = M[5];
+    out[3] = M[8];
+    out[4] = M[9];
+    out[5] = M[10];
+    out[6] = M[12];
+    out[7] = M[13];
+    out[8] = M[14];
+    out[9] = M[15];
+    return ROBOT_ARM_MPC_OK;
+}
+
+/* 1/2 r'Wr and Wr = W r for a stored weight of the W pattern. */
+static real weighted_W(const real *restrict W, const real *restrict r, real *restrict Wr)
+{
+    real acc = 0.0;
+    Wr[0] = r[0] * W[0];
+    acc += r[0] * Wr[0];
+    Wr[1] = r[1] * W[1];
+    acc += r[1] * Wr[1];
+    return 0.5 * acc;
+}
+
+/* Pack a dense row-major symmetric weight into the stored entries of the W pattern:
+ * BAD_ARGUMENT if it is not symmetric or has an entry outside the pattern. */
+static int pack_W(const real *restrict M, real *restrict out)
+{
+    int bad = 0;
+    bad |= M[1] != 0.0;
+    bad |= M[2] != 0.0;
+    if (bad) {
+        return ROBOT_ARM_MPC_BAD_ARGUMENT;
+    }
+    out[0] = M[0];
+    out[1] = M[3];
+    return ROBOT_ARM_MPC_OK;
 }
 
 /* Exact slack penalty of a violation v of a soft row (the optimal slack is max(0, v)). */
@@ -159,13 +298,16 @@ static void initial_guess(const real *x0)
     }
     mem.prepared = 0;
     mem.consumed = 0;
+    mem.failed = 0;
     mem.warm = 0;
+    mem.steady = 0;
+    mem.reuses = 0;
 }
 
 int robot_arm_mpc_init(void)
 {
     int k;
-    copy(mem.P, default_P, NX * NX);
+    copy(mem.P, default_P, NNZ_P);
     copy(mem.u_bound, default_u_bound, 4);
     copy(mem.x_bound, default_x_bound, 4);
     for (k = 0; k <= N; ++k) {
@@ -174,13 +316,19 @@ int robot_arm_mpc_init(void)
         if (k < N) {
             copy(mem.u_ref[k], default_u_ref, NU);
             copy(mem.y_ref[k], default_y_ref, NYM);
-            copy(mem.Q[k], default_Q, NX * NX);
-            copy(mem.R[k], default_R, NU * NU);
-            copy(mem.W[k], default_W, 4);
+            copy(mem.Q[k], default_Q, NNZ_Q);
+            copy(mem.R[k], default_R, NNZ_R);
+            copy(mem.W[k], default_W, NNZ_W);
         }
     }
     robot_arm_qp_default_settings(&mem.qp_settings);
     mem.qp_settings.max_iter = 30;
+    mem.qp_settings.rt_iterations = 1;
+    mem.settings.rt_iterations = 1;
+    mem.settings.rt_reuse = 10;
+    mem.settings.rt_reuse_step = 0.01;
+    mem.settings.rt_corrector = mem.qp_settings.rt_corrector;
+    mem.settings.rt_sigma = mem.qp_settings.rt_sigma;
     mem.settings.qp_max_iter = mem.qp_settings.max_iter;
     mem.settings.sqp_max_iter = 100;
     mem.settings.shift = 1;
@@ -245,22 +393,38 @@ int robot_arm_mpc_set_p(int stage, const real *p)
     return set_stages(mem.p[0], NPM, N + 1, stage, p, NP);
 }
 
-/* Weights of stages first..last (NULL: unchanged), after checks. */
+/* Weights of stages first..last (NULL: unchanged), after checks: finite, symmetric, zero
+ * outside the generation-time patterns (the solver multiplies only the patterns' entries). */
+/* 1 if every weight given (not NULL) is finite */
+static int weights_finite(const real *Q, const real *R, const real *W)
+{
+    return !((Q && !finite(Q, NX * NX)) || (R && !finite(R, NU * NU)) || (W && !finite(W, 4)));
+}
+
+/* NaN or Inf in any given weight: NONFINITE_INPUT; then an entry outside the weight's
+ * pattern, or not symmetric: BAD_ARGUMENT; nothing changed in either case. */
 static int set_weights(int first, int last, const real *Q, const real *R, const real *W)
 {
+    real q[NNZ_Q] = {0}, r[NNZ_R] = {0}, wy[NNZ_W] = {0};
     int k;
-    if ((Q && !finite(Q, NX * NX)) || (R && !finite(R, NU * NU)) || (W && !finite(W, 4))) {
+    if (!weights_finite(Q, R, W)) {
         return ROBOT_ARM_MPC_NONFINITE_INPUT;
     }
+    if ((Q && pack_Q(Q, q) != ROBOT_ARM_MPC_OK) || (R && pack_R(R, r) != ROBOT_ARM_MPC_OK)
+        || (W && pack_W(W, wy) != ROBOT_ARM_MPC_OK)
+        ) {
+        return ROBOT_ARM_MPC_BAD_ARGUMENT;
+    }
+    (void)wy;
     for (k = first; k <= last; ++k) {
         if (Q) {
-            copy(mem.Q[k], Q, NX * NX);
+            copy(mem.Q[k], q, NNZ_Q);
         }
         if (R) {
-            copy(mem.R[k], R, NU * NU);
+            copy(mem.R[k], r, NNZ_R);
         }
         if (W) {
-            copy(mem.W[k], W, NY * NY);
+            copy(mem.W[k], wy, NNZ_W);
         }
     }
     mem.prepared = 0;
@@ -269,17 +433,23 @@ static int set_weights(int first, int last, const real *Q, const real *R, const 
 
 int robot_arm_mpc_set_weights(const real *Q, const real *R, const real *P, const real *W)
 {
+    real pn[NNZ_P] = {0};
+    int status;
     if (!mem.initialized) {
         return ROBOT_ARM_MPC_BAD_ARGUMENT;
     }
-    if (P && !finite(P, NX * NX)) {
+    if ((P && !finite(P, NX * NX)) || !weights_finite(Q, R, W)) {
         return ROBOT_ARM_MPC_NONFINITE_INPUT;
     }
-    if (set_weights(0, N - 1, Q, R, W) != ROBOT_ARM_MPC_OK) {
-        return ROBOT_ARM_MPC_NONFINITE_INPUT;
+    if (P && pack_QN(P, pn) != ROBOT_ARM_MPC_OK) {
+        return ROBOT_ARM_MPC_BAD_ARGUMENT;
+    }
+    status = set_weights(0, N - 1, Q, R, W);
+    if (status != ROBOT_ARM_MPC_OK) {
+        return status;
     }
     if (P) {
-        copy(mem.P, P, NX * NX);
+        copy(mem.P, pn, NNZ_P);
     }
     return ROBOT_ARM_MPC_OK;
 }
@@ -302,7 +472,10 @@ void robot_arm_mpc_get_settings(struct robot_arm_mpc_settings *settings)
 int robot_arm_mpc_set_settings(const struct robot_arm_mpc_settings *settings)
 {
     const struct robot_arm_mpc_settings *s = settings;
-    if (s == 0 || s->qp_max_iter < 1 || s->qp_max_iter > 1000 || s->sqp_max_iter < 1 || s->sqp_max_iter > 10000
+    if (s == 0 || s->rt_iterations < 1 || s->rt_iterations > 8 || s->rt_reuse < 0 || s->rt_reuse > 1000
+        || !(s->rt_reuse_step >= 0.0) || !isfinite(s->rt_reuse_step) || s->qp_max_iter < 1 || s->qp_max_iter > 1000
+        || s->rt_corrector < 0 || s->rt_corrector > 1 || !(s->rt_sigma > 0.0) || !(s->rt_sigma <= 1.0)
+        || s->sqp_max_iter < 1 || s->sqp_max_iter > 10000
         || !(s->sqp_tol > 0.0) || !(s->qp_tol > 0.0) || !(s->qp_tol_comp > 0.0)
         || !(s->levenberg_marquardt >= 0.0) || !isfinite(s->levenberg_marquardt)
         || !isfinite(s->sqp_tol) || !isfinite(s->qp_tol) || !isfinite(s->qp_tol_comp)) {
@@ -310,6 +483,9 @@ int robot_arm_mpc_set_settings(const struct robot_arm_mpc_settings *settings)
     }
     mem.settings = *s;
     mem.qp_settings.max_iter = s->qp_max_iter;
+    mem.qp_settings.rt_iterations = s->rt_iterations;
+    mem.qp_settings.rt_corrector = s->rt_corrector;
+    mem.qp_settings.rt_sigma = s->rt_sigma;
     mem.qp_settings.tol_stat = mem.qp_settings.tol_eq = mem.qp_settings.tol_ineq = s->qp_tol;
     mem.qp_settings.tol_comp = s->qp_tol_comp;
     mem.prepared = 0;
@@ -321,11 +497,12 @@ int robot_arm_mpc_set_settings(const struct robot_arm_mpc_settings *settings)
 static int linearize(real *cost_out)
 {
     real cost = 0.0, dxr[NX], Wr[NX], xn[NX];
-    int k, i, j, l;
+    int k, i, j;
     real *restrict c;
-    (void)j; (void)l;
+    (void)j;
     for (k = 0; k < N; ++k) {
-        if (robot_arm_F_and_jacobians(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]) != ROBOT_ARM_OK) {
+        /* the QP keeps the structural nonzeros only: the model writes them packed */
+        if (robot_arm_F_and_jacobians_nz(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]) != ROBOT_ARM_OK) {
             return ROBOT_ARM_MPC_MODEL_FAILURE;
         }
         c = mem.qp.c[k];
@@ -334,31 +511,34 @@ static int linearize(real *cost_out)
         }
     }
     for (k = 0; k <= N; ++k) {
-        const real *W = k < N ? mem.Q[k] : mem.P;
         for (i = 0; i < NX; ++i) {
             dxr[i] = mem.x[k][i] - mem.x_ref[k][i];
         }
-        cost += weighted(W, dxr, Wr, NX);
-        copy(mem.qp.Q[k], W, NX * NX);
-        copy(mem.qp.q[k], Wr, NX);
         if (k == N) {
+            cost += weighted_QN(mem.P, dxr, Wr);
+            copy(mem.qp.QN, mem.P, NNZ_P);
+            copy(mem.qp.q[N], Wr, NX);
             break;
         }
+        cost += weighted_Q(mem.Q[k], dxr, Wr);
+        copy(mem.qp.Q[k], mem.Q[k], NNZ_Q);
+        copy(mem.qp.q[k], Wr, NX);
         {
             real dur[NU], Rr[NU];
             for (i = 0; i < NU; ++i) {
                 dur[i] = mem.u[k][i] - mem.u_ref[k][i];
             }
-            cost += weighted(mem.R[k], dur, Rr, NU);
-            copy(mem.qp.R[k], mem.R[k], NU * NU);
+            cost += weighted_R(mem.R[k], dur, Rr);
+            copy(mem.qp.R[k], mem.R[k], NNZ_R);
             copy(mem.qp.r[k], Rr, NU);
-            for (i = 0; i < NU * NX; ++i) {
-                mem.qp.S[k][i] = 0.0;
-            }
         }
         {
-            /* Gauss-Newton on the outputs: Hessian J'WJ, gradient J'W(y - y_ref) */
+            /* Gauss-Newton on the outputs: Hessian J'WJ, gradient J'W(y - y_ref), over the
+             * structural nonzeros of the Jacobians and of W */
             real y[NY], Jx[NY * NX], Ju[NY * NU], WJx[NY * NX], WJu[NY * NU], We[NY];
+            const real *restrict W = mem.W[k];
+            real *restrict Qk = mem.qp.Q[k], *restrict Sk = mem.qp.S[k], *restrict Rk = mem.qp.R[k];
+            (void)Sk; (void)Rk; (void)WJu;
             robot_arm_ocp_y_eval(mem.x[k], mem.u[k], mem.p[k], y, Jx, Ju);
             if (!finite(y, NY) || !finite(Jx, NY * NX) || !finite(Ju, NY * NU)) {
                 return ROBOT_ARM_MPC_MODEL_FAILURE;
@@ -366,65 +546,32 @@ static int linearize(real *cost_out)
             for (i = 0; i < NY; ++i) {
                 y[i] -= mem.y_ref[k][i];
             }
-            cost += weighted(mem.W[k], y, We, NY);
-            for (i = 0; i < NY; ++i) {
-                for (j = 0; j < NX; ++j) {
-                    real s = 0.0;
-                    for (l = 0; l < NY; ++l) {
-                        s += mem.W[k][i * NY + l] * Jx[l * NX + j];
-                    }
-                    WJx[i * NX + j] = s;
-                }
-                for (j = 0; j < NU; ++j) {
-                    real s = 0.0;
-                    for (l = 0; l < NY; ++l) {
-                        s += mem.W[k][i * NY + l] * Ju[l * NU + j];
-                    }
-                    WJu[i * NU + j] = s;
-                }
-            }
-            for (i = 0; i < NX; ++i) {
-                for (j = 0; j < NX; ++j) {
-                    real s = 0.0;
-                    for (l = 0; l < NY; ++l) {
-                        s += Jx[l * NX + i] * WJx[l * NX + j];
-                    }
-                    mem.qp.Q[k][i * NX + j] += s;
-                }
-                for (l = 0; l < NY; ++l) {
-                    mem.qp.q[k][i] += Jx[l * NX + i] * We[l];
-                }
-            }
-            for (i = 0; i < NU; ++i) {
-                for (j = 0; j < NX; ++j) {
-                    real s = 0.0;
-                    for (l = 0; l < NY; ++l) {
-                        s += Ju[l * NU + i] * WJx[l * NX + j];
-                    }
-                    mem.qp.S[k][i * NX + j] += s;
-                }
-                for (j = 0; j < NU; ++j) {
-                    real s = 0.0;
-                    for (l = 0; l < NY; ++l) {
-                        s += Ju[l * NU + i] * WJu[l * NU + j];
-                    }
-                    mem.qp.R[k][i * NU + j] += s;
-                }
-                for (l = 0; l < NY; ++l) {
-                    mem.qp.r[k][i] += Ju[l * NU + i] * We[l];
-                }
-            }
+            cost += weighted_W(W, y, We);
+            WJx[0] = Jx[0] * W[0];
+            WJx[1] = Jx[1] * W[0];
+            WJx[4] = Jx[4] * W[1];
+            WJx[5] = Jx[5] * W[1];
+            Qk[0] += Jx[0] * WJx[0] + Jx[4] * WJx[4];
+            Qk[1] += Jx[1] * WJx[0] + Jx[5] * WJx[4];
+            Qk[2] += Jx[1] * WJx[1] + Jx[5] * WJx[5];
+            mem.qp.q[k][0] += We[0] * Jx[0] + We[1] * Jx[4];
+            mem.qp.q[k][1] += We[0] * Jx[1] + We[1] * Jx[5];
         }
     }
     if (mem.settings.levenberg_marquardt > 0.0) {
-        for (k = 0; k <= N; ++k) {
-            for (i = 0; i < NX; ++i) {
-                mem.qp.Q[k][i * NX + i] += mem.settings.levenberg_marquardt;
-            }
-            for (i = 0; i < NU && k < N; ++i) {
-                mem.qp.R[k][i * NU + i] += mem.settings.levenberg_marquardt;
-            }
+        const real lm = mem.settings.levenberg_marquardt;
+        for (k = 0; k < N; ++k) {
+            mem.qp.Q[k][0] += lm;
+            mem.qp.Q[k][2] += lm;
+            mem.qp.Q[k][3] += lm;
+            mem.qp.Q[k][4] += lm;
+            mem.qp.R[k][0] += lm;
+            mem.qp.R[k][1] += lm;
         }
+        mem.qp.QN[0] += lm;
+        mem.qp.QN[2] += lm;
+        mem.qp.QN[5] += lm;
+        mem.qp.QN[9] += lm;
     }
     /* input boxes on the step: sign du >= sign (bound - u) */
     for (k = 0; k < N; ++k) {
@@ -490,24 +637,35 @@ static void shift(void)
 }
 
 /* Linearize and set up the QP up to its first factorization (x0 does not enter it).
- * A trajectory the model cannot evaluate is replaced by the guess from ``restart``. */
-static int prepare_now(const real *restart)
+ * A trajectory the model cannot evaluate is replaced by the guess from ``restart``;
+ * with ``retry`` that guess is linearized at once (a second linearization: for solve
+ * and the first preparation), else at the next preparation. A QP whose factorization
+ * overflows (weights or Jacobians too large, an indefinite Hessian) is QP_FAILURE. A
+ * failure is kept in mem.failed: feedback then writes the safe control without
+ * preparing again, so the real-time step's work stays bounded. */
+static int prepare_now(const real *restart, int may_reuse, int retry)
 {
     real cost = 0.0;
     int status = linearize(&cost);
     if (status != ROBOT_ARM_MPC_OK) {
         initial_guess(restart);
-        status = linearize(&cost);
+        status = retry ? linearize(&cost) : status;
     }
     if (status == ROBOT_ARM_MPC_OK) {
         zero_step();
         mem.qp_settings.warm_start = mem.warm ? 2 : 0;
+        /* a steady plan one sample on: the previous factorization, shifted, serves */
+        mem.qp_settings.reuse = may_reuse && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
+        mem.reuses = mem.qp_settings.reuse ? mem.reuses + 1 : 0;
+        mem.stats.reused = mem.qp_settings.reuse;
         if (robot_arm_qp_setup(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work) != ROBOT_ARM_QP_OK) {
-            status = ROBOT_ARM_MPC_MODEL_FAILURE;  /* a Jacobian overflowed */
+            status = ROBOT_ARM_MPC_QP_FAILURE;
+            mem.warm = 0;   /* the next QP starts cold */
         }
     }
     mem.stats.cost = cost;
     mem.prepared = status == ROBOT_ARM_MPC_OK;
+    mem.failed = status;
     return status;
 }
 
@@ -516,11 +674,14 @@ int robot_arm_mpc_prepare(void)
     if (!mem.initialized) {
         return ROBOT_ARM_MPC_BAD_ARGUMENT;
     }
-    if (mem.consumed && mem.settings.shift) {
-        shift();
+    {
+        const int shifted = mem.consumed && mem.settings.shift;
+        if (shifted) {
+            shift();
+        }
+        mem.consumed = 0;
+        return prepare_now(mem.x[0], shifted, 0);
     }
-    mem.consumed = 0;
-    return prepare_now(mem.x[0]);
 }
 
 /* The control written in every case: u_0 of the current plan, within the bounds. */
@@ -532,14 +693,18 @@ static void write_control(real *u0)
     }
 }
 
-/* Insert x0, solve the QP and take the step alpha (1 in real-time iteration). */
-static int solve_qp(const real *x0)
+/* Insert x0 and run the QP: in real-time iteration the fixed work of rt_iterations
+ * interior-point iterations (the first on the factorization of prepare), else a solve to
+ * convergence. The caller takes the full step. */
+static int solve_qp(const real *x0, int realtime)
 {
     int i, status;
     for (i = 0; i < NX; ++i) {
         mem.qp.x0[i] = x0[i] - mem.x[0][i];
     }
-    if (mem.prepared) {
+    if (realtime) {  /* the caller made sure the QP is prepared */
+        status = robot_arm_qp_step_prepared(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
+    } else if (mem.prepared) {
         status = robot_arm_qp_solve_prepared(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work, &mem.qp_stats);
     } else {
         zero_step();
@@ -554,7 +719,7 @@ static int solve_qp(const real *x0)
     mem.stats.res_eq = mem.qp_stats.res_eq;
     mem.stats.res_ineq = mem.qp_stats.res_ineq;
     mem.stats.mu = mem.qp_stats.mu;
-    if (status == ROBOT_ARM_QP_MAX_ITER || status == ROBOT_ARM_QP_NUMERICAL) {
+    if (!realtime && (status == ROBOT_ARM_QP_MAX_ITER || status == ROBOT_ARM_QP_NUMERICAL)) {
         /* capped or stalled: the QP returned its best iterate, used only if it (nearly)
          * meets the dynamics and the rows */
         const real limit = sqrt(mem.qp_settings.tol_eq);
@@ -596,24 +761,34 @@ int robot_arm_mpc_feedback(const real *x0, real *u0)
     mem.stats.sqp_iterations = 1;
     mem.stats.qp_iterations = 0;
     mem.stats.qp_iterations_total = 0;
+    mem.steady = 0;
     if (!finite(x0, NX)) {
         status = ROBOT_ARM_MPC_NONFINITE_INPUT;
     } else {
-        status = mem.prepared ? ROBOT_ARM_MPC_OK : prepare_now(x0);
+        /* not prepared: the first feedback, or references or weights changed after prepare
+         * (a preparation's work more); after a failed preparation the safe control */
+        status = mem.prepared ? ROBOT_ARM_MPC_OK : (mem.failed ? mem.failed : prepare_now(x0, 0, 1));
         if (status == ROBOT_ARM_MPC_OK) {
-            status = solve_qp(x0);
+            status = solve_qp(x0, 1);
         }
         if (status == ROBOT_ARM_MPC_OK || status == ROBOT_ARM_MPC_MAX_ITER) {
+            /* the full step into the plan; its size; steady: a full step that moved no input
+             * by more than rt_reuse_step of its range */
+            real size = 0.0, input_step = 0.0;
             copy(mem.x[0], x0, NX);
             for (k = 0; k < N; ++k) {
                 for (i = 0; i < NX; ++i) {
                     mem.x[k + 1][i] += mem.sol.x[k + 1][i];
+                    size = at_least(fabs(mem.sol.x[k + 1][i]), size);
                 }
                 for (i = 0; i < NU; ++i) {
                     mem.u[k][i] += mem.sol.u[k][i];
+                    size = at_least(fabs(mem.sol.u[k][i]), size);
+                    input_step = at_least(fabs(mem.sol.u[k][i]) * inv_u_range[i], input_step);
                 }
             }
-            mem.stats.step = step_size();
+            mem.stats.step = size;
+            mem.steady = mem.qp_stats.alpha >= RT_STEADY_ALPHA && input_step <= mem.settings.rt_reuse_step;
         } else if (status == ROBOT_ARM_MPC_MODEL_FAILURE) {
             /* the plan cannot be evaluated: apply its first input, restart the guess from x0 */
             real u_safe[NU];
@@ -652,7 +827,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         for (i = 0; i < NX; ++i) {
             r[i] = x[k][i] - mem.x_ref[k][i];
         }
-        phi += weighted(k < N ? mem.Q[k] : mem.P, r, Wr, NX);
+        phi += k < N ? weighted_Q(mem.Q[k], r, Wr) : weighted_QN(mem.P, r, Wr);
         for (j = 0; j < NBX && k > 0; ++j) {
             phi += penalty(x_sign[j] * (mem.x_bound[j] - x[k][x_index[j]]));
         }
@@ -662,7 +837,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
         for (i = 0; i < NU; ++i) {
             ru[i] = u[k][i] - mem.u_ref[k][i];
         }
-        phi += weighted(mem.R[k], ru, Wru, NU);
+        phi += weighted_R(mem.R[k], ru, Wru);
         if (robot_arm_F(x[k], u[k], mem.p[k], xn) != ROBOT_ARM_OK) {
             return (real)HUGE_VAL;
         }
@@ -675,7 +850,7 @@ static real merit(const real (*x)[NX], const real (*u)[NU], real rho)
             for (i = 0; i < NY; ++i) {
                 y[i] -= mem.y_ref[k][i];
             }
-            phi += weighted(mem.W[k], y, We, NY);
+            phi += weighted_W(mem.W[k], y, We);
         }
     }
     return phi;
@@ -699,11 +874,11 @@ int robot_arm_mpc_solve(const real *x0, real *u0)
         real phi0, alpha = 1.0, scale = 1.0, step;
         int qp_status, tries;
         mem.stats.sqp_iterations = it + 1;
-        status = prepare_now(x0);
+        status = prepare_now(x0, 0, 1);
         if (status != ROBOT_ARM_MPC_OK) {
             break;
         }
-        qp_status = solve_qp(x0);
+        qp_status = solve_qp(x0, 0);
         if (qp_status == ROBOT_ARM_MPC_QP_FAILURE) {
             status = qp_status;
             break;
@@ -766,6 +941,18 @@ int robot_arm_mpc_solve(const real *x0, real *u0)
     mem.prepared = 0;
     mem.consumed = 0;
     mem.stats.status = status;
+    return status;
+}
+
+int robot_arm_mpc_start(const real *x0)
+{
+    real u0[NU];
+    int status = robot_arm_mpc_set_initial_guess(x0);
+    if (status != ROBOT_ARM_MPC_OK) {
+        return status;
+    }
+    status = robot_arm_mpc_solve(x0, u0);
+    (void)robot_arm_mpc_prepare();
     return status;
 }
 

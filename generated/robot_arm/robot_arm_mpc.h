@@ -9,14 +9,26 @@
  *   subject to u_lo <= u_k <= u_hi (hard), x_lo <= x_k <= x_hi for k >= 1 (soft)
  * P is the discrete Riccati solution at the reference (LQR cost-to-go).
  *
- * Algorithm: Gauss-Newton SQP. robot_arm_mpc_prepare shifts the last solution and linearizes
- * (model Jacobians from robot_arm_F_and_jacobians); robot_arm_mpc_feedback inserts the
- * measured state and solves one QP (robot_arm_qp.h: interior point, Riccati recursion),
- * with at most settings.qp_max_iter iterations, so the worst-case time is bounded.
+ * Algorithm: Gauss-Newton real-time iteration with a fixed amount of work per step.
+ * robot_arm_mpc_prepare shifts the plan by one stage, linearizes the model along it
+ * (robot_arm_F_and_jacobians_nz) and prepares one interior-point iteration of the QP
+ * (robot_arm_qp.h): the Riccati factorization and a Mehrotra predictor, all that does not
+ * need the measured state; on a steady plan (a full step that moved no input by more than
+ * settings.rt_reuse_step of its range) it reuses the shifted factorization instead, at most
+ * settings.rt_reuse times in a row. robot_arm_mpc_feedback inserts the measured state,
+ * finishes the iteration (stage 0, the forward sweep, the step) and writes u0: the
+ * latency from state to control is a small part of the step. settings.rt_iterations adds
+ * iterations to feedback. robot_arm_mpc_solve instead iterates SQP and QP to convergence
+ * (not bounded in time: for the start and for tests).
  *
  * Typical 1 kHz loop:
- *   robot_arm_mpc_init(); robot_arm_mpc_set_initial_guess(x); robot_arm_mpc_prepare();
+ *   robot_arm_mpc_init(); robot_arm_mpc_start(x);      (before the loop: not bounded in time)
  *   every tick: read x; robot_arm_mpc_feedback(x, u); apply u; robot_arm_mpc_prepare();
+ * Without start (the state is not known before the loop): init, set_initial_guess and
+ * prepare before the loop; the steps are then within the bound from the first, and the
+ * plan converges over them. Change references, weights and parameters between feedback
+ * and prepare: a change after prepare makes the next feedback prepare again (about one
+ * step's work more).
  *
  * Arrays: x[4] states, u[2] inputs, p[4] parameters as in robot_arm.h; matrices row-major.
  * Every function returns an enum robot_arm_mpc_status. A NaN or Inf argument is rejected
@@ -25,8 +37,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 53536 bytes of static memory (one controller per prefix), of which
- * 45536 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 46680 bytes of static memory (one controller per prefix), of which
+ * 41128 for the QP; no heap, no recursion, no stdio. Not reentrant.
  */
 #ifndef ROBOT_ARM_MPC_H
 #define ROBOT_ARM_MPC_H
@@ -52,10 +64,16 @@ enum robot_arm_mpc_status {
 };
 
 struct robot_arm_mpc_settings {
-    int qp_max_iter;      /* interior-point iteration cap per QP (bounds the step time) */
+    int rt_iterations;    /* interior-point iterations per real-time step (fixed work, 1..8; default 1) */
+    int rt_reuse;         /* at most this many consecutive preparations reuse the factorization (0: never) */
+    int rt_corrector;     /* 1: each real-time QP iteration a Mehrotra predictor-corrector step; 0: one
+                             centered step (complementarity target rt_sigma * mu), mostly prepared */
+    int qp_max_iter;      /* interior-point iteration cap per QP of robot_arm_mpc_solve */
     int sqp_max_iter;     /* SQP iteration cap of robot_arm_mpc_solve */
     int shift;            /* 1: prepare shifts the previous solution by one stage */
     robot_arm_real sqp_tol;      /* robot_arm_mpc_solve stops when the step is below sqp_tol (relative) */
+    robot_arm_real rt_reuse_step;  /* steady (reuse allowed): no QP input step above this part of the input range */
+    robot_arm_real rt_sigma;     /* centering of a real-time step without corrector (0 < rt_sigma <= 1) */
     robot_arm_real levenberg_marquardt;  /* added to the Hessian diagonal (damping), default 0 */
     robot_arm_real qp_tol;       /* QP residual tolerances (stationarity, dynamics, rows) */
     robot_arm_real qp_tol_comp;  /* QP complementarity tolerance */
@@ -70,6 +88,7 @@ struct robot_arm_mpc_stats {
     robot_arm_real res_stat, res_eq, res_ineq, mu;   /* KKT residuals of the last QP */
     robot_arm_real cost;         /* cost (with slack penalties) at the last linearization point */
     robot_arm_real step;         /* largest entry of the last SQP step */
+    int reused;           /* 1: the last prepare reused the previous factorization (a steady plan) */
 };
 
 /* Reset to the generated defaults (weights, references, bounds, parameters) and an
@@ -78,6 +97,11 @@ int robot_arm_mpc_init(void);
 /* Initial guess from the state x0: inputs at their (clamped) references, states
  * simulated from x0 with them. Good before the first step or robot_arm_mpc_solve. */
 int robot_arm_mpc_set_initial_guess(const robot_arm_real *x0);
+/* The documented start before the real-time loop: the initial guess from x0, the SQP
+ * iterated to convergence from it (robot_arm_mpc_solve: not bounded in time, run it before the
+ * loop) and the first prepare. The real-time steps then track a converged plan. Returns
+ * the status of the solve (u0 of the plan is not needed: feedback writes it). */
+int robot_arm_mpc_start(const robot_arm_real *x0);
 /* References and parameters of one stage (0..N; stage -1 sets every stage). */
 int robot_arm_mpc_set_x_ref(int stage, const robot_arm_real *x_ref);
 int robot_arm_mpc_set_u_ref(int stage, const robot_arm_real *u_ref);

@@ -4,6 +4,13 @@
  */
 #include <math.h>
 #include "robot_arm_qp.h"
+/* GCC's scheduler before register allocation spreads the loads of the long unrolled sums
+ * apart and then spills the registers it ran out of: on the Cortex-M4F that cost the
+ * Riccati factorization and the model's Jacobians 14-18% more instructions. Only that
+ * pass is turned off, for this file, whatever the build's flags (clang has no such pass). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
 
 /* Short names for the fixed sizes (this file only). */
 #define N ROBOT_ARM_QP_N
@@ -37,6 +44,9 @@ static const real x_sign[NBX] = {1.0, 1.0, (-1.0), (-1.0)};
 void robot_arm_qp_default_settings(struct robot_arm_qp_settings *settings)
 {
     settings->max_iter = 30;
+    settings->rt_iterations = 1;
+    settings->reuse = 0;
+    settings->rt_corrector = 1;
     settings->warm_start = 0;
     settings->tol_stat = 1e-08;
     settings->tol_eq = 1e-08;
@@ -46,6 +56,7 @@ void robot_arm_qp_default_settings(struct robot_arm_qp_settings *settings)
     settings->warm_floor = 0.0001;
     settings->warm_floor_slack = 0.001;
     settings->reg = 1e-10;
+    settings->rt_sigma = 0.1;
 }
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
@@ -80,10 +91,8 @@ static real max_abs(const real *v, int n, real acc)
 {
     int i;
     for (i = 0; i < n; ++i) {
-        real a = fabs(v[i]);
-        if (!(a <= acc)) {
-            acc = a;  /* also propagates NaN */
-        }
+        const real a = fabs(v[i]);
+        acc = a <= acc ? acc : a;  /* also propagates NaN */
     }
     return acc;
 }
@@ -123,287 +132,541 @@ static void row_gradient(const data_t *d, const real *coef, real (*gx)[NX], real
     }
 }
 
-/* Hessians of the Newton system at stage k (built per stage, not stored):
- * [Q S'; S R] + sum_rows weight * a a'. St and Rt are written for k < N only. */
-static void stage_hessians(const data_t *restrict d, const real *restrict weight, int k,
-    real *restrict Qt, real *restrict St, real *restrict Rt)
-{
-    int j, a;
-    for (a = 0; a < NX * NX; ++a) {
-        Qt[a] = d->Q[k][a];
-    }
-    if (k < N) {
-        for (a = 0; a < NU * NX; ++a) {
-            St[a] = d->S[k][a];
-        }
-        for (a = 0; a < NU * NU; ++a) {
-            Rt[a] = d->R[k][a];
-        }
-        for (j = 0; j < NBU; ++j) {
-            Rt[u_index[j] * NU + u_index[j]] += weight[k * NBU + j];
-        }
-    }
-    if (k >= 1) {
-        for (j = 0; j < NBX; ++j) {
-            Qt[x_index[j] * NX + x_index[j]] += weight[ROW_X + (k - 1) * NBX + j];
-        }
-    }
-    (void)j; (void)weight;
-}
-
 /* Riccati backward sweep, matrix part: P_N = Qt_N and, for k = N-1..0,
  *   Rb = Rt + B'PB (Cholesky Lr), Sb = St + B'PA, K = -Rb^-1 Sb,
- *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed).
- * (Qt, St, Rt) are the stage Hessians with the rows' barrier weights, and Sb, built per
- * stage on the stack: the solves need only K, Lr and P.
- * Products with A and B run over their structural nonzeros only (16 of 16 in A,
- * 8 of 8 in B), unrolled; B'PA is formed as (PB)'A, the
- * cheaper order for these patterns. A pivot below reg is replaced by reg
- * (regularization: a singular input Hessian does not break the sweep). Returns the
- * number of regularized pivots. */
-static int riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w)
+ *   P_k = Qt + A'PA + Sb'K  (P_0 is not needed: x_0 is fixed),
+ * with (Qt, St, Rt) the stage Hessians plus the rows' barrier weights. P is stored as lower
+ * triangles and read as such. Every product runs over structural nonzeros only, unrolled
+ * (16 of 16 in A, 8 of 8 in B; the Hessians' patterns); B'PA is formed as (PB)'A,
+ * the cheaper order for these patterns. A pivot below reg is replaced by reg
+ * (regularization: a singular input Hessian does not break the sweep). The work per stage
+ * is fixed: no branch depends on the data. last: the sweep stops after stage last (0: the
+ * whole factorization; N-1: the last stage only, see shift_factorization). */
+static void riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w,
+    int last)
 {
-    real PA[NX * NX], PB[NX * NU], Qt[NX * NX], St[NU * NX], Rt[NU * NU], Sb[NU * NX];
-    int k, i, j, l, regularized = 0;
-    stage_hessians(d, weight, N, w->P[N], St, Rt);
-    for (k = N - 1; k >= 0; --k) {
+    real PA[NX * NX], PB[NX * NU], Sb[NU * NX];
+    int k, i;
+    {
+        real *restrict Pn = w->P[N];
+        const real *restrict wx = weight + ROW_X + (N - 1) * NBX;
+        Pn[0] = d->QN[0];
+        Pn[1] = d->QN[1];
+        Pn[2] = d->QN[2];
+        Pn[3] = d->QN[3];
+        Pn[4] = d->QN[4];
+        Pn[5] = d->QN[5] + wx[0] + wx[2];
+        Pn[6] = d->QN[6];
+        Pn[7] = d->QN[7];
+        Pn[8] = d->QN[8];
+        Pn[9] = d->QN[9] + wx[1] + wx[3];
+    }
+    for (k = N - 1; k >= last; --k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+        const real *restrict Qk = d->Q[k], *restrict Rk = d->R[k], *restrict Sk = d->S[k];
+        const real *restrict wu = weight + k * NBU;
         real *restrict Lr = w->Lr[k], *restrict K = w->K[k];
-        stage_hessians(d, weight, k, Qt, St, Rt);
-        /* PB = P B, row i of P at a time */
-        for (i = 0; i < NX; ++i) {
-            const real *restrict Pi = &P[i * NX];
-            PB[i * NU + 0] = Pi[0] * B[0] + Pi[1] * B[2] + Pi[2] * B[4] + Pi[3] * B[6];
-            PB[i * NU + 1] = Pi[0] * B[1] + Pi[1] * B[3] + Pi[2] * B[5] + Pi[3] * B[7];
+        (void)Qk; (void)Rk; (void)Sk; (void)wu;
+        /* PB = P B */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = B[0], y5 = B[1];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x1 * y4;
+                c3 = x1 * y5;
+                c4 = x2 * y4;
+                c5 = x2 * y5;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = B[2], y5 = B[3];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x1 * y4;
+                c3 += x1 * y5;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = B[4], y5 = B[5];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x1 * y4;
+                c3 += x1 * y5;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = B[6], y5 = B[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x1 * y4;
+                c3 += x1 * y5;
+                c4 += x2 * y4;
+                c5 += x2 * y5;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+            }
+            PB[0] = c0;
+            PB[1] = c1;
+            PB[2] = c2;
+            PB[3] = c3;
+            PB[4] = c4;
+            PB[5] = c5;
+            PB[6] = c6;
+            PB[7] = c7;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr */
-        Lr[0] = Rt[0] + PB[0] * B[0] + PB[2] * B[2] + PB[4] * B[4] + PB[6] * B[6];
-        Lr[2] = Rt[2] + PB[0] * B[1] + PB[2] * B[3] + PB[4] * B[5] + PB[6] * B[7];
-        Lr[3] = Rt[3] + PB[1] * B[1] + PB[3] * B[3] + PB[5] * B[5] + PB[7] * B[7];
-        for (j = 0; j < NU; ++j) {
-            real pivot = Lr[j * NU + j];
-            for (l = 0; l < j; ++l) {
-                pivot -= Lr[j * NU + l] * Lr[j * NU + l];
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        {
+            real c0, c1, c2;
+            {
+                const real x0 = B[0], x1 = B[1], y2 = PB[0], y3 = PB[1];
+                c0 = x0 * y2;
+                c1 = x1 * y2;
+                c2 = x1 * y3;
             }
-            if (!(pivot > reg)) {
-                pivot = reg;
-                ++regularized;
+            {
+                const real x0 = B[2], x1 = B[3], y2 = PB[2], y3 = PB[3];
+                c0 += x0 * y2;
+                c1 += x1 * y2;
+                c2 += x1 * y3;
             }
+            {
+                const real x0 = B[4], x1 = B[5], y2 = PB[4], y3 = PB[5];
+                c0 += x0 * y2;
+                c1 += x1 * y2;
+                c2 += x1 * y3;
+            }
+            {
+                const real x0 = B[6], x1 = B[7], y2 = PB[6], y3 = PB[7];
+                c0 += x0 * y2;
+                c1 += x1 * y2;
+                c2 += x1 * y3;
+            }
+            Lr[0] = Rk[0] + wu[0] + wu[2] + c0;
+            Lr[1] = c1;
+            Lr[2] = Rk[1] + wu[1] + wu[3] + c2;
+        }
+        {
+            real pivot = Lr[0];
+            pivot = pivot > reg ? pivot : reg;
             pivot = sqrt(pivot);
-            Lr[j * NU + j] = pivot;
-            for (i = j + 1; i < NU; ++i) {
-                real acc = Lr[i * NU + j];
-                for (l = 0; l < j; ++l) {
-                    acc -= Lr[i * NU + l] * Lr[j * NU + l];
-                }
-                Lr[i * NU + j] = acc / pivot;
-            }
+            Lr[0] = pivot;
+            Lr[1] = (Lr[1]) / pivot;
         }
-        /* Sb = St + (PB)'A, over the nonzeros of each column of A */
-        Sb[0] = St[0] + PB[0] * A[0] + PB[2] * A[4] + PB[4] * A[8] + PB[6] * A[12];
-        Sb[4] = St[4] + PB[1] * A[0] + PB[3] * A[4] + PB[5] * A[8] + PB[7] * A[12];
-        Sb[1] = St[1] + PB[0] * A[1] + PB[2] * A[5] + PB[4] * A[9] + PB[6] * A[13];
-        Sb[5] = St[5] + PB[1] * A[1] + PB[3] * A[5] + PB[5] * A[9] + PB[7] * A[13];
-        Sb[2] = St[2] + PB[0] * A[2] + PB[2] * A[6] + PB[4] * A[10] + PB[6] * A[14];
-        Sb[6] = St[6] + PB[1] * A[2] + PB[3] * A[6] + PB[5] * A[10] + PB[7] * A[14];
-        Sb[3] = St[3] + PB[0] * A[3] + PB[2] * A[7] + PB[4] * A[11] + PB[6] * A[15];
-        Sb[7] = St[7] + PB[1] * A[3] + PB[3] * A[7] + PB[5] * A[11] + PB[7] * A[15];
+        {
+            real pivot = Lr[2] - Lr[1] * Lr[1];
+            pivot = pivot > reg ? pivot : reg;
+            pivot = sqrt(pivot);
+            Lr[2] = pivot;
+        }
+        /* PA = P A */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+            {
+                const real x0 = P[0], x1 = P[1], x2 = P[3], x3 = P[6], y4 = A[0], y5 = A[1], y6 = A[2], y7 = A[3];
+                c0 = x0 * y4;
+                c1 = x0 * y5;
+                c2 = x0 * y6;
+                c3 = x0 * y7;
+                c4 = x1 * y4;
+                c5 = x1 * y5;
+                c6 = x1 * y6;
+                c7 = x1 * y7;
+                c8 = x2 * y4;
+                c9 = x2 * y5;
+                c10 = x2 * y6;
+                c11 = x2 * y7;
+                c12 = x3 * y4;
+                c13 = x3 * y5;
+                c14 = x3 * y6;
+                c15 = x3 * y7;
+            }
+            {
+                const real x0 = P[1], x1 = P[2], x2 = P[4], x3 = P[7], y4 = A[4], y5 = A[5], y6 = A[6], y7 = A[7];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[3], x1 = P[4], x2 = P[5], x3 = P[8], y4 = A[8], y5 = A[9], y6 = A[10], y7 = A[11];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            {
+                const real x0 = P[6], x1 = P[7], x2 = P[8], x3 = P[9], y4 = A[12], y5 = A[13], y6 = A[14], y7 = A[15];
+                c0 += x0 * y4;
+                c1 += x0 * y5;
+                c2 += x0 * y6;
+                c3 += x0 * y7;
+                c4 += x1 * y4;
+                c5 += x1 * y5;
+                c6 += x1 * y6;
+                c7 += x1 * y7;
+                c8 += x2 * y4;
+                c9 += x2 * y5;
+                c10 += x2 * y6;
+                c11 += x2 * y7;
+                c12 += x3 * y4;
+                c13 += x3 * y5;
+                c14 += x3 * y6;
+                c15 += x3 * y7;
+            }
+            PA[0] = c0;
+            PA[1] = c1;
+            PA[2] = c2;
+            PA[3] = c3;
+            PA[4] = c4;
+            PA[5] = c5;
+            PA[6] = c6;
+            PA[7] = c7;
+            PA[8] = c8;
+            PA[9] = c9;
+            PA[10] = c10;
+            PA[11] = c11;
+            PA[12] = c12;
+            PA[13] = c13;
+            PA[14] = c14;
+            PA[15] = c15;
+        }
+        /* Sb = St + B'PA */
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7;
+            {
+                const real x0 = PB[0], x1 = PB[1], y2 = A[0], y3 = A[1], y4 = A[2], y5 = A[3];
+                c0 = x0 * y2;
+                c1 = x0 * y3;
+                c2 = x0 * y4;
+                c3 = x0 * y5;
+                c4 = x1 * y2;
+                c5 = x1 * y3;
+                c6 = x1 * y4;
+                c7 = x1 * y5;
+            }
+            {
+                const real x0 = PB[2], x1 = PB[3], y2 = A[4], y3 = A[5], y4 = A[6], y5 = A[7];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = PB[4], x1 = PB[5], y2 = A[8], y3 = A[9], y4 = A[10], y5 = A[11];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            {
+                const real x0 = PB[6], x1 = PB[7], y2 = A[12], y3 = A[13], y4 = A[14], y5 = A[15];
+                c0 += x0 * y2;
+                c1 += x0 * y3;
+                c2 += x0 * y4;
+                c3 += x0 * y5;
+                c4 += x1 * y2;
+                c5 += x1 * y3;
+                c6 += x1 * y4;
+                c7 += x1 * y5;
+            }
+            Sb[0] = c0;
+            Sb[1] = c1;
+            Sb[2] = c2;
+            Sb[3] = c3;
+            Sb[4] = c4;
+            Sb[5] = c5;
+            Sb[6] = c6;
+            Sb[7] = c7;
+        }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
-        for (i = 0; i < NU; ++i) {
-            const real inv = 1.0 / Lr[i * NU + i];
-            for (j = 0; j < NX; ++j) {
-                real acc = -Sb[i * NX + j];
-                for (l = 0; l < i; ++l) {
-                    acc -= Lr[i * NU + l] * K[l * NX + j];
-                }
-                K[i * NX + j] = acc * inv;
-            }
-        }
-        for (i = NU - 1; i >= 0; --i) {
-            const real inv = 1.0 / Lr[i * NU + i];
-            for (j = 0; j < NX; ++j) {
-                real acc = K[i * NX + j];
-                for (l = i + 1; l < NU; ++l) {
-                    acc -= Lr[l * NU + i] * K[l * NX + j];
-                }
-                K[i * NX + j] = acc * inv;
+        {
+            const real inv0 = 1.0 / Lr[0];
+            const real inv1 = 1.0 / Lr[2];
+            for (i = 0; i < NX; ++i) {
+                const real y0 = (-Sb[0 * NX + i]) * inv0;
+                const real y1 = (-Sb[1 * NX + i] - Lr[1] * y0) * inv1;
+                const real k1 = (y1) * inv1;
+                K[1 * NX + i] = k1;
+                const real k0 = (y0 - Lr[1] * k1) * inv0;
+                K[0 * NX + i] = k0;
             }
         }
         if (k == 0) {
             break;
         }
-        /* PA = P A, row i of P at a time */
-        for (i = 0; i < NX; ++i) {
-            const real *restrict Pi = &P[i * NX];
-            PA[i * NX + 0] = Pi[0] * A[0] + Pi[1] * A[4] + Pi[2] * A[8] + Pi[3] * A[12];
-            PA[i * NX + 1] = Pi[0] * A[1] + Pi[1] * A[5] + Pi[2] * A[9] + Pi[3] * A[13];
-            PA[i * NX + 2] = Pi[0] * A[2] + Pi[1] * A[6] + Pi[2] * A[10] + Pi[3] * A[14];
-            PA[i * NX + 3] = Pi[0] * A[3] + Pi[1] * A[7] + Pi[2] * A[11] + Pi[3] * A[15];
-        }
-        /* P_k = Qt + A'PA + Sb'K: the lower triangle, row i at a time, mirrored (exactly symmetric) */
+        /* P_k = Qt + A'PA + Sb'K: the lower triangle */
         {
             real *restrict Pk = w->P[k];
-            for (j = 0; j <= 0; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[0 * NX + j] + PAj[0] * A[0] + PAj[4] * A[4] + PAj[8] * A[8] + PAj[12] * A[12]
-                    + Kj[0] * Sb[0] + Kj[4] * Sb[4];
-                Pk[0 * NX + j] = v;
-                Pk[j * NX + 0] = v;
+            const real *restrict wx = weight + ROW_X + (k - 1) * NBX;
+        {
+            real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+            {
+                const real x0 = A[0], x1 = A[1], x2 = A[2], x3 = A[3], y4 = PA[0], y5 = PA[1], y6 = PA[2], y7 = PA[3];
+                c0 = x0 * y4;
+                c1 = x1 * y4;
+                c2 = x1 * y5;
+                c3 = x2 * y4;
+                c4 = x2 * y5;
+                c5 = x2 * y6;
+                c6 = x3 * y4;
+                c7 = x3 * y5;
+                c8 = x3 * y6;
+                c9 = x3 * y7;
             }
-            for (j = 0; j <= 1; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[1 * NX + j] + PAj[0] * A[1] + PAj[4] * A[5] + PAj[8] * A[9] + PAj[12] * A[13]
-                    + Kj[0] * Sb[1] + Kj[4] * Sb[5];
-                Pk[1 * NX + j] = v;
-                Pk[j * NX + 1] = v;
+            {
+                const real x0 = A[4], x1 = A[5], x2 = A[6], x3 = A[7], y4 = PA[4], y5 = PA[5], y6 = PA[6], y7 = PA[7];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 2; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[2 * NX + j] + PAj[0] * A[2] + PAj[4] * A[6] + PAj[8] * A[10] + PAj[12] * A[14]
-                    + Kj[0] * Sb[2] + Kj[4] * Sb[6];
-                Pk[2 * NX + j] = v;
-                Pk[j * NX + 2] = v;
+            {
+                const real x0 = A[8], x1 = A[9], x2 = A[10], x3 = A[11], y4 = PA[8], y5 = PA[9], y6 = PA[10], y7 = PA[11];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
-            for (j = 0; j <= 3; ++j) {
-                const real *restrict PAj = &PA[j];
-                const real *restrict Kj = &K[j];
-                const real v = Qt[3 * NX + j] + PAj[0] * A[3] + PAj[4] * A[7] + PAj[8] * A[11] + PAj[12] * A[15]
-                    + Kj[0] * Sb[3] + Kj[4] * Sb[7];
-                Pk[3 * NX + j] = v;
-                Pk[j * NX + 3] = v;
+            {
+                const real x0 = A[12], x1 = A[13], x2 = A[14], x3 = A[15], y4 = PA[12], y5 = PA[13], y6 = PA[14], y7 = PA[15];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
             }
+            {
+                const real x0 = Sb[0], x1 = Sb[1], x2 = Sb[2], x3 = Sb[3], y4 = K[0], y5 = K[1], y6 = K[2], y7 = K[3];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            {
+                const real x0 = Sb[4], x1 = Sb[5], x2 = Sb[6], x3 = Sb[7], y4 = K[4], y5 = K[5], y6 = K[6], y7 = K[7];
+                c0 += x0 * y4;
+                c1 += x1 * y4;
+                c2 += x1 * y5;
+                c3 += x2 * y4;
+                c4 += x2 * y5;
+                c5 += x2 * y6;
+                c6 += x3 * y4;
+                c7 += x3 * y5;
+                c8 += x3 * y6;
+                c9 += x3 * y7;
+            }
+            Pk[0] = Qk[0] + c0;
+            Pk[1] = Qk[1] + c1;
+            Pk[2] = Qk[2] + c2;
+            Pk[3] = c3;
+            Pk[4] = c4;
+            Pk[5] = Qk[3] + wx[0] + wx[2] + c5;
+            Pk[6] = c6;
+            Pk[7] = c7;
+            Pk[8] = c8;
+            Pk[9] = Qk[4] + wx[1] + wx[3] + c9;
+        }
         }
     }
-    return regularized;
 }
 
-/* Riccati sweep, vector part, and the forward pass: the Newton step (dx, du) and the
- * new dynamics multipliers dpi, for the gradient (hx, hu) and the dynamics residual b.
- *   backward: e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
- *             with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb)
- *   forward:  dx_0 = 0, du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+ */
-static void riccati_solve(const data_t *restrict d, work_t *restrict w)
+/* The factorization of the previous QP, one stage on: stage k takes stage k+1's gains,
+ * Cholesky factor and cost-to-go, which after a shift of the horizon belong to the same
+ * point of the plan. Only the new last stage is then factored afresh (riccati_factor with
+ * last = N-1): an approximate Newton matrix for a QP that changed little, at the cost of
+ * one stage instead of N. */
+static void shift_factorization(work_t *restrict w)
 {
-    int k, i, l;
-    for (i = 0; i < NX; ++i) {
-        w->p[N][i] = w->hx[N][i];
-    }
-    for (k = N - 1; k >= 0; --k) {
-        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
-        const real *restrict p = w->p[k + 1], *restrict Lr = w->Lr[k], *restrict b = w->b[k];
-        real e[NX], y[NU], r[NU];
-        for (i = 0; i < NX; ++i) {
-            real acc = p[i];
-            for (l = 0; l < NX; ++l) {
-                acc += P[i * NX + l] * b[l];
-            }
-            e[i] = acc;
-        }
-        /* k = -Rb^-1 r, r = hu + B'e */
-        r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[2] + e[2] * B[4] + e[3] * B[6];
-        y[0] = -r[0];
-        r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[3] + e[2] * B[5] + e[3] * B[7];
-        y[1] = -r[1];
-        for (i = 0; i < NU; ++i) {
-            real acc = y[i];
-            for (l = 0; l < i; ++l) {
-                acc -= Lr[i * NU + l] * y[l];
-            }
-            y[i] = acc / Lr[i * NU + i];
-        }
-        for (i = NU - 1; i >= 0; --i) {
-            real acc = y[i];
-            for (l = i + 1; l < NU; ++l) {
-                acc -= Lr[l * NU + i] * w->k[k][l];
-            }
-            w->k[k][i] = acc / Lr[i * NU + i];
-        }
-        if (k == 0) {
-            break;
-        }
-        {
-            const real *restrict K = w->K[k];
-            w->p[k][0] = w->hx[k][0] + e[0] * A[0] + e[1] * A[4] + e[2] * A[8] + e[3] * A[12] + r[0] * K[0] + r[1] * K[4];
-            w->p[k][1] = w->hx[k][1] + e[0] * A[1] + e[1] * A[5] + e[2] * A[9] + e[3] * A[13] + r[0] * K[1] + r[1] * K[5];
-            w->p[k][2] = w->hx[k][2] + e[0] * A[2] + e[1] * A[6] + e[2] * A[10] + e[3] * A[14] + r[0] * K[2] + r[1] * K[6];
-            w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[1] * A[7] + e[2] * A[11] + e[3] * A[15] + r[0] * K[3] + r[1] * K[7];
+    int k;
+    for (k = 0; k + 1 < N; ++k) {
+        copy_real(w->K[k], w->K[k + 1], NU * NX);
+        copy_real(w->Lr[k], w->Lr[k + 1], NU * (NU + 1) / 2);
+        if (k > 0) {
+            copy_real(w->P[k], w->P[k + 1], NX * (NX + 1) / 2);
         }
     }
-    for (i = 0; i < NX; ++i) {
-        w->dx[0][i] = 0.0;
+}
+
+/* Riccati sweep, vector part, stage k (given p_{k+1} in w->p[k+1]):
+ *   e = P b + p, r = hu + B'e, k = -Rb^-1 r, p_k = hx + A'e + Sb'k,
+ * with Sb'k = -Sb'Rb^-1 r = K'r (Rb symmetric; the same regularized Rb); p_0 is not needed. */
+static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w, int k)
+{
+    const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+    const real *restrict Lr = w->Lr[k], *restrict b = w->b[k], *restrict K = w->K[k], *restrict p = w->p[k + 1];
+    real e[NX], r[NU];
+    (void)A; (void)K;
+    e[0] = p[0] + b[0] * P[0] + b[1] * P[1] + b[2] * P[3] + b[3] * P[6];
+    e[1] = p[1] + b[0] * P[1] + b[1] * P[2] + b[2] * P[4] + b[3] * P[7];
+    e[2] = p[2] + b[0] * P[3] + b[1] * P[4] + b[2] * P[5] + b[3] * P[8];
+    e[3] = p[3] + b[0] * P[6] + b[1] * P[7] + b[2] * P[8] + b[3] * P[9];
+    r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[2] + e[2] * B[4] + e[3] * B[6];
+    r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[3] + e[2] * B[5] + e[3] * B[7];
+    {
+        const real y0 = (-r[0]) / Lr[0];
+        const real y1 = (-r[1] - Lr[1] * y0) / Lr[2];
+        const real k1 = (y1) / Lr[2];
+        w->k[k][1] = k1;
+        const real k0 = (y0 - Lr[1] * k1) / Lr[0];
+        w->k[k][0] = k0;
+    }
+    if (k > 0) {
+        w->p[k][0] = w->hx[k][0] + e[0] * A[0] + e[1] * A[4] + e[2] * A[8] + e[3] * A[12] + r[0] * K[0] + r[1] * K[4];
+        w->p[k][1] = w->hx[k][1] + e[0] * A[1] + e[1] * A[5] + e[2] * A[9] + e[3] * A[13] + r[0] * K[1] + r[1] * K[5];
+        w->p[k][2] = w->hx[k][2] + e[0] * A[2] + e[1] * A[6] + e[2] * A[10] + e[3] * A[14] + r[0] * K[2] + r[1] * K[6];
+        w->p[k][3] = w->hx[k][3] + e[0] * A[3] + e[1] * A[7] + e[2] * A[11] + e[3] * A[15] + r[0] * K[3] + r[1] * K[7];
+    }
+}
+
+/* The vector sweep from stage N-1 down to stage last (p_N = hx_N). */
+static void riccati_backward(const data_t *restrict d, work_t *restrict w, int last)
+{
+    int k;
+    for (k = 0; k < NX; ++k) {
+        w->p[N][k] = w->hx[N][k];
+    }
+    for (k = N - 1; k >= last; --k) {
+        riccati_backward_stage(d, w, k);
+    }
+}
+
+/* The forward pass: the Newton step (dx, du) from dx_0 = 0 (x_0 is fixed) and, with duals,
+ * the new dynamics multipliers dpi:  du = K dx + k, dx+ = A dx + B du + b, dpi = P+ dx+ + p+. */
+static void riccati_forward(const data_t *restrict d, work_t *restrict w, int duals)
+{
+    int k;
+    for (k = 0; k < NX; ++k) {
+        w->dx[0][k] = 0.0;
     }
     for (k = 0; k < N; ++k) {
-        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict P = w->P[k + 1];
+        const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict K = w->K[k];
         const real *restrict dx = w->dx[k];
         real *restrict du = w->du[k];
-        for (i = 0; i < NU; ++i) {
-            real acc = w->k[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += w->K[k][i * NX + l] * dx[l];
-            }
-            du[i] = acc;
-        }
+        (void)A;
+        du[0] = w->k[k][0] + dx[0] * K[0] + dx[1] * K[1] + dx[2] * K[2] + dx[3] * K[3];
+        du[1] = w->k[k][1] + dx[0] * K[4] + dx[1] * K[5] + dx[2] * K[6] + dx[3] * K[7];
         w->dx[k + 1][0] = w->b[k][0] + dx[0] * A[0] + dx[1] * A[1] + dx[2] * A[2] + dx[3] * A[3] + du[0] * B[0] + du[1] * B[1];
         w->dx[k + 1][1] = w->b[k][1] + dx[0] * A[4] + dx[1] * A[5] + dx[2] * A[6] + dx[3] * A[7] + du[0] * B[2] + du[1] * B[3];
         w->dx[k + 1][2] = w->b[k][2] + dx[0] * A[8] + dx[1] * A[9] + dx[2] * A[10] + dx[3] * A[11] + du[0] * B[4] + du[1] * B[5];
         w->dx[k + 1][3] = w->b[k][3] + dx[0] * A[12] + dx[1] * A[13] + dx[2] * A[14] + dx[3] * A[15] + du[0] * B[6] + du[1] * B[7];
-        for (i = 0; i < NX; ++i) {
-            real acc = w->p[k + 1][i];
-            for (l = 0; l < NX; ++l) {
-                acc += P[i * NX + l] * w->dx[k + 1][l];
-            }
-            w->dpi[k][i] = acc;
+        if (duals) {
+            const real *restrict P = w->P[k + 1], *restrict pn = w->p[k + 1], *restrict dxn = w->dx[k + 1];
+            w->dpi[k][0] = pn[0] + dxn[0] * P[0] + dxn[1] * P[1] + dxn[2] * P[3] + dxn[3] * P[6];
+            w->dpi[k][1] = pn[1] + dxn[0] * P[1] + dxn[1] * P[2] + dxn[2] * P[4] + dxn[3] * P[7];
+            w->dpi[k][2] = pn[2] + dxn[0] * P[3] + dxn[1] * P[4] + dxn[2] * P[5] + dxn[3] * P[8];
+            w->dpi[k][3] = pn[3] + dxn[0] * P[6] + dxn[1] * P[7] + dxn[2] * P[8] + dxn[3] * P[9];
         }
     }
 }
 
-/* Cost gradient H z + g at the iterate, into gx, gu. */
-static void cost_gradient(const data_t *d, const sol_t *z, work_t *w)
+/* The Newton step for the gradient (hx, hu) and the dynamics residual b. */
+static void riccati_solve(const data_t *restrict d, work_t *restrict w, int duals)
 {
-    int k, i, l;
-    for (k = 0; k <= N; ++k) {
-        for (i = 0; i < NX; ++i) {
-            real acc = d->q[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->Q[k][i * NX + l] * z->x[k][l];
-            }
-            if (k < N) {
-                for (l = 0; l < NU; ++l) {
-                    acc += d->S[k][l * NX + i] * z->u[k][l];
-                }
-            }
-            w->gx[k][i] = acc;
-        }
-    }
+    riccati_backward(d, w, 0);
+    riccati_forward(d, w, duals);
+}
+
+/* Cost gradient H z + g at the iterate, into gx, gu: over the Hessians' patterns. */
+static void cost_gradient(const data_t *restrict d, const sol_t *restrict z, work_t *restrict w)
+{
+    int k;
     for (k = 0; k < N; ++k) {
-        for (i = 0; i < NU; ++i) {
-            real acc = d->r[k][i];
-            for (l = 0; l < NX; ++l) {
-                acc += d->S[k][i * NX + l] * z->x[k][l];
-            }
-            for (l = 0; l < NU; ++l) {
-                acc += d->R[k][i * NU + l] * z->u[k][l];
-            }
-            w->gu[k][i] = acc;
-        }
+        const real *restrict Q = d->Q[k], *restrict S = d->S[k], *restrict R = d->R[k];
+        const real *restrict x = z->x[k], *restrict u = z->u[k];
+        (void)Q; (void)S; (void)R; (void)x; (void)u;
+        w->gx[k][0] = d->q[k][0] + x[0] * Q[0] + x[1] * Q[1] + 0.0;
+        w->gx[k][1] = d->q[k][1] + x[0] * Q[1] + x[1] * Q[2] + 0.0;
+        w->gx[k][2] = d->q[k][2] + x[2] * Q[3] + 0.0;
+        w->gx[k][3] = d->q[k][3] + x[3] * Q[4] + 0.0;
+        w->gu[k][0] = d->r[k][0] + 0.0 + u[0] * R[0];
+        w->gu[k][1] = d->r[k][1] + 0.0 + u[1] * R[1];
+    }
+    {
+        const real *restrict QN = d->QN, *restrict x = z->x[N];
+        (void)QN; (void)x;
+        w->gx[N][0] = d->q[N][0] + x[0] * QN[0] + x[1] * QN[1] + x[2] * QN[3] + x[3] * QN[6];
+        w->gx[N][1] = d->q[N][1] + x[0] * QN[1] + x[1] * QN[2] + x[2] * QN[4] + x[3] * QN[7];
+        w->gx[N][2] = d->q[N][2] + x[0] * QN[3] + x[1] * QN[4] + x[2] * QN[5] + x[3] * QN[8];
+        w->gx[N][3] = d->q[N][3] + x[0] * QN[6] + x[1] * QN[7] + x[2] * QN[8] + x[3] * QN[9];
     }
 }
 
 /* (hx, hu) = (gx, gu) */
-static void copy_gradient(work_t *w)
+static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int k, i;
     for (k = 0; k <= N; ++k) {
         for (i = 0; i < NX; ++i) {
-            w->hx[k][i] = w->gx[k][i];
+            w->hx[k][i] = gx[k][i];
         }
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NU; ++i) {
-            w->hu[k][i] = w->gu[k][i];
+            w->hu[k][i] = gu[k][i];
         }
     }
 }
@@ -412,7 +675,7 @@ static void copy_gradient(work_t *w)
  * the gradient of the Newton subproblem: h = g - sum_rows a (lam + dlam(dz = 0)).
  * For a row with t, lam (and soft s, nu, D = l2 + lam/t + nu/s):
  *   dlam = (rc - lam dt)/t,  dt = a'dz + ds + rp,  ds = e - (lam/t)/D a'dz. */
-static void newton_gradient(const data_t *d, const sol_t *z, work_t *w)
+static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
@@ -424,49 +687,50 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w)
             w->gam[i] -= w->w[i] * w->e[j];
         }
     }
-    copy_gradient(w);
+    copy_gradient(w, gx, gu);
     row_gradient(d, w->gam, w->hx, w->hu);
 }
 
-/* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du). */
-static void row_steps(const data_t *d, const sol_t *z, work_t *w)
+/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0. */
+static real limit(real v, real dv, real alpha)
 {
+    return dv < 0.0 && v + alpha * dv < 0.0 ? -v / dv : alpha;
+}
+
+/* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du), in one pass with the largest
+ * step in (0, cap] that keeps the slacks, multipliers and relaxations nonnegative, which it
+ * returns; 0 if a row step is not finite. */
+static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
+{
+    real alpha = cap, acc = 0.0;
     int i;
     row_values(d, (const real (*)[NX])w->dx, (const real (*)[NU])w->du, w->v, 0);
-    for (i = 0; i < NROWS; ++i) {
-        real ds = 0.0;
-        if (i >= NHARD) {
-            const int j = i - NHARD;
-            ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
-            w->ds[j] = ds;
-            w->dnu[j] = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
-        }
-        w->dt[i] = w->v[i] + ds + w->rp[i];
-        w->dlam[i] = (w->rc[i] - z->lam[i] * w->dt[i]) / z->t[i];
+    for (i = 0; i < NHARD; ++i) {
+        const real dt = w->v[i] + w->rp[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        w->dt[i] = dt;
+        w->dlam[i] = dlam;
+        acc += (dt + dlam) * 0.0;
+        alpha = limit(z->t[i], dt, alpha);
+        alpha = limit(z->lam[i], dlam, alpha);
     }
-}
-
-/* Largest alpha in (0, alpha] keeping v + alpha dv >= 0 over n entries. */
-static real step_limit(const real *v, const real *dv, int n, real alpha)
-{
-    int i;
-    for (i = 0; i < n; ++i) {
-        if (dv[i] < 0.0 && v[i] + alpha * dv[i] < 0.0) {
-            alpha = -v[i] / dv[i];
-        }
+    for (i = NHARD; i < NROWS; ++i) {
+        const int j = i - NHARD;
+        const real ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
+        const real dnu = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
+        const real dt = w->v[i] + ds + w->rp[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        w->ds[j] = ds;
+        w->dnu[j] = dnu;
+        w->dt[i] = dt;
+        w->dlam[i] = dlam;
+        acc += (dt + dlam + ds + dnu) * 0.0;
+        alpha = limit(z->t[i], dt, alpha);
+        alpha = limit(z->lam[i], dlam, alpha);
+        alpha = limit(z->s[j], ds, alpha);
+        alpha = limit(z->nu[j], dnu, alpha);
     }
-    return alpha;
-}
-
-/* Largest step in (0, cap] keeping slacks, multipliers and relaxations nonnegative. */
-static real max_step(const sol_t *z, const work_t *w, real cap)
-{
-    real alpha = cap;
-    alpha = step_limit(z->t, w->dt, NROWS, alpha);
-    alpha = step_limit(z->lam, w->dlam, NROWS, alpha);
-    alpha = step_limit(z->s, w->ds, NSOFT, alpha);
-    alpha = step_limit(z->nu, w->dnu, NSOFT, alpha);
-    return alpha;
+    return acc == acc ? alpha : 0.0;
 }
 
 /* Average complementarity after a step alpha along (dt, dlam, ds, dnu); with
@@ -484,35 +748,29 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     return NROWS + NSOFT > 0 ? acc / (real)(NROWS + NSOFT) : 0.0;
 }
 
-/* 1 if the whole Newton step is finite: one branch-free sum of entries times zero
- * (NaN if any entry is NaN or Inf; pairs are added first, which only overflow where
- * the step is useless anyway). */
-static int step_finite(const work_t *w)
+/* 1 if the primal (and with duals, the dual) Newton step is finite: one branch-free sum of
+ * entries times zero (NaN if any entry is NaN or Inf). The rows' steps are checked by
+ * row_steps. */
+static int step_finite(const work_t *w, int duals)
 {
     real acc = 0.0;
     int k, i;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
-            acc += (w->dx[k + 1][i] + w->dpi[k][i]) * 0.0;
+            acc += (w->dx[k + 1][i] + (duals ? w->dpi[k][i] : 0.0)) * 0.0;
         }
         for (i = 0; i < NU; ++i) {
             acc += w->du[k][i] * 0.0;
         }
     }
-    for (i = 0; i < NROWS; ++i) {
-        acc += (w->dt[i] + w->dlam[i]) * 0.0;
-    }
-    for (i = 0; i < NSOFT; ++i) {
-        acc += (w->ds[i] + w->dnu[i]) * 0.0;
-    }
     return acc == acc;
 }
 
-/* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
-static void residuals(const data_t *d, const sol_t *z, work_t *w, struct robot_arm_qp_stats *st)
+/* What the Newton system needs at the iterate: the cost gradient (gx, gu), the dynamics
+ * residual b, the rows' residuals rp and the soft rows' rs. */
+static void newton_residuals(const data_t *d, const sol_t *z, work_t *w)
 {
     int k, i;
-    real stat = 0.0;
     cost_gradient(d, z, w);
     for (k = 0; k < N; ++k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict x = z->x[k], *restrict u = z->u[k];
@@ -529,8 +787,16 @@ static void residuals(const data_t *d, const sol_t *z, work_t *w, struct robot_a
     for (i = 0; i < NSOFT; ++i) {
         w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
     }
+}
+
+/* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
+static void residuals(const data_t *d, const sol_t *z, work_t *w, struct robot_arm_qp_stats *st)
+{
+    int k, i;
+    real stat = 0.0;
+    newton_residuals(d, z, w);
     /* stationarity: g + A'pi_k - pi_{k-1} - sum a lam (x_0 is fixed: no row for it) */
-    copy_gradient(w);
+    copy_gradient(w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     row_gradient(d, z->lam, w->hx, w->hu);
     for (k = 0; k < N; ++k) {
         const real *restrict A = d->A[k], *restrict B = d->B[k], *restrict pi = z->pi[k];
@@ -576,20 +842,23 @@ static int data_finite(const data_t *d)
             return 0;
         }
     }
-    for (k = 0; k < 21; ++k) {
-        if (!all_finite(d->Q[k], 16)) {
+    for (k = 0; k < 20; ++k) {
+        if (!all_finite(d->Q[k], 5)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->S[k], 8)) {
+        if (!all_finite(d->S[k], 1)) {
             return 0;
         }
     }
     for (k = 0; k < 20; ++k) {
-        if (!all_finite(d->R[k], 4)) {
+        if (!all_finite(d->R[k], 2)) {
             return 0;
         }
+    }
+    if (!all_finite(d->QN, 10)) {
+        return 0;
     }
     for (k = 0; k < 21; ++k) {
         if (!all_finite(d->q[k], 4)) {
@@ -726,7 +995,17 @@ static real distance(const struct robot_arm_qp_stats *st, const struct robot_arm
 
 /* Barrier weights of the rows (in gam) and the Riccati factorization of the Newton system
  * (shared by the predictor and the corrector solves of an iteration). */
+static void barrier_weights(const data_t *d, const sol_t *z, work_t *w);
+
 static void factor(const data_t *d, const struct robot_arm_qp_settings *settings, const sol_t *z, work_t *w)
+{
+    barrier_weights(d, z, w);
+    riccati_factor(d, w->gam, settings->reg, w, 0);
+}
+
+/* The rows' barrier weights lam/t (in w) and their coefficients in the Newton system (gam,
+ * and den for the soft rows). */
+static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
@@ -739,7 +1018,6 @@ static void factor(const data_t *d, const struct robot_arm_qp_settings *settings
             w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
         }
     }
-    riccati_factor(d, w->gam, settings->reg, w);
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
@@ -750,6 +1028,159 @@ static void start(const data_t *d, const struct robot_arm_qp_settings *settings,
         z->x[0][i] = 0.0;
     }
     initialize(d, settings, z, w);
+}
+
+/* The Newton step in w (dx, du and the rows' steps, whose largest admissible length
+ * row_steps found: limit), taken with the fraction to the boundary; returns its length,
+ * or 0 if the step is not finite or shorter than min_step (z then is unchanged). duals:
+ * also update the dynamics multipliers pi (from dpi). */
+static real take_step(sol_t *z, work_t *w, int duals, real limit_)
+{
+    int i, k;
+    /* fraction to the boundary: never onto it, not even with a full step */
+    const real alpha = fmin(1.0, STEP_FRACTION * limit_);
+    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+        return 0.0;
+    }
+    for (k = 0; k < N; ++k) {
+        for (i = 0; i < NX; ++i) {
+            z->x[k + 1][i] += alpha * w->dx[k + 1][i];  /* x_0 stays fixed */
+        }
+        for (i = 0; i < NU; ++i) {
+            z->u[k][i] += alpha * w->du[k][i];
+        }
+        for (i = 0; i < NX && duals; ++i) {
+            z->pi[k][i] += alpha * (w->dpi[k][i] - z->pi[k][i]);
+        }
+    }
+    /* slacks and multipliers stay positive: a floor keeps lam/t finite */
+    for (i = 0; i < NROWS; ++i) {
+        z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
+        z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
+        z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
+    }
+    return alpha;
+}
+
+/* One Mehrotra predictor-corrector step from the iterate z, whose Newton residuals are in
+ * w and whose barrier weights and factorization are in w: the predictor (complementarity
+ * target 0) and the corrector (centering sigma mu and the predictor's second-order term)
+ * share the factorization. Returns the step length (take_step). */
+static real newton_step(const data_t *d, sol_t *z, work_t *w, real mu, int duals)
+{
+    int i;
+    real mu_aff, sigma, alpha;
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = -z->t[i] * z->lam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = -z->s[i] * z->nu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, 0);
+    alpha = row_steps(d, z, w, 1.0);
+    mu_aff = complementarity(z, w, alpha, 1);
+    sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
+    sigma = sigma * sigma * sigma;
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - w->dt[i] * w->dlam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - w->ds[i] * w->dnu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, duals);
+    return take_step(z, w, duals, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+}
+
+/* One centered Newton step (target sigma mu) from z, with the residuals computed afresh
+ * and the factorization in w: a further iteration of the fixed-work step. */
+static real centered_step(const data_t *d, const struct robot_arm_qp_settings *settings, sol_t *z, work_t *w)
+{
+    int i;
+    real target;
+    newton_residuals(d, z, w);
+    target = settings->rt_sigma * complementarity(z, w, 0.0, 0);
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = target - z->t[i] * z->lam[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = target - z->s[i] * z->nu[i];
+    }
+    newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
+    riccati_solve(d, w, 0);
+    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+}
+
+/* The real-time step's right-hand side at the start point of setup, where z = 0 but for the
+ * multipliers and slacks (and x_0 = 0: the initial state is not known yet): the cost
+ * gradient is (q, r), the dynamics residual c, the rows' values are in w->v. The
+ * complementarity target: with rt_corrector, Mehrotra's, from a predictor (affine-scaling)
+ * step solved here for x_0 = 0, and the predictor's second-order term; on a reused
+ * factorization (a steady plan) the last predictor's centering without a new predictor;
+ * else rt_sigma times the start's. Then the vector sweep down to stage 1: none of it
+ * depends on x_0, which enters stage 0 only (see rt_finish). */
+static void rt_prepare(const data_t *restrict d, const struct robot_arm_qp_settings *restrict settings, sol_t *restrict z,
+    work_t *restrict w)
+{
+    int k, i;
+    const int predict = settings->rt_corrector && !settings->reuse;
+    real mu, sigma = settings->rt_corrector ? w->sigma[0] : settings->rt_sigma;
+    for (k = 0; k < N; ++k) {
+        for (i = 0; i < NX; ++i) {
+            w->b[k][i] = d->c[k][i];
+        }
+    }
+    for (i = 0; i < NROWS; ++i) {
+        w->rp[i] = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
+    }
+    mu = complementarity(z, w, 0.0, 0);
+    if (predict) {
+        real alpha;
+        for (i = 0; i < NROWS; ++i) {
+            w->rc[i] = -z->t[i] * z->lam[i];
+        }
+        for (i = 0; i < NSOFT; ++i) {
+            w->rcs[i] = -z->s[i] * z->nu[i];
+        }
+        newton_gradient(d, z, w, d->q, d->r);  /* the cost gradient at z = 0 is the data's */
+        riccati_solve(d, w, 0);
+        alpha = row_steps(d, z, w, 1.0);
+        sigma = mu > 0.0 ? fmin(complementarity(z, w, alpha, 1) / mu, 1.0) : 0.0;
+        sigma = sigma * sigma * sigma;
+        w->sigma[0] = sigma;
+    }
+    for (i = 0; i < NROWS; ++i) {
+        w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - (predict ? w->dt[i] * w->dlam[i] : 0.0);
+    }
+    for (i = 0; i < NSOFT; ++i) {
+        w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - (predict ? w->ds[i] * w->dnu[i] : 0.0);
+    }
+    newton_gradient(d, z, w, d->q, d->r);
+    riccati_backward(d, w, 1);
+}
+
+/* The step of rt_prepare, finished for the initial state now in z->x[0]: stage 0's
+ * dynamics residual, input gradient and general rows take x_0, then stage 0's sweep, the
+ * forward pass and the rows' steps. Returns the step length (0: not finite). */
+static real rt_finish(const data_t *restrict d, sol_t *restrict z, work_t *restrict w)
+{
+    const real *restrict A = d->A[0], *restrict x0 = z->x[0];
+    int i;
+    (void)A; (void)i;
+    w->b[0][0] = d->c[0][0] + x0[0] * A[0] + x0[1] * A[1] + x0[2] * A[2] + x0[3] * A[3];
+    w->b[0][1] = d->c[0][1] + x0[0] * A[4] + x0[1] * A[5] + x0[2] * A[6] + x0[3] * A[7];
+    w->b[0][2] = d->c[0][2] + x0[0] * A[8] + x0[1] * A[9] + x0[2] * A[10] + x0[3] * A[11];
+    w->b[0][3] = d->c[0][3] + x0[0] * A[12] + x0[1] * A[13] + x0[2] * A[14] + x0[3] * A[15];
+    riccati_backward_stage(d, w, 0);
+    riccati_forward(d, w, 0);
+    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
 }
 
 static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings, sol_t *z, work_t *w,
@@ -769,11 +1200,29 @@ int robot_arm_qp_solve(const struct robot_arm_qp_data *restrict data, const stru
 int robot_arm_qp_setup(const struct robot_arm_qp_data *restrict data, const struct robot_arm_qp_settings *restrict settings,
     struct robot_arm_qp_solution *restrict sol, struct robot_arm_qp_work *restrict work)
 {
-    if (!data_finite(data)) {
-        return ROBOT_ARM_QP_NONFINITE_DATA;
-    }
+    int k;
     start(data, settings, sol, work);
-    factor(data, settings, sol, work);
+    if (settings->reuse) {
+        barrier_weights(data, sol, work);
+        shift_factorization(work);
+        riccati_factor(data, work->gam, settings->reg, work, N - 1);
+    } else {
+        factor(data, settings, sol, work);
+    }
+    rt_prepare(data, settings, sol, work);
+    /* A NaN or Inf in the data reaches the gains and feedforward terms (everything but x0 and
+     * stage 0's c and q, which enter in the step, whose finiteness step_prepared checks):
+     * checking them is cheaper than checking every entry of the data. */
+    for (k = settings->reuse ? N - 1 : 0; k < N; ++k) {  /* reused stages were checked when factored */
+        if (!all_finite(work->K[k], NU * NX) || !all_finite(work->Lr[k], NU * (NU + 1) / 2)) {
+            return ROBOT_ARM_QP_NONFINITE_DATA;
+        }
+    }
+    for (k = 1; k < N; ++k) {
+        if (!all_finite(work->k[k], NU)) {
+            return ROBOT_ARM_QP_NONFINITE_DATA;
+        }
+    }
     return ROBOT_ARM_QP_OK;
 }
 
@@ -788,14 +1237,15 @@ int robot_arm_qp_solve_prepared(const struct robot_arm_qp_data *restrict data,
     return iterate(data, settings, sol, work, stats, 1);
 }
 
-/* Mehrotra predictor-corrector iterations from the start point in sol (factored: the
- * first iteration's factorization is already in work). */
+/* Mehrotra predictor-corrector iterations from the start point in sol, to convergence or
+ * the cap (factored: the first iteration's factorization is already in work). */
 static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings, sol_t *z, work_t *w,
     struct robot_arm_qp_stats *stats, int factored)
 {
     int it, i, k, status = ROBOT_ARM_QP_MAX_ITER;
     real stat_scale, best_dist = 0.0;
     struct robot_arm_qp_stats best_stats;
+    stats->alpha = 0.0;
     for (i = 0; i < NX; ++i) {
         z->x[0][i] = d->x0[i];
     }
@@ -808,11 +1258,11 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
         stat_scale = max_abs(d->r[k], NU, stat_scale);
     }
     for (it = 0;; ++it) {
-        real mu, mu_aff, sigma, alpha, dist;
+        real dist;
         stats->iterations = it;
         residuals(d, z, w, stats);
-        mu = stats->mu;
-        if (!(isfinite(stats->res_stat) && isfinite(stats->res_eq) && isfinite(stats->res_ineq) && isfinite(mu))) {
+        if (!(isfinite(stats->res_stat) && isfinite(stats->res_eq) && isfinite(stats->res_ineq)
+              && isfinite(stats->mu))) {
             status = ROBOT_ARM_QP_NUMERICAL;
             break;
         }
@@ -833,54 +1283,10 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
         if (it > 0 || !factored) {
             factor(d, settings, z, w);
         }
-        /* predictor (affine-scaling) step: complementarity target 0 */
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = -z->t[i] * z->lam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = -z->s[i] * z->nu[i];
-        }
-        newton_gradient(d, z, w);
-        riccati_solve(d, w);
-        row_steps(d, z, w);
-        alpha = max_step(z, w, 1.0);
-        mu_aff = complementarity(z, w, alpha, 1);
-        sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
-        sigma = sigma * sigma * sigma;
-        /* corrector: centering sigma*mu and the second-order term of the predictor */
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = sigma * mu - z->t[i] * z->lam[i] - w->dt[i] * w->dlam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = sigma * mu - z->s[i] * z->nu[i] - w->ds[i] * w->dnu[i];
-        }
-        newton_gradient(d, z, w);
-        riccati_solve(d, w);
-        row_steps(d, z, w);
-        /* fraction to the boundary: never onto it, not even with a full step */
-        alpha = fmin(1.0, STEP_FRACTION * max_step(z, w, 1.0 / STEP_FRACTION));
-        if (!(alpha > 1e-12) || !step_finite(w)) {
-            /* keep the last (finite) iterate */
-            status = ROBOT_ARM_QP_NUMERICAL;
+        stats->alpha = newton_step(d, z, w, stats->mu, 1);
+        if (stats->alpha == 0.0) {
+            status = ROBOT_ARM_QP_NUMERICAL;  /* keep the last (finite) iterate */
             break;
-        }
-        for (k = 0; k < N; ++k) {
-            for (i = 0; i < NX; ++i) {
-                z->x[k + 1][i] += alpha * w->dx[k + 1][i];  /* x_0 stays fixed */
-                z->pi[k][i] += alpha * (w->dpi[k][i] - z->pi[k][i]);
-            }
-            for (i = 0; i < NU; ++i) {
-                z->u[k][i] += alpha * w->du[k][i];
-            }
-        }
-        /* slacks and multipliers stay positive: a floor keeps lam/t finite */
-        for (i = 0; i < NROWS; ++i) {
-            z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
-            z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
-            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
         }
     }
     if (status != ROBOT_ARM_QP_OK && stats->iterations > 0) {
@@ -895,4 +1301,40 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
     stats->res_ineq = not_nan(stats->res_ineq);
     stats->mu = not_nan(stats->mu);
     return status;
+}
+
+int robot_arm_qp_step_prepared(const struct robot_arm_qp_data *restrict data,
+    const struct robot_arm_qp_settings *restrict settings, struct robot_arm_qp_solution *restrict sol,
+    struct robot_arm_qp_work *restrict work, struct robot_arm_qp_stats *restrict stats)
+{
+    int it, i;
+    stats->iterations = 0;
+    stats->alpha = 0.0;
+    stats->res_stat = (real)-1;  /* stationarity is not evaluated in a fixed-work step */
+    stats->res_eq = stats->res_ineq = stats->mu = 0.0;
+    if (!all_finite(data->x0, NX)) {
+        return ROBOT_ARM_QP_NONFINITE_DATA;
+    }
+    for (i = 0; i < NX; ++i) {
+        sol->x[0][i] = data->x0[i];
+    }
+    for (it = 0; it < settings->rt_iterations; ++it) {
+        real alpha;
+        if (it == 0) {
+            alpha = rt_finish(data, sol, work);  /* on the step prepared by setup */
+        } else {
+            factor(data, settings, sol, work);
+            alpha = centered_step(data, settings, sol, work);
+        }
+        stats->iterations = it + 1;
+        stats->alpha = alpha;
+        if (alpha == 0.0) {
+            return ROBOT_ARM_QP_NUMERICAL;
+        }
+        /* the rows and the dynamics are linear: a step alpha leaves (1 - alpha) of their residuals */
+        stats->res_eq = (1.0 - alpha) * max_abs(work->b[0], NX, 0.0);
+        stats->res_ineq = (1.0 - alpha) * max_abs(work->rp, NROWS, 0.0);
+    }
+    stats->mu = complementarity(sol, work, 0.0, 0);
+    return ROBOT_ARM_QP_OK;
 }

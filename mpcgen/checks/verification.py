@@ -84,7 +84,8 @@ _EPS = {"double": float(np.finfo(np.float64).eps), "float": float(np.finfo(np.fl
 #: What the model's functions compute, for the report.
 _MODEL_MEANING = {"F": "discrete dynamics x_next = F(x, u, p)", "dF_dx": "state Jacobian A = dF/dx",
                   "dF_du": "input Jacobian B = dF/du", "dF_dp": "parameter Jacobian P = dF/dp",
-                  "F_and_jacobians": "x_next, A and B in one pass: the controller's hot path"}
+                  "F_and_jacobians": "x_next, A and B in one pass",
+                  "F_and_jacobians_nz": "x_next and the nonzeros of A and B, packed: the controller's hot path"}
 #: Which entries of z = (x, u, p) each model Jacobian differentiates by.
 _MODEL_JACOBIANS = {"A": "x", "B": "u", "P": "p"}
 

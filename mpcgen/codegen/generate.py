@@ -24,13 +24,14 @@ from .model_program import COMPLEX_SUFFIX, build_program
 from .mpc_program import build_mpc_program
 from .ocp_program import build_ocp_program
 from .render import render_controller, render_ocp, render_program
+from .step_bound import step_bound
 
 
 def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp | None = None) -> dict[str, str]:
     """All files of a generated folder: the shipped C, its complex-step twin, the
     controller (QP solver and SQP) when an OCP is given, and the manifest."""
     d = derive(model, options)
-    shipped = build_program(d, options.precision, source)
+    shipped = build_program(d, options.precision, source, packed=ocp is not None)
     complex_step = build_program(d, "complex", source, prefix=model.name + COMPLEX_SUFFIX, only=("F",))
     files = render_program(shipped) | render_program(complex_step)
     controller = ocp_shipped = ocp_complex = None
@@ -39,6 +40,8 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
         ocp_shipped = build_ocp_program(checked, options.precision, source, options.describe())
         ocp_complex = build_ocp_program(checked, "complex", source, options.describe())
         controller = build_mpc_program(checked, d, source, ocp_shipped)
+        if options.precision == "float":
+            controller = dataclasses.replace(controller, bound=step_bound(controller, shipped))
         files |= render_controller(controller)
         for program in (ocp_shipped, ocp_complex):
             if program is not None:

@@ -124,7 +124,9 @@ class Output:
 
 @dataclass(frozen=True)
 class Statement:
-    """``const T target = expr;`` (kind "let") or ``array[index] = expr;`` (kind "store")."""
+    """``const T target = expr;`` (kind "let"), ``array[index] = expr;`` (kind "store") or, in
+    float, ``const struct mpcgen_sincos target = mpcgen_sincosf(expr);`` (kind "sincos": the
+    sine and cosine of one argument, ``target.s`` and ``target.c``, see float_math.j2)."""
 
     kind: str
     target: str
@@ -140,7 +142,7 @@ class Lowered:
     inputs: tuple[tuple[str, int], ...]      # (name, length) in call order
     outputs: tuple[Output, ...]
     statements: tuple[Statement, ...]
-    helpers: frozenset[str]                  # complex helpers the statements call
+    helpers: frozenset[str]                  # helpers the statements call (complex_math.j2, float_math.j2)
     used_inputs: frozenset[str]              # inputs the statements read
     n_operations: int                        # arithmetic and math operations
 
@@ -149,21 +151,25 @@ class Lowered:
         return sum(1 for s in self.statements if s.kind == "let")
 
 
-def lower(fn: ca.Function, scalar: Scalar, what: str = "") -> Lowered:
+def lower(fn: ca.Function, scalar: Scalar, what: str = "", packed: frozenset[str] = frozenset()) -> Lowered:
     """Lower the SX algorithm of ``fn`` into statements for ``scalar``.
 
-    ``what`` names the expression in error messages (e.g. "model 'pendulum'").
+    ``what`` names the expression in error messages (e.g. "model 'pendulum'"). Outputs
+    named in ``packed`` store their structural nonzeros only, in row-major order
+    (:func:`packed_positions`), instead of a dense row-major array.
     """
     if not fn.is_a("SXFunction"):
         raise LoweringError(f"{what or fn.name()}: only SX functions can be lowered; expand MX first (Function.expand())")
     inputs = tuple((fn.name_in(i), fn.nnz_in(i)) for i in range(fn.n_in()))
-    outputs = tuple(_output(fn, o) for o in range(fn.n_out()))
-    positions = [_dense_positions(fn.sparsity_out(o)) for o in range(fn.n_out())]
+    outputs = tuple(_output(fn, o, fn.name_out(o) in packed) for o in range(fn.n_out()))
+    positions = [_packed_order(fn.sparsity_out(o)) if fn.name_out(o) in packed else _dense_positions(fn.sparsity_out(o))
+                 for o in range(fn.n_out())]
 
     work: dict[int, str] = {}          # CasADi work index -> current C operand
     consts: dict[int, float] = {}      # CasADi work index -> value, when constant
     statements: list[Statement] = []
     helpers: set[str] = set()
+    sincos: dict[str, str] = {}        # argument -> its sincos statement's target (float)
     used: set[str] = set()
     n_ops = 0
     for k in range(fn.n_instructions()):
@@ -187,6 +193,17 @@ def lower(fn: ca.Function, scalar: Scalar, what: str = "") -> Lowered:
                 f"{'function call' if op == ca.OP_CALL else 'free parameter'}; expand calls and "
                 "declare every symbol as a state, input or parameter"
             )
+        elif op in (ca.OP_SIN, ca.OP_COS) and scalar.name == "float":
+            # one fixed-work call for the sine and the cosine of an argument (float_math.j2)
+            arg = work[ins[0]]
+            if arg not in sincos:
+                sincos[arg] = f"t{k}"
+                statements.append(Statement("sincos", f"t{k}", arg))
+                helpers.add("float_trig")
+            n_ops += 1
+            statements.append(Statement("let", f"w{k}", f"{sincos[arg]}.{'s' if op == ca.OP_SIN else 'c'}"))
+            work[outs[0]] = f"w{k}"
+            consts.pop(outs[0], None)
         else:
             args = [work[i] for i in ins]
             if op == ca.OP_CONSTPOW and ins[1] not in consts:
@@ -202,11 +219,26 @@ def lower(fn: ca.Function, scalar: Scalar, what: str = "") -> Lowered:
     return Lowered(fn.name(), inputs, outputs, tuple(statements), frozenset(helpers), frozenset(used), n_ops)
 
 
-def _output(fn: ca.Function, o: int) -> Output:
+def _output(fn: ca.Function, o: int, packed: bool = False) -> Output:
     sp = fn.sparsity_out(o)
+    if packed:
+        return Output(fn.name_out(o), sp.nnz(), 1, ())
     present = set(_dense_positions(sp))
     zeros = tuple(i for i in range(sp.size1() * sp.size2()) if i not in present)
     return Output(fn.name_out(o), sp.size1(), sp.size2(), zeros)
+
+
+def packed_positions(sp: ca.Sparsity) -> list[int]:
+    """Row-major dense index of each entry of a packed output: the structural nonzeros,
+    sorted row by row (the order the QP's patterns use)."""
+    return sorted(_dense_positions(sp))
+
+
+def _packed_order(sp: ca.Sparsity) -> list[int]:
+    """For each CasADi nonzero (column-major), its position in the packed (row-major) order."""
+    dense = _dense_positions(sp)
+    rank = {pos: n for n, pos in enumerate(sorted(dense))}
+    return [rank[pos] for pos in dense]
 
 
 def _dense_positions(sp: ca.Sparsity) -> list[int]:
@@ -217,7 +249,7 @@ def _dense_positions(sp: ca.Sparsity) -> list[int]:
 
 
 def _expression(op: int, args: list[str], scalar: Scalar, const_arg: float | None, what: str) -> tuple[str, str | None]:
-    """C text of one operation; also the complex helper it needs, if any."""
+    """C text of one operation; also the helper it needs, if any."""
     if op in _ARITHMETIC:
         return _ARITHMETIC[op].format(*args), None
     one, zero = scalar.literal(1.0), scalar.literal(0.0)

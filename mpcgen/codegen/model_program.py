@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import casadi as ca
+
 from ..derivatives.jacobians import Derivatives
 from ..problem.model import Model, Var
 from ..version import __version__
-from .lower import SCALARS, Lowered, Scalar, lower
+from .lower import SCALARS, Lowered, Scalar, lower, packed_positions
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class PublicFunction:
     summary: str                 # one line for the header
     outputs: tuple[str, ...]     # quantities returned to the caller, in argument order
     block: Lowered               # straight-line code of one block (one substep when looped)
+    #: packed outputs (A_nz, B_nz): the dense row-major index of each stored entry
+    packed: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def writes_zeros(self) -> bool:
@@ -33,26 +37,33 @@ class PublicFunction:
         the structural-zero positions, which never change. The other functions write
         every entry.
         """
-        return self.name != "F_and_jacobians"
+        return not self.name.startswith("F_and_jacobians")
 
     @property
     def checked_outputs(self) -> tuple[str, ...]:
         """Outputs checked for NaN/Inf before returning.
 
-        The fused hot path checks x_next only (re-reading every Jacobian entry costs
+        The fused hot paths check x_next only (re-reading every Jacobian entry costs
         as much as 20 % of the evaluation on the chain of masses, and the MPC's QP
-        checks all of its data anyway); the other functions check all their outputs.
+        checks what they feed it anyway); the other functions check all their outputs.
         """
-        return ("x_next",) if self.name == "F_and_jacobians" else self.outputs
+        return ("x_next",) if self.name.startswith("F_and_jacobians") else self.outputs
 
 
 @dataclass(frozen=True)
 class Signature:
-    """Name and returned quantities of one public function."""
+    """Name and returned quantities of one public function.
+
+    ``packed``: for an output that holds structural nonzeros only (A_nz, B_nz), the dense
+    row-major index of each of its entries."""
 
     name: str
     summary: str
     outputs: tuple[str, ...]
+    packed: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def packed_positions(self, output: str) -> tuple[int, ...] | None:
+        return dict(self.packed).get(output)
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,16 @@ class Interface:
     def to_json(self) -> dict:
         return {
             "prefix": self.prefix, "c_type": self.c_type, "nx": self.nx, "nu": self.nu, "np": self.np,
-            "functions": [{"name": f.name, "summary": f.summary, "outputs": list(f.outputs)} for f in self.functions],
+            "functions": [{"name": f.name, "summary": f.summary, "outputs": list(f.outputs),
+                           **({"packed": {q: list(pos) for q, pos in f.packed}} if f.packed else {})}
+                          for f in self.functions],
         }
 
     @staticmethod
     def from_json(data: dict) -> "Interface":
-        functions = tuple(Signature(f["name"], f["summary"], tuple(f["outputs"])) for f in data["functions"])
+        functions = tuple(Signature(f["name"], f["summary"], tuple(f["outputs"]),
+                                    tuple((q, tuple(pos)) for q, pos in sorted(f.get("packed", {}).items())))
+                          for f in data["functions"])
         return Interface(data["prefix"], data["c_type"], data["nx"], data["nu"], data["np"], functions)
 
 
@@ -100,7 +115,7 @@ class Program:
     @property
     def interface(self) -> Interface:
         m = self.model
-        sigs = tuple(Signature(f.name, f.summary, f.outputs) for f in self.functions)
+        sigs = tuple(Signature(f.name, f.summary, f.outputs, f.packed) for f in self.functions)
         return Interface(self.prefix, self.scalar.c_type, m.nx, m.nu, m.np, sigs)
 
     @property
@@ -111,6 +126,19 @@ class Program:
         """Columns of a returned quantity (x_next is a column: 1)."""
         m = self.model
         return {"x_next": 1, "A": m.nx, "B": m.nu, "P": m.np}[quantity]
+
+    @property
+    def packed_outputs(self) -> tuple[str, ...]:
+        return tuple(q for f in self.functions for q, _ in f.packed)
+
+    def packed_rows_cols(self, quantity: str) -> tuple[list[int], list[int]]:
+        cols = self.model.nx if quantity == "A_nz" else self.model.nu
+        positions = self.packed(quantity)
+        return [i // cols for i in positions], [i % cols for i in positions]
+
+    def packed(self, quantity: str) -> tuple[int, ...]:
+        """Dense row-major index of each entry of a packed output (A_nz, B_nz)."""
+        return next(dict(f.packed)[quantity] for f in self.functions if quantity in dict(f.packed))
 
     @property
     def looped(self) -> bool:
@@ -152,9 +180,15 @@ _API = (
 )
 
 
+#: The fused function with packed Jacobians, for a controller's QP (unrolled form only).
+_PACKED = ("F_and_jacobians_nz", "x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, "
+           "PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next")
+
+
 def build_program(d: Derivatives, scalar_name: str, source: str, prefix: str | None = None,
-                  only: tuple[str, ...] | None = None) -> Program:
-    """The C program for ``d`` in one scalar type; ``only`` restricts the public functions."""
+                  only: tuple[str, ...] | None = None, packed: bool = False) -> Program:
+    """The C program for ``d`` in one scalar type; ``only`` restricts the public functions;
+    ``packed`` adds F_and_jacobians_nz (unrolled form only: the looped form's products fill in)."""
     model = d.model
     scalar = SCALARS[scalar_name]
     functions = []
@@ -165,6 +199,15 @@ def build_program(d: Derivatives, scalar_name: str, source: str, prefix: str | N
             block_outputs = outputs  # unrolled: compute exactly what is returned
         fn = d.block_function(f"{name}_block", block_outputs)
         functions.append(PublicFunction(name, summary, outputs, lower(fn, scalar, f"model {model.name!r}")))
+    if packed and d.repeats == 1:
+        m = model
+        fn = ca.Function("F_and_jacobians_nz_block", [m.x, m.u, m.p], [d.x_next, d.A, d.B], ["x", "u", "p"],
+                         ["x_next", "A_nz", "B_nz"], {"cse": True})
+        positions = (("A_nz", tuple(packed_positions(d.A.sparsity()))),
+                     ("B_nz", tuple(packed_positions(d.B.sparsity()))))
+        functions.append(PublicFunction(_PACKED[0], _PACKED[1], ("x_next", "A_nz", "B_nz"),
+                                        lower(fn, scalar, f"model {model.name!r}", packed=frozenset({"A_nz", "B_nz"})),
+                                        positions))
     return Program(
         prefix=prefix or model.name,
         scalar=scalar,

@@ -1,147 +1,59 @@
-"""The shape of the stage-wise QP the generated solver handles.
+"""What the QP templates render: the structs of a layout and the terms of the unrolled kernels.
 
-The QP over N stages, in the variables x_0..x_N (x_0 fixed) and u_0..u_{N-1}:
+The solver is a primal-dual interior point whose Newton systems are solved by a Riccati
+recursion over the stages; every product runs over structural nonzeros known at
+generation time (:mod:`.qp_layout`). Python decides which terms a sum has; the
+templates ``qp_*.j2`` write them. A term list is [(index into a vector, index into a
+stored matrix)], rendered by the ``ssum`` macro as ``v[i] * M[n] + ...``.
 
-    minimize  sum_k 1/2 [x;u]' [Q S'; S R] [x;u] + q'x + r'u  +  1/2 x_N' Q_N x_N + q_N'x_N
-              + sum over soft rows (l1 s + 1/2 l2 s^2)
-    subject to x_0 = x0,  x_{k+1} = A_k x_k + B_k u_k + c_k
-               sign_j u_k[iu_j] >= bu_kj                 (hard input boxes, k = 0..N-1)
-               sign_j x_k[ix_j] + s >= bx_kj,  s >= 0     (soft state boxes, k = 1..N)
-               Cx_k x_k + Cu_k u_k - s <= d_k,  s >= 0    (soft general rows, k = 0..N-1)
-               CN x_N - s <= dN,  s >= 0                  (soft terminal rows)
-
-Which components have boxes, and with which sign, is fixed at generation time (the
-finite bounds of the OCP); the bound values, matrices and vectors are data. A
-:class:`QpLayout` holds that fixed part; the templates ``qp.h.j2``/``qp.c.j2`` turn
-it into a solver whose loops all run over these constant sizes.
+Symmetric matrices (the cost-to-go P_k, the stage Hessians) are stored as lower
+triangles (``tri``); the factorization keeps the current P_{k+1} dense on the stack.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from ..errors import OptionsError
 from .lower import Scalar
+from .qp_layout import QpLayout, tri
+from .tiles import Factor, Tile, tile_product
 
 #: Default residual tolerances of the generated QP solver, per scalar type (about
 #: eps^(1/2)): the accuracy a controller's QP solution is computed to.
 DEFAULT_TOL = {"float": 1e-4, "double": 1e-8}
 
-
-@dataclass(frozen=True)
-class QpLayout:
-    """Sizes and box-row patterns of a stage-wise QP (fixed at generation time)."""
-
-    nx: int
-    nu: int
-    N: int
-    #: hard input-box rows: (input index, +1 for a lower bound / -1 for an upper bound)
-    u_rows: tuple[tuple[int, int], ...]
-    #: soft state-box rows at stages 1..N, same convention
-    x_rows: tuple[tuple[int, int], ...]
-    ng: int = 0      # soft general rows per stage 0..N-1
-    ngn: int = 0     # soft terminal rows
-    #: structural nonzeros (row, col) of the dynamics matrices A and B, the same at every
-    #: stage (the model's sparsity); None: dense. Entries outside are never read (they
-    #: are taken as zero).
-    a_pattern: tuple[tuple[int, int], ...] | None = None
-    b_pattern: tuple[tuple[int, int], ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.nx < 1 or self.nu < 1 or self.N < 1:
-            raise OptionsError(f"QP: need nx, nu, N >= 1, got nx={self.nx} nu={self.nu} N={self.N}")
-        for kind, rows, n in (("input", self.u_rows, self.nu), ("state", self.x_rows, self.nx)):
-            for index, sign in rows:
-                if not 0 <= index < n or sign not in (1, -1):
-                    raise OptionsError(f"QP: bad {kind} box row ({index}, {sign})")
-        for which, pattern, cols in (("A", self.a_pattern, self.nx), ("B", self.b_pattern, self.nu)):
-            for r, c in pattern or ():
-                if not (0 <= r < self.nx and 0 <= c < cols):
-                    raise OptionsError(f"QP: {which} pattern entry ({r}, {c}) is outside {self.nx}x{cols}")
-
-    @staticmethod
-    def from_bounds(nx: int, nu: int, N: int, u_lo, u_hi, x_lo, x_hi, ng: int = 0, ngn: int = 0,
-                    a_pattern=None, b_pattern=None) -> "QpLayout":
-        """Rows for every finite bound (lower bounds first, then upper, by index)."""
-        def rows(lo, hi) -> tuple[tuple[int, int], ...]:
-            lo, hi = np.asarray(lo, float), np.asarray(hi, float)
-            return (tuple((int(i), 1) for i in np.flatnonzero(np.isfinite(lo)))
-                    + tuple((int(i), -1) for i in np.flatnonzero(np.isfinite(hi))))
-        return QpLayout(nx, nu, N, rows(u_lo, u_hi), rows(x_lo, x_hi), ng, ngn, a_pattern, b_pattern)
-
-    def _pattern(self, which: str) -> tuple[tuple[int, int], ...]:
-        cols = self.nx if which == "A" else self.nu
-        given = self.a_pattern if which == "A" else self.b_pattern
-        if given is None:
-            return tuple((i, j) for i in range(self.nx) for j in range(cols))
-        return tuple(sorted(set(given)))
-
-    def col_terms(self, which: str, j: int) -> list[tuple[int, int]]:
-        """(l, flat index of M[l][j]) for the structural nonzeros of column j of A or B."""
-        cols = self.nx if which == "A" else self.nu
-        return [(l, l * cols + c) for l, c in self._pattern(which) if c == j]
-
-    def row_terms(self, which: str, i: int) -> list[tuple[int, int]]:
-        """(c, flat index of M[i][c]) for the structural nonzeros of row i of A or B."""
-        cols = self.nx if which == "A" else self.nu
-        return [(c, r * cols + c) for r, c in self._pattern(which) if r == i]
-
-    def nnz(self, which: str) -> int:
-        return len(self._pattern(which))
-
-    @property
-    def nbu(self) -> int:
-        return len(self.u_rows)
-
-    @property
-    def nbx(self) -> int:
-        return len(self.x_rows)
-
-    @property
-    def n_hard(self) -> int:
-        """Hard rows in all: input boxes at every stage."""
-        return self.N * self.nbu
-
-    @property
-    def n_soft(self) -> int:
-        """Soft rows in all: state boxes (stages 1..N), general and terminal rows."""
-        return self.N * self.nbx + self.N * self.ng + self.ngn
-
-    @property
-    def n_rows(self) -> int:
-        return self.n_hard + self.n_soft
-
-    def describe(self) -> str:
-        return (f"N={self.N}, nx={self.nx}, nu={self.nu}, {self.nbu} input box rows (hard), "
-                f"{self.nbx} state box rows, {self.ng} general rows, {self.ngn} terminal rows (soft); "
-                f"A has {self.nnz('A')} and B {self.nnz('B')} structural nonzeros")
+Terms = list[tuple[int, int]]
 
 
-#: (array name, shape as a function of the layout) of the QP data, in struct order.
+def _nz(n: int) -> int:
+    return max(n, 1)  # C99 has no zero-length arrays
+
+
 def data_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Fields of the QP data struct: (name, shape, meaning). Sizes of 0 are stored as 1."""
     L = layout
-    nz = lambda n: max(n, 1)  # noqa: E731  (C99 has no zero-length arrays)
     return (
         ("x0", (L.nx,), "fixed initial state"),
-        ("A", (L.N, L.nx * L.nx), "dynamics x_{k+1} = A_k x_k + B_k u_k + c_k (row-major)"),
-        ("B", (L.N, L.nx * L.nu), ""),
+        ("A", (L.N, _nz(L.nnz("A"))), "dynamics x_{k+1} = A_k x_k + B_k u_k + c_k: structural nonzeros of A_k"),
+        ("B", (L.N, _nz(L.nnz("B"))), "structural nonzeros of B_k (order: PREFIX_QP_A_ROWS/COLS, _B_ROWS/COLS)"),
         ("c", (L.N, L.nx), ""),
-        ("Q", (L.N + 1, L.nx * L.nx), "stage Hessian [Q S'; S R] (Q[N] is the terminal Hessian)"),
-        ("S", (L.N, L.nu * L.nx), ""),
-        ("R", (L.N, L.nu * L.nu), ""),
+        ("Q", (L.N, _nz(L.nnz("Q"))), "stage Hessian [Q S'; S R]: the pattern's entries, Q and R lower triangles"),
+        ("S", (L.N, _nz(L.nnz("S"))), ""),
+        ("R", (L.N, _nz(L.nnz("R"))), ""),
+        ("QN", (_nz(L.nnz("QN")),), "terminal Hessian, lower triangle (pattern)"),
         ("q", (L.N + 1, L.nx), "stage gradient (q, r)"),
         ("r", (L.N, L.nu), ""),
-        ("bu", (L.N, nz(L.nbu)), "input box row j: sign_j u_k[index_j] >= bu[k][j]"),
-        ("bx", (L.N + 1, nz(L.nbx)), "state box row j: sign_j x_k[index_j] + s >= bx[k][j] (k >= 1)"),
-        ("Cx", (L.N, nz(L.ng * L.nx)), "general rows: Cx_k x_k + Cu_k u_k - s <= d_k"),
-        ("Cu", (L.N, nz(L.ng * L.nu)), ""),
-        ("d", (L.N, nz(L.ng)), ""),
-        ("CN", (nz(L.ngn * L.nx),), "terminal rows: CN x_N - s <= dN"),
-        ("dN", (nz(L.ngn),), ""),
+        ("bu", (L.N, _nz(L.nbu)), "input box row j: sign_j u_k[index_j] >= bu[k][j]"),
+        ("bx", (L.N + 1, _nz(L.nbx)), "state box row j: sign_j x_k[index_j] + s >= bx[k][j] (k >= 1)"),
+        ("Cx", (L.N, _nz(L.ng * L.nx)), "general rows: Cx_k x_k + Cu_k u_k - s <= d_k (row-major)"),
+        ("Cu", (L.N, _nz(L.ng * L.nu)), ""),
+        ("d", (L.N, _nz(L.ng)), ""),
+        ("CN", (_nz(L.ngn * L.nx),), "terminal rows: CN x_N - s <= dN"),
+        ("dN", (_nz(L.ngn),), ""),
         ("l1", (1,), "slack penalty l1 s + 1/2 l2 s^2 of every soft row"),
         ("l2", (1,), ""),
     )
@@ -150,29 +62,27 @@ def data_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
 def solution_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Fields of the QP iterate/solution struct."""
     L = layout
-    nz = lambda n: max(n, 1)  # noqa: E731
     return (
         ("x", (L.N + 1, L.nx), "states (x[0] = x0)"),
         ("u", (L.N, L.nu), "inputs"),
         ("pi", (L.N, L.nx), "multipliers of the dynamics"),
-        ("t", (nz(L.n_rows),), "inequality slacks, hard rows first"),
-        ("lam", (nz(L.n_rows),), "inequality multipliers"),
-        ("s", (nz(L.n_soft),), "soft-row relaxations"),
-        ("nu", (nz(L.n_soft),), "multipliers of s >= 0"),
+        ("t", (_nz(L.n_rows),), "inequality slacks, hard rows first"),
+        ("lam", (_nz(L.n_rows),), "inequality multipliers"),
+        ("s", (_nz(L.n_soft),), "soft-row relaxations"),
+        ("nu", (_nz(L.n_soft),), "multipliers of s >= 0"),
     )
 
 
 def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...]:
     """Fields of the solver's workspace struct (everything one solve needs besides data and iterate)."""
     L = layout
-    nz = lambda n: max(n, 1)  # noqa: E731
-    m, ms = nz(L.n_rows), nz(L.n_soft)
+    m, ms = _nz(L.n_rows), _nz(L.n_soft)
     return (
-        ("P", (L.N + 1, L.nx * L.nx), "Riccati cost-to-go Hessians"),
+        ("P", (L.N + 1, L.nx * (L.nx + 1) // 2), "Riccati cost-to-go Hessians, lower triangles"),
         ("p", (L.N + 1, L.nx), "Riccati cost-to-go gradients"),
         ("K", (L.N, L.nu * L.nx), "feedback gains du = K dx + k"),
         ("k", (L.N, L.nu), ""),
-        ("Lr", (L.N, L.nu * L.nu), "Cholesky factor of R + B'PB"),
+        ("Lr", (L.N, L.nu * (L.nu + 1) // 2), "Cholesky factor of R + B'PB, lower triangle"),
         ("gx", (L.N + 1, L.nx), "cost gradient at the iterate"),
         ("gu", (L.N, L.nu), ""),
         ("hx", (L.N + 1, L.nx), "gradient of the Newton (LQ) subproblem"),
@@ -194,7 +104,8 @@ def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
         ("e", (ms,), ""),
         ("ds", (ms,), ""),
         ("dnu", (ms,), ""),
-        # the best iterate so far (returned when the iterations stall or hit the cap)
+        ("sigma", (1,), "centering of the last real-time predictor (reused while the plan is steady)"),
+        # the best iterate so far (returned when a solve to convergence stalls or hits its cap)
         *((f"best_{name}", shape, "best iterate" if name == "x" else "")
           for name, shape, _ in solution_fields(layout)),
     )
@@ -235,10 +146,6 @@ class QpProgram:
     @property
     def fabs(self) -> str:
         return self._libm("fabs")
-
-    @property
-    def fmax(self) -> str:
-        return self._libm("fmax")
 
     @property
     def fmin(self) -> str:
@@ -284,16 +191,74 @@ class QpProgram:
 
     default_max_iter: ClassVar[int] = 30
 
-    # Terms (vector index, matrix index) of the unrolled sparse sums in the Riccati sweep.
-    def btpb_terms(self, i: int, j: int) -> list[tuple[int, int]]:
-        """(B'PB)[i][j] = sum over l in column i of B of PB[l][j] * B[l][i]."""
-        nu = self.layout.nu
-        return [(l * nu + j, idx) for l, idx in self.layout.col_terms("B", i)]
+    # Patterns for the templates -----------------------------------------------------------
+    def rows_cols(self, which: str) -> tuple[list[int], list[int]]:
+        p = self.layout.pattern(which)
+        return [r for r, _ in p], [c for _, c in p]
 
-    def strided_col_terms(self, a: int) -> list[tuple[int, int]]:
-        """(B'PA)[a][j] = sum over l in column a of B of PA[l][j] * B[l][a], PA offset by j."""
-        nx = self.layout.nx
-        return [(l * nx, idx) for l, idx in self.layout.col_terms("B", a)]
+    def entry(self, which: str, i: int, j: int) -> int | None:
+        """Stored index of entry (i, j) of a pattern (symmetric ones by their lower entry), or None."""
+        key = (max(i, j), min(i, j)) if which in ("Q", "R", "QN") else (i, j)
+        return self.layout.index(which).get(key)
+
+    def tri(self, i: int, j: int) -> int:
+        return tri(i, j)
+
+    def constant(self, which: str, n: int) -> float | None:
+        """The value of stored entry n of A or B if it is a constant of the model, else None."""
+        return self._constants[which].get(n) if which in ("A", "B") else None
+
+    @functools.cached_property
+    def _constants(self) -> dict[str, dict[int, float]]:
+        return {w: self.layout.constants(w) for w in ("A", "B")}
+
+    def tri_u(self, i: int, j: int) -> int:
+        return tri(i, j)
+
+    # Terms of the Riccati factorization (stage k; P is the stored lower triangle of P_{k+1}) -------
+    def pb_terms(self, i: int, j: int) -> Terms:
+        """(PB)[i][j] = sum over column j of B of P[i][l] * B[l][j]."""
+        return [(tri(i, l), n) for l, n in self.layout.col_terms("B", j)]
+
+    def pa_terms(self, i: int, j: int) -> Terms:
+        """(PA)[i][j] = sum over column j of A of P[i][l] * A[l][j]."""
+        return [(tri(i, l), n) for l, n in self.layout.col_terms("A", j)]
+
+    def hessian_terms(self, i: int, j: int) -> list[str]:
+        """The stage Hessian's entry (i, j), i >= j, of the state block as C terms (k < N):
+        the Q pattern's entry and the barrier weight of a state box row on the diagonal."""
+        terms = []
+        n = self.entry("Q", i, j)
+        if n is not None:
+            terms.append(f"Qk[{n}]")
+        if i == j:
+            terms += [f"wx[{r}]" for r, (index, _) in enumerate(self.layout.x_rows) if index == i]
+        return terms
+
+    def terminal_terms(self, i: int, j: int) -> list[str]:
+        """The terminal Hessian's entry (i, j), i >= j: Q_N's entry and the state rows' barrier."""
+        terms = []
+        n = self.entry("QN", i, j)
+        if n is not None:
+            terms.append(f"d->QN[{n}]")
+        if i == j:
+            terms += [f"wx[{r}]" for r, (index, _) in enumerate(self.layout.x_rows) if index == i]
+        return terms
+
+    def input_hessian_terms(self, a: int, b: int) -> list[str]:
+        """The input block's entry (a, b), a >= b: R's entry and the input box rows' barrier."""
+        terms = []
+        n = self.entry("R", a, b)
+        if n is not None:
+            terms.append(f"Rk[{n}]")
+        if a == b:
+            terms += [f"wu[{r}]" for r, (index, _) in enumerate(self.layout.u_rows) if index == a]
+        return terms
+
+    def btpb_terms(self, a: int, b: int) -> Terms:
+        """(B'PB)[a][b] = sum over column a of B of PB[l][b] * B[l][a]."""
+        nu = self.layout.nu
+        return [(l * nu + b, n) for l, n in self.layout.col_terms("B", a)]
 
     @property
     def sb_from_pb(self) -> bool:
@@ -301,26 +266,96 @@ class QpProgram:
         L = self.layout
         return L.nu * L.nnz("A") <= L.nx * L.nnz("B")
 
-    def pba_terms(self, j: int, a: int) -> list[tuple[int, int]]:
-        """((PB)'A)[a][j] = sum over l in column j of A of PB[l][a] * A[l][j]."""
-        nu = self.layout.nu
-        return [(l * nu + a, idx) for l, idx in self.layout.col_terms("A", j)]
+    def sb_terms(self, a: int, j: int) -> tuple[str, Terms]:
+        """(B'PA)[a][j] as (vector, terms): ((PB)'A) or (B'(PA)), whichever is cheaper."""
+        L = self.layout
+        if self.sb_from_pb:
+            return "PB", [(l * L.nu + a, n) for l, n in L.col_terms("A", j)]
+        return "PA", [(l * L.nx + j, n) for l, n in L.col_terms("B", a)]
 
-    def strided_col_terms_a(self, i: int) -> list[tuple[int, int]]:
-        """(A'PA)[i][j] = sum over l in column i of A of PA[l][j] * A[l][i], PA offset by j."""
+    def apa_terms(self, i: int, j: int) -> Terms:
+        """(A'PA)[i][j] = sum over column i of A of PA[l][j] * A[l][i]."""
         nx = self.layout.nx
-        return [(l * nx, idx) for l, idx in self.layout.col_terms("A", i)]
+        return [(l * nx + j, n) for l, n in self.layout.col_terms("A", i)]
 
-    def sbk_strided_terms(self, i: int) -> list[tuple[int, int]]:
-        """(Sb'K)[i][j] = sum over inputs a of K[a][j] * Sb[a][i], K offset by j."""
+    def sbk_terms(self, i: int, j: int) -> Terms:
+        """(Sb'K)[i][j] = sum over inputs a of Sb[a][i] * K[a][j] (Sb as the vector)."""
         nx = self.layout.nx
-        return [(a * nx, a * nx + i) for a in range(self.layout.nu)]
+        return [(a * nx + i, a * nx + j) for a in range(self.layout.nu)]
 
-    def sbk_terms(self, i: int) -> list[tuple[int, int]]:
-        """(M'v)[i] = sum over inputs a of v[a] * M[a][i] for an nu x nx matrix M (K'r)."""
+    # Tiles of the factorization (register-blocked, see .tiles) ----------------------------------
+    def _matrix_factor(self, which: str, i: int, j: int) -> Factor | None:
+        """Entry (i, j) of A or B as a factor: a load, a model constant, or None (structural zero)."""
+        n = self.entry(which, i, j)
+        if n is None:
+            return None
+        c = self.constant(which, n)
+        return Factor(value=c) if c is not None else Factor(f"{which}[{n}]")
+
+    def factor_tiles(self, product: str, general: bool) -> list[Tile]:
+        """The tiles of one product of riccati_factor (``general``: the rows' Gx, Gs, Gu join the
+        Hessians): "PB" = P B, "PA" = P A, "Lr" = Rt + B'PB, "Sb" = St + B'PA, "Pk" = Qt + A'PA + Sb'K."""
+        L, lit = self.layout, self.literal
+        nx, nu = range(L.nx), range(L.nu)
+        load = Factor
+        if product in ("PB", "PA"):
+            m, width = product[1], L.nu if product == "PB" else L.nx
+            return tile_product(nx, nu if m == "B" else nx, nx, lambda i, l: load(f"P[{tri(i, l)}]"),
+                                lambda l, j: self._matrix_factor(m, l, j),
+                                lambda i, j: f"{product}[{i * width + j}]", lambda i, j: [], lit)
+        if product == "Lr":
+            return tile_product(nu, nu, nx, lambda a, l: self._matrix_factor("B", l, a),
+                                lambda l, b: load(f"PB[{l * L.nu + b}]"), lambda a, b: f"Lr[{tri(a, b)}]",
+                                lambda a, b: self.input_hessian_terms(a, b) + ([f"Gu[{tri(a, b)}]"] if general else []),
+                                lit, lower=True)
+        if product == "Sb":
+            def init(a: int, j: int) -> list[str]:
+                n = self.entry("S", a, j)
+                return ([f"Sk[{n}]"] if n is not None else []) + ([f"Gs[{a * L.nx + j}]"] if general else [])
+            if self.sb_from_pb:
+                return tile_product(nu, nx, nx, lambda a, l: load(f"PB[{l * L.nu + a}]"),
+                                    lambda l, j: self._matrix_factor("A", l, j), lambda a, j: f"Sb[{a * L.nx + j}]",
+                                    init, lit)
+            return tile_product(nu, nx, nx, lambda a, l: self._matrix_factor("B", l, a),
+                                lambda l, j: load(f"PA[{l * L.nx + j}]"), lambda a, j: f"Sb[{a * L.nx + j}]", init, lit)
+        if product == "Pk":
+            keys = [("A", l) for l in nx] + [("K", a) for a in nu]
+            return tile_product(
+                nx, nx, keys,
+                lambda i, k: self._matrix_factor("A", k[1], i) if k[0] == "A" else load(f"Sb[{k[1] * L.nx + i}]"),
+                lambda k, j: load(f"PA[{k[1] * L.nx + j}]" if k[0] == "A" else f"K[{k[1] * L.nx + j}]"),
+                lambda i, j: f"Pk[{tri(i, j)}]",
+                lambda i, j: self.hessian_terms(i, j) + ([f"Gx[{tri(i, j)}]"] if general else []), lit, lower=True)
+        raise ValueError(f"no factorization product {product!r}")
+
+    # Terms of the solves --------------------------------------------------------------------
+    def p_times(self, i: int) -> Terms:
+        """(P v)[i] = sum over j of v[j] * P[tri(i, j)] (P a stored lower triangle)."""
+        return [(j, tri(i, j)) for j in range(self.layout.nx)]
+
+    def k_times(self, a: int) -> Terms:
+        """(K v)[a] = sum over j of v[j] * K[a][j]."""
+        nx = self.layout.nx
+        return [(j, a * nx + j) for j in range(nx)]
+
+    def kt_times(self, i: int) -> Terms:
+        """(K' v)[i] = sum over inputs a of v[a] * K[a][i]."""
         nx = self.layout.nx
         return [(a, a * nx + i) for a in range(self.layout.nu)]
 
+    def q_times(self, which: str, i: int) -> Terms:
+        """(M v)[i] for the symmetric stored M (Q, R or QN): [(j, stored index)]."""
+        return self.layout.sym_row_terms(which, i)
+
+    def s_col_terms(self, i: int) -> Terms:
+        """(S' u)[i] = sum over the nonzeros of column i of S of u[a] * S[a][i]."""
+        return self.layout.col_terms("S", i)
+
+    def s_row_terms(self, a: int) -> Terms:
+        """(S x)[a] = sum over the nonzeros of row a of S of x[j] * S[a][j]."""
+        return self.layout.row_terms("S", a)
+
+    # Structs ----------------------------------------------------------------------------------
     @property
     def data_fields(self):
         return data_fields(self.layout)
@@ -351,10 +386,10 @@ class QpProgram:
 
     @property
     def stack_bytes(self) -> int:
-        """Arrays on the stack in the deepest call: the Riccati sweep's P*A and P*B, its
-        stage Hessians and S + B'PA."""
+        """Arrays on the stack in the deepest call: the Riccati sweep's dense P_{k+1}, P*A and
+        P*B, S + B'PA and R + B'PB."""
         L = self.layout
-        return (2 * L.nx * L.nx + 3 * L.nx * L.nu + L.nu * L.nu) * self.scalar_bytes
+        return (2 * L.nx * L.nx + 2 * L.nx * L.nu + L.nu * L.nu) * self.scalar_bytes
 
     @property
     def total_bytes(self) -> int:

@@ -28,7 +28,7 @@ from ..codegen.lower import LIBM_FUNCTIONS
 from ..codegen.manifest import read_manifest
 from ..codegen.model_program import Interface
 from ..codegen.ocp_program import OcpInterface
-from ..codegen.render import render_cdef, render_controller_cdef, render_ocp_cdef
+from ..codegen.render import environment, render_cdef, render_controller_cdef, render_ocp_cdef
 from ..errors import BuildError
 
 #: Flags for the shipped build (double or float). -std=c99 keeps FMA contraction off,
@@ -90,12 +90,15 @@ def build(folder: Path, which: str = "shipped", flags: tuple[str, ...] | None = 
 
 
 _FLOAT_LIBM = re.compile(r"\b(" + "|".join(LIBM_FUNCTIONS) + r")f\(")
+#: float_math.j2's fixed-work sin and cos (float only)
+_FLOAT_TRIG = re.compile(r"^#ifndef MPCGEN_FLOAT_TRIG\n.*?^#endif /\* MPCGEN_FLOAT_TRIG \*/$", re.M | re.S)
 
 
 def promoted_sources(sources: dict[str, str], prefix: str) -> dict[str, str]:
     """A float folder's C with double arithmetic: ``PREFIX_real`` becomes double and each
-    float libm call its double twin; the float literals keep their float values. This is
-    the float program evaluated (nearly) exactly, for verification."""
+    float libm call its double twin (mpcgen's fixed-work sine and cosine too); the float
+    literals keep their float values. This is the float program evaluated (nearly)
+    exactly, for verification."""
     typedef = f"typedef float {prefix}_real;"
     out = {}
     for name, text in sources.items():
@@ -103,8 +106,13 @@ def promoted_sources(sources: dict[str, str], prefix: str) -> dict[str, str]:
             if typedef not in text:
                 raise BuildError(f"{name}: no '{typedef}' to promote; regenerate the folder")
             text = text.replace(typedef, f"typedef double {prefix}_real;")
+        text = _FLOAT_TRIG.sub(lambda _: _promoted_trig().strip("\n"), text)
         out[name] = _FLOAT_LIBM.sub(r"\1(", text)   # headers too: the OCP functions' bodies are inline
     return out
+
+
+def _promoted_trig() -> str:
+    return environment().get_template("float_math.j2").module.helper("float_trig", promoted=True)
 
 
 def _read(folder: Path, names) -> dict[str, str]:

@@ -22,8 +22,9 @@ _DTYPES = {"double": np.float64, "float": np.float32}
 #: enum PREFIX_mpc_status, in order
 STATUS = ("ok", "max_iter", "qp_failure", "nonfinite_input", "bad_argument", "model_failure")
 _STATS = ("status", "sqp_iterations", "qp_iterations", "qp_iterations_total", "qp_status", "res_stat", "res_eq",
-          "res_ineq", "mu", "cost", "step")
-_SETTINGS = ("qp_max_iter", "sqp_max_iter", "shift", "sqp_tol", "levenberg_marquardt", "qp_tol", "qp_tol_comp")
+          "res_ineq", "mu", "cost", "step", "reused")
+_SETTINGS = ("rt_iterations", "rt_reuse", "rt_reuse_step", "rt_corrector", "rt_sigma", "qp_max_iter", "sqp_max_iter",
+             "shift", "sqp_tol", "levenberg_marquardt", "qp_tol", "qp_tol_comp")
 
 
 class Controller:
@@ -94,6 +95,15 @@ class Controller:
         return self._control("solve", x0)
 
     # -- data -------------------------------------------------------------------------
+    def start(self, x0) -> str:
+        """The documented start: initial guess from x0, SQP to convergence, first prepare
+        (offline, before the real-time loop). Returns the solve's status name."""
+        x = self._vector(x0, self.nx, "x0")
+        status = self._fn("start")(self._ptr(x))
+        self._check(status, "start")
+        self.last_status = STATUS[status]
+        return self.last_status
+
     def set_initial_guess(self, x0) -> None:
         x = self._vector(x0, self.nx, "x0")
         self._check(self._fn("set_initial_guess")(self._ptr(x)), "set_initial_guess")

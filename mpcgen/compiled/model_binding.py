@@ -64,11 +64,22 @@ class CompiledModel:
         return tuple(f.name for f in self._shipped.interface.functions)
 
     def call(self, name: str, x, u, p=()) -> dict[str, np.ndarray]:
-        """Call the model's function ``name`` (e.g. "dF_du"): its outputs by name."""
+        """Call the model's function ``name`` (e.g. "dF_du"): its outputs by name. A packed
+        output (A_nz, B_nz of F_and_jacobians_nz) is returned as the dense matrix it packs,
+        under its dense name (A, B)."""
         sig = next((f for f in self._shipped.interface.functions if f.name == name), None)
         if sig is None:
             raise EvaluationError(f"{self.folder}: no model function {name!r} (known: {', '.join(self.functions)})")
-        return dict(zip(sig.outputs, self._call(self._shipped, name, x, u, p)))
+        out = {}
+        for q, value in zip(sig.outputs, self._call(self._shipped, name, x, u, p)):
+            positions = sig.packed_positions(q)
+            if positions is None:
+                out[q] = value
+                continue
+            dense = np.zeros((self.nx, self.nx if q == "A_nz" else self.nu), dtype=value.dtype)
+            dense.flat[list(positions)] = value
+            out[q.removesuffix("_nz")] = dense
+        return out
 
     @property
     def ocp_functions(self) -> tuple[OcpSignature, ...]:
@@ -114,7 +125,8 @@ class CompiledModel:
         ]
         shapes = {"x_next": (interface.nx,), "A": (interface.nx, interface.nx),
                   "B": (interface.nx, interface.nu), "P": (interface.nx, interface.np)}
-        outs = [np.zeros(shapes[q], dtype=dtype) for q in sig.outputs]
+        outs = [np.zeros((len(sig.packed_positions(q)),) if sig.packed_positions(q) is not None else shapes[q],
+                         dtype=dtype) for q in sig.outputs]
         ctype = f"{interface.prefix}_real *"
         ptrs = [built.ffi.cast(ctype, a.ctypes.data) for a in args + outs]
         status = getattr(built.lib, f"{interface.prefix}_{name}")(*ptrs)

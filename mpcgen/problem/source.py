@@ -26,6 +26,9 @@ class Source:
     #: ``FUNCTION_ocp(model)`` (else ``ocp(model)``) in the model file returning an
     #: mpcgen.Ocp (None: model only)
     ocp: Callable[[Model], object] | None = None
+    #: the closed-loop scenario a controller of the model is judged on (an example's; None:
+    #: none shipped)
+    scenario: Callable[[Model], object] | None = None
 
 
 def is_file_spec(spec: str) -> bool:
@@ -39,7 +42,7 @@ def load_source(spec: str) -> Source:
     from .examples import get_example
 
     example, model = get_example(spec)
-    return Source(spec, model, example.ts, example.ocp)
+    return Source(spec, model, example.ts, example.ocp, example.scenario)
 
 
 def _load_file(spec: str) -> Source:

@@ -9,6 +9,7 @@ that differ from the controller's). Returns the trajectories and a summary.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ..derivatives.discretize import discrete_model
 from ..errors import OptionsError
 from ..problem.model import Model
 from ..problem.ocp import CheckedOcp, check_ocp
+from .reference import IpoptMpc
 from .simulate import SimResult, simulate
 
 
@@ -70,13 +72,21 @@ def _vector(text_or_values, n: int, label: str) -> np.ndarray:
     return a
 
 
+#: what controls the plant: the real-time step (the default), the SQP solved to convergence
+#: at every sample (both the folder's compiled controller), or the ideal NMPC (IPOPT)
+MODES = ("step", "solve", "ipopt")
+
+
 def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise_std=None, p_true=None,
-                    seed: int = 0, substeps: int = 50) -> ClosedLoop:
+                    seed: int = 0, substeps: int = 50, mode: str = "step") -> ClosedLoop:
     """Simulate the controller of ``folder`` in closed loop (see the module docstring).
 
     Defaults come from the example's scenario when the folder was generated from an
     example that has one; otherwise ``x0`` is required and ``steps`` defaults to 100.
+    ``mode``: one of MODES.
     """
+    if mode not in MODES:
+        raise OptionsError(f"closed loop: mode must be one of {', '.join(MODES)}, got {mode!r}")
     from ..problem.examples import EXAMPLES
     from ..problem.source import load_source
 
@@ -87,7 +97,11 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     model = loaded.model
     if loaded.ocp is None:
         raise OptionsError(f"{folder}: its model source {manifest['source']!r} ships no OCP; nothing to simulate")
-    ocp = check_ocp(model, loaded.ocp(model), discrete_model(model, options))
+    given = loaded.ocp(model)
+    controller_info = manifest["interfaces"].get("controller")
+    if controller_info is not None and controller_info["N"] != given.N:
+        given = dataclasses.replace(given, N=controller_info["N"])   # generated with --horizon
+    ocp = check_ocp(model, given, discrete_model(model, options))
     example = EXAMPLES.get(manifest["source"].split(":")[0])
     scenario = example.scenario(model) if example and example.scenario else None
     description = scenario.description if scenario else "from the given initial state"
@@ -106,18 +120,21 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
         scenario.p_true if scenario else None)
     disturbance = scenario.disturbance if scenario and p_true is None else ()
 
-    ctrl = load(folder)
-    ctrl.set_initial_guess(x_start)
-    ctrl.prepare()
     statuses: list[str] = []
     iterations: list[int] = []
+    if mode == "ipopt":
+        controller = IpoptMpc(ocp, options)
+    else:
+        ctrl = load(folder)
+        ctrl.start(x_start)
+        act = ctrl.step if mode == "step" else ctrl.solve
 
-    def controller(x: np.ndarray) -> np.ndarray:
-        u = ctrl.step(x)
-        statuses.append(ctrl.last_status)
-        iterations.append(ctrl.stats["qp_iterations"])
-        return u
+        def controller(x: np.ndarray) -> np.ndarray:
+            u = act(x)
+            statuses.append(ctrl.last_status)
+            iterations.append(ctrl.stats["qp_iterations"])
+            return u
 
     result = simulate(model, controller, x_start, options.ts, n_steps, p_true=plant_p, noise_std=noise,
                       seed=seed, substeps=substeps, disturbance=disturbance)
-    return ClosedLoop(result, model, ocp, tuple(statuses), np.array(iterations), description)
+    return ClosedLoop(result, model, ocp, tuple(statuses), np.array(iterations if iterations else [0]), description)

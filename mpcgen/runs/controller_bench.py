@@ -68,8 +68,7 @@ def record_states(folder: Path, spec: str, steps: int) -> tuple[np.ndarray, np.n
     episodes = max(1, -(-steps // scenario.steps))
     X, U = [], []
     for e in range(episodes):
-        ctrl.set_initial_guess(scenario.x0)
-        ctrl.prepare()
+        ctrl.start(scenario.x0)
         run = simulate_scenario(model, ctrl.step, scenario, example.ts, seed=e)
         X.append(run.X[:-1])
         U.append(run.U)

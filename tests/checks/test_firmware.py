@@ -23,7 +23,7 @@ from mpcgen.checks.firmware.build import (
     missing_tools,
 )
 from mpcgen.checks.firmware.callgraph import parse_callgraph
-from mpcgen.checks.firmware.qemu import INSTRUCTIONS_PER_TICK, recorded_inputs
+from mpcgen.checks.firmware.qemu import INSTRUCTIONS_PER_TICK, controller_run, recorded_inputs
 from mpcgen.cli import main
 from mpcgen.codegen.build_files import EXAMPLE_MAIN, OPTIMIZE_FLAGS, integration_files
 from mpcgen.codegen.generate import generate
@@ -160,10 +160,11 @@ def test_controller_is_the_workload_when_its_header_is_there(tmp_path: Path) -> 
     sources = find_sources(folder)
     assert sources.controller and sources.horizon == 7
     assert [p.name for p in sources.c_files] == ["pendulum.c", "pendulum_mpc.c"]
-    inputs = recorded_inputs(sources, 50)
-    assert inputs.shape == (50, 4) and np.all(np.isfinite(inputs))
+    segments = controller_run(sources)
+    inputs = recorded_inputs(sources, 50, segments=segments)
+    assert inputs.shape == (sum(g.steps for g in segments), 4) and np.all(np.isfinite(inputs))
     assert np.ptp(inputs[:, 1]) > 0     # a closed loop that moves
-    budget = firmware_check(folder, steps=50, compilers=("gcc",))
+    budget = firmware_check(folder, compilers=("gcc",))
     assert budget.passed, budget.problems()
     assert budget.horizon == 7 and budget.workload.startswith("pendulum_mpc")
     assert budget.feedback_max is not None and budget.feedback_max < budget.instructions_max
@@ -177,10 +178,18 @@ def test_generated_controller_runs_on_its_core_like_on_the_host(tmp_path: Path, 
     folder = generate("pendulum", tmp_path / "pendulum", precision=precision)
     if not (folder / "pendulum_mpc.h").is_file():
         pytest.skip("this mpcgen generates no controller for the pendulum")
-    budget = firmware_check(folder, steps=100, compilers=("gcc",))
+    budget = firmware_check(folder, compilers=("gcc",))
     assert budget.passed, budget.problems()
     assert budget.horizon is not None and budget.feedback_max is not None
-    assert budget.feedback_max < budget.instructions_max
+    assert budget.feedback_max < budget.instructions_max / 3     # the latency: a small part of the step
+    # the run: the swing-up, back down, 10 perturbed starts and 5 disturbances of the state
+    assert budget.steps >= 2 * 100 + 200 + 50
+    if precision == "float":
+        # every step of the run within the worst case the header states before flashing
+        assert budget.bound is not None and budget.instructions_max <= budget.bound
+        assert budget.bound == find_sources(folder).step_bound
+    else:
+        assert budget.bound is None     # stated for the Cortex-M4F (float) only
     model = firmware_check(folder, steps=20, compilers=("gcc",), model_only=True)
     assert model.passed and model.model_only and model.horizon is None
     # the controller evaluates the model at every stage: far more work and memory

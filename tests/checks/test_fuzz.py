@@ -107,8 +107,7 @@ def _reference_run(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     ex, model, _, ocp = example_problem(name)
     scenario = ex.scenario(model)
     ctrl = mpcgen.load(folder)
-    ctrl.set_initial_guess(scenario.x0)
-    ctrl.prepare()
+    ctrl.start(scenario.x0)
     run = simulate_scenario(model, ctrl.step, scenario, ex.ts)
     return run.X[:-1], run.U
 
@@ -117,8 +116,7 @@ def _replay(folder: Path, name: str, X: np.ndarray, disturb, at: int, length: in
     """Replay the recorded states; at steps at..at+length-1 call ``disturb(ctrl, k, x)`` instead."""
     ex, model, _, ocp = example_problem(name)
     ctrl = mpcgen.load(folder)
-    ctrl.set_initial_guess(X[0])
-    ctrl.prepare()
+    ctrl.start(X[0])
     statuses, U = [], []
     for k, x in enumerate(X):
         u = disturb(ctrl, k, x) if at <= k < at + length else ctrl.step(x)
@@ -150,7 +148,11 @@ def _bad_inputs(ocp):
     return disturb
 
 
-RECOVERY_STEPS = 8
+#: Steps after the last bad input within which the controls are the undisturbed loop's again
+#: (to 1e-3 of the input range). A real-time step does one interior-point iteration: the
+#: plan re-converges over steps (measured: the CSTR in 28, the quadrotor and the chain in
+#: 16, then to 1e-8), where a QP solved to convergence at every step took under 8.
+RECOVERY_STEPS = 30
 
 
 @pytest.mark.slow
@@ -175,9 +177,10 @@ def test_qp_iteration_cap_gives_a_safe_control_then_recovers(folders: dict[str, 
     at, length = len(X) // 3, 3
 
     def capped(ctrl, k: int, x: np.ndarray) -> np.ndarray:
+        # the cap binds solve (the real-time step's work is fixed by rt_iterations instead)
         default = ctrl.settings["qp_max_iter"]
         ctrl.configure(qp_max_iter=1)
-        u = ctrl.step(x)
+        u = ctrl.solve(x)
         # capped (its best iterate) or, from a start it cannot improve in one step, a failure
         assert ctrl.last_status in ("max_iter", "qp_failure") and ctrl.stats["qp_iterations"] <= 1
         ctrl.configure(qp_max_iter=default)
@@ -196,8 +199,7 @@ def test_indefinite_qp_gives_a_safe_control_then_recovers(folders: dict[str, Pat
     X, U_ref = _reference_run(folders["pendulum"], "pendulum")
     at = len(X) // 3
     ctrl = mpcgen.load(folders["pendulum"])
-    ctrl.set_initial_guess(X[0])
-    ctrl.prepare()
+    ctrl.start(X[0])
     for x in X[:at]:
         ctrl.step(x)
     _, plan = ctrl.trajectory()  # shifted by the last prepare: plan[0] is the safe control

@@ -48,7 +48,7 @@ POINTS = 3
 SEED = 20261202
 
 _FUNCTION = re.compile(r"^(?:int|static inline void) (\w+)\((.*)\)\n\{\n", re.M)
-_STORE = re.compile(r"^(\s+)(x_next|A|B|P|value|Jx|Ju)\[(\d+)\] = (.+);$")
+_STORE = re.compile(r"^(\s+)(x_next|A|B|P|A_nz|B_nz|value|Jx|Ju)\[(\d+)\] = (.+);$")
 _LET = re.compile(r"^(\s+const \w+ w\d+ = )(.+);$")
 _LITERAL = re.compile(r"(?<![\w.])(\d+\.\d*(?:e[+-]?\d+)?|\d+e[+-]?\d+)(f?)(?![\w.])")
 
@@ -125,6 +125,7 @@ def build_schema(folder: Path, copy: Path, reference, compiled: CompiledModel, p
     one_plus = _literal(1 + r, precision)
     mutants: list[Mutant] = []
     entries = _entries(reference)
+    packed = {f"{compiled.prefix}_{f.name}": dict(f.packed) for f in compiled._shipped.interface.functions}
     for name in (f"{compiled.prefix}.c", f"{compiled.prefix}_ocp.h"):   # the OCP functions' bodies are inline
         path = copy / name
         if not path.is_file():
@@ -141,8 +142,12 @@ def build_schema(folder: Path, copy: Path, reference, compiled: CompiledModel, p
         def entry(function: str, line: str) -> tuple[float, float]:
             _, out, index, _ = _STORE.match(line).groups()
             family = function.rsplit("_ocp_", 1)[1] if "_ocp_" in function else "model"
+            n = int(index)
+            if out.endswith("_nz"):  # a packed output: its entry n is a dense position
+                n = packed[function][out][n]
+                out = out[0]
             ratio, scale = entries[family, out]
-            return float(ratio[int(index)]), float(scale[int(index)])
+            return float(ratio[n]), float(scale[n])
 
         for function, start, end in _functions(lines, text):
             store_lines = [i for i in range(start, end) if (m := _STORE.match(lines[i])) and m.group(4) != "0"

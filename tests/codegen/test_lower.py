@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mpcgen.codegen.lower import SCALARS, lower
+from mpcgen.codegen.render import environment
 from mpcgen.compiled.build import compile_extension
 from mpcgen.errors import LoweringError
 
@@ -43,6 +44,9 @@ CASES = [
 ]
 
 
+_BODY = environment().get_template("body.j2")
+
+
 def _compile_cases(scalar_name: str):
     scalar = SCALARS[scalar_name]
     ctype = scalar.c_type
@@ -50,24 +54,20 @@ def _compile_cases(scalar_name: str):
     for i, (_, expr, _, _) in enumerate(CASES):
         fn = ca.Function(f"op{i}", [x, y], [expr], ["a", "b"], ["r"])
         low = lower(fn, scalar)
-        body = "\n".join(
-            f"    const {ctype} {s.target} = {s.expr};" if s.kind == "let" else f"    r[{s.index}] = {s.expr};"
-            for s in low.statements
-        )
+        body = _BODY.module.straight_line(low, ctype, False)
         decls.append(f"void op{i}(const {ctype} *a, const {ctype} *b, {ctype} *r);")
         sources.append(f"void op{i}(const {ctype} *a, const {ctype} *b, {ctype} *r)\n{{\n    (void)a; (void)b;\n{body}\n}}")
         helpers = low.helpers
-    from mpcgen.codegen.render import environment
-
     all_helpers = set()
     for i, (_, expr, _, _) in enumerate(CASES):
         all_helpers |= lower(ca.Function(f"op{i}", [x, y], [expr]), scalar).helpers
     tmpl = environment().from_string(
-        '{% import "complex_math.j2" as cs %}{{ cs.first_order() }}{% for h in helpers %}{{ cs.helper(h) }}{% endfor %}'
+        '{% import "complex_math.j2" as cs %}{% import "float_math.j2" as fm %}'
+        '{% if complex %}{{ cs.first_order() }}{% endif %}'
+        '{% for h in helpers %}{{ fm.helper(h) if h.startswith("float_") else cs.helper(h) }}{% endfor %}'
     )
     prelude = "#include <math.h>\n#include <complex.h>\n#include \"ops.h\"\n"
-    if scalar.is_complex:
-        prelude += tmpl.render(helpers=sorted(all_helpers))
+    prelude += tmpl.render(helpers=sorted(all_helpers), complex=scalar.is_complex)
     c = prelude + "\n" + "\n".join(sources) + "\n"
     h = "\n".join(decls) + "\n"
     del helpers
@@ -114,6 +114,37 @@ def test_lowering_rejects_call_nodes_and_mx() -> None:
 
 
 def test_float_literals_and_functions() -> None:
-    low = lower(ca.Function("f", [x], [ca.sin(x) * 0.1 + 2]), SCALARS["float"])
+    low = lower(ca.Function("f", [x], [ca.sin(x) * 0.1 + ca.exp(x) + 2]), SCALARS["float"])
     text = " ".join(s.expr for s in low.statements)
-    assert "sinf(" in text and "0.1f" in text and "2.0f" in text
+    assert "expf(" in text and "0.1f" in text and "2.0f" in text
+    # sin and cos of one argument: one fixed-work call (float_math.j2), not libm's sinf
+    both = lower(ca.Function("g", [x], [ca.sin(x) * ca.cos(x), ca.cos(x) + ca.sin(2 * x)]), SCALARS["float"])
+    calls = [s for s in both.statements if s.kind == "sincos"]
+    assert len(calls) == 2 and both.helpers == {"float_trig"}
+    assert "sinf(" not in " ".join(s.expr for s in both.statements)
+
+
+def test_float_sincos_is_accurate_and_rejects_what_it_cannot_reduce() -> None:
+    # the float program's sin and cos against double libm: 2 ulp of 1 over |x| <= 8192,
+    # NaN beyond (the model function then reports non-finite outputs), and for Inf / NaN
+    xs = np.concatenate([np.linspace(-10, 10, 20001), np.random.default_rng(1).uniform(-8192, 8192, 20000),
+                         np.arange(-5215, 5216) * np.pi / 2, [8192.0, -8192.0]]).astype(np.float32)
+    fn = ca.Function("sc", [x, y], [ca.vertcat(ca.sin(x), ca.cos(x))], ["a", "b"], ["r"])
+    low = lower(fn, SCALARS["float"])
+    helper = environment().from_string('{% import "float_math.j2" as fm %}{{ fm.helper("float_trig") }}').render()
+    c = ("#include <math.h>\n#include \"sc.h\"\n" + helper + "\nvoid sc(const float *a, const float *b, float *r)\n{\n"
+         "    (void)b;\n" + _BODY.module.straight_line(low, "float", False) + "\n}\n")
+    h = "void sc(const float *a, const float *b, float *r);\n"
+    module, _ = compile_extension("sincos_float", {"sc.h": h, "sc.c": c}, h, ("-std=c99", "-O2"))
+    ffi, lib = module.ffi, module.lib
+    a, r = ffi.new("float[1]"), ffi.new("float[2]")
+    worst = 0.0
+    for v in xs:
+        a[0] = float(v)
+        lib.sc(a, a, r)
+        worst = max(worst, abs(r[0] - np.sin(np.float64(v))), abs(r[1] - np.cos(np.float64(v))))
+    assert worst <= 2 * 2.0**-23, worst
+    for v in (8193.0, -1e6, np.inf, np.nan):
+        a[0] = v
+        lib.sc(a, a, r)
+        assert np.isnan(r[0]) and np.isnan(r[1])

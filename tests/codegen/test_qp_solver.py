@@ -18,7 +18,8 @@ import pytest
 
 from mpcgen import __version__
 from mpcgen.codegen.lower import SCALARS
-from mpcgen.codegen.qp_program import QpLayout, QpProgram
+from mpcgen.codegen.qp_layout import QpLayout
+from mpcgen.codegen.qp_program import QpProgram
 from mpcgen.codegen.render import render_qp
 from mpcgen.compiled.qp_binding import QpSolver
 

@@ -31,6 +31,7 @@ from .qemu import (
     INSTRUCTIONS_PER_TICK,
     Run,
     check_program,
+    controller_run,
     recorded_inputs,
     run_host,
     run_qemu,
@@ -53,8 +54,10 @@ class Budget:
     instructions_median: int
     instructions_max: int
     feedback_max: int | None     # controller: the feedback part alone (the latency)
+    bound: int | None            # controller: the header's worst-case instructions per step
     steps: int
     max_error: float             # target vs host outputs, scaled (see compare_runs)
+    rti_difference: float        # controller: target vs host u0 of the real-time steps, scaled (not checked)
     tolerance: float
     host: HostCheck
     foreign: tuple[str, ...]     # non-libm symbols referenced by the cross objects
@@ -68,8 +71,18 @@ class Budget:
         return self.instructions_max / 1e3
 
     @property
+    def over_bound(self) -> bool:
+        return self.bound is not None and self.instructions_max > self.bound
+
+    @property
+    def feedback_share(self) -> float | None:
+        """The feedback call's part of the worst step (the latency from state to control)."""
+        return None if self.feedback_max is None else self.feedback_max / max(self.instructions_max, 1)
+
+    @property
     def passed(self) -> bool:
-        return self.host.passed and not self.foreign and not self.recursion and self.max_error <= self.tolerance
+        return (self.host.passed and not self.foreign and not self.recursion and self.max_error <= self.tolerance
+                and not self.over_bound)
 
     def problems(self) -> list[str]:
         out = self.host.problems()
@@ -77,6 +90,8 @@ class Budget:
             out.append(f"{self.target.core} objects reference non-libm symbols: {', '.join(self.foreign)}")
         for cycle in self.recursion:
             out.append(f"{self.target.core} recursion: {' -> '.join(cycle)}")
+        if self.over_bound:
+            out.append(f"a step took {self.instructions_max} instructions, more than the header's bound {self.bound}")
         if self.max_error > self.tolerance:
             out.append(f"target and host outputs differ: scaled error {self.max_error:.2e} > "
                        f"tolerance {self.tolerance:.1e}" + (f" ({self.status_mismatch})" if self.status_mismatch else ""))
@@ -105,29 +120,33 @@ def tolerance(precision: str, controller: bool) -> float:
     return 1e3 * float(np.finfo(np.float32 if precision == "float" else np.float64).eps)
 
 
-def status_mismatch(target: Run, host: Run) -> str:
-    """The first step whose status differs between target and host ("" if none)."""
-    for k, (a, b) in enumerate(zip(target.status, host.status)):
+def status_mismatch(target: Run, host: Run, controller: bool = False) -> str:
+    """The first step (of the converged solves, for a controller) whose status differs
+    between target and host ("" if none)."""
+    ours, theirs = (target.compared_status, host.compared_status) if controller else (target.status, host.status)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
         if a != b:
-            return f"step {k}: status {a} on the target, {b} on the host"
+            return f"{'solve' if controller else 'step'} {k}: status {a} on the target, {b} on the host"
     return ""
 
 
-def compare_runs(target: Run, host: Run, sources: Sources) -> float:
+def compare_runs(target: Run, host: Run, sources: Sources, real_time: bool = False) -> float:
     """Largest scaled difference of the outputs, steps and entries alike.
 
     Model outputs are scaled per entry by |host| + the entry's largest |host| over all
-    steps; controller inputs u0 by the width of the input's range.
+    steps; controller inputs u0 by the width of the input's range: those of the
+    converged solves, or with ``real_time`` those of the real-time steps.
     """
-    if target.outputs.shape != host.outputs.shape:
-        raise FirmwareError(f"target and host printed different outputs: {target.outputs.shape} vs "
-                            f"{host.outputs.shape}")
-    diff = np.abs(target.outputs - host.outputs)
+    ours, theirs = ((target.outputs, host.outputs) if real_time or not sources.controller
+                    else (target.compared, host.compared))
+    if ours.shape != theirs.shape:
+        raise FirmwareError(f"target and host printed different outputs: {ours.shape} vs {theirs.shape}")
+    diff = np.abs(ours - theirs)
     if sources.controller:
         widths = np.array([hi - lo for lo, hi, _ in sources.input_ranges])
         scale = np.broadcast_to(widths, diff.shape)
     else:
-        scale = np.abs(host.outputs) + np.max(np.abs(host.outputs), axis=0)
+        scale = np.abs(theirs) + np.max(np.abs(theirs), axis=0)
     scaled = np.where(diff == 0, 0.0, diff / np.where(scale > 0, scale, 1.0))
     return float(np.max(scaled)) if scaled.size else 0.0
 
@@ -147,10 +166,11 @@ def firmware_check(folder: Path, steps: int = 200, seed: int = 0, work: Path | N
     with workdir(work) as base:
         host = host_check(sources.folder, compilers, base, model_only)
         objects = sorted((base / "host-gcc").glob("*.o")) if "gcc" in compilers else None
-        inputs = recorded_inputs(sources, steps, seed, base, objects)
-        cross = cross_build(sources, check_program(sources, inputs), base / target.name, target)
+        segments = controller_run(sources, seed) if sources.controller else ()
+        inputs = recorded_inputs(sources, steps, seed, base, objects, segments)
+        cross = cross_build(sources, check_program(sources, inputs, segments), base / target.name, target)
         on_target = run_qemu(cross.elf, target, sources.precision)
-        on_host = run_host(sources, inputs, base / "host-run", objects)
+        on_host = run_host(sources, inputs, base / "host-run", objects, segments)
     if abs(on_target.instructions_per_tick - INSTRUCTIONS_PER_TICK) > 0.01 * INSTRUCTIONS_PER_TICK:
         raise FirmwareError(f"{target.machine}: SysTick counted {on_target.instructions_per_tick:.2f} instructions "
                             f"per tick, expected {INSTRUCTIONS_PER_TICK} (is -icount shift=0 in effect?)")
@@ -161,35 +181,45 @@ def firmware_check(folder: Path, steps: int = 200, seed: int = 0, work: Path | N
         stack_measured=max(on_target.stack), instructions_median=int(statistics.median(on_target.instructions)),
         instructions_max=max(on_target.instructions),
         feedback_max=max(on_target.feedback_instructions) if sources.controller else None,
-        steps=steps, max_error=error, tolerance=tolerance(sources.precision, sources.controller),
+        bound=sources.step_bound if sources.controller and target.core == "Cortex-M4F" else None,
+        steps=len(inputs), max_error=error,
+        rti_difference=compare_runs(on_target, on_host, sources, real_time=True) if sources.controller else 0.0,
+        tolerance=tolerance(sources.precision, sources.controller),
         host=host, foreign=cross.foreign, recursion=tuple(cross.callgraph.cycles()),
-        status_mismatch=status_mismatch(on_target, on_host),
+        status_mismatch=status_mismatch(on_target, on_host, sources.controller),
         model_only=model_only and find_sources(folder).controller)
 
 
 def budget_table(budgets: list[Budget]) -> str:
     """The budget table: one row per folder."""
-    head = (f"{'model':<10} {'workload':<8} {'N':>3} {'precision':<9} {'target':<10} {'flash B':>8} {'RAM B':>6} {'stack B':>7} "
-            f"{'stack hw':>8} {'instr/step med':>14} {'max':>8} {'feedback max':>12} {'MHz@1kHz':>9} {'vs host':>8}  check")
+    head = (f"{'model':<10} {'workload':<8} {'N':>3} {'precision':<9} {'target':<10} {'flash B':>8} {'RAM B':>6} "
+            f"{'stack B':>7} "
+            f"{'stack hw':>8} {'steps':>5} {'instr/step med':>14} {'max':>8} {'bound':>8} {'feedback':>8} "
+            f"{'vs host':>8}  check")
     rows = [head, "-" * len(head)]
     for b in budgets:
+        share = b.feedback_share
         rows.append(f"{b.model:<10} {'mpc' if b.horizon is not None or b.feedback_max is not None else 'model':<8} "
                     f"{b.horizon if b.horizon is not None else '-':>3} {b.precision:<9} "
-                    f"{b.target.core:<10} {b.flash:>8} {b.ram:>6} {b.stack:>7} {b.stack_measured:>8} "
+                    f"{b.target.core:<10} {b.flash:>8} {b.ram:>6} {b.stack:>7} {b.stack_measured:>8} {b.steps:>5} "
                     f"{b.instructions_median:>14} {b.instructions_max:>8} "
-                    f"{b.feedback_max if b.feedback_max is not None else '-':>12} {b.min_mhz:>9.1f} "
+                    f"{b.bound if b.bound is not None else '-':>8} "
+                    f"{f'{100 * share:.0f}%' if share is not None else '-':>8} "
                     f"{b.max_error:>8.1e}  "
                     f"{'ok' if b.passed else 'FAILED'}")
     rows += [
         "flash = .text+.rodata, RAM = .data+.bss of the generated code and the libm functions it uses",
         "  (the check program, startup file and newlib's stdio not counted)",
         "stack = worst case along gcc's call graph (libm not counted); stack hw = high-water mark measured in QEMU",
-        "instr/step: controller feedback + prepare (feedback alone is the latency), or the model's F_and_jacobians;",
-        f"  counted by SysTick under QEMU -icount shift=0 (resolution {INSTRUCTIONS_PER_TICK} instructions)",
-        "MHz@1kHz = max instructions per step / 1 ms at one instruction per cycle (real cores need more:",
-        "  FPU latencies, flash wait states)",
-        "vs host = largest difference of the target's outputs from the host build's; the check allows, for",
-        "  the controller's u0 over its input range, sqrt of the QP tolerance (1e-2 float, 1e-4 double),",
-        "  for the model's outputs (relative) 1e3 eps",
+        "steps: the controller's run (scenario, back, perturbed starts; see mpcgen.checks.firmware.workload)",
+        "instr/step: controller feedback + prepare, or the model's F_and_jacobians; counted by SysTick under",
+        f"  QEMU -icount shift=0 (resolution {INSTRUCTIONS_PER_TICK} instructions); a real core needs more cycles",
+        "  than instructions (FPU and load latencies, flash wait states; see the README)",
+        "bound = the generated header's worst case per step (PREFIX_MPC_BOUND_INSTRUCTIONS, Cortex-M4F):",
+        "  the check fails when a step takes more",
+        "feedback = the feedback call's share of the worst step (the latency from state to control)",
+        "vs host = largest difference of the target's outputs from the host build's: the controller's u0 of the",
+        "  first segment solved to convergence, over its input range (allowed: sqrt of the QP tolerance, 1e-2",
+        "  float, 1e-4 double); the model's outputs, relative (allowed: 1e3 eps)",
     ]
     return "\n".join(rows)

@@ -69,6 +69,7 @@ class Sources:
     """What a generated folder holds for firmware: its C files and the workload per step."""
 
     folder: Path
+    spec: str                    # the model source the folder was generated from (manifest)
     prefix: str
     model: str
     precision: str
@@ -82,6 +83,7 @@ class Sources:
     state_ranges: tuple[tuple[float, float, float], ...]   # (lo, hi, nominal) per state
     input_ranges: tuple[tuple[float, float, float], ...]
     parameters: tuple[float, ...]                           # nominal values
+    step_bound: int | None = None   # PREFIX_MPC_BOUND_INSTRUCTIONS (a float controller's header)
 
     @property
     def entry_points(self) -> tuple[str, ...]:
@@ -109,21 +111,23 @@ def find_sources(folder: Path, model_only: bool = False) -> Sources:
         raise BuildError(f"{folder}: missing {prefix}.c; regenerate the folder")
     mpc_header = folder / f"{prefix}_mpc.h"
     controller = mpc_header.is_file() and not model_only
-    horizon = None
+    horizon = bound = None
     initial_guess = False
     if controller:
         text = mpc_header.read_text()
         found = re.search(rf"#define\s+{prefix.upper()}_MPC_N\s+(\d+)", text)
         horizon = int(found.group(1)) if found else None
         initial_guess = f"int {prefix}_mpc_set_initial_guess(" in text
+        found = re.search(rf"#define\s+{prefix.upper()}_MPC_BOUND_INSTRUCTIONS\s+(\d+)", text)
+        bound = int(found.group(1)) if found else None
     m = manifest["model"]
 
     def ranges(group: str) -> tuple[tuple[float, float, float], ...]:
         return tuple((v["lo"], v["hi"], v["nominal"]) for v in m[group])
 
-    return Sources(folder, prefix, m["name"], manifest["options"]["precision"], shipped["nx"], shipped["nu"],
-                   shipped["np"], horizon, controller, initial_guess, c_files, ranges("states"), ranges("inputs"),
-                   tuple(v["nominal"] for v in m["parameters"]))
+    return Sources(folder, manifest["source"], prefix, m["name"], manifest["options"]["precision"], shipped["nx"],
+                   shipped["nu"], shipped["np"], horizon, controller, initial_guess, c_files, ranges("states"),
+                   ranges("inputs"), tuple(v["nominal"] for v in m["parameters"]), bound)
 
 
 

@@ -3,7 +3,7 @@
 
 static const pendulum_real gain[PENDULUM_NX] = { 2, 40, 4, 8 };
 static const pendulum_real params[PENDULUM_NP] = { 1, 0.125, 0.75 };
-static pendulum_real x_pred[PENDULUM_NX], u_last[PENDULUM_NU];
+static pendulum_real x_pred[PENDULUM_NX], u_last[PENDULUM_NU], x_ref[PENDULUM_NX];
 static pendulum_real x_next[PENDULUM_NX], A[PENDULUM_NX * PENDULUM_NX], B[PENDULUM_NX * PENDULUM_NU];
 
 int pendulum_mpc_init(void)
@@ -11,8 +11,27 @@ int pendulum_mpc_init(void)
     int i;
     for (i = 0; i < PENDULUM_NX; ++i) {
         x_pred[i] = 0;
+        x_ref[i] = 0;
     }
     u_last[0] = 0;
+    return 0;
+}
+
+int pendulum_mpc_start(const pendulum_real *x0)
+{
+    (void)x0;
+    return 0;
+}
+
+int pendulum_mpc_set_x_ref(int stage, const pendulum_real *ref)
+{
+    int i;
+    if (stage != -1 || ref == 0) {
+        return PENDULUM_MPC_BAD_ARGUMENT;
+    }
+    for (i = 0; i < PENDULUM_NX; ++i) {
+        x_ref[i] = ref[i];
+    }
     return 0;
 }
 
@@ -21,7 +40,7 @@ int pendulum_mpc_feedback(const pendulum_real *x0, pendulum_real *u0)
     pendulum_real u = 0;
     int i;
     for (i = 0; i < PENDULUM_NX; ++i) {
-        u -= gain[i] * x0[i];
+        u -= gain[i] * (x0[i] - x_ref[i]);
         x_pred[i] = x0[i];
     }
     u = u > 80 ? 80 : (u < -80 ? -80 : u);
@@ -40,4 +59,9 @@ int pendulum_mpc_step(const pendulum_real *x0, pendulum_real *u0)
 {
     int status = pendulum_mpc_feedback(x0, u0);
     return status != 0 ? status : pendulum_mpc_prepare();
+}
+
+int pendulum_mpc_solve(const pendulum_real *x0, pendulum_real *u0)
+{
+    return pendulum_mpc_feedback(x0, u0);
 }
