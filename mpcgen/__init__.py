@@ -23,9 +23,10 @@ from .errors import MpcgenError
 from .problem.model import Model, Var, var
 from .problem.ocp import Ocp
 from .problem.options import CodegenOptions
+from .problem.scenario import Scenario
 from .version import __version__
 
 __all__ = [
-    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Var", "__version__",
+    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Scenario", "Var", "__version__",
     "generate", "generate_files", "load", "load_model", "var", "verify", "write_folder",
 ]

@@ -26,8 +26,9 @@ class Source:
     #: ``FUNCTION_ocp(model)`` (else ``ocp(model)``) in the model file returning an
     #: mpcgen.Ocp (None: model only)
     ocp: Callable[[Model], object] | None = None
-    #: the closed-loop scenario a controller of the model is judged on (an example's; None:
-    #: none shipped)
+    #: the closed-loop scenario a controller of the model is judged on: an example's, or a
+    #: function ``FUNCTION_scenario(model)`` (else ``scenario(model)``) in the model file
+    #: returning an mpcgen.Scenario (None: none shipped)
     scenario: Callable[[Model], object] | None = None
 
 
@@ -79,8 +80,16 @@ def _load_file(spec: str) -> Source:
         raise SourceError(f"{path}:{func_name}() raised {_where(exc, path)}") from None
     if not isinstance(result, Model):
         raise SourceError(f"{path}:{func_name}() must return an mpcgen.Model, got {type(result).__name__}")
-    ocp = getattr(module, f"{func_name}_ocp", None) or getattr(module, "ocp", None)
-    return Source(spec, result, getattr(module, "TS", None), _in_folder(ocp, path.parent) if callable(ocp) else None)
+    ocp = _companion(module, func_name, "ocp")
+    scenario = _companion(module, func_name, "scenario")
+    return Source(spec, result, getattr(module, "TS", None), _in_folder(ocp, path.parent) if ocp else None,
+                  _in_folder(scenario, path.parent) if scenario else None)
+
+
+def _companion(module, func_name: str, kind: str) -> Callable | None:
+    """The model file's ``FUNCTION_KIND(model)``, else ``KIND(model)`` (KIND: ocp, scenario), if callable."""
+    found = getattr(module, f"{func_name}_{kind}", None) or getattr(module, kind, None)
+    return found if callable(found) else None
 
 
 @contextlib.contextmanager

@@ -87,7 +87,6 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     """
     if mode not in MODES:
         raise OptionsError(f"closed loop: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    from ..problem.examples import EXAMPLES
     from ..problem.source import load_source
 
     folder = Path(folder)
@@ -102,8 +101,7 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     if controller_info is not None and controller_info["N"] != given.N:
         given = dataclasses.replace(given, N=controller_info["N"])   # generated with --horizon
     ocp = check_ocp(model, given, discrete_model(model, options))
-    example = EXAMPLES.get(manifest["source"].split(":")[0])
-    scenario = example.scenario(model) if example and example.scenario else None
+    scenario = loaded.scenario(model) if loaded.scenario else None
     description = scenario.description if scenario else "from the given initial state"
     if x0 is None and scenario is None:
         raise OptionsError(f"{folder}: no scenario for {manifest['source']!r}; give the initial state (--x0)")
