@@ -74,11 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("folder", type=Path, metavar="DIR")
     s.add_argument("--steps", type=int, default=None, help="samples to simulate (default: the scenario's, else 100)")
     s.add_argument("--x0", default=None, metavar="X", help="initial state, comma-separated (default: the scenario's)")
-    s.add_argument("--noise", default=None, metavar="STD", help="measurement noise std per state, comma-separated")
+    s.add_argument("--noise", default=None, metavar="STD",
+                   help="measurement noise std: one for all states, or one per state comma-separated")
     s.add_argument("--plant-p", default=None, metavar="P",
                    help="plant parameters, comma-separated (model mismatch; default: nominal or the scenario's)")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
+    s.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                   help="write a plot, .png, .pdf or .svg (needs mpcgen[plot])")
+    s.add_argument("--save", type=Path, default=None, metavar="FILE",
+                   help="write the time series (t, x, u, references, statuses, QP iterations, step time) as "
+                        ".csv or .parquet")
 
     q = sub.add_parser("quality", help="score the real-time controller's closed loop against the converged one",
                        description="Per folder, on its example's scenario: the closed-loop cost of the shipped "
@@ -191,15 +196,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         from .runs.closed_loop import run_closed_loop
 
+        from .runs.plot import check_plot_path
+        from .runs.records import check_table_path
+
+        for check, path in ((check_plot_path, args.plot), (check_table_path, args.save)):
+            if path is not None:
+                check(path)   # a wrong extension fails before the simulation, not after
         print(f"compiling {args.folder} and simulating ...", flush=True)
         run = run_closed_loop(args.folder, steps=args.steps, x0=args.x0, noise_std=args.noise, p_true=args.plant_p,
                               seed=args.seed)
         print(run.summary())
+        if args.save is not None:
+            from .runs.records import save_closed_loop
+
+            path, created = save_closed_loop(run, args.save)
+            print(f"{'created folder ' + str(path.parent) + '; ' if created else ''}time series written to {path}")
         if args.plot is not None:
             from .runs.plot import plot_closed_loop
 
-            path = plot_closed_loop(run.result, run.model, run.ocp, args.plot, title=f"{run.model.name}: closed loop")
-            print(f"plot written to {path}")
+            path, created = plot_closed_loop(run.result, run.model, run.ocp, args.plot,
+                                             title=f"{run.model.name}: closed loop", x_ref=run.x_ref)
+            print(f"{'created folder ' + str(path.parent) + '; ' if created else ''}plot written to {path}")
         return 0
     if args.command == "quality":
         from .runs.quality import HEADER, NOTES, closed_loop_quality

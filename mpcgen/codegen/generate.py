@@ -13,10 +13,11 @@ from pathlib import Path
 
 from ..derivatives.discretize import discrete_model
 from ..derivatives.jacobians import derive
-from ..errors import MpcgenError, OptionsError, SourceError
+from ..errors import OptionsError
 from ..problem.model import Model
 from ..problem.ocp import Ocp, check_ocp
 from ..problem.options import CodegenOptions
+from ..problem.source import call_companion
 from .build_files import integration_files
 from .folder import write_folder
 from .manifest import MANIFEST, manifest_text
@@ -91,16 +92,4 @@ def generate(
 
 def _load_ocp(loaded) -> Ocp | None:
     """The OCP shipped with a loaded model, checked to be an Ocp."""
-    if loaded.ocp is None:
-        return None
-    name = getattr(loaded.ocp, "__name__", "ocp")
-    try:
-        ocp = loaded.ocp(loaded.model)
-    except MpcgenError:
-        raise
-    except Exception as exc:
-        raise SourceError(f"{loaded.spec}: {name}(model) raised {type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())}") from None
-    if not isinstance(ocp, Ocp):
-        raise SourceError(f"{loaded.spec}: {name}(model) must return an mpcgen.Ocp, got {type(ocp).__name__}")
-    return ocp
+    return call_companion(loaded, "ocp", Ocp)

@@ -71,6 +71,10 @@ class MpcProgram:
     def nhn(self) -> int:
         return self.rows_of("hN")
 
+    @property
+    def magnitude_max(self) -> float:
+        return MAGNITUDE_MAX[self.scalar.c_type]
+
     def literal(self, value: float) -> str:
         return self.scalar.literal(value)
 
@@ -206,6 +210,11 @@ class MpcProgram:
                                    self.nhn, self.memory_bytes)
 
 
+#: largest |entry| of a reference or weight the controller's setters accept, by scalar: larger
+#: values overflow the cost and the QP's products (squares, Riccati products)
+MAGNITUDE_MAX = {"double": 1e30, "float": 1e10}
+
+
 @dataclass(frozen=True)
 class ControllerInterface:
     """The controller's C API: all the cffi binding needs (stored in the manifest)."""
@@ -220,6 +229,10 @@ class ControllerInterface:
     nh: int
     nhn: int
     memory_bytes: int
+
+    @property
+    def magnitude_max(self) -> float:
+        return MAGNITUDE_MAX[self.c_type]
 
     @property
     def files(self) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import numpy as np
 from ..codegen.manifest import options_of, read_manifest
 from ..codegen.mpc_program import ControllerInterface
 from ..errors import EvaluationError
+from ..problem.ocp import reference_problem, weight_problem
 from .build import build
 
 _DTYPES = {"double": np.float64, "float": np.float32}
@@ -56,15 +57,23 @@ class Controller:
         return self._ffi.from_buffer(self._array, a)
 
     def _vector(self, value, n: int, label: str) -> np.ndarray:
-        a = np.ascontiguousarray(np.asarray(value, dtype=self.dtype).reshape(-1))
+        need = f"{label} must be {n} numbers (a list or numpy array)"
+        if value is None or isinstance(value, (str, bytes)):
+            raise EvaluationError(f"{need}, got {type(value).__name__}")
+        try:
+            a = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise EvaluationError(f"{need}, got {type(value).__name__}") from None
+        a = a.reshape(-1)
         if a.size != n:
             raise EvaluationError(f"{label} has {a.size} entries, the controller needs {n}")
-        return a
+        return np.ascontiguousarray(a.astype(self.dtype))
 
-    def _check(self, status: int, what: str) -> None:
+    def _check(self, status: int, what: str, why: str | None = None) -> None:
+        """Raise for a rejected argument, saying ``why`` when known."""
         name = STATUS[status] if 0 <= status < len(STATUS) else f"status {status}"
         if name in ("bad_argument", "nonfinite_input"):
-            raise EvaluationError(f"{self._pre}_{what}: {name.replace('_', ' ')}")
+            raise EvaluationError(f"{self._pre}_{what}: {why or name.replace('_', ' ')}")
 
     def _control(self, name: str, x0) -> np.ndarray:
         x = self._vector(x0, self.nx, "x0")
@@ -108,40 +117,65 @@ class Controller:
         x = self._vector(x0, self.nx, "x0")
         self._check(self._fn("set_initial_guess")(self._ptr(x)), "set_initial_guess")
 
-    def _set_stage(self, name: str, stage: int | None, value, n: int) -> None:
+    def _set_stage(self, name: str, stage: int | None, value, n: int, stages: int) -> None:
         v = self._vector(value, n, name)
-        self._check(self._fn(f"set_{name}")(-1 if stage is None else stage, self._ptr(v)), f"set_{name}")
+        status = self._fn(f"set_{name}")(-1 if stage is None else stage, self._ptr(v))
+        why = None
+        if stage is not None and not (isinstance(stage, (int, np.integer)) and 0 <= stage < stages):
+            why = f"stage {stage!r} is not one of 0..{stages - 1} (None: every stage)"
+        elif not np.isfinite(v).all():
+            why = f"{name} has NaN or Inf at index {int(np.flatnonzero(~np.isfinite(v))[0])}"
+        elif name != "p":
+            why = reference_problem(name, v.astype(float), limit=self.interface.magnitude_max)
+        self._check(status, f"set_{name}", why)
 
     def set_x_ref(self, value, stage: int | None = None) -> None:
         """State reference of one stage (0..N), or of every stage (stage None)."""
-        self._set_stage("x_ref", stage, value, self.nx)
+        self._set_stage("x_ref", stage, value, self.nx, self.N + 1)
+
+    def set_x_ref_trajectory(self, X_ref) -> None:
+        """The state reference of every stage at once: (N+1) x nx, row k for stage k."""
+        X = self._vector(X_ref, (self.N + 1) * self.nx, "X_ref ((N+1) x nx)")
+        why = None
+        if not np.isfinite(X).all():
+            why = f"X_ref has NaN or Inf at stage {int(np.flatnonzero(~np.isfinite(X))[0]) // self.nx}"
+        else:
+            why = reference_problem("X_ref", X.astype(float), limit=self.interface.magnitude_max)
+        self._check(self._fn("set_x_ref_trajectory")(self._ptr(X)), "set_x_ref_trajectory", why)
 
     def set_u_ref(self, value, stage: int | None = None) -> None:
-        self._set_stage("u_ref", stage, value, self.nu)
+        self._set_stage("u_ref", stage, value, self.nu, self.N)
 
     def set_y_ref(self, value, stage: int | None = None) -> None:
-        self._set_stage("y_ref", stage, value, self.ny)
+        self._set_stage("y_ref", stage, value, self.ny, self.N)
 
     def set_p(self, value, stage: int | None = None) -> None:
-        self._set_stage("p", stage, value, self.np)
+        self._set_stage("p", stage, value, self.np, self.N + 1)
 
     def set_weights(self, Q=None, R=None, P=None, W=None, stage: int | None = None) -> None:
         """Weights (a 1-D array means a diagonal; None leaves one unchanged) of every stage,
         or of one stage 0..N-1 (then P, the terminal weight, must be None)."""
-        mats = []
+        mats, why = [], None
         for value, n, label in ((Q, self.nx, "Q"), (R, self.nu, "R"), (P, self.nx, "P"), (W, self.ny, "W")):
             if value is None:
                 mats.append(self._ffi.NULL)
                 continue
-            a = np.asarray(value, dtype=float)
-            a = np.diag(a) if a.ndim == 1 else a
-            mats.append(self._ptr(self._vector(a, n * n, label)))
+            a = self._vector(value, n if np.ndim(value) == 1 else n * n, label)
+            a = np.ascontiguousarray(np.diag(a)) if np.ndim(value) == 1 else a
+            mats.append(self._ptr(a))
+            dense = a.astype(float).reshape(n, n)
+            why = why or (f"{label} has NaN or Inf" if not np.isfinite(dense).all() else
+                          weight_problem(label, dense, self.interface.magnitude_max))
+        why = why or ("a weight has a nonzero entry where the OCP's weight had a structural zero (the "
+                      "solver multiplies only the generation-time pattern; regenerate with that entry nonzero)")
         if stage is None:
-            self._check(self._fn("set_weights")(*mats), "set_weights")
+            self._check(self._fn("set_weights")(*mats), "set_weights", why)
             return
         if P is not None:
             raise EvaluationError("P is the terminal weight: set it without a stage")
-        self._check(self._fn("set_stage_weights")(stage, mats[0], mats[1], mats[3]), "set_stage_weights")
+        if not (isinstance(stage, (int, np.integer)) and 0 <= stage < self.N):
+            why = f"stage {stage!r} is not one of 0..{self.N - 1}"
+        self._check(self._fn("set_stage_weights")(stage, mats[0], mats[1], mats[3]), "set_stage_weights", why)
 
     @property
     def settings(self) -> dict:

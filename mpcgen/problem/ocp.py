@@ -97,6 +97,12 @@ def _numeric(name: str, value) -> np.ndarray:
         raise OcpError(f"OCP: {name} must be numbers (a list or numpy array), got {type(value).__name__}") from None
 
 
+#: largest |entry| of a weight or reference: beyond it the cost's squares and the QP's
+#: products overflow (the float controller's setters accept less, see MAGNITUDE_MAX in
+#: mpcgen.codegen.mpc_program)
+MAGNITUDE_MAX = 1e30
+
+
 def _vector(name: str, value, n: int, default: float, entries=(), bound: bool = False) -> np.ndarray:
     """``value`` as n floats; NaN never, +-Inf only in a bound. ``entries`` names index i."""
     if value is None:
@@ -113,7 +119,44 @@ def _vector(name: str, value, n: int, default: float, entries=(), bound: bool = 
         what = f" ({entries[i]})" if i < len(entries) else ""
         fix = "" if bound else "; references must be finite"
         raise OcpError(f"OCP: {name} contains {'NaN' if np.isnan(a[i]) else a[i]} at index {i}{what}{fix}")
+    problem = None if bound else reference_problem(name, a, entries)
+    if problem:
+        raise OcpError(f"OCP: {problem}")
     return a
+
+
+def reference_problem(name: str, a: np.ndarray, entries=(), limit: float = MAGNITUDE_MAX) -> str | None:
+    """An entry of the (finite) reference ``a`` beyond ``limit`` in magnitude, said, or None."""
+    big = np.flatnonzero(np.abs(a) > limit)
+    if not big.size:
+        return None
+    i = int(big[0])
+    what = f" ({entries[i]})" if i < len(entries) else ""
+    return f"{name}[{i}]{what} = {a[i]:g} is beyond {limit:g} in magnitude (the cost would overflow)"
+
+
+
+
+def weight_problem(name: str, a: np.ndarray, limit: float = MAGNITUDE_MAX, pd: bool = False,
+                   tolerance: float = 1e-12) -> str | None:
+    """What is wrong with the square weight ``a`` (finite entries), or None: not symmetric,
+    an entry beyond ``limit``, not positive semidefinite (definite: ``pd``), relative to
+    ``tolerance``. Shared by the OCP's check and the controller's setters."""
+    big = np.flatnonzero(np.abs(a) > limit)
+    if big.size:
+        i, j = divmod(int(big[0]), a.shape[1])
+        return f"{name}[{i},{j}] = {a[i, j]:g} is beyond {limit:g} in magnitude (the cost would overflow)"
+    if not np.allclose(a, a.T, rtol=tolerance, atol=tolerance * max(1.0, float(np.abs(a).max(initial=0.0)))):
+        i, j = np.unravel_index(int(np.argmax(np.abs(a - a.T))), a.shape)
+        return f"{name} is not symmetric ({name}[{i},{j}] = {a[i, j]:g} but {name}[{j},{i}] = {a[j, i]:g})"
+    if a.size:
+        smallest = float(np.linalg.eigvalsh(a).min())
+        scale = max(1.0, float(np.abs(a).max()))
+        if smallest < -tolerance * scale:
+            return f"{name} is not positive semidefinite (smallest eigenvalue {smallest:.3g})"
+        if pd and smallest <= tolerance * scale:
+            return f"{name} must be positive definite (smallest eigenvalue {smallest:.3g})"
+    return None
 
 
 def _matrix(name: str, value, n: int, psd: bool = True, pd: bool = False) -> np.ndarray:
@@ -124,15 +167,9 @@ def _matrix(name: str, value, n: int, psd: bool = True, pd: bool = False) -> np.
         raise OcpError(f"OCP: {name} is {'x'.join(map(str, a.shape)) or 'a scalar'}, must be {n}x{n}")
     if not np.isfinite(a).all():
         raise OcpError(f"OCP: {name} has non-finite entries")
-    if not np.allclose(a, a.T, rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(a).max(initial=0.0)))):
-        raise OcpError(f"OCP: {name} is not symmetric")
-    if n and psd:
-        smallest = float(np.linalg.eigvalsh(a).min())
-        scale = max(1.0, float(np.abs(a).max()))
-        if smallest < -1e-12 * scale:
-            raise OcpError(f"OCP: {name} is not positive semidefinite (smallest eigenvalue {smallest:.3g})")
-        if pd and smallest <= 1e-12 * scale:
-            raise OcpError(f"OCP: {name} must be positive definite (smallest eigenvalue {smallest:.3g})")
+    problem = weight_problem(name, a, pd=pd) if psd else None
+    if problem:
+        raise OcpError(f"OCP: {problem}")
     return a
 
 

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from ..errors import MpcgenError
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A closed-loop run of an example: where the plant starts, for how long, what disturbs it.
+    """A closed-loop run: where the plant starts, for how long, what it should track and
+    what disturbs it. Declared by an example, or in a model file as ``FUNCTION_scenario(model)``
+    (else ``scenario(model)``) next to the OCP.
 
     ``p_true`` are the plant's parameters from the start (None: nominal, no mismatch);
     ``disturbance`` lists parameter changes (k, p): from sample k on the plant runs with
-    p. The controller is told neither. ``noise_std`` is the standard deviation of the
-    Gaussian measurement noise per state (None: exact measurements). All vectors are
-    stored as tuples of floats, so a scenario is immutable and hashable. Run one with
-    :func:`mpcgen.runs.simulate.simulate_scenario`.
+    p. ``pushes`` lists state disturbances (k, dx): just before sample k is measured, the
+    plant's state jumps by dx (a push, a gust). The controller is told neither.
+    ``noise_std`` is the standard deviation of the Gaussian measurement noise, one per
+    state or one for all (None: exact measurements).
+
+    What the controller tracks (it is told): ``reference_steps`` lists (k, x_ref): from
+    sample k on, every stage's state reference is x_ref (before the first step: the
+    OCP's). ``reference`` is a trajectory instead, a function of time t [s] returning the
+    state reference: at sample k the controller gets it over its horizon, stage j at
+    t_k + j Ts (``set_x_ref_trajectory``). Give one of the two at most.
+
+    All vectors are stored as tuples of floats, so a scenario is immutable and hashable.
+    Run one with :func:`mpcgen.runs.simulate.simulate_scenario` or ``mpcgen simulate``.
     """
 
     description: str
@@ -25,17 +38,68 @@ class Scenario:
     p_true: tuple[float, ...] | None = None
     disturbance: tuple[tuple[int, tuple[float, ...]], ...] = ()
     noise_std: tuple[float, ...] | None = None
+    reference_steps: tuple[tuple[int, tuple[float, ...]], ...] = ()
+    reference: Callable[[float], Sequence[float]] | None = None
+    pushes: tuple[tuple[int, tuple[float, ...]], ...] = ()
 
     def __post_init__(self) -> None:
-        def floats(v):
-            return None if v is None else tuple(float(c) for c in v)
+        def floats(v, what):
+            if v is None:
+                return None
+            try:
+                out = tuple(float(c) for c in (v if isinstance(v, (list, tuple)) or hasattr(v, "__len__") else (v,)))
+            except (TypeError, ValueError):
+                raise MpcgenError(f"scenario: {what} must be numbers, got {v!r}") from None
+            if not all(math.isfinite(c) for c in out):
+                raise MpcgenError(f"scenario: {what} must be finite, got {list(out)}")
+            return out
 
-        object.__setattr__(self, "x0", floats(self.x0))
-        object.__setattr__(self, "p_true", floats(self.p_true))
-        object.__setattr__(self, "noise_std", floats(self.noise_std))
-        object.__setattr__(self, "disturbance", tuple((int(k), floats(p)) for k, p in self.disturbance))
-        if not isinstance(self.steps, int) or self.steps < 1:
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
             raise MpcgenError(f"scenario: steps must be a positive integer, got {self.steps!r}")
-        for k, _ in self.disturbance:
-            if not 0 <= k < self.steps:
-                raise MpcgenError(f"scenario: disturbance at sample {k} is outside 0..{self.steps - 1}")
+        object.__setattr__(self, "x0", floats(self.x0, "x0"))
+        object.__setattr__(self, "p_true", floats(self.p_true, "p_true"))
+        object.__setattr__(self, "noise_std", floats(self.noise_std, "noise_std"))
+        if self.noise_std is not None and min(self.noise_std, default=0.0) < 0:
+            raise MpcgenError(f"scenario: noise_std must be >= 0, got {list(self.noise_std)}")
+        for field in ("disturbance", "reference_steps", "pushes"):
+            events = []
+            for event in getattr(self, field):
+                try:
+                    k, v = event
+                except (TypeError, ValueError):
+                    raise MpcgenError(f"scenario: {field} entries are (sample, values) pairs, got {event!r}") from None
+                if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < self.steps:
+                    raise MpcgenError(f"scenario: {field} at sample {k!r} is outside 0..{self.steps - 1}")
+                events.append((k, floats(v, f"{field} at sample {k}")))
+            object.__setattr__(self, field, tuple(sorted(events, key=lambda e: e[0])))
+        if self.reference is not None and not callable(self.reference):
+            raise MpcgenError(f"scenario: reference must be a function of time t returning x_ref, "
+                              f"got {type(self.reference).__name__}")
+        if self.reference is not None and self.reference_steps:
+            raise MpcgenError("scenario: give reference_steps or a reference trajectory, not both")
+
+    def check(self, nx: int, np_: int, state_names: Sequence[str] = ()) -> None:
+        """Check the sizes against a model with nx states and np_ parameters."""
+        def size(what, v, n, of):
+            if v is not None and len(v) != n and not (what == "noise_std" and len(v) == 1):
+                raise MpcgenError(f"scenario: {what} has {len(v)} entries, the model has {n} {of}")
+
+        size("x0", self.x0, nx, "states")
+        size("p_true", self.p_true, np_, "parameters")
+        size("noise_std", self.noise_std, nx, "states (or give one value for all)")
+        for k, v in self.disturbance:
+            size(f"disturbance at sample {k}", v, np_, "parameters")
+        for k, v in self.reference_steps:
+            size(f"reference_steps at sample {k}", v, nx, "states")
+        for k, v in self.pushes:
+            size(f"pushes at sample {k}", v, nx, "states")
+
+    def x_ref_at(self, t: float, nx: int) -> tuple[float, ...]:
+        """The reference trajectory at time t, checked (needs ``reference``)."""
+        try:
+            value = tuple(float(c) for c in self.reference(t))
+        except Exception as exc:  # noqa: BLE001 - the user's function: say what it raised
+            raise MpcgenError(f"scenario: reference({t:g}) raised {type(exc).__name__}: {exc}") from None
+        if len(value) != nx or not all(math.isfinite(c) for c in value):
+            raise MpcgenError(f"scenario: reference({t:g}) must return {nx} finite numbers, got {list(value)}")
+        return value

@@ -86,6 +86,26 @@ def _load_file(spec: str) -> Source:
                   _in_folder(scenario, path.parent) if scenario else None)
 
 
+def call_companion(loaded: Source, kind: str, expected: type):
+    """``loaded``'s OCP or scenario function (kind: "ocp", "scenario") called with its model and
+    checked to return an ``expected``; None if the source has none. Its errors are one line."""
+    function = getattr(loaded, kind)
+    if function is None:
+        return None
+    name = getattr(function, "__name__", kind)
+    try:
+        result = function(loaded.model)
+    except MpcgenError:
+        raise
+    except Exception as exc:
+        raise SourceError(f"{loaded.spec}: {name}(model) raised {type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())}") from None
+    if not isinstance(result, expected):
+        raise SourceError(f"{loaded.spec}: {name}(model) must return an mpcgen.{expected.__name__}, "
+                          f"got {type(result).__name__}")
+    return result
+
+
 def _companion(module, func_name: str, kind: str) -> Callable | None:
     """The model file's ``FUNCTION_KIND(model)``, else ``KIND(model)`` (KIND: ocp, scenario), if callable."""
     found = getattr(module, f"{func_name}_{kind}", None) or getattr(module, kind, None)

@@ -35,11 +35,13 @@ class ClosedLoop:
     statuses: tuple[str, ...]
     qp_iterations: np.ndarray
     description: str
+    #: the state reference the controller tracked at each sample (stage 0), steps x nx
+    x_ref: np.ndarray | None = None
 
     def summary(self) -> str:
         r, o = self.result, self.ocp
         us = 1e6 * r.solve_time
-        error = np.abs(r.X[-1] - o.x_ref)
+        error = np.abs(r.X[-1] - (self.x_ref[-1] if self.x_ref is not None else o.x_ref))
         worst = int(np.argmax(error))
         inside = bool(((r.U >= o.u_lo) & (r.U <= o.u_hi)).all())
         counts = ", ".join(f"{s} {self.statuses.count(s)}" for s in STATUS if self.statuses.count(s))
@@ -57,7 +59,7 @@ class ClosedLoop:
         return "\n".join(lines)
 
 
-def _vector(text_or_values, n: int, label: str) -> np.ndarray:
+def _vector(text_or_values, n: int, label: str, broadcast: bool = False) -> np.ndarray:
     values = text_or_values
     if isinstance(values, str):
         try:
@@ -65,8 +67,10 @@ def _vector(text_or_values, n: int, label: str) -> np.ndarray:
         except ValueError:
             raise OptionsError(f"{label}: expected {n} numbers separated by commas, got {text_or_values!r}") from None
     a = np.asarray(values, dtype=float).reshape(-1)
+    if broadcast and a.size == 1:
+        a = np.full(n, a[0])
     if a.size != n:
-        raise OptionsError(f"{label}: expected {n} numbers, got {a.size}")
+        raise OptionsError(f"{label}: expected {'1 or ' if broadcast else ''}{n} numbers, got {a.size}")
     if not np.isfinite(a).all():
         raise OptionsError(f"{label}: values must be finite")
     return a
@@ -101,7 +105,7 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     if controller_info is not None and controller_info["N"] != given.N:
         given = dataclasses.replace(given, N=controller_info["N"])   # generated with --horizon
     ocp = check_ocp(model, given, discrete_model(model, options))
-    scenario = loaded.scenario(model) if loaded.scenario else None
+    scenario = _scenario(loaded, model)
     description = scenario.description if scenario else "from the given initial state"
     if x0 is None and scenario is None:
         raise OptionsError(f"{folder}: no scenario for {manifest['source']!r}; give the initial state (--x0)")
@@ -111,28 +115,70 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     n_steps = steps or (scenario.steps if scenario else 100)
     if n_steps < 1:
         raise OptionsError(f"steps must be >= 1, got {n_steps}")
-    noise = _vector(noise_std, model.nx, "noise") if isinstance(noise_std, str) else noise_std
+    noise = _vector(noise_std, model.nx, "noise", broadcast=True) if noise_std is not None else None
+    if noise is not None and (noise < 0).any():
+        raise OptionsError(f"noise: standard deviations must be >= 0, got {noise.tolist()}")
     if noise is None and scenario is not None:
         noise = scenario.noise_std
     plant_p = _vector(p_true, model.np, "plant parameters") if p_true is not None else (
         scenario.p_true if scenario else None)
     disturbance = scenario.disturbance if scenario and p_true is None else ()
 
+    references = _reference_schedule(scenario, ocp, options.ts, n_steps) if scenario else None
+    if references is not None and mode == "ipopt":
+        raise OptionsError(f"closed loop: the scenario of {manifest['source']!r} changes the reference; the "
+                           "ideal NMPC (mode ipopt) tracks the OCP's fixed x_ref only")
     statuses: list[str] = []
     iterations: list[int] = []
     if mode == "ipopt":
         controller = IpoptMpc(ocp, options)
     else:
         ctrl = load(folder)
+        if references is not None:
+            ctrl.set_x_ref_trajectory(references[0])
         ctrl.start(x_start)
         act = ctrl.step if mode == "step" else ctrl.solve
 
         def controller(x: np.ndarray) -> np.ndarray:
+            k = len(statuses)
+            if references is not None and k and not np.array_equal(references[k], references[k - 1]):
+                ctrl.set_x_ref_trajectory(references[k])
             u = act(x)
             statuses.append(ctrl.last_status)
             iterations.append(ctrl.stats["qp_iterations"])
             return u
 
     result = simulate(model, controller, x_start, options.ts, n_steps, p_true=plant_p, noise_std=noise,
-                      seed=seed, substeps=substeps, disturbance=disturbance)
-    return ClosedLoop(result, model, ocp, tuple(statuses), np.array(iterations if iterations else [0]), description)
+                      seed=seed, substeps=substeps, disturbance=disturbance,
+                      pushes=scenario.pushes if scenario else ())
+    tracked = references[:, 0, :] if references is not None else np.tile(ocp.x_ref, (n_steps, 1))
+    return ClosedLoop(result, model, ocp, tuple(statuses), np.array(iterations if iterations else [0]), description,
+                      tracked)
+
+
+def _scenario(loaded, model: Model):
+    """The model source's scenario, checked against the model, or None."""
+    from ..problem.scenario import Scenario
+    from ..problem.source import call_companion
+
+    scenario = call_companion(loaded, "scenario", Scenario)
+    if scenario is not None:
+        scenario.check(model.nx, model.np)
+    return scenario
+
+
+def _reference_schedule(scenario, ocp: CheckedOcp, ts: float, steps: int) -> np.ndarray | None:
+    """The state reference over the horizon at every sample, steps x (N+1) x nx, or None
+    when the scenario keeps the OCP's."""
+    nx, N = ocp.x_ref.size, ocp.N
+    if scenario.reference is not None:
+        return np.array([[scenario.x_ref_at((k + j) * ts, nx) for j in range(N + 1)] for k in range(steps)])
+    if not scenario.reference_steps:
+        return None
+    out = np.empty((steps, N + 1, nx))
+    current = ocp.x_ref
+    changes = dict(scenario.reference_steps)
+    for k in range(steps):
+        current = np.asarray(changes.get(k, current), float)
+        out[k] = current
+    return out

@@ -59,12 +59,14 @@ def _rk4_many(model: Model, ts: float, substeps: int) -> ca.SX:
 
 def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, ts: float, steps: int,
              p_true=None, noise_std=None, seed: int = 0, substeps: int = 50,
-             disturbance: Sequence[tuple[int, Sequence[float]]] = ()) -> SimResult:
+             disturbance: Sequence[tuple[int, Sequence[float]]] = (),
+             pushes: Sequence[tuple[int, Sequence[float]]] = ()) -> SimResult:
     """Run ``steps`` samples of the closed loop from ``x0``.
 
     The plant runs with parameters ``p_true`` (default: nominal); ``disturbance`` lists
-    changes (k, p): from sample k on, the plant's parameters are p (the controller is
-    not told).
+    changes (k, p): from sample k on, the plant's parameters are p; ``pushes`` lists state
+    jumps (k, dx) added just before sample k is measured (the controller is told neither).
+    ``noise_std``: one standard deviation per state, or one for all.
     """
     plant = plant_step(model, ts, substeps)
     p = np.array([v.nominal_value for v in model.parameters]) if p_true is None else np.asarray(p_true, float)
@@ -74,12 +76,23 @@ def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, t
         if p_new.size != model.np:
             raise OptionsError(f"disturbance at sample {k}: {p_new.size} parameters, model {model.name!r} has {model.np}")
         changes[int(k)] = p_new
-    noise = np.zeros(model.nx) if noise_std is None else np.broadcast_to(np.asarray(noise_std, float), (model.nx,))
+    kicks = {}
+    for k, dx in pushes:
+        dx = np.asarray(dx, float).reshape(-1)
+        if dx.size != model.nx:
+            raise OptionsError(f"push at sample {k}: {dx.size} entries, model {model.name!r} has {model.nx} states")
+        kicks[int(k)] = kicks.get(int(k), 0.0) + dx
+    noise = np.zeros(model.nx) if noise_std is None else np.asarray(noise_std, float).reshape(-1)
+    if noise.size not in (1, model.nx):
+        raise OptionsError(f"noise: {noise.size} standard deviations, give one or {model.nx} (one per state)")
+    noise = np.broadcast_to(noise, (model.nx,))
     rng = np.random.default_rng(seed)
     X = [np.asarray(x0, float).reshape(-1)]
     U, T = [], []
     for k in range(steps):
         p = changes.get(k, p)
+        if k in kicks:
+            X[-1] = X[-1] + kicks[k]
         measured = X[-1] + noise * rng.standard_normal(model.nx)
         t0 = time.perf_counter()
         u = np.asarray(controller(measured), float).reshape(-1)
@@ -91,8 +104,10 @@ def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, t
 
 def simulate_scenario(model: Model, controller: Callable[[np.ndarray], np.ndarray], scenario, ts: float,
                       steps: int | None = None, seed: int = 0, substeps: int = 50) -> SimResult:
-    """Run an example's :class:`~mpcgen.problem.scenario.Scenario` (its x0, steps, plant parameters,
-    disturbance and noise) in closed loop with ``controller``; ``steps`` overrides its length."""
+    """Run a :class:`~mpcgen.problem.scenario.Scenario`'s plant side (its x0, steps, plant
+    parameters, disturbance, pushes and noise) in closed loop with ``controller``; ``steps``
+    overrides its length. Its references are the controller's business (see
+    :mod:`mpcgen.runs.closed_loop`)."""
     return simulate(model, controller, scenario.x0, ts, scenario.steps if steps is None else steps,
                     p_true=scenario.p_true, noise_std=scenario.noise_std, seed=seed, substeps=substeps,
-                    disturbance=scenario.disturbance)
+                    disturbance=scenario.disturbance, pushes=scenario.pushes)

@@ -40,7 +40,8 @@ def test_plot_of_an_ideal_nmpc_pendulum_run(tmp_path) -> None:
     options = CodegenOptions(ts=example.ts)
     ocp = check_ocp(model, example.ocp(model))
     result = simulate_scenario(model, IpoptMpc(ocp, options), example.scenario(model), example.ts, steps=20)
-    path = plot_closed_loop(result, model, ocp, tmp_path / "plots" / "pendulum.png")
+    path, created = plot_closed_loop(result, model, ocp, tmp_path / "plots" / "pendulum.png")
+    assert created
     assert path == tmp_path / "plots" / "pendulum.png"
     width, height = png_size(path)
     assert 300 <= width <= 2000 and 600 <= height <= 3000, (width, height)
@@ -53,7 +54,7 @@ def test_plot_with_many_states_uses_several_columns(tmp_path) -> None:
     example, model = get_example("chain")
     ocp = check_ocp(model, example.ocp(model), F=discrete_model(model, CodegenOptions(ts=example.ts)))
     result = simulate(model, lambda x: np.zeros(3), example.scenario(model).x0, example.ts, 5)
-    width, height = png_size(plot_closed_loop(result, model, ocp, tmp_path / "chain.png"))
+    width, height = png_size(plot_closed_loop(result, model, ocp, tmp_path / "chain.png")[0])
     assert width > height / 2, "25 panels are laid out in columns"
 
 

@@ -14,7 +14,7 @@ import casadi as ca
 import numpy as np
 from crane_geometry import GRAVITY, load_position
 
-from mpcgen import Model, Ocp, var
+from mpcgen import Model, Ocp, Scenario, var
 
 TS = 0.05
 
@@ -39,3 +39,11 @@ def crane_ocp(model: Model) -> Ocp:
                x_ref=[1.0, 0.0, 1.0, 0.0, 0.0, 0.0], u_lo=[-3.0, -1.0], u_hi=[3.0, 1.0],
                x_lo=[-np.inf, -1.5, 0.6, -0.8, -0.5, -np.inf], x_hi=[np.inf, 1.5, 2.5, 0.8, 0.5, np.inf],
                h=-z - 2.5)   # the load stays above 2.5 m below the rail (soft)
+
+
+def crane_scenario(model: Model) -> Scenario:
+    """Carry the load over, bring it back half-way at 4 s, and take a gust on the load at 6 s."""
+    return Scenario("carry 1 m and up, back to 0.5 m at 4 s, a gust on the load at 6 s",
+                    x0=(0.0, 0.0, 1.5, 0.0, 0.0, 0.0), steps=160,
+                    reference_steps=((80, (0.5, 0.0, 1.0, 0.0, 0.0, 0.0)),),
+                    pushes=((120, (0.0, 0.0, 0.0, 0.0, 0.0, 0.5)),), noise_std=1e-3)
