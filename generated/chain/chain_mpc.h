@@ -60,7 +60,9 @@ enum chain_mpc_status {
     CHAIN_MPC_MAX_ITER = 1,         /* QP capped or stalled: its best, near-feasible iterate used; control written */
     CHAIN_MPC_QP_FAILURE = 2,       /* QP failed numerically: safe control written */
     CHAIN_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected, data unchanged (safe control written) */
-    CHAIN_MPC_BAD_ARGUMENT = 4,     /* stage out of range or NULL pointer: nothing changed */
+    CHAIN_MPC_BAD_ARGUMENT = 4,     /* stage out of range, NULL pointer, a reference or weight entry
+                                               beyond 1e+30 in magnitude, a weight not symmetric or
+                                               not positive semidefinite: nothing changed */
     CHAIN_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
 };
 
@@ -105,6 +107,9 @@ int chain_mpc_set_initial_guess(const chain_real *x0);
 int chain_mpc_start(const chain_real *x0);
 /* References and parameters of one stage (0..N; stage -1 sets every stage). */
 int chain_mpc_set_x_ref(int stage, const chain_real *x_ref);
+/* The state reference of every stage in one call: X_ref is (N+1) x NX, row-major (stage
+ * k's reference in row k). All checked before any is set. */
+int chain_mpc_set_x_ref_trajectory(const chain_real *X_ref);
 int chain_mpc_set_u_ref(int stage, const chain_real *u_ref);
 int chain_mpc_set_y_ref(int stage, const chain_real *y_ref);
 int chain_mpc_set_p(int stage, const chain_real *p);

@@ -34,6 +34,9 @@ typedef cstr_real real;
 #define LINE_SEARCH_TRIES 30   /* halvings of an SQP step before the shortest is taken */
 #define PENALTY_MARGIN 1.1   /* merit penalty over the largest dynamics multiplier */
 #define SYMMETRY_TOLERANCE 1e-12   /* relative: a weight is symmetric */
+#define MAGNITUDE_MAX 1e+30   /* largest |entry| of a reference or a weight a setter accepts */
+#define DEFINITE_TOLERANCE 1e-10   /* relative: a weight is positive semidefinite */
+#define NMAX 4   /* largest weight block (rows) */
 #define MERIT_ROUNDING 1e-13   /* relative rounding error of a merit value */
 
 /* Input box rows: sign * u[index] >= sign * bound (hard). */
@@ -330,8 +333,63 @@ int cstr_mpc_set_initial_guess(const real *x0)
     return CSTR_MPC_OK;
 }
 
-/* Set rows first..last of a per-stage table to v (n entries each), after checks. */
-static int set_stages(real *table, int stride, int stages, int stage, const real *v, int n)
+/* 1 if no |v[i]| exceeds MAGNITUDE_MAX (larger references or weights would overflow the
+ * cost and the QP's products). */
+static int moderate(const real *v, int n)
+{
+    int i, ok = 1;
+    for (i = 0; i < n; ++i) {
+        ok &= fabs(v[i]) <= MAGNITUDE_MAX;
+    }
+    return ok;
+}
+
+/* 1 if the symmetric n x n weight M (row-major, finite) is positive semidefinite: an LDL'
+ * factorization of M + DEFINITE_TOLERANCE * max_i M_ii * I finds no pivot <= 0. Setters
+ * only (at most NMAX^2 work), never in the real-time path. */
+static int semidefinite(const real *M, int n)
+{
+    real L[NMAX * NMAX], d[NMAX], scale = 0.0, shift;
+    int i, j, k, zero = 1;
+    for (i = 0; i < n; ++i) {
+        scale = at_least(fabs(M[i * n + i]), scale);
+    }
+    if (!(scale > 0.0)) {  /* no positive diagonal: semidefinite only if M = 0 */
+        for (i = 0; i < n * n; ++i) {
+            zero &= M[i] == 0.0;
+        }
+        return zero;
+    }
+    shift = DEFINITE_TOLERANCE * scale;
+    for (j = 0; j < n; ++j) {
+        real dj = M[j * n + j] + shift;
+        for (k = 0; k < j; ++k) {
+            dj -= L[j * n + k] * L[j * n + k] * d[k];
+        }
+        if (!(dj > 0.0)) {
+            return 0;
+        }
+        d[j] = dj;
+        for (i = j + 1; i < n; ++i) {
+            real e = M[i * n + j];
+            for (k = 0; k < j; ++k) {
+                e -= L[i * n + k] * L[j * n + k] * d[k];
+            }
+            L[i * n + j] = e / dj;
+        }
+    }
+    return 1;
+}
+
+/* 1 if a weight given (not NULL) is usable: moderate and positive semidefinite */
+static int weight_ok(const real *M, int n)
+{
+    return M == 0 || (moderate(M, n * n) && semidefinite(M, n));
+}
+
+/* Set rows first..last of a per-stage table to v (n entries each), after checks: NaN or
+ * Inf gives NONFINITE_INPUT; a reference (limited) beyond MAGNITUDE_MAX BAD_ARGUMENT. */
+static int set_stages(real *table, int stride, int stages, int stage, const real *v, int n, int limited)
 {
     int k;
     if (v == 0 || stage < -1 || stage >= stages || !mem.initialized) {
@@ -339,6 +397,9 @@ static int set_stages(real *table, int stride, int stages, int stage, const real
     }
     if (!finite(v, n)) {
         return CSTR_MPC_NONFINITE_INPUT;
+    }
+    if (limited && !moderate(v, n)) {
+        return CSTR_MPC_BAD_ARGUMENT;
     }
     for (k = (stage < 0 ? 0 : stage); k <= (stage < 0 ? stages - 1 : stage); ++k) {
         copy(table + k * stride, v, n);
@@ -349,12 +410,31 @@ static int set_stages(real *table, int stride, int stages, int stage, const real
 
 int cstr_mpc_set_x_ref(int stage, const real *x_ref)
 {
-    return set_stages(mem.x_ref[0], NX, N + 1, stage, x_ref, NX);
+    return set_stages(mem.x_ref[0], NX, N + 1, stage, x_ref, NX, 1);
+}
+
+int cstr_mpc_set_x_ref_trajectory(const real *X_ref)
+{
+    int k, status = CSTR_MPC_OK;
+    if (X_ref == 0 || !mem.initialized) {
+        return CSTR_MPC_BAD_ARGUMENT;
+    }
+    /* every stage checked before any is changed */
+    for (k = 0; k <= N && status == CSTR_MPC_OK; ++k) {
+        status = !finite(X_ref + k * NX, NX) ? CSTR_MPC_NONFINITE_INPUT
+               : !moderate(X_ref + k * NX, NX) ? CSTR_MPC_BAD_ARGUMENT : CSTR_MPC_OK;
+    }
+    if (status != CSTR_MPC_OK) {
+        return status;
+    }
+    copy(mem.x_ref[0], X_ref, (N + 1) * NX);
+    mem.prepared = 0;
+    return CSTR_MPC_OK;
 }
 
 int cstr_mpc_set_u_ref(int stage, const real *u_ref)
 {
-    return set_stages(mem.u_ref[0], NU, N, stage, u_ref, NU);
+    return set_stages(mem.u_ref[0], NU, N, stage, u_ref, NU, 1);
 }
 
 int cstr_mpc_set_y_ref(int stage, const real *y_ref)
@@ -365,7 +445,7 @@ int cstr_mpc_set_y_ref(int stage, const real *y_ref)
 
 int cstr_mpc_set_p(int stage, const real *p)
 {
-    return set_stages(mem.p[0], NPM, N + 1, stage, p, NP);
+    return set_stages(mem.p[0], NPM, N + 1, stage, p, NP, 0);
 }
 
 /* Weights of stages first..last (NULL: unchanged), after checks: finite, symmetric, zero
@@ -377,7 +457,8 @@ static int weights_finite(const real *Q, const real *R, const real *W)
 }
 
 /* NaN or Inf in any given weight: NONFINITE_INPUT; then an entry outside the weight's
- * pattern, or not symmetric: BAD_ARGUMENT; nothing changed in either case. */
+ * pattern, not symmetric, beyond MAGNITUDE_MAX or not positive semidefinite: BAD_ARGUMENT;
+ * nothing changed in either case. */
 static int set_weights(int first, int last, const real *Q, const real *R, const real *W)
 {
     real q[NNZ_Q] = {0}, r[NNZ_R] = {0}, wy[NNZ_W] = {0};
@@ -386,7 +467,7 @@ static int set_weights(int first, int last, const real *Q, const real *R, const 
         return CSTR_MPC_NONFINITE_INPUT;
     }
     if ((Q && pack_Q(Q, q) != CSTR_MPC_OK) || (R && pack_R(R, r) != CSTR_MPC_OK)
-        ) {
+        || !weight_ok(Q, NX) || !weight_ok(R, NU)) {
         return CSTR_MPC_BAD_ARGUMENT;
     }
     (void)wy;
@@ -412,7 +493,7 @@ int cstr_mpc_set_weights(const real *Q, const real *R, const real *P, const real
     if ((P && !finite(P, NX * NX)) || !weights_finite(Q, R, W)) {
         return CSTR_MPC_NONFINITE_INPUT;
     }
-    if (P && pack_QN(P, pn) != CSTR_MPC_OK) {
+    if (P && (pack_QN(P, pn) != CSTR_MPC_OK || !weight_ok(P, NX))) {
         return CSTR_MPC_BAD_ARGUMENT;
     }
     status = set_weights(0, N - 1, Q, R, W);
@@ -635,6 +716,18 @@ int cstr_mpc_prepare(void)
     if (!mem.initialized) {
         return CSTR_MPC_BAD_ARGUMENT;
     }
+    if (mem.consumed) {
+        /* the model at the measured state and the plan's input: NaN or Inf there (a state
+         * where it divides by zero) fails the step, though the plan's linearization, taken
+         * elsewhere, did not see it; the next feedback restarts from its state */
+        real xn[NX];
+        if (cstr_F(mem.x[0], mem.u[0], mem.p[0], xn) != CSTR_OK) {
+            mem.consumed = 0;
+            mem.prepared = 0;
+            mem.failed = CSTR_MPC_MODEL_FAILURE;
+            return CSTR_MPC_MODEL_FAILURE;
+        }
+    }
     {
         const int shifted = mem.consumed && mem.settings.shift;
         if (shifted) {
@@ -767,11 +860,16 @@ int cstr_mpc_feedback(const real *x0, real *u0)
     return status;
 }
 
+/* feedback, then prepare. A preparation the model cannot evaluate (its output is NaN or
+ * Inf at the new plan, e.g. at a measured state where it divides by zero) turns an OK
+ * step into MODEL_FAILURE: the control written is the QP's, the next feedback applies the
+ * safe control and restarts the guess. */
 int cstr_mpc_step(const real *x0, real *u0)
 {
-    const int status = cstr_mpc_feedback(x0, u0);
-    if (status != CSTR_MPC_BAD_ARGUMENT) {
-        (void)cstr_mpc_prepare();
+    int status = cstr_mpc_feedback(x0, u0);
+    if (status != CSTR_MPC_BAD_ARGUMENT && cstr_mpc_prepare() == CSTR_MPC_MODEL_FAILURE && status == CSTR_MPC_OK) {
+        status = CSTR_MPC_MODEL_FAILURE;
+        mem.stats.status = status;
     }
     return status;
 }

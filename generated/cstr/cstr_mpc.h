@@ -60,7 +60,9 @@ enum cstr_mpc_status {
     CSTR_MPC_MAX_ITER = 1,         /* QP capped or stalled: its best, near-feasible iterate used; control written */
     CSTR_MPC_QP_FAILURE = 2,       /* QP failed numerically: safe control written */
     CSTR_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected, data unchanged (safe control written) */
-    CSTR_MPC_BAD_ARGUMENT = 4,     /* stage out of range or NULL pointer: nothing changed */
+    CSTR_MPC_BAD_ARGUMENT = 4,     /* stage out of range, NULL pointer, a reference or weight entry
+                                               beyond 1e+30 in magnitude, a weight not symmetric or
+                                               not positive semidefinite: nothing changed */
     CSTR_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
 };
 
@@ -105,6 +107,9 @@ int cstr_mpc_set_initial_guess(const cstr_real *x0);
 int cstr_mpc_start(const cstr_real *x0);
 /* References and parameters of one stage (0..N; stage -1 sets every stage). */
 int cstr_mpc_set_x_ref(int stage, const cstr_real *x_ref);
+/* The state reference of every stage in one call: X_ref is (N+1) x NX, row-major (stage
+ * k's reference in row k). All checked before any is set. */
+int cstr_mpc_set_x_ref_trajectory(const cstr_real *X_ref);
 int cstr_mpc_set_u_ref(int stage, const cstr_real *u_ref);
 int cstr_mpc_set_y_ref(int stage, const cstr_real *y_ref);
 int cstr_mpc_set_p(int stage, const cstr_real *p);

@@ -59,7 +59,9 @@ enum pendulum_mpc_status {
     PENDULUM_MPC_MAX_ITER = 1,         /* QP capped or stalled: its best, near-feasible iterate used; control written */
     PENDULUM_MPC_QP_FAILURE = 2,       /* QP failed numerically: safe control written */
     PENDULUM_MPC_NONFINITE_INPUT = 3,  /* NaN or Inf in an argument: rejected, data unchanged (safe control written) */
-    PENDULUM_MPC_BAD_ARGUMENT = 4,     /* stage out of range or NULL pointer: nothing changed */
+    PENDULUM_MPC_BAD_ARGUMENT = 4,     /* stage out of range, NULL pointer, a reference or weight entry
+                                               beyond 1e+30 in magnitude, a weight not symmetric or
+                                               not positive semidefinite: nothing changed */
     PENDULUM_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
 };
 
@@ -104,6 +106,9 @@ int pendulum_mpc_set_initial_guess(const pendulum_real *x0);
 int pendulum_mpc_start(const pendulum_real *x0);
 /* References and parameters of one stage (0..N; stage -1 sets every stage). */
 int pendulum_mpc_set_x_ref(int stage, const pendulum_real *x_ref);
+/* The state reference of every stage in one call: X_ref is (N+1) x NX, row-major (stage
+ * k's reference in row k). All checked before any is set. */
+int pendulum_mpc_set_x_ref_trajectory(const pendulum_real *X_ref);
 int pendulum_mpc_set_u_ref(int stage, const pendulum_real *u_ref);
 int pendulum_mpc_set_y_ref(int stage, const pendulum_real *y_ref);
 int pendulum_mpc_set_p(int stage, const pendulum_real *p);

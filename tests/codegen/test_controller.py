@@ -135,15 +135,15 @@ def test_setters_check_their_arguments(folders: dict[str, Path]) -> None:
     ctrl = mpcgen.load(folders["pendulum"])
     ctrl.set_x_ref([0.1, 0.0, 0.0, 0.0])
     ctrl.set_x_ref([0.2, 0.0, 0.0, 0.0], stage=20)
-    with pytest.raises(EvaluationError, match="nonfinite"):
+    with pytest.raises(EvaluationError, match="x_ref has NaN or Inf at index 0"):
         ctrl.set_x_ref([np.nan, 0.0, 0.0, 0.0])
-    with pytest.raises(EvaluationError, match="bad argument"):
+    with pytest.raises(EvaluationError, match="stage 21 is not one of 0..20"):
         ctrl.set_x_ref([0.0] * 4, stage=21)
     with pytest.raises(EvaluationError, match="entries"):
         ctrl.set_u_ref([0.0, 0.0])
     with pytest.raises(EvaluationError, match="bad argument"):
         ctrl.configure(qp_max_iter=0)
-    with pytest.raises(EvaluationError, match="nonfinite"):
+    with pytest.raises(EvaluationError, match="R has NaN or Inf"):
         ctrl.set_weights(R=[[np.inf]])
 
 

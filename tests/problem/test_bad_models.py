@@ -207,6 +207,8 @@ OCP_GALLERY = [
     ({"Q": [[1.0, np.nan], [np.nan, 1.0]]}, "Q has non-finite entries"),
     ({"Q": [["a", "b"], ["c", "d"]]}, "Q must be numbers (a list or numpy array), got list"),
     ({"R": [[-0.1]]}, "R is not positive semidefinite (smallest eigenvalue -0.1"),
+    ({"Q": np.diag([1e300, 1.0])}, "Q[0,0] = 1e+300 is beyond 1e+30 in magnitude (the cost would overflow)"),
+    ({"x_ref": [0.0, 1e300]}, "x_ref[1] (state 'v') = 1e+300 is beyond 1e+30 in magnitude"),
     ({"P": np.diag([1.0, -2.0])}, "P is not positive semidefinite (smallest eigenvalue -2"),
     ({"u_lo": [6.0]}, "input 'f' has lower bound 6.0 > upper bound 5.0"),
     ({"x_lo": [-1.0, 3.0], "x_hi": [1.0, 2.0]}, "state 'v' has lower bound 3.0 > upper bound 2.0"),

@@ -1,0 +1,112 @@
+"""The gallery of bad values at run time: each gets a clear error or status from the shipped
+controller, never a silently changed control. The plant is the user's crane
+(tests/data/crane), whose model divides by the rope length.
+
+The setters' checks are the generated C's (the binding raises only when the C function
+returned BAD_ARGUMENT or NONFINITE_INPUT, then says why); a rejected value leaves the
+controller as it was, which each case confirms by solving again from the same state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+import mpcgen
+from mpcgen.errors import EvaluationError
+
+CRANE = ROOT / "tests" / "data" / "crane"
+START = np.array([0.0, 0.0, 1.5, 0.0, 0.0, 0.0])
+
+
+@pytest.fixture(scope="module")
+def crane(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("crane")
+    return {precision: mpcgen.generate(f"{CRANE / 'crane.py'}:crane", root / precision, precision=precision)
+            for precision in ("double", "float")}
+
+
+#: (setter call on a Controller, the message it must raise)
+GALLERY = [
+    (lambda c: c.set_weights(R=np.array([[1.0, 0.5], [0.0, 1.0]])),
+     "R is not symmetric (R[0,1] = 0.5 but R[1,0] = 0)"),
+    (lambda c: c.set_weights(Q=[1.0, -1.0, 1.0, 1.0, 1.0, 1.0]),
+     "Q is not positive semidefinite (smallest eigenvalue -1)"),
+    (lambda c: c.set_weights(P=-np.eye(6)), "P is not positive semidefinite"),
+    (lambda c: c.set_weights(Q=np.full(6, 1e300)), "Q[0,0] = 1e+300 is beyond"),
+    (lambda c: c.set_weights(R=[1.0, 1e-3], stage=3) or c.set_weights(R=[1.0, -1e-3], stage=4),
+     "R is not positive semidefinite"),
+    (lambda c: c.set_weights(Q=np.ones((6, 6))),   # PSD, but entries where the OCP's Q had zeros
+     "a nonzero entry where the OCP's weight had a structural zero"),
+    (lambda c: c.set_weights(Q=np.ones(6), stage=30), "stage 30 is not one of 0..29"),
+    (lambda c: c.set_x_ref([1e300, 0, 1, 0, 0, 0]), "x_ref[0] = 1e+300 is beyond"),
+    (lambda c: c.set_x_ref([np.nan, 0, 1, 0, 0, 0]), "x_ref has NaN or Inf at index 0"),
+    (lambda c: c.set_x_ref([0, 0, 1, 0, 0, 0], stage=31), "stage 31 is not one of 0..30"),
+    (lambda c: c.set_u_ref([np.inf, 0]), "u_ref has NaN or Inf at index 0"),
+    (lambda c: c.set_x_ref_trajectory(np.zeros((30, 6))), "X_ref ((N+1) x nx) has 180 entries, the controller needs 186"),
+    (lambda c: c.set_x_ref_trajectory(np.vstack([np.zeros((3, 6)), np.full((28, 6), np.nan)])),
+     "X_ref has NaN or Inf at stage 3"),
+    (lambda c: c.set_x_ref_trajectory(np.full((31, 6), 1e300)), "X_ref[0] = 1e+300 is beyond"),
+    (lambda c: c.step(None), "x0 must be 6 numbers (a list or numpy array), got NoneType"),
+    (lambda c: c.step("abc"), "x0 must be 6 numbers (a list or numpy array), got str"),
+    (lambda c: c.step([1.0, 2.0]), "x0 has 2 entries, the controller needs 6"),
+]
+
+
+@pytest.mark.parametrize("call, message", GALLERY, ids=[m.split(" (")[0][:40] for _, m in GALLERY])
+def test_bad_value_is_rejected_and_changes_nothing(crane: dict[str, Path], call, message: str) -> None:
+    ctrl = mpcgen.load(crane["double"])
+    before = ctrl.solve(START)
+    with pytest.raises(EvaluationError) as caught:
+        call(ctrl)
+    assert message in str(caught.value)
+    ctrl.set_initial_guess(START)
+    np.testing.assert_allclose(ctrl.solve(START), before, rtol=1e-9, atol=1e-9)
+
+
+def test_float_controller_limits_weights_tighter(crane: dict[str, Path]) -> None:
+    """In float, 1e20 (fine in double) would overflow the QP's products: rejected, said."""
+    ctrl = mpcgen.load(crane["float"])
+    with pytest.raises(EvaluationError, match=r"Q\[0,0\] = 1e\+20 is beyond 1e\+10"):
+        ctrl.set_weights(Q=np.full(6, 1e20))
+    with pytest.raises(EvaluationError, match="not positive semidefinite"):
+        ctrl.set_weights(Q=[1.0, -1e-3, 1.0, 1.0, 1.0, 1.0])
+    ctrl.set_weights(Q=np.full(6, 1e9))   # within the limit
+
+
+def test_state_where_the_model_divides_by_zero_is_a_model_failure(crane: dict[str, Path]) -> None:
+    """A rope of length 0: the plan's linearization (taken elsewhere) does not see it, the
+    check of the model at the measured state does. The control is still within its bounds,
+    and the controller recovers at the next valid state."""
+    ctrl = mpcgen.load(crane["double"])
+    ctrl.start(START)
+    ctrl.step(START)
+    assert ctrl.last_status == "ok"
+    u = ctrl.step([0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert ctrl.last_status == "model_failure"
+    assert np.isfinite(u).all() and (np.abs(u) <= [3.0, 1.0]).all()
+    ctrl.step(START)   # the safe control, the guess restarted from this state
+    statuses = []
+    for _ in range(3):
+        ctrl.step(START)
+        statuses.append(ctrl.last_status)
+    assert statuses == ["ok"] * 3
+
+
+def test_reference_trajectory_in_one_call_equals_stage_by_stage(crane: dict[str, Path]) -> None:
+    ctrl = mpcgen.load(crane["double"])
+    X_ref = np.zeros((31, 6))
+    X_ref[:, 0] = np.linspace(0.0, 1.0, 31)
+    X_ref[:, 2] = 1.2
+    for k in range(31):
+        ctrl.set_x_ref(X_ref[k], stage=k)
+    ctrl.set_initial_guess(START)
+    by_stage = ctrl.solve(START)
+    ctrl.set_x_ref(np.zeros(6))
+    ctrl.set_x_ref_trajectory(X_ref)
+    ctrl.set_initial_guess(START)
+    np.testing.assert_allclose(ctrl.solve(START), by_stage, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(by_stage, ctrl.solve(START) * 0)   # a reference that moves the cart
