@@ -1466,8 +1466,10 @@ int chain_mpc_set_settings(const struct chain_mpc_settings *settings)
 }
 
 /* Linearize at the trajectory (x, u): dynamics, Gauss-Newton cost, rows. Writes the QP
- * data except x0 and returns the cost there (with slack penalties), or a status. */
-static int linearize(real *cost_out)
+ * data except x0 and returns the cost there (with slack penalties), or a status. With
+ * ``extend`` (after a shift) the last state is new: x_N = F(x_{N-1}, u_{N-1}), taken from
+ * the last stage's linearization, which evaluates F there anyway. */
+static int linearize(real *cost_out, int extend)
 {
     real cost = 0.0, dxr[NX], Wr[NX], xn[NX];
     int k, i, j;
@@ -1477,6 +1479,9 @@ static int linearize(real *cost_out)
         /* the QP keeps the structural nonzeros only: the model writes them packed */
         if (chain_F_and_jacobians_nz(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]) != CHAIN_OK) {
             return CHAIN_MPC_MODEL_FAILURE;
+        }
+        if (extend && k == N - 1) {
+            copy(mem.x[N], xn, NX);
         }
         c = mem.qp.c[k];
         for (i = 0; i < NX; ++i) {
@@ -1602,7 +1607,8 @@ static void zero_step(void)
 }
 
 /* The previous plan, one stage on: x_k <- x_{k+1}, u_k <- u_{k+1}; the last input is
- * kept and the last state simulated with it. The QP multipliers move with it. */
+ * kept, and the last state is simulated with it by the linearization that follows
+ * (linearize with extend; until then it holds x_{N-1}). The QP multipliers move with it. */
 static void shift(void)
 {
     int k;
@@ -1614,9 +1620,6 @@ static void shift(void)
             copy(mem.u[k], mem.u[k + 1], NU);
         }
     }
-    if (chain_F(mem.x[N - 1], mem.u[N - 1], mem.p[N - 1], mem.x[N]) != CHAIN_OK) {
-        copy(mem.x[N], mem.x[N - 1], NX);
-    }
 }
 
 /* Linearize and set up the QP up to its first factorization (x0 does not enter it).
@@ -1626,19 +1629,19 @@ static void shift(void)
  * overflows (weights or Jacobians too large, an indefinite Hessian) is QP_FAILURE. A
  * failure is kept in mem.failed: feedback then writes the safe control without
  * preparing again, so the real-time step's work stays bounded. */
-static int prepare_now(const real *restart, int may_reuse, int retry)
+static int prepare_now(const real *restart, int shifted, int retry)
 {
     real cost = 0.0;
-    int status = linearize(&cost);
+    int status = linearize(&cost, shifted);
     if (status != CHAIN_MPC_OK) {
         initial_guess(restart);
-        status = retry ? linearize(&cost) : status;
+        status = retry ? linearize(&cost, 0) : status;
     }
     if (status == CHAIN_MPC_OK) {
         zero_step();
         mem.qp_settings.warm_start = mem.warm ? 2 : 0;
         /* a steady plan one sample on: the previous factorization, shifted, serves */
-        mem.qp_settings.reuse = may_reuse && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
+        mem.qp_settings.reuse = shifted && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
         mem.reuses = mem.qp_settings.reuse ? mem.reuses + 1 : 0;
         mem.stats.reused = mem.qp_settings.reuse;
         if (chain_qp_setup(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work) != CHAIN_QP_OK) {
@@ -1660,7 +1663,9 @@ int chain_mpc_prepare(void)
     if (mem.consumed) {
         /* the model at the measured state and the plan's input: NaN or Inf there (a state
          * where it divides by zero) fails the step, though the plan's linearization, taken
-         * elsewhere, did not see it; the next feedback restarts from its state */
+         * elsewhere, did not see it; the next feedback restarts from its state. (The one
+         * evaluation of F a step does besides the linearization: the shift's new last
+         * state comes from the linearization.) */
         real xn[NX];
         if (chain_F(mem.x[0], mem.u[0], mem.p[0], xn) != CHAIN_OK) {
             mem.consumed = 0;
@@ -1929,7 +1934,7 @@ int chain_mpc_solve(const real *x0, real *u0)
     }
     {
         real cost = 0.0;
-        if (linearize(&cost) == CHAIN_MPC_OK) {
+        if (linearize(&cost, 0) == CHAIN_MPC_OK) {
             mem.stats.cost = cost;
         }
     }

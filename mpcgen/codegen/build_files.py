@@ -2,13 +2,15 @@
 
 ``integration_files`` adds, next to the generated C, a ``CMakeLists.txt`` (static
 library target ``PREFIX``), a Makefile fragment ``PREFIX.mk`` and, when the folder holds
-the controller (``PREFIX_mpc.h``), ``example_main.c``: the 1 kHz real-time-iteration
-loop (timer tick -> read state -> feedback -> apply control -> prepare).
+the controller (``PREFIX_mpc.h``), ``example_main.c``: the real-time-iteration loop at
+the sample rate (timer tick -> read state -> feedback -> apply control -> prepare),
+from the scenario's initial state or the states' nominal values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ..version import __version__
 from .model_program import COMPLEX_SUFFIX
@@ -30,8 +32,27 @@ def library_sources(names: list[str] | tuple[str, ...] | Mapping[str, str]) -> l
                   if n.endswith(".c") and not n.endswith(f"{COMPLEX_SUFFIX}.c") and n != EXAMPLE_MAIN)
 
 
-def integration_files(files: Mapping[str, str], prefix: str) -> dict[str, str]:
-    """File name -> text of CMakeLists.txt, PREFIX.mk and (with the controller) example_main.c.
+@dataclass(frozen=True)
+class ExampleLoop:
+    """What example_main.c's loop needs from the problem: the sample time, the state it
+    starts from (C initializers in the shipped scalar) and where that state comes from."""
+
+    ts: float
+    x0: str             # C initializer list of the start state
+    p: str              # C initializer list of the nominal parameters (the stand-in plant's)
+    x0_origin: str      # "the scenario's initial state" or "the states' nominal values"
+    states: tuple[str, ...]
+
+    @property
+    def rate(self) -> str:
+        """The loop rate from the sample time, e.g. "1 kHz", "20 Hz"."""
+        hz = 1.0 / self.ts
+        return f"{hz / 1000:g} kHz" if hz >= 1000 else f"{hz:.4g} Hz"
+
+
+def integration_files(files: Mapping[str, str], prefix: str, loop: ExampleLoop | None = None) -> dict[str, str]:
+    """File name -> text of CMakeLists.txt, PREFIX.mk and (with the controller and ``loop``)
+    example_main.c.
 
     ``files`` are the generated folder's other files, name -> text (the names say which
     sources there are; the controller header's text whether it has an initial guess);
@@ -40,11 +61,11 @@ def integration_files(files: Mapping[str, str], prefix: str) -> dict[str, str]:
     sources = library_sources(files)
     headers = sorted(n for n in files if n.endswith(".h") and not n.endswith(f"{COMPLEX_SUFFIX}.h"))
     mpc_header = f"{prefix}_mpc.h"
-    example = EXAMPLE_MAIN if mpc_header in files else None
+    example = EXAMPLE_MAIN if mpc_header in files and loop is not None else None
     initial_guess = f"int {prefix}_mpc_set_initial_guess(" in (files.get(mpc_header) or "")
     env = environment()
     context = {"optimize": " ".join(OPTIMIZE_FLAGS), "prefix": prefix, "version": __version__, "sources": sources, "headers": headers, "example": example,
-               "initial_guess": initial_guess}
+               "initial_guess": initial_guess, "loop": loop}
     out = {
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(**context),
         f"{prefix}.mk": env.get_template("firmware/lib.mk.j2").render(**context),

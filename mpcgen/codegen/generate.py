@@ -17,8 +17,8 @@ from ..errors import OptionsError
 from ..problem.model import Model
 from ..problem.ocp import Ocp, check_ocp
 from ..problem.options import CodegenOptions
-from ..problem.source import call_companion
-from .build_files import integration_files
+from ..problem.source import call_companion, scenario_of
+from .build_files import ExampleLoop, integration_files
 from .folder import write_folder
 from .manifest import MANIFEST, manifest_text
 from .model_program import COMPLEX_SUFFIX, build_program
@@ -28,9 +28,12 @@ from .render import render_controller, render_ocp, render_program
 from .step_bound import step_bound
 
 
-def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp | None = None) -> dict[str, str]:
+def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp | None = None,
+                   x0=None) -> dict[str, str]:
     """All files of a generated folder: the shipped C, its complex-step twin, the
-    controller (QP solver and SQP) when an OCP is given, and the manifest."""
+    controller (QP solver and SQP) when an OCP is given, the build files, and the manifest.
+    ``x0``: the state example_main.c starts from (the scenario's; default: the states'
+    nominal values, where the model is known to evaluate)."""
     d = derive(model, options)
     shipped = build_program(d, options.precision, source, packed=ocp is not None)
     complex_step = build_program(d, "complex", source, prefix=model.name + COMPLEX_SUFFIX, only=("F",))
@@ -47,7 +50,13 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
         for program in (ocp_shipped, ocp_complex):
             if program is not None:
                 files |= render_ocp(program)
-    files |= integration_files(files, model.name)
+    loop = None
+    if controller is not None:
+        start = [v.nominal_value for v in model.states] if x0 is None else list(x0)
+        loop = ExampleLoop(options.ts, controller.array(start), controller.array(controller.nominal_p),
+                           "the scenario's initial state" if x0 is not None else "the states' nominal values",
+                           tuple(v.name for v in model.states))
+    files |= integration_files(files, model.name, loop)
     files[MANIFEST] = manifest_text(model, options, source, shipped, complex_step, list(files),
                                     controller.interface if controller else None,
                                     ocp_shipped.interface if ocp_shipped else None,
@@ -87,7 +96,9 @@ def generate(
         if ocp is None:
             raise OptionsError(f"{source}: --horizon needs an OCP, and this model comes without one")
         ocp = dataclasses.replace(ocp, N=horizon)
-    return write_folder(generate_files(loaded.model, options, source, ocp), Path(out))
+    scenario = scenario_of(loaded) if ocp is not None else None
+    return write_folder(generate_files(loaded.model, options, source, ocp, scenario.x0 if scenario else None),
+                        Path(out))
 
 
 def _load_ocp(loaded) -> Ocp | None:

@@ -1,8 +1,9 @@
 """The worst-case instructions of one real-time step on the Cortex-M4F, known at generation.
 
 A real-time step (``PREFIX_mpc_feedback`` + ``PREFIX_mpc_prepare``) does a fixed amount of
-work by construction: one linearization of the model at the N stages (and one evaluation
-of F at the measured state, the check that the model holds there), one Riccati
+work by construction: one linearization of the model at the N stages, one more
+evaluation of F (at the measured state: the check that the model holds there; the
+shifted plan's new last state comes from the linearization), one Riccati
 factorization (or, on a steady plan, the previous one shifted plus its last stage: less
 work), one predictor and one corrector sweep and step over the fixed rows
 (``rt_iterations`` = 1; each further iteration adds less than a whole step), every loop
@@ -83,21 +84,16 @@ def step_bound(mpc, model_program) -> StepBound:
     hot = next(f.block for f in model_program.functions if f.name == name)
     S = model_program.repeats
     model_ops = S * hot.n_operations + (S - 1) * nx * nx * (nx + nu)
-    # prepare's check of the model at the measured state: F once
-    check = next(f.block for f in model_program.functions if f.name == "F")
-    check_ops = S * check.n_operations
     ocp_ops = sum(f.block.n_operations for f in mpc.ocp_functions.functions) if mpc.ocp_functions else 0
     sincos = S * sum(1 for s in hot.statements if s.kind == "sincos")
-    check_sincos = S * sum(1 for s in check.statements if s.kind == "sincos")
     general = bool(L.ng or L.ngn)
     tiles = [t for product in ("PB", "Lr", "PA", "Sb", "Pk") for t in qp.factor_tiles(product, general)]
     tile_work = sum(len(s.loads) + len(s.macs) for t in tiles for s in t.steps) + sum(len(t.stores) for t in tiles)
     return StepBound((
-        Part("model", N * (model_ops + ocp_ops) + check_ops,
+        Part("model", N * (model_ops + ocp_ops),
              f"N x {model_ops} operations of {name}" + (f" ({S} substeps)" if S > 1 else "")
-             + (f" + {ocp_ops} of the OCP's functions" if ocp_ops else "")
-             + f" + {check_ops} of F at the measured state"),
-        Part("sincos", N * sincos + check_sincos, f"N x {sincos} + {check_sincos} fixed-work sine-cosine pairs"),
+             + (f" + {ocp_ops} of the OCP's functions" if ocp_ops else "")),
+        Part("sincos", N * sincos, f"N x {sincos} fixed-work sine-cosine pairs"),
         Part("factor", N * (tile_work + nx * nu * nu),
              f"N x ({tile_work} loads, multiply-adds and stores of the factorization's tiles + nx nu^2 of K)"),
         Part("rows", L.n_rows + L.n_soft + N * L.ng * (nx + nu),

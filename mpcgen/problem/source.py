@@ -106,6 +106,16 @@ def call_companion(loaded: Source, kind: str, expected: type):
     return result
 
 
+def scenario_of(loaded: Source):
+    """``loaded``'s scenario, called and checked against its model, or None."""
+    from .scenario import Scenario
+
+    scenario = call_companion(loaded, "scenario", Scenario)
+    if scenario is not None:
+        scenario.check(loaded.model.nx, loaded.model.np)
+    return scenario
+
+
 def _companion(module, func_name: str, kind: str) -> Callable | None:
     """The model file's ``FUNCTION_KIND(model)``, else ``KIND(model)`` (KIND: ocp, scenario), if callable."""
     found = getattr(module, f"{func_name}_{kind}", None) or getattr(module, kind, None)

@@ -91,7 +91,7 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     """
     if mode not in MODES:
         raise OptionsError(f"closed loop: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    from ..problem.source import load_source
+    from ..problem.source import load_source, scenario_of
 
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -105,7 +105,7 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     if controller_info is not None and controller_info["N"] != given.N:
         given = dataclasses.replace(given, N=controller_info["N"])   # generated with --horizon
     ocp = check_ocp(model, given, discrete_model(model, options))
-    scenario = _scenario(loaded, model)
+    scenario = scenario_of(loaded)
     description = scenario.description if scenario else "from the given initial state"
     if x0 is None and scenario is None:
         raise OptionsError(f"{folder}: no scenario for {manifest['source']!r}; give the initial state (--x0)")
@@ -154,17 +154,6 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     tracked = references[:, 0, :] if references is not None else np.tile(ocp.x_ref, (n_steps, 1))
     return ClosedLoop(result, model, ocp, tuple(statuses), np.array(iterations if iterations else [0]), description,
                       tracked)
-
-
-def _scenario(loaded, model: Model):
-    """The model source's scenario, checked against the model, or None."""
-    from ..problem.scenario import Scenario
-    from ..problem.source import call_companion
-
-    scenario = call_companion(loaded, "scenario", Scenario)
-    if scenario is not None:
-        scenario.check(model.nx, model.np)
-    return scenario
 
 
 def _reference_schedule(scenario, ocp: CheckedOcp, ts: float, steps: int) -> np.ndarray | None:

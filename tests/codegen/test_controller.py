@@ -291,7 +291,7 @@ def test_stage_weights_change_one_stage(folders: dict[str, Path]) -> None:
     ctrl.solve(x)
     after = ctrl.trajectory()[0][5, 0]
     assert abs(after) < 0.5 * abs(before)
-    with pytest.raises(EvaluationError, match="bad argument"):
+    with pytest.raises(EvaluationError, match="stage 20 is not one of 0..19"):
         ctrl.set_weights(Q=[1.0] * 4, stage=20)
     with pytest.raises(EvaluationError, match="terminal"):
         ctrl.set_weights(P=[1.0] * 4, stage=3)
