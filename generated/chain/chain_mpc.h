@@ -22,7 +22,7 @@
  * iterations to feedback. chain_mpc_solve instead iterates SQP and QP to convergence
  * (not bounded in time: for the start and for tests).
  *
- * Typical 1 kHz loop:
+ * Typical loop, one step every Ts = 0.2 s (example_main.c is a complete one):
  *   chain_mpc_init(); chain_mpc_start(x);      (before the loop: not bounded in time)
  *   every tick: read x; chain_mpc_feedback(x, u); apply u; chain_mpc_prepare();
  * Without start (the state is not known before the loop): init, set_initial_guess and
@@ -40,6 +40,13 @@
  *
  * Memory: 190280 bytes of static memory (one controller per prefix), of which
  * 172472 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Stack: every array of the controller is static; a call's stack holds only small
+ * per-stage work arrays (at most a few times NX * (NX + NU) scalars, in the setters'
+ * weight checks NMAX^2) and the compiler's spill slots, mostly the model function's.
+ * Their sum depends on the compiler and flags: `mpcgen firmware DIR` measures it, as
+ * the frames along the deepest path of gcc's call graph (-fstack-usage) and as the
+ * high-water mark of a painted stack on the target, and prints both; reserve that
+ * plus the libm functions' frames and the interrupt nesting of the firmware.
  */
 #ifndef CHAIN_MPC_H
 #define CHAIN_MPC_H

@@ -39,6 +39,8 @@ class MpcProgram:
     qp: QpProgram
     #: the OCP's functions the controller calls (None: the OCP has no y, h or h_N)
     ocp_functions: OcpProgram | None
+    #: the sample time [s]: one real-time step per sample
+    ts: float
     #: worst-case instructions of a real-time step on the Cortex-M4F (float only; see
     #: step_bound), set once the model's program is known
     bound: StepBound | None = None
@@ -281,7 +283,7 @@ def build_mpc_program(ocp: CheckedOcp, d: Derivatives, source: str, ocp_function
     def program(layout: QpLayout) -> MpcProgram:
         return MpcProgram(prefix=prefix, scalar=scalar, ocp=ocp, options_line=options.describe(), source=source,
                           version=__version__, qp=QpProgram(prefix, scalar, layout, __version__),
-                          ocp_functions=ocp_functions)
+                          ocp_functions=ocp_functions, ts=options.ts)
 
     layout = QpLayout.from_bounds(m.nx, m.nu, ocp.N, ocp.u_lo, ocp.u_hi, ocp.x_lo, ocp.x_hi,
                                   ng=ocp.h.numel(), ngn=ocp.h_terminal.numel(),
