@@ -143,6 +143,7 @@ def harness_source(folder: str | Path) -> str:
         u_lo=[_literal(v) for v in u_lo], u_hi=[_literal(v) for v in u_hi],
         x_lo=ranges["states"][0], x_hi=ranges["states"][1], p_lo=ranges["parameters"][0],
         p_hi=ranges["parameters"][1], in_lo=ranges["inputs"][0], in_hi=ranges["inputs"][1],
+        magnitude_max=_literal(c.magnitude_max),
         **_SPECIALS[manifest["options"]["precision"]])
 
 

@@ -77,6 +77,10 @@ class MpcProgram:
     def magnitude_max(self) -> float:
         return MAGNITUDE_MAX[self.scalar.c_type]
 
+    @property
+    def runtime_bounds(self) -> bool:
+        return self.ocp.runtime_bounds
+
     def literal(self, value: float) -> str:
         return self.scalar.literal(value)
 
@@ -192,8 +196,20 @@ class MpcProgram:
             ("R", (N, nz(self.nnz("R"))), ""),
             ("W", (N, nz(self.nnz("W"))), ""),
             ("P", (nz(self.nnz("QN")),), "terminal weight"),
+        ) + (self._stage_bounds if self.ocp.runtime_bounds else (
             ("u_bound", (nz(self.qp.layout.nbu),), "bound of each input box row"),
             ("x_bound", (nz(self.qp.layout.nbx),), "bound of each state box row"),
+        ))
+
+    @property
+    def _stage_bounds(self) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+        """With runtime bounds: the rows' bounds and the clamp's limits per stage."""
+        m, N, L = self.model, self.N, self.qp.layout
+        return (
+            ("u_bound", (N, max(L.nbu, 1)), "bound of each input box row, per stage (settable)"),
+            ("x_bound", (N + 1, max(L.nbx, 1)), "bound of each state box row, per stage 1..N (settable)"),
+            ("u_lo", (N, m.nu), "input bounds per stage (the control is clamped to stage 0's)"),
+            ("u_hi", (N, m.nu), ""),
         )
 
     @property
@@ -209,7 +225,7 @@ class MpcProgram:
     def interface(self) -> "ControllerInterface":
         m = self.model
         return ControllerInterface(self.prefix, self.scalar.c_type, self.N, m.nx, m.nu, m.np, self.ny, self.nh,
-                                   self.nhn, self.memory_bytes)
+                                   self.nhn, self.memory_bytes, self.ocp.runtime_bounds)
 
 
 #: largest |entry| of a reference or weight the controller's setters accept, by scalar: larger
@@ -231,6 +247,7 @@ class ControllerInterface:
     nh: int
     nhn: int
     memory_bytes: int
+    runtime_bounds: bool = False
 
     @property
     def magnitude_max(self) -> float:
@@ -252,7 +269,7 @@ class ControllerInterface:
 
     @staticmethod
     def from_json(data: dict) -> "ControllerInterface":
-        return ControllerInterface(**{k: data[k] for k in ControllerInterface.__dataclass_fields__})
+        return ControllerInterface(**{k: data[k] for k in ControllerInterface.__dataclass_fields__ if k in data})
 
 
 def structural_nonzeros(matrix: ca.SX) -> tuple[tuple[int, int], ...]:

@@ -152,6 +152,36 @@ class Controller:
     def set_p(self, value, stage: int | None = None) -> None:
         self._set_stage("p", stage, value, self.np, self.N + 1)
 
+    def set_u_bounds(self, lo, hi, stage: int | None = None) -> None:
+        """Input bounds of one stage 0..N-1, or of every stage (stage None). Needs an OCP
+        generated with ``runtime_bounds=True``."""
+        self._set_bounds("u", self.nu, lo, hi, stage, range(self.N))
+
+    def set_x_bounds(self, lo, hi, stage: int | None = None) -> None:
+        """Soft state bounds of one stage 1..N, or of every stage (stage None): the bounds
+        that were finite in the OCP finite, the others infinite (they have no rows)."""
+        self._set_bounds("x", self.nx, lo, hi, stage, range(1, self.N + 1))
+
+    def _set_bounds(self, kind: str, n: int, lo, hi, stage: int | None, stages: range) -> None:
+        name = f"set_{kind}_bounds"
+        if not self.interface.runtime_bounds:
+            raise EvaluationError(f"{self._pre}_{name}: this controller's bounds are fixed at generation; "
+                                  "generate it from an Ocp with runtime_bounds=True to set them per stage")
+        a, b = self._vector(lo, n, f"{kind}_lo"), self._vector(hi, n, f"{kind}_hi")
+        status = self._fn(name)(-1 if stage is None else stage, self._ptr(a), self._ptr(b))
+        why = None
+        if stage is not None and stage not in stages:
+            why = f"stage {stage!r} is not one of {stages.start}..{stages.stop - 1} (None: every stage)"
+        elif np.isnan(a).any() or np.isnan(b).any():
+            why = f"{kind}_lo or {kind}_hi has NaN"
+        elif (a > b).any():
+            i = int(np.flatnonzero(a > b)[0])
+            why = f"{kind}_lo[{i}] = {a[i]:g} > {kind}_hi[{i}] = {b[i]:g}"
+        else:
+            why = (f"each bound the OCP had finite must be finite and within {self.interface.magnitude_max:g}, "
+                   "each it had infinite must stay infinite (it has no row in the QP)")
+        self._check(status, name, why)
+
     def set_weights(self, Q=None, R=None, P=None, W=None, stage: int | None = None) -> None:
         """Weights (a 1-D array means a diagonal; None leaves one unchanged) of every stage,
         or of one stage 0..N-1 (then P, the terminal weight, must be None)."""

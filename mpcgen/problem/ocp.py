@@ -62,6 +62,9 @@ class Ocp:
     #: slack penalties: exact (L1) weight and quadratic (L2) weight
     slack_l1: float = 1e3
     slack_l2: float = 1e2
+    #: the finite bounds settable per stage at run time (set_u_bounds, set_x_bounds); off,
+    #: the controller stores one bound per row and the setters are not emitted
+    runtime_bounds: bool = False
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -88,6 +91,7 @@ class CheckedOcp:
     slack_l1: float
     slack_l2: float
     P_from_riccati: bool
+    runtime_bounds: bool = False
 
 
 def _numeric(name: str, value) -> np.ndarray:
@@ -203,6 +207,8 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
     if not isinstance(ocp.N, numbers.Integral) or isinstance(ocp.N, bool) or not 1 <= ocp.N <= 1000:
         raise OcpError(f"OCP: horizon N must be an integer from 1 to 1000, got {ocp.N!r}")
     N = int(ocp.N)
+    if not isinstance(ocp.runtime_bounds, bool):
+        raise OcpError(f"OCP: runtime_bounds must be True or False, got {ocp.runtime_bounds!r}")
     Q = _matrix("Q", ocp.Q, nx)
     R = _matrix("R", ocp.R, nu)
     states = [f"state {v.name!r}" for v in model.states]
@@ -242,7 +248,7 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
         P = terminal_weight(F, Q, R, x_ref, u_ref, p_nom)
         from_riccati = True
     return CheckedOcp(model, N, Q, R, P, x_ref, u_ref, u_lo, u_hi, x_lo, x_hi, y, W, y_ref, h, h_terminal,
-                      float(ocp.slack_l1), float(ocp.slack_l2), from_riccati)
+                      float(ocp.slack_l1), float(ocp.slack_l2), from_riccati, ocp.runtime_bounds)
 
 
 def terminal_weight(F: ca.Function, Q: np.ndarray, R: np.ndarray, x_ref: np.ndarray, u_ref: np.ndarray,

@@ -30,6 +30,24 @@ class ReferenceSolution:
     status: str
 
 
+@dataclass(frozen=True)
+class StageBounds:
+    """Bounds per stage, as a controller with runtime bounds holds them: ``u_lo``, ``u_hi``
+    N x nu; ``x_lo``, ``x_hi`` (N+1) x nx (row 0, the measured state's, unused)."""
+
+    u_lo: np.ndarray
+    u_hi: np.ndarray
+    x_lo: np.ndarray
+    x_hi: np.ndarray
+
+    @staticmethod
+    def of(ocp: CheckedOcp) -> "StageBounds":
+        """The OCP's bounds at every stage."""
+        N = ocp.N
+        return StageBounds(np.tile(ocp.u_lo, (N, 1)), np.tile(ocp.u_hi, (N, 1)), np.tile(ocp.x_lo, (N + 1, 1)),
+                           np.tile(ocp.x_hi, (N + 1, 1)))
+
+
 @dataclass
 class _Transcription:
     """The OCP as a CasADi Opti problem, with the initial state as a parameter."""
@@ -43,9 +61,11 @@ class _Transcription:
     p: np.ndarray
 
 
-def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None) -> _Transcription:
-    """Multiple shooting on the generated C's discretization, one slack per soft row."""
+def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None, bounds: StageBounds | None = None) -> _Transcription:
+    """Multiple shooting on the generated C's discretization, one slack per soft row (the
+    rows of the OCP's finite state bounds, at the values of ``bounds``, default the OCP's)."""
     m = ocp.model
+    b = bounds or StageBounds.of(ocp)
     nx, nu, N = m.nx, m.nu, ocp.N
     p_val = np.array([v.nominal_value for v in m.parameters]) if p is None else np.asarray(p, float)
     F = discrete_model(m, options)
@@ -68,7 +88,7 @@ def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None) -> _Transcript
     for k in range(N):
         xk, uk = X[:, k], U[:, k]
         opti.subject_to(X[:, k + 1] == F(xk, uk, pp))
-        opti.subject_to(opti.bounded(ocp.u_lo, uk, ocp.u_hi))
+        opti.subject_to(opti.bounded(b.u_lo[k], uk, b.u_hi[k]))
         dx, du = xk - ocp.x_ref, uk - ocp.u_ref
         cost += 0.5 * ca.bilin(ocp.Q, dx, dx) + 0.5 * ca.bilin(ocp.R, du, du)
         if ocp.y.numel():
@@ -80,7 +100,7 @@ def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None) -> _Transcript
             opti.subject_to(h_fn(xk, uk, pp) <= s)
             cost += penalty(s)
     for k in range(1, N + 1):
-        for idx, bound, sign in ((lo_idx, ocp.x_lo, -1.0), (hi_idx, ocp.x_hi, 1.0)):
+        for idx, bound, sign in ((lo_idx, b.x_lo[k], -1.0), (hi_idx, b.x_hi[k], 1.0)):
             if idx.size:
                 s = opti.variable(idx.size)
                 opti.subject_to(s >= 0)
@@ -115,11 +135,12 @@ def _initial_guess(t: _Transcription, ocp: CheckedOcp, x0: np.ndarray, initial_U
 
 
 def solve_reference(ocp: CheckedOcp, options: CodegenOptions, x0, p=None, tol: float = 1e-12,
-                    initial_U: np.ndarray | None = None) -> ReferenceSolution:
-    """Solve the OCP from ``x0`` with IPOPT (multiple shooting, same discretization)."""
+                    initial_U: np.ndarray | None = None, bounds: StageBounds | None = None) -> ReferenceSolution:
+    """Solve the OCP from ``x0`` with IPOPT (multiple shooting, same discretization);
+    ``bounds``: per-stage bounds instead of the OCP's."""
     m = ocp.model
     nx, nu, N = m.nx, m.nu, ocp.N
-    t = _transcribe(ocp, options, p)
+    t = _transcribe(ocp, options, p, bounds)
     opti, X, U, cost = t.opti, t.X, t.U, t.cost
     x0 = np.asarray(x0, float).reshape(-1)
     opti.set_value(t.x0, x0)

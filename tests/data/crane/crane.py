@@ -10,6 +10,8 @@ with a the cart's acceleration and a small damping c. The file imports a helper 
 its own folder (``crane_geometry.py``), as users split their models.
 """
 
+import dataclasses
+
 import casadi as ca
 import numpy as np
 from crane_geometry import GRAVITY, load_position
@@ -47,3 +49,15 @@ def crane_scenario(model: Model) -> Scenario:
                     x0=(0.0, 0.0, 1.5, 0.0, 0.0, 0.0), steps=160,
                     reference_steps=((80, (0.5, 0.0, 1.0, 0.0, 0.0, 0.0)),),
                     pushes=((120, (0.0, 0.0, 0.0, 0.0, 0.0, 0.5)),), noise_std=1e-3)
+
+
+def crane_bounds(*args, **kwargs) -> Model:
+    """The same crane, with its bounds settable per stage at run time."""
+    return crane(*args, **kwargs)
+
+
+def crane_bounds_ocp(model: Model) -> Ocp:
+    return dataclasses.replace(crane_ocp(model), runtime_bounds=True)
+
+
+crane_bounds_scenario = crane_scenario
