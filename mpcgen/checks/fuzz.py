@@ -118,6 +118,12 @@ def _controller(folder: Path) -> tuple[dict, ControllerInterface]:
 
 def input_bounds(manifest: dict) -> tuple[list[float], list[float]]:
     """The OCP's input bounds u_lo, u_hi of a folder, from the model and OCP it was made from."""
+    u_lo, u_hi, _, _ = ocp_bounds(manifest)
+    return u_lo, u_hi
+
+
+def ocp_bounds(manifest: dict) -> tuple[list[float], list[float], list[float], list[float]]:
+    """The OCP's bounds u_lo, u_hi, x_lo, x_hi of a folder, from the model and OCP it was made from."""
     from ..codegen.manifest import options_of
     from ..derivatives.discretize import discrete_model
     from ..problem.ocp import check_ocp
@@ -127,7 +133,7 @@ def input_bounds(manifest: dict) -> tuple[list[float], list[float]]:
     if source.ocp is None:
         raise BuildError(f"{manifest['source']}: has no OCP, so the folder's input bounds are unknown")
     ocp = check_ocp(source.model, source.ocp(source.model), discrete_model(source.model, options_of(manifest)))
-    return [float(v) for v in ocp.u_lo], [float(v) for v in ocp.u_hi]
+    return tuple([float(v) for v in b] for b in (ocp.u_lo, ocp.u_hi, ocp.x_lo, ocp.x_hi))
 
 
 def harness_source(folder: str | Path) -> str:
@@ -135,7 +141,7 @@ def harness_source(folder: str | Path) -> str:
     folder = Path(folder)
     manifest, c = _controller(folder)
     model = manifest["model"]
-    u_lo, u_hi = input_bounds(manifest)
+    u_lo, u_hi, x_lo, x_hi = ocp_bounds(manifest)
     ranges = {kind: ([_literal(v["lo"]) for v in model[kind]] or ["0.0"], [_literal(v["hi"]) for v in model[kind]]
                      or ["0.0"]) for kind in ("states", "inputs", "parameters")}
     return environment().get_template("fuzz_main.c.j2").render(
@@ -143,7 +149,8 @@ def harness_source(folder: str | Path) -> str:
         u_lo=[_literal(v) for v in u_lo], u_hi=[_literal(v) for v in u_hi],
         x_lo=ranges["states"][0], x_hi=ranges["states"][1], p_lo=ranges["parameters"][0],
         p_hi=ranges["parameters"][1], in_lo=ranges["inputs"][0], in_hi=ranges["inputs"][1],
-        magnitude_max=_literal(c.magnitude_max),
+        magnitude_max=_literal(c.magnitude_max), runtime_bounds=c.runtime_bounds,
+        x_has_lo=[int(math.isfinite(v)) for v in x_lo], x_has_hi=[int(math.isfinite(v)) for v in x_hi],
         **_SPECIALS[manifest["options"]["precision"]])
 
 

@@ -146,3 +146,20 @@ def test_runtime_bounds_must_be_a_bool() -> None:
     loaded = load_source(f"{CRANE}:crane")
     with pytest.raises(OcpError, match="runtime_bounds must be True or False, got 'yes'"):
         check_ocp(loaded.model, dataclasses.replace(loaded.ocp(loaded.model), runtime_bounds="yes"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["runtime", "runtime-float"])
+def test_fuzzing_the_bounds_setters_finds_no_failure(folders: dict[str, Path], tmp_path: Path, precision: str) -> None:
+    """The fuzz harness calls set_u_bounds and set_x_bounds among the other calls, with its
+    own oracle of their statuses, and keeps the control within stage 0's bounds as set."""
+    import shutil
+
+    from mpcgen.checks.fuzz import fuzz
+
+    if shutil.which("clang") is None:
+        pytest.skip("clang (libFuzzer) not installed: make tools")
+    harness = (ROOT / "templates" / "fuzz_main.c.j2").read_text()
+    assert "mpc_set_u_bounds(k, lo, hi)" in harness
+    result = fuzz(folders[precision], seconds=4.0, seed=1, artifacts=tmp_path)
+    assert result.passed, result.report
