@@ -25,7 +25,7 @@ from mpcgen.checks.firmware.build import (
 from mpcgen.checks.firmware.callgraph import parse_callgraph
 from mpcgen.checks.firmware.qemu import INSTRUCTIONS_PER_TICK, controller_run, recorded_inputs
 from mpcgen.cli import main
-from mpcgen.codegen.build_files import EXAMPLE_MAIN, OPTIMIZE_FLAGS, integration_files
+from mpcgen.codegen.build_files import EXAMPLE_MAIN, OPTIMIZE_FLAGS, ExampleLoop, integration_files
 from mpcgen.codegen.generate import generate
 from mpcgen.errors import FirmwareError
 from mpcgen.problem.examples import EXAMPLES
@@ -218,14 +218,20 @@ def test_integration_files_list_the_library_sources() -> None:
     out = integration_files(files, "pendulum")
     assert sorted(out) == ["CMakeLists.txt", "pendulum.mk"]     # no controller: no example
     assert "pendulum_cs" not in out["CMakeLists.txt"] and "pendulum_cs" not in out["pendulum.mk"]
-    with_mpc = integration_files(files | {"pendulum_mpc.c": "", "pendulum_mpc.h": ""}, "pendulum")
+    with_mpc = integration_files(files | {"pendulum_mpc.c": "", "pendulum_mpc.h": ""}, "pendulum", LOOP)
     assert EXAMPLE_MAIN in with_mpc
+    assert "one step every\n * Ts = 0.05 s (20 Hz)" in with_mpc[EXAMPLE_MAIN]
     assert "pendulum_mpc.c" in with_mpc["CMakeLists.txt"] and EXAMPLE_MAIN not in with_mpc["pendulum.mk"]
+
+
+#: the example loop of the float pendulum with the stand-in controller: from hanging down
+LOOP = ExampleLoop(0.05, "{0.0f, 3.14159274f, 0.0f, 0.0f}", "{1.0f, 0.1f, 0.5f}", "the scenario's initial state",
+                   ("p", "theta", "v", "omega"))
 
 
 def _with_integration(folder: Path) -> None:
     files = {p.name: p.read_text() for p in folder.iterdir() if p.is_file()}
-    for name, text in integration_files(files, "pendulum").items():
+    for name, text in integration_files(files, "pendulum", LOOP).items():
         (folder / name).write_text(text)
 
 
