@@ -170,23 +170,6 @@ def test_float_controller_follows_the_double_one(tmp_path: Path, folders: dict[s
     assert np.abs(float_result.X - double_result.X).max() < 0.05
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("precision", ["double", "float"])
-def test_controller_compiles_strictly(tmp_path: Path, precision: str) -> None:
-    from conftest import compilers
-
-    flags = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wconversion", "-Wshadow",
-             "-Wdouble-promotion", "-O2", "-c"]
-    for name in NAMES:
-        folder = mpcgen.generate(name, tmp_path / f"{name}_{precision}", precision=precision)
-        for cc in compilers():
-            for src in sorted(folder.glob("*.c")):
-                if src.name.endswith("_cs.c"):
-                    continue
-                run = subprocess.run([cc, *flags, str(src), "-o", str(tmp_path / "x.o")], capture_output=True, text=True)
-                assert run.returncode == 0, f"{cc} {precision} {src.name}:\n{run.stderr}"
-
-
 def test_user_model_file_with_its_ocp_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """generate picks FUNCTION_ocp from the model file; simulate runs the closed loop and plots it."""
     from mpcgen.cli import main
