@@ -126,6 +126,9 @@ def test_noise_broadcasts_and_plots_follow_their_extension(crane: Path, tmp_path
         assert (tmp_path / name).read_bytes()[:len(magic)] == magic
     out = capsys.readouterr().out
     assert "created folder" not in out   # tmp_path existed
+    fresh = tmp_path / "new" / "deeper" / "run.png"
+    assert main(["simulate", str(crane), "--steps", "5", "--plot", str(fresh)]) == 0
+    assert f"created folder {fresh.parent}; plot written to {fresh}" in capsys.readouterr().out
     noisy = run_closed_loop(crane, steps=20, noise_std="0.01")
     exact = run_closed_loop(crane, steps=20, noise_std="0")
     assert not np.allclose(noisy.result.U, exact.result.U)
