@@ -139,11 +139,25 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
         ctrl.start(x_start)
         act = ctrl.step if mode == "step" else ctrl.solve
 
+        def changes(k: int) -> bool:
+            return references is not None and 0 < k < n_steps and not np.array_equal(references[k], references[k - 1])
+
         def controller(x: np.ndarray) -> np.ndarray:
             k = len(statuses)
-            if references is not None and k and not np.array_equal(references[k], references[k - 1]):
-                ctrl.set_x_ref_trajectory(references[k])
-            u = act(x)
+            if mode == "step" and references is not None:
+                # as a firmware loop does: the next sample's references between feedback and
+                # prepare, so prepare linearizes for them (set after prepare, they would make
+                # the next feedback prepare again)
+                u = ctrl.feedback(x)
+                status = ctrl.last_status
+                if changes(k + 1):
+                    ctrl.set_x_ref_trajectory(references[k + 1])
+                ctrl.prepare()
+                ctrl.last_status = status
+            else:
+                if changes(k):
+                    ctrl.set_x_ref_trajectory(references[k])
+                u = act(x)
             statuses.append(ctrl.last_status)
             iterations.append(ctrl.stats["qp_iterations"])
             return u
