@@ -48,8 +48,11 @@ demo: install tools
 	$(MPCGEN) verify $(DEMO)/pendulum
 	$(MPCGEN) simulate $(DEMO)/pendulum --plot $(DEMO)/pendulum-swing-up.png
 
+# two test processes (CI's 2-core machine); a test file stays on one of them
+TEST_WORKERS ?= 2
+
 test: install tools
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: install tools
 	$(MPCGEN) bench
