@@ -39,8 +39,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..codegen.manifest import MANIFEST, read_manifest
 from ..compiled.build import cache_dir
@@ -48,7 +46,8 @@ from ..errors import CampaignError, MpcgenError, OptionsError
 from ..problem.model import Model
 from ..problem.scenario import Uncertainty
 from ..problem.source import is_file_spec
-from .campaign_sample import TIMING_COLUMNS, CampaignSpec, Rig, columns, prepare, run_sample
+from .campaign_sample import TIMING_COLUMNS, CampaignSpec, Rig, prepare, run_sample
+from .campaign_store import claim, finished, gather, output_folder, schema, write_part
 from .closed_loop import ClosedLoop, folder_problem
 from .sampling import check_uncertainty
 
@@ -58,7 +57,6 @@ MAX_BATCH = 64
 BATCHES_PER_WORKER = 4
 #: how often a batch is sent again after the cluster lost it (beyond Dask's own retries)
 RESUBMITS = 3
-_RECORD = "campaign.json"
 
 
 @dataclass(frozen=True)
@@ -146,13 +144,14 @@ def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Un
     folder = Path(folder)
     model, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, steps, settle_tol)
     job = _job(folder, spec)
-    with _output(output) as out:
-        _claim(out, job, model)
-        done = _finished(out)
+    with output_folder(output) as out:
+        claim(out, job.key, job.spec.to_json(), model)
+        done = finished(out)
         todo = [i for i in range(samples) if i not in done]
-        timing = _run(job, todo, out, model, workers, scheduler, client, batch, progress, samples - len(todo),
-                      samples)
-        table = _gather(out, samples)
+        before = [ok for i, ok in done.items() if i < samples]
+        shown = _Progress(samples, len(before), before.count(False)) if progress else None
+        timing = _run(job, todo, out, model, workers, scheduler, client, batch, shown)
+        table = gather(out, samples)
         return CampaignResult(table, model, spec, samples, Path(output) if output is not None else None, timing)
 
 
@@ -186,68 +185,6 @@ def _job(folder: Path, spec: CampaignSpec) -> Job:
 
 
 @contextmanager
-def _output(output) -> Iterator[Path]:
-    if output is not None:
-        out = Path(output)
-        out.mkdir(parents=True, exist_ok=True)
-        yield out
-        return
-    with tempfile.TemporaryDirectory(prefix="mpcgen-campaign-") as tmp:
-        yield Path(tmp)
-
-
-def _claim(out: Path, job: Job, model: Model) -> None:
-    """Record the campaign's arguments in ``out``, or check that they are the recorded ones."""
-    record = {"folder_key": job.key, "model": model.name, "spec": job.spec.to_json()}
-    path = out / _RECORD
-    if path.is_file():
-        if json.loads(path.read_text()) != record:
-            raise CampaignError(f"{out}: holds a campaign with other arguments (seed, uncertainty, steps or "
-                                f"folder); give another --output to start a new one, or the same arguments to resume")
-        return
-    if any(out.glob("part-*.parquet")):
-        raise CampaignError(f"{out}: holds result parts but no {_RECORD}; give another --output")
-    _atomic_write(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _finished(out: Path) -> set[int]:
-    done: set[int] = set()
-    for part in sorted(out.glob("part-*.parquet")):
-        done.update(pq.read_table(part, columns=["index"]).column("index").to_pylist())
-    return done
-
-
-def _gather(out: Path, samples: int) -> pa.Table:
-    parts = [pq.read_table(p) for p in sorted(out.glob("part-*.parquet"))]
-    if not parts:
-        raise CampaignError(f"{out}: no results were written")
-    table = pa.concat_tables(parts)
-    table = table.filter(pc.less(table.column("index"), samples))
-    return table.sort_by("index")
-
-
-def _schema(model: Model) -> pa.Schema:
-    kinds = {"index": pa.int64(), "success": pa.bool_(), "outcome": pa.string(), "settled": pa.bool_(),
-             "start_status": pa.string(), "qp_iterations_max": pa.int64()}
-    return pa.schema([(c, kinds.get(c, pa.int64() if c.startswith("status_") else pa.float64()))
-                      for c in columns(model)])
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _write_part(out: Path, rows: list[dict], schema: pa.Schema) -> None:
-    rows = sorted(rows, key=lambda r: r["index"])
-    path = out / f"part-{rows[0]['index']:09d}-{rows[-1]['index']:09d}.parquet"
-    tmp = out / f".{path.name}.tmp"
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
-    os.replace(tmp, path)
-
-
-@contextmanager
 def _connect(workers: int | None, scheduler: str | None, client) -> Iterator[object]:
     from dask.distributed import Client, LocalCluster
 
@@ -267,7 +204,7 @@ def _connect(workers: int | None, scheduler: str | None, client) -> Iterator[obj
     n = workers or os.cpu_count() or 1
     if n < 1:
         raise OptionsError(f"campaign: workers must be >= 1, got {n}")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     local = Client(cluster)
     try:
@@ -277,20 +214,19 @@ def _connect(workers: int | None, scheduler: str | None, client) -> Iterator[obj
         cluster.close()
 
 
-def _run(job: Job, todo: list[int], out: Path, model: Model, workers, scheduler, client, batch, progress,
-         skipped: int, samples: int) -> Timing:
+def _run(job: Job, todo: list[int], out: Path, model: Model, workers, scheduler, client, batch,
+         shown: _Progress | None) -> Timing:
     if not todo:
         return Timing(0, 0, 0, 0, 0.0, 0.0, 0.0)
     from dask.distributed import as_completed
 
-    schema = _schema(model)
+    table_schema = schema(model)
     with _connect(workers, scheduler, client) as dask_client:
         if client is None and scheduler is None:
             dask_client.wait_for_workers(workers or os.cpu_count() or 1)
         n_workers = max(1, len(dask_client.scheduler_info()["workers"]))
         size = batch or max(1, min(MAX_BATCH, math.ceil(len(todo) / (BATCHES_PER_WORKER * n_workers))))
         batches = [todo[i:i + size] for i in range(0, len(todo), size)]
-        shown = _Progress(samples, skipped) if progress else None
         t0 = time.perf_counter()
         shipped = dask_client.scatter(job, broadcast=True, hash=False)
         pending = {dask_client.submit(run_batch, shipped, b, pure=False, retries=1): (b, 0) for b in batches}
@@ -313,7 +249,7 @@ def _run(job: Job, todo: list[int], out: Path, model: Model, workers, scheduler,
                     stream.add(again)
                     continue
                 rows, setup = future.result()
-                _write_part(out, rows, schema)
+                write_part(out, rows, table_schema)
                 ran += len(rows)
                 setup_s += setup
                 sample_s += sum(r["run_time_s"] for r in rows)
@@ -331,8 +267,8 @@ def _run(job: Job, todo: list[int], out: Path, model: Model, workers, scheduler,
 class _Progress:
     """One line on stderr: runs done, failed, rate and the time left."""
 
-    def __init__(self, total: int, skipped: int):
-        self.total, self.done, self.failed, self.new = total, skipped, 0, 0
+    def __init__(self, total: int, done: int, failed: int):
+        self.total, self.done, self.failed, self.new = total, done, failed, 0
         self.t0 = time.perf_counter()
         self.tty = sys.stderr.isatty()
         self.last = 0.0
