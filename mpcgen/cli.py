@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="how parameters are drawn (default: the model file's, else uniform)")
     c.add_argument("--range", action="append", default=None, metavar="NAME=LO:HI", dest="ranges",
                    help="draw parameter NAME over [LO, HI] instead of its declared range (repeatable)")
+    c.add_argument("--vary", default=None, metavar="A,B",
+                   help="draw only these parameters, the others stay nominal (default: all)")
     c.add_argument("--x0-std", default=None, metavar="STD", help="initial-state perturbation std, one or per state")
     c.add_argument("--noise", default=None, metavar="STD", help="measurement noise std, one or per state")
     c.add_argument("--steps", type=int, default=None, help="samples per closed loop (default: the scenario's)")
@@ -302,6 +304,10 @@ def _numbers(text: str | None, label: str) -> tuple[float, ...] | None:
         raise OptionsError(f"{label}: expected numbers separated by commas, got {text!r}") from None
 
 
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def _ranges(given: list[str] | None) -> tuple[tuple[str, float, float], ...] | None:
     if given is None:
         return None
@@ -321,7 +327,7 @@ def _campaign(args: argparse.Namespace) -> int:
 
     draws = dict(seed=args.seed, distribution=args.distribution, ranges=_ranges(args.ranges),
                  x0_std=_numbers(args.x0_std, "--x0-std"), noise_std=_numbers(args.noise, "--noise"),
-                 steps=args.steps, settle_tol=args.settle_tol)
+                 vary=_names(args.vary), steps=args.steps, settle_tol=args.settle_tol)
     if args.replay is not None:
         row, loop = replay(args.folder, args.replay, **draws)
         print(f"sample {args.replay}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
@@ -336,14 +342,14 @@ def _campaign(args: argparse.Namespace) -> int:
                 print(f"plot written to {path}")
         return 0
     output = args.output or Path(f"campaign-{args.folder.resolve().name}-seed{args.seed}")
-    print(f"campaign of {args.samples} closed loops of {args.folder} -> {output}/ ...", file=sys.stderr, flush=True)
     result = campaign(args.folder, args.samples, **draws, output=output, workers=args.workers,
                       scheduler=args.scheduler, batch=args.batch, progress=True)
     print(result.summary())
+    print(f"results: {output}/ (a Parquet dataset, one part per batch; run again to resume)")
     if args.plot is not None:
         from .runs.campaign_report import plot_campaign
 
-        plane = tuple(n.strip() for n in args.plane.split(",")) if args.plane else None
+        plane = _names(args.plane)
         if plane is not None and len(plane) != 2:
             raise OptionsError(f"--plane: name two parameters as A,B, got {args.plane!r}")
         print(f"plot written to {plot_campaign(result, args.plot, plane)}")

@@ -18,9 +18,10 @@ DISTRIBUTIONS = ("uniform", "normal", "nominal")
 class Uncertainty:
     """What a robustness campaign (:func:`mpcgen.campaign`) draws for each sample.
 
-    ``distribution`` (one of DISTRIBUTIONS) applies to every plant parameter, over its
-    declared range ``Var.lo..hi`` unless ``ranges`` names it: (name, lo, hi) triples that
-    replace a declared range (lo == hi pins a parameter). ``x0_std`` is the standard
+    ``distribution`` (one of DISTRIBUTIONS) applies to every plant parameter named in
+    ``vary`` (None: every parameter; the others stay nominal), over its declared range
+    ``Var.lo..hi`` unless ``ranges`` names it: (name, lo, hi) triples that replace a
+    declared range (lo == hi pins a parameter). ``x0_std`` is the standard
     deviation of a Gaussian perturbation of the scenario's initial state, per state;
     ``noise_std`` the measurement noise per state (None: the scenario's). The controller
     is told none of it: its model keeps the nominal parameters.
@@ -30,8 +31,11 @@ class Uncertainty:
     ranges: tuple[tuple[str, float, float], ...] = ()
     x0_std: tuple[float, ...] | None = None
     noise_std: tuple[float, ...] | None = None
+    vary: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.vary is not None:
+            object.__setattr__(self, "vary", tuple(str(name) for name in self.vary))
         if self.distribution not in DISTRIBUTIONS:
             raise MpcgenError(f"uncertainty: distribution must be one of {', '.join(DISTRIBUTIONS)}, "
                               f"got {self.distribution!r}")

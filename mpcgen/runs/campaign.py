@@ -112,8 +112,8 @@ class CampaignResult:
 
 
 def resolve_spec(folder: str | Path, seed: int = 0, uncertainty: Uncertainty | None = None, distribution=None,
-                 ranges=None, x0_std=None, noise_std=None, steps: int | None = None, settle_tol: float = 1.0,
-                 ) -> tuple[Model, CampaignSpec]:
+                 ranges=None, x0_std=None, noise_std=None, vary=None, steps: int | None = None,
+                 settle_tol: float = 1.0) -> tuple[Model, CampaignSpec]:
     """The campaign's spec: the scenario's uncertainty (or ``uncertainty``), each given
     override replacing its field; steps: the scenario's unless given."""
     model, _, _, scenario = folder_problem(Path(folder))
@@ -122,7 +122,7 @@ def resolve_spec(folder: str | Path, seed: int = 0, uncertainty: Uncertainty | N
                            "add FUNCTION_scenario(model) to the model file")
     base = uncertainty or scenario.uncertainty or Uncertainty()
     changes = {k: v for k, v in dict(distribution=distribution, ranges=ranges, x0_std=x0_std,
-                                     noise_std=noise_std).items() if v is not None}
+                                     noise_std=noise_std, vary=vary).items() if v is not None}
     chosen = replace(base, **changes)
     check_uncertainty(model, chosen)
     return model, CampaignSpec(seed=int(seed), uncertainty=chosen, steps=int(steps or scenario.steps),
@@ -130,8 +130,8 @@ def resolve_spec(folder: str | Path, seed: int = 0, uncertainty: Uncertainty | N
 
 
 def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Uncertainty | None = None,
-             distribution: str | None = None, ranges=None, x0_std=None, noise_std=None, steps: int | None = None,
-             settle_tol: float = 1.0, output: str | Path | None = None, workers: int | None = None,
+             distribution: str | None = None, ranges=None, x0_std=None, noise_std=None, vary=None,
+             steps: int | None = None, settle_tol: float = 1.0, output: str | Path | None = None, workers: int | None = None,
              scheduler: str | None = None, client=None, batch: int | None = None,
              progress: bool = False) -> CampaignResult:
     """Run ``samples`` closed loops of ``folder``'s controller (see the module docstring).
@@ -142,7 +142,8 @@ def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Un
     if not isinstance(samples, int) or samples < 1:
         raise OptionsError(f"campaign: samples must be a positive integer, got {samples!r}")
     folder = Path(folder)
-    model, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, steps, settle_tol)
+    model, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, vary, steps,
+                               settle_tol)
     job = _job(folder, spec)
     with output_folder(output) as out:
         claim(out, job.key, job.spec.to_json(), model)
@@ -156,13 +157,14 @@ def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Un
 
 
 def replay(folder: str | Path, index: int, *, seed: int = 0, uncertainty: Uncertainty | None = None,
-           distribution: str | None = None, ranges=None, x0_std=None, noise_std=None, steps: int | None = None,
-           settle_tol: float = 1.0) -> tuple[dict, ClosedLoop | None]:
+           distribution: str | None = None, ranges=None, x0_std=None, noise_std=None, vary=None,
+           steps: int | None = None, settle_tol: float = 1.0) -> tuple[dict, ClosedLoop | None]:
     """Rerun sample ``index`` of the campaign with these arguments here: its row and closed loop
     (None when the sample raised before its loop ran)."""
     if not isinstance(index, int) or index < 0:
         raise OptionsError(f"replay: the sample index must be an integer >= 0, got {index!r}")
-    _, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, steps, settle_tol)
+    _, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, vary, steps,
+                           settle_tol)
     return run_sample(prepare(Path(folder), spec), index, keep=True)
 
 
@@ -193,7 +195,7 @@ def _connect(workers: int | None, scheduler: str | None, client) -> Iterator[obj
         return
     if scheduler is not None:
         try:
-            remote = Client(scheduler, timeout=30)
+            remote = Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
             raise CampaignError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         try:

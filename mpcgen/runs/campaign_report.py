@@ -45,7 +45,10 @@ def _uncertainty_line(result) -> str:
 
     u = result.spec.uncertainty
     ranges = parameter_ranges(result.model, u)
-    params = ", ".join(f"{v.name} [{lo:.4g}, {hi:.4g}]" for v, (lo, hi, _) in zip(result.model.parameters, ranges))
+    params = ", ".join(f"{v.name} [{lo:.4g}, {hi:.4g}]" for v, (lo, hi, _) in zip(result.model.parameters, ranges)
+                       if hi > lo)
+    if params and len(_varied(result)) < result.model.np:
+        params += " (the others fixed)"
     how = {"uniform": "uniform over", "normal": "normal (range = +-2 sigma) over",
            "nominal": "at the centre of"}[u.distribution]
     extra = []
@@ -85,17 +88,25 @@ def summary(result, worst: int = 10) -> str:
     if tm.ran:
         lines += ["", f"  time: {tm.ran} runs in {tm.wall_s:.1f} s on {tm.workers} worker(s), {tm.runs_per_s:.1f} runs/s; "
                       f"{tm.tasks} tasks of {tm.batch}; engine overhead {tm.overhead:.1%} of the simulation time "
-                      f"(setup {tm.setup_s:.1f} s not counted)"]
+                      f"(not counting the workers' setup, {tm.setup_s / tm.workers:.1f} s each: compile or cache)"]
     elif result.output is not None:
         lines += ["", f"  every sample was already in {result.output}: nothing to run"]
     lines += ["", *worst_table(result, worst)]
     return "\n".join(lines)
 
 
+def _varied(result) -> list[str]:
+    """The parameters the campaign draws (a range wider than a point)."""
+    from .sampling import parameter_ranges
+
+    ranges = parameter_ranges(result.model, result.spec.uncertainty)
+    return [v.name for v, (lo, hi, _) in zip(result.model.parameters, ranges) if hi > lo]
+
+
 def worst_table(result, count: int = 10) -> list[str]:
-    """The ``count`` worst samples (failures first, then by cost) with their parameters."""
+    """The ``count`` worst samples (failures first, then by cost) with their drawn parameters."""
     t = result.table
-    names = [v.name for v in result.model.parameters]
+    names = _varied(result)
     cost = _column(result, "cost")
     distance = _column(result, "settle_distance")
     success = np.asarray(t.column("success").to_pylist(), dtype=bool)
@@ -115,6 +126,8 @@ def plot_campaign(result, path, plane: tuple[str, str] | None = None) -> Path:
     """A PNG: histograms of the closed-loop cost and of the step time p99, and success over
     the plane of two parameters (default: the first two)."""
     Figure, FigureCanvasAgg = _matplotlib()
+    from matplotlib.ticker import NullFormatter
+
     names = [v.name for v in result.model.parameters]
     if plane is None and len(names) >= 2:
         plane = (names[0], names[1])
@@ -133,6 +146,7 @@ def plot_campaign(result, path, plane: tuple[str, str] | None = None) -> Path:
         bins = np.geomspace(cost.min(), cost.max() * 1.0001, 30) if cost.max() > cost.min() else 10
         axes[0].hist(cost, bins=bins, color="tab:blue")
         axes[0].set_xscale("log")
+        axes[0].xaxis.set_minor_formatter(NullFormatter())
     axes[0].set_xlabel("closed-loop cost")
     axes[0].set_ylabel("samples")
     step = _column(result, "step_time_p99_us")

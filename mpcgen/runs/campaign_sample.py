@@ -75,7 +75,7 @@ class CampaignSpec:
     def from_json(cls, data: dict) -> CampaignSpec:
         u = data["uncertainty"]
         uncertainty = Uncertainty(u["distribution"], tuple(tuple(r) for r in u["ranges"]), u["x0_std"],
-                                  u["noise_std"])
+                                  u["noise_std"], u["vary"])
         return cls(**{**data, "uncertainty": uncertainty})
 
 

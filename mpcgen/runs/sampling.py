@@ -31,15 +31,26 @@ class Sample:
 
 def parameter_ranges(model: Model, uncertainty: Uncertainty) -> list[tuple[float, float, float]]:
     """(lo, hi, centre) per model parameter: the declared range and nominal value, or the
-    uncertainty's range for it (centre: its middle). OptionsError for an unknown name."""
+    uncertainty's range for it (centre: its middle); the nominal value three times for a
+    parameter that does not vary. OptionsError for an unknown name."""
     names = [v.name for v in model.parameters]
+    known = ", ".join(names) if names else "none"
     given = {}
     for name, lo, hi in uncertainty.ranges:
         if name not in names:
-            known = ", ".join(names) if names else "none"
             raise OptionsError(f"uncertainty: model {model.name!r} has no parameter {name!r} (parameters: {known})")
         given[name] = (lo, hi, 0.5 * (lo + hi))
-    return [given.get(v.name, (v.lo, v.hi, v.nominal_value)) for v in model.parameters]
+    for name in uncertainty.vary or ():
+        if name not in names:
+            raise OptionsError(f"uncertainty: vary names {name!r}, not a parameter of model {model.name!r} "
+                               f"(parameters: {known})")
+    out = []
+    for v in model.parameters:
+        if uncertainty.vary is not None and v.name not in uncertainty.vary:
+            out.append((v.nominal_value, v.nominal_value, v.nominal_value))
+        else:
+            out.append(given.get(v.name, (v.lo, v.hi, v.nominal_value)))
+    return out
 
 
 def _per_state(values: tuple[float, ...] | None, model: Model, label: str) -> np.ndarray:
