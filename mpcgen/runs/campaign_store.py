@@ -1,6 +1,6 @@
 """The Parquet folder of a robustness campaign: its record, its parts, its table.
 
-A campaign's output folder holds ``campaign.json`` (the folder's content key, the model
+A campaign's output folder holds ``_campaign.json`` (the folder's content key, the model
 and the :class:`~.campaign_sample.CampaignSpec`: what the rows depend on) and one part
 ``part-FIRST-LAST.parquet`` per finished batch, each written to a temporary name and
 renamed, so a part is either whole or absent. The folder is a Parquet dataset
@@ -25,7 +25,7 @@ from ..errors import CampaignError
 from ..problem.model import Model
 from .campaign_sample import columns
 
-RECORD = "campaign.json"
+RECORD = "_campaign.json"
 
 
 @contextmanager

@@ -153,3 +153,42 @@ def test_wilson_interval_matches_the_closed_form() -> None:
     assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)   # z^2 / (n + z^2)
     lo, hi = wilson_interval(5, 10)
     assert (lo, hi) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+
+
+MODEL_FILE = '''
+import mpcgen
+from mpcgen.problem.examples import pendulum as example
+
+
+def plant():
+    return example.pendulum()
+
+
+def ocp(model):
+    return example.ocp(model)
+
+
+def plant_scenario(model):
+    return mpcgen.Scenario("swing-up", x0=(0.0, 3.14159, 0.0, 0.0), steps=50,
+                           uncertainty=mpcgen.Uncertainty("normal", vary=("l",), x0_std=(0.0, 0.1, 0.0, 0.0)))
+'''
+
+
+def test_the_model_files_scenario_gives_the_distributions_and_options_replace_fields(tmp_path) -> None:
+    import json
+    import shutil
+
+    from mpcgen.runs.campaign import resolve_spec
+
+    (tmp_path / "plant.py").write_text(MODEL_FILE)
+    folder = tmp_path / "folder"
+    shutil.copytree(PENDULUM, folder)   # the same C; its manifest now names the model file
+    manifest = json.loads((folder / "mpcgen.json").read_text())
+    (folder / "mpcgen.json").write_text(json.dumps({**manifest, "source": f"{tmp_path / 'plant.py'}:plant"}))
+    _, spec = resolve_spec(folder)
+    assert spec.steps == 50 and spec.uncertainty == Uncertainty("normal", vary=("l",), x0_std=(0, 0.1, 0, 0))
+    _, spec = resolve_spec(folder, distribution="uniform", steps=7)
+    assert spec.steps == 7 and spec.uncertainty == Uncertainty("uniform", vary=("l",), x0_std=(0, 0.1, 0, 0))
+    _, model = get_example("pendulum")
+    drawn = np.array([draw(model, (0,) * 4, spec.uncertainty, 0, i).p for i in range(20)])
+    assert np.ptp(drawn[:, 2]) > 0.1 and (np.ptp(drawn[:, :2], axis=0) == 0).all(), "only l varies"
