@@ -70,6 +70,19 @@ def test_one_and_two_workers_give_identical_tables(reference, tmp_path) -> None:
     assert loop is not None and len(loop.result.U) == STEPS
 
 
+def test_report_names_the_worst_samples_and_plots(reference, tmp_path) -> None:
+    text = reference.summary()
+    failed = [r for r in reference.table.to_pylist() if not r["success"]]
+    worst = max(failed, key=lambda r: r["cost"])
+    assert f"{SAMPLES - len(failed)} of {SAMPLES}" in text and "Wilson interval" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith(f"{worst['index']} "))
+    assert f"{worst['p_l']:.5g}" in row, "the worst sample's drawn pole length"
+    from mpcgen.runs.campaign_report import plot_campaign
+
+    path = plot_campaign(reference, tmp_path / "campaign.png", plane=("M", "l"))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_interrupted_campaign_resumes_to_the_same_table(reference, client, tmp_path) -> None:
     """The client process is killed (SIGKILL) after its first parts are written; the campaign
     run again with the same arguments runs only the rest and gives the uninterrupted table."""
