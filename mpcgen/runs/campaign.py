@@ -54,7 +54,7 @@ from .sampling import check_uncertainty
 #: a batch holds at most this many samples (about a second of pendulum swing-ups)
 MAX_BATCH = 64
 #: batches per worker at least, so that the last ones finish close together
-BATCHES_PER_WORKER = 4
+BATCHES_PER_WORKER = 8
 #: how often a batch is sent again after the cluster lost it (beyond Dask's own retries)
 RESUBMITS = 3
 
