@@ -25,13 +25,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
 import sys
-import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -41,12 +38,11 @@ from typing import Iterator
 import pyarrow as pa
 
 from ..codegen.manifest import MANIFEST, read_manifest
-from ..compiled.build import cache_dir
 from ..errors import CampaignError, MpcgenError, OptionsError
 from ..problem.model import Model
 from ..problem.scenario import Uncertainty
 from ..problem.source import is_file_spec
-from .campaign_sample import TIMING_COLUMNS, CampaignSpec, Rig, prepare, run_sample
+from .campaign_sample import TIMING_COLUMNS, CampaignSpec, prepare, run_sample
 from .campaign_store import claim, finished, gather, output_folder, schema, write_part
 from .closed_loop import ClosedLoop, folder_problem
 from .sampling import check_uncertainty
@@ -206,9 +202,12 @@ def _connect(workers: int | None, scheduler: str | None, client) -> Iterator[obj
     n = workers or os.cpu_count() or 1
     if n < 1:
         raise OptionsError(f"campaign: workers must be >= 1, got {n}")
+    from .campaign_worker import LeaveInterruptsToTheClient
+
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.CRITICAL)
     local = Client(cluster)
+    local.register_plugin(LeaveInterruptsToTheClient(), name="mpcgen-campaign-sigint")
     try:
         yield local
     finally:
@@ -221,6 +220,8 @@ def _run(job: Job, todo: list[int], out: Path, model: Model, workers, scheduler,
     if not todo:
         return Timing(0, 0, 0, 0, 0.0, 0.0, 0.0)
     from dask.distributed import as_completed
+
+    from .campaign_worker import run_batch
 
     table_schema = schema(model)
     with _connect(workers, scheduler, client) as dask_client:
@@ -238,19 +239,20 @@ def _run(job: Job, todo: list[int], out: Path, model: Model, workers, scheduler,
         try:
             for future in stream:
                 indices, attempt = pending.pop(future)
-                if future.status != "finished":
-                    exc = future.exception()
-                    if isinstance(exc, MpcgenError):
-                        raise exc
+                try:
+                    rows, setup = future.result()
+                except MpcgenError:
+                    raise
+                except Exception as exc:   # the cluster lost the batch: its worker died, or the data it needed
                     if attempt >= RESUBMITS:
                         raise CampaignError(f"the cluster lost samples {indices[0]}..{indices[-1]} "
-                                            f"{attempt + 1} times: {type(exc).__name__}: {exc}")
-                    shipped = dask_client.scatter(job, broadcast=True, hash=False)
+                                            f"{attempt + 1} times: {type(exc).__name__}: {exc}") from None
+                    if shipped.status != "finished":   # the folder's files went with the last worker holding them
+                        shipped = dask_client.scatter(job, broadcast=True, hash=False)
                     again = dask_client.submit(run_batch, shipped, indices, pure=False, retries=1)
                     pending[again] = (indices, attempt + 1)
                     stream.add(again)
                     continue
-                rows, setup = future.result()
                 write_part(out, rows, table_schema)
                 ran += len(rows)
                 setup_s += setup
@@ -294,52 +296,4 @@ class _Progress:
             print(file=sys.stderr)
 
 
-# -- the worker side ----------------------------------------------------------------------
-#: per worker process: the prepared rig of each campaign (key: folder and spec)
-_RIGS: dict[str, Rig] = {}
-#: the compiled controller keeps its memory in static storage: one sample at a time per process
-_LOCK = threading.Lock()
-
-
-def run_batch(job: Job, indices: list[int]) -> tuple[list[dict], float]:
-    """A task: the rows of samples ``indices``, and the seconds spent preparing (0 when cached)."""
-    with _LOCK:
-        setup = 0.0
-        rig_key = job.key + json.dumps(job.spec.to_json(), sort_keys=True)
-        rig = _RIGS.get(rig_key)
-        if rig is None:
-            t0 = time.perf_counter()
-            folder, source = _materialize(job)
-            rig = _RIGS[rig_key] = prepare(folder, job.spec, source)
-            setup = time.perf_counter() - t0
-        return [run_sample(rig, i)[0] for i in indices], setup
-
-
-def _materialize(job: Job) -> tuple[Path, str | None]:
-    """The job's folder in this worker's cache (written once, atomically) and the model source to
-    load: the user's model file where it is (a local worker), else the shipped copy."""
-    target = cache_dir() / "campaign-folders" / job.key[:32]
-    if not (target / MANIFEST).is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        for name, data in job.files.items():
-            (work / name).write_bytes(data)
-        if job.source_file is not None:
-            (work / "model_source").mkdir()
-            (work / "model_source" / Path(job.source_file[0]).name).write_bytes(job.source_file[1])
-        try:
-            os.replace(work, target)
-        except OSError:   # another process of this machine wrote it first
-            import shutil
-
-            shutil.rmtree(work, ignore_errors=True)
-    if job.source_file is None:
-        return target, None
-    original, data = Path(job.source_file[0]), job.source_file[1]
-    func = job.source.rpartition(":")[2] if ".py:" in job.source else ""
-    path = original if original.is_file() and original.read_bytes() == data else (
-        target / "model_source" / original.name)
-    return target, f"{path}:{func}" if func else str(path)
-
-
-__all__ = ["CampaignResult", "TIMING_COLUMNS", "Timing", "campaign", "replay", "resolve_spec", "run_batch"]
+__all__ = ["CampaignResult", "Job", "TIMING_COLUMNS", "Timing", "campaign", "replay", "resolve_spec"]

@@ -110,21 +110,25 @@ def test_interrupted_campaign_resumes_to_the_same_table(reference, client, tmp_p
     assert _rows(resumed) == _rows(whole)
 
 
-def test_killed_worker_still_runs_every_sample_once(reference, client, tmp_path) -> None:
-    out = tmp_path / "killed"
-    before = set(client.run(os.getpid).values())
+def _kill_a_worker_once_parts_appear(client, out: Path) -> tuple[threading.Thread, list[int]]:
+    pid = sorted(client.run(os.getpid).values())[0]
     killed: list[int] = []
 
-    def kill_one_worker() -> None:
+    def kill() -> None:
         deadline = time.monotonic() + 60
         while not list(out.glob("part-*.parquet")) and time.monotonic() < deadline:
             time.sleep(0.005)
-        pid = sorted(before)[0]
         os.kill(pid, signal.SIGKILL)
         killed.extend((pid, len(list(out.glob("part-*.parquet")))))
 
-    killer = threading.Thread(target=kill_one_worker)
-    killer.start()
+    thread = threading.Thread(target=kill)
+    thread.start()
+    return thread, killed
+
+
+def test_killed_worker_still_runs_every_sample_once(reference, client, tmp_path) -> None:
+    out = tmp_path / "killed"
+    killer, killed = _kill_a_worker_once_parts_appear(client, out)
     result = campaign(PENDULUM, 24, seed=3, steps=200, client=client, output=out, batch=2)
     killer.join()
     assert killed and killed[1] < 12, "killed while batches were left"
@@ -134,6 +138,21 @@ def test_killed_worker_still_runs_every_sample_once(reference, client, tmp_path)
     assert killed[0] not in set(client.run(os.getpid).values()), "the worker was replaced"
     whole = campaign(PENDULUM, 24, seed=3, steps=200, client=client, batch=6)
     assert _rows(result) == _rows(whole)
+
+
+def test_killed_only_worker_loses_the_shipped_folder_and_the_campaign_sends_it_again(client, tmp_path) -> None:
+    """One worker: the folder's files scattered to it die with it; the lost batches run again."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0", silence_logs=50) as cluster, \
+            Client(cluster) as one:
+        out = tmp_path / "killed-one"
+        killer, killed = _kill_a_worker_once_parts_appear(one, out)
+        result = campaign(PENDULUM, 24, seed=3, steps=200, client=one, output=out, batch=2)
+        killer.join()
+    assert killed and killed[1] < 12, "killed while batches were left"
+    assert _parts_indices(out) == list(range(24)), "every sample exactly once"
+    assert _rows(result) == _rows(campaign(PENDULUM, 24, seed=3, steps=200, client=client, batch=6))
 
 
 def test_a_failing_sample_is_recorded_not_fatal(client) -> None:
