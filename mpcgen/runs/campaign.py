@@ -15,7 +15,9 @@
 - **Nothing lost.** Each finished batch is written at once as a Parquet part
   (temporary file, then rename) in ``output``; a campaign run again with the same
   arguments skips the sample indices already there. A batch lost with its worker runs
-  again (Dask reschedules it); a failing sample is a row that says why.
+  again (Dask reschedules it; a result or shipped folder the cluster lost is sent
+  again); a failing sample is a row that says why. What a task runs on its worker is
+  :mod:`.campaign_worker`.
 - **Reproducible.** A sample's row depends on the campaign seed and its index only; the
   measured columns (``TIMING_COLUMNS``) are the exception.
 
