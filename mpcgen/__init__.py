@@ -23,10 +23,12 @@ from .errors import MpcgenError
 from .problem.model import Model, Var, var
 from .problem.ocp import Ocp
 from .problem.options import CodegenOptions
-from .problem.scenario import Scenario
+from .problem.scenario import Scenario, Uncertainty
+from .runs.campaign import campaign
 from .version import __version__
 
 __all__ = [
-    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Scenario", "Var", "__version__",
-    "generate", "generate_files", "load", "load_model", "var", "verify", "write_folder",
+    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Scenario", "Uncertainty", "Var",
+    "__version__", "campaign", "generate", "generate_files", "load", "load_model", "var", "verify",
+    "write_folder",
 ]

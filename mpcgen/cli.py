@@ -12,8 +12,9 @@ import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import MpcgenError, NonSmoothWarning
+from .errors import MpcgenError, NonSmoothWarning, OptionsError
 from .problem.options import INTEGRATORS, PRECISIONS, SUBSTEP_FORMS
+from .problem.scenario import DISTRIBUTIONS
 from .version import __version__
 
 
@@ -84,6 +85,37 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--save", type=Path, default=None, metavar="FILE",
                    help="write the time series (t, x, u, references, statuses, QP iterations, step time) as "
                         ".csv or .parquet")
+
+    c = sub.add_parser("campaign", help="run thousands of closed loops under drawn plants on a Dask cluster",
+                       description="Monte-Carlo robustness campaign of DIR's controller: each sample draws the plant "
+                                   "parameters over their ranges (uniform or normal), a start perturbation and "
+                                   "sensor noise from (seed, index), runs the scenario's closed loop, and records "
+                                   "success, violations, cost, statuses, QP iterations and step time in a Parquet "
+                                   "folder, resumed when run again with the same arguments. Runs on a local Dask "
+                                   "cluster (one worker per core) or on --scheduler's. Prints a summary.")
+    c.add_argument("folder", type=Path, metavar="DIR")
+    c.add_argument("--samples", type=int, default=100, metavar="N", help="closed loops to run (default 100)")
+    c.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    c.add_argument("--distribution", choices=DISTRIBUTIONS, default=None,
+                   help="how parameters are drawn (default: the model file's, else uniform)")
+    c.add_argument("--range", action="append", default=None, metavar="NAME=LO:HI", dest="ranges",
+                   help="draw parameter NAME over [LO, HI] instead of its declared range (repeatable)")
+    c.add_argument("--vary", default=None, metavar="A,B",
+                   help="draw only these parameters, the others stay nominal (default: all)")
+    c.add_argument("--x0-std", default=None, metavar="STD", help="initial-state perturbation std, one or per state")
+    c.add_argument("--noise", default=None, metavar="STD", help="measurement noise std, one or per state")
+    c.add_argument("--steps", type=int, default=None, help="samples per closed loop (default: the scenario's)")
+    c.add_argument("--settle-tol", type=float, default=1.0, metavar="TOL",
+                   help="settled: |x - x_ref|_Q <= TOL over the last 10%% of the run (default 1)")
+    c.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                   help="Parquet folder of the results (default ./campaign-NAME-seedSEED)")
+    c.add_argument("--workers", type=int, default=None, metavar="K", help="local worker processes (default: one per core)")
+    c.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="run on this existing Dask cluster")
+    c.add_argument("--batch", type=int, default=None, metavar="B", help="samples per task (default: automatic)")
+    c.add_argument("--replay", type=int, default=None, metavar="INDEX", help="rerun sample INDEX alone, here")
+    c.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                   help="histograms and success over a parameter plane (with --replay: the closed loop)")
+    c.add_argument("--plane", default=None, metavar="A,B", help="the two parameters of the success plot")
 
     q = sub.add_parser("quality", help="score the real-time controller's closed loop against the converged one",
                        description="Per folder, on its example's scenario: the closed-loop cost of the shipped "
@@ -218,6 +250,8 @@ def _run(args: argparse.Namespace) -> int:
                                              title=f"{run.model.name}: closed loop", x_ref=run.x_ref)
             print(f"{'created folder ' + str(path.parent) + '; ' if created else ''}plot written to {path}")
         return 0
+    if args.command == "campaign":
+        return _campaign(args)
     if args.command == "quality":
         from .runs.quality import HEADER, NOTES, closed_loop_quality
 
@@ -276,6 +310,67 @@ def _run(args: argparse.Namespace) -> int:
             ok = ok and check.passed
         return 0 if ok else 1
     raise AssertionError(args.command)
+
+
+def _numbers(text: str | None, label: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.replace(",", " ").split())
+    except ValueError:
+        raise OptionsError(f"{label}: expected numbers separated by commas, got {text!r}") from None
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _ranges(given: list[str] | None) -> tuple[tuple[str, float, float], ...] | None:
+    if given is None:
+        return None
+    out = []
+    for text in given:
+        name, _, span = text.partition("=")
+        lo, _, hi = span.partition(":")
+        try:
+            out.append((name.strip(), float(lo), float(hi)))
+        except ValueError:
+            raise OptionsError(f"--range: expected NAME=LO:HI, got {text!r}") from None
+    return tuple(out)
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    from .runs.campaign import campaign, replay
+
+    draws = dict(seed=args.seed, distribution=args.distribution, ranges=_ranges(args.ranges),
+                 x0_std=_numbers(args.x0_std, "--x0-std"), noise_std=_numbers(args.noise, "--noise"),
+                 vary=_names(args.vary), steps=args.steps, settle_tol=args.settle_tol)
+    if args.replay is not None:
+        row, loop = replay(args.folder, args.replay, **draws)
+        print(f"sample {args.replay}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                                                   for k, v in row.items() if k != "index"))
+        if loop is not None:
+            print(loop.summary())
+            if args.plot is not None:
+                from .runs.plot import plot_closed_loop
+
+                path = plot_closed_loop(loop.result, loop.model, loop.ocp, args.plot,
+                                        title=f"{loop.model.name}: campaign sample {args.replay}")
+                print(f"plot written to {path}")
+        return 0
+    output = args.output or Path(f"campaign-{args.folder.resolve().name}-seed{args.seed}")
+    result = campaign(args.folder, args.samples, **draws, output=output, workers=args.workers,
+                      scheduler=args.scheduler, batch=args.batch, progress=True)
+    print(result.summary())
+    print(f"results: {output}/ (a Parquet dataset, one part per batch; run again to resume)")
+    if args.plot is not None:
+        from .runs.campaign_report import plot_campaign
+
+        plane = _names(args.plane)
+        if plane is not None and len(plane) != 2:
+            raise OptionsError(f"--plane: name two parameters as A,B, got {args.plane!r}")
+        print(f"plot written to {plot_campaign(result, args.plot, plane)}")
+    return 0
 
 
 if __name__ == "__main__":

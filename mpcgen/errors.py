@@ -48,6 +48,11 @@ class FirmwareError(MpcgenError):
     """A firmware check cannot run: missing cross tools, or the target program did not finish."""
 
 
+class CampaignError(MpcgenError):
+    """A campaign cannot run: the cluster is unreachable or lost its work, or the output
+    folder holds another campaign's results."""
+
+
 class NonSmoothWarning(UserWarning):
     """The model uses an operation without a derivative everywhere (fabs, fmin, ...).
 

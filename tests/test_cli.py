@@ -66,6 +66,8 @@ def test_failed_verification_exits_one(tmp_path: Path) -> None:
         (["generate", f"{MODELS}:oscillator", "-o", "x", "--substeps", "0"], "substeps must be an integer"),
         (["generate", "chain:1000", "-o", "x"], "chain"),
         (["verify", "no/such/folder"], "not a generated folder"),
+        (["campaign", str(ROOT / "generated" / "pendulum"), "--range", "Q=1:2", "-o", "x"],
+         "model 'pendulum' has no parameter 'Q' (parameters: M, m, l)"),
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:

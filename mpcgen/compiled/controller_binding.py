@@ -83,6 +83,12 @@ class Controller:
             raise EvaluationError(f"{self._pre}_{name}: bad argument")
         return self._u.astype(float)
 
+    def reset(self) -> None:
+        """init again: settings, references, weights and parameters back to their generated
+        defaults and the initial guess at x_ref, as a freshly loaded controller."""
+        self._check(self._fn("init")(), "init")
+        self.last_status = "ok"
+
     # -- the real-time iteration -------------------------------------------------------
     def prepare(self) -> str:
         """Shift and linearize (before the next state arrives). Returns the status name."""

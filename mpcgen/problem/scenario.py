@@ -1,4 +1,5 @@
-"""A closed-loop scenario, the run a controller is judged on."""
+"""A closed-loop scenario, the run a controller is judged on, and the uncertainty a
+robustness campaign draws around it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,57 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..errors import MpcgenError
+
+
+#: how a campaign draws each plant parameter: uniformly over its range, normally about its
+#: nominal value (standard deviation a quarter of the range, so the range is +-2 sigma),
+#: or not at all (every sample at the nominal value)
+DISTRIBUTIONS = ("uniform", "normal", "nominal")
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """What a robustness campaign (:func:`mpcgen.campaign`) draws for each sample.
+
+    ``distribution`` (one of DISTRIBUTIONS) applies to every plant parameter named in
+    ``vary`` (None: every parameter; the others stay nominal), over its declared range
+    ``Var.lo..hi`` unless ``ranges`` names it: (name, lo, hi) triples that replace a
+    declared range (lo == hi pins a parameter). ``x0_std`` is the standard
+    deviation of a Gaussian perturbation of the scenario's initial state, per state;
+    ``noise_std`` the measurement noise per state (None: the scenario's). The controller
+    is told none of it: its model keeps the nominal parameters.
+    """
+
+    distribution: str = "uniform"
+    ranges: tuple[tuple[str, float, float], ...] = ()
+    x0_std: tuple[float, ...] | None = None
+    noise_std: tuple[float, ...] | None = None
+    vary: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.vary is not None:
+            object.__setattr__(self, "vary", tuple(str(name) for name in self.vary))
+        if self.distribution not in DISTRIBUTIONS:
+            raise MpcgenError(f"uncertainty: distribution must be one of {', '.join(DISTRIBUTIONS)}, "
+                              f"got {self.distribution!r}")
+        ranges = []
+        for entry in self.ranges:
+            try:
+                name, lo, hi = entry
+                lo, hi = float(lo), float(hi)
+            except (TypeError, ValueError):
+                raise MpcgenError(f"uncertainty: a range is (parameter name, lo, hi), got {entry!r}") from None
+            if not lo <= hi:
+                raise MpcgenError(f"uncertainty: range of {name!r} has lo {lo:g} above hi {hi:g}")
+            ranges.append((str(name), lo, hi))
+        object.__setattr__(self, "ranges", tuple(ranges))
+        for label in ("x0_std", "noise_std"):
+            value = getattr(self, label)
+            if value is not None:
+                value = tuple(float(v) for v in value)
+                if any(not v >= 0 for v in value):
+                    raise MpcgenError(f"uncertainty: {label} must be standard deviations >= 0, got {value}")
+                object.__setattr__(self, label, value)
 
 
 @dataclass(frozen=True)
@@ -28,8 +80,10 @@ class Scenario:
     state reference: at sample k the controller gets it over its horizon, stage j at
     t_k + j Ts (``set_x_ref_trajectory``). Give one of the two at most.
 
-    All vectors are stored as tuples of floats, so a scenario is immutable and hashable.
-    Run one with :func:`mpcgen.runs.simulate.simulate_scenario` or ``mpcgen simulate``.
+    ``uncertainty`` is what a campaign around this scenario draws (None: every parameter
+    uniform over its range). All vectors are stored as tuples of floats, so a scenario is
+    immutable and hashable. Run one with :func:`mpcgen.runs.simulate.simulate_scenario`
+    or ``mpcgen simulate``.
     """
 
     description: str
@@ -41,6 +95,7 @@ class Scenario:
     reference_steps: tuple[tuple[int, tuple[float, ...]], ...] = ()
     reference: Callable[[float], Sequence[float]] | None = None
     pushes: tuple[tuple[int, tuple[float, ...]], ...] = ()
+    uncertainty: Uncertainty | None = None
 
     def __post_init__(self) -> None:
         def floats(v, what):

@@ -21,6 +21,8 @@ from ..derivatives.discretize import discrete_model
 from ..errors import OptionsError
 from ..problem.model import Model
 from ..problem.ocp import CheckedOcp, check_ocp
+from ..problem.options import CodegenOptions
+from ..problem.scenario import Scenario
 from .reference import IpoptMpc
 from .simulate import SimResult, simulate
 
@@ -76,6 +78,27 @@ def _vector(text_or_values, n: int, label: str, broadcast: bool = False) -> np.n
     return a
 
 
+def folder_problem(folder: Path, source: str | None = None) -> tuple[Model, CheckedOcp, CodegenOptions, Scenario | None]:
+    """The model, checked OCP (at the folder's horizon), options and scenario (None: the source
+    ships none) a generated folder was made from. ``source``: where to load the model from
+    instead of the manifest's spec (a campaign worker's copy of the model file)."""
+    from ..problem.source import load_source, scenario_of
+
+    manifest = read_manifest(folder)
+    options = options_of(manifest)
+    spec = source or manifest["source"]
+    loaded = load_source(spec)
+    model = loaded.model
+    if loaded.ocp is None:
+        raise OptionsError(f"{folder}: its model source {manifest['source']!r} ships no OCP; nothing to simulate")
+    given = loaded.ocp(model)
+    controller_info = manifest["interfaces"].get("controller")
+    if controller_info is not None and controller_info["N"] != given.N:
+        given = dataclasses.replace(given, N=controller_info["N"])   # generated with --horizon
+    ocp = check_ocp(model, given, discrete_model(model, options))
+    return model, ocp, options, scenario_of(loaded)
+
+
 #: what controls the plant: the real-time step (the default), the SQP solved to convergence
 #: at every sample (both the folder's compiled controller), or the ideal NMPC (IPOPT)
 MODES = ("step", "solve", "ipopt")
@@ -91,21 +114,9 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
     """
     if mode not in MODES:
         raise OptionsError(f"closed loop: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    from ..problem.source import load_source, scenario_of
-
     folder = Path(folder)
+    model, ocp, options, scenario = folder_problem(folder)
     manifest = read_manifest(folder)
-    options = options_of(manifest)
-    loaded = load_source(manifest["source"])
-    model = loaded.model
-    if loaded.ocp is None:
-        raise OptionsError(f"{folder}: its model source {manifest['source']!r} ships no OCP; nothing to simulate")
-    given = loaded.ocp(model)
-    controller_info = manifest["interfaces"].get("controller")
-    if controller_info is not None and controller_info["N"] != given.N:
-        given = dataclasses.replace(given, N=controller_info["N"])   # generated with --horizon
-    ocp = check_ocp(model, given, discrete_model(model, options))
-    scenario = scenario_of(loaded)
     description = scenario.description if scenario else "from the given initial state"
     if x0 is None and scenario is None:
         raise OptionsError(f"{folder}: no scenario for {manifest['source']!r}; give the initial state (--x0)")

@@ -60,15 +60,17 @@ def _rk4_many(model: Model, ts: float, substeps: int) -> ca.SX:
 def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, ts: float, steps: int,
              p_true=None, noise_std=None, seed: int = 0, substeps: int = 50,
              disturbance: Sequence[tuple[int, Sequence[float]]] = (),
-             pushes: Sequence[tuple[int, Sequence[float]]] = ()) -> SimResult:
+             pushes: Sequence[tuple[int, Sequence[float]]] = (), plant: ca.Function | None = None) -> SimResult:
     """Run ``steps`` samples of the closed loop from ``x0``.
 
     The plant runs with parameters ``p_true`` (default: nominal); ``disturbance`` lists
     changes (k, p): from sample k on, the plant's parameters are p; ``pushes`` lists state
     jumps (k, dx) added just before sample k is measured (the controller is told neither).
-    ``noise_std``: one standard deviation per state, or one for all.
+    ``noise_std``: one standard deviation per state, or one for all. ``plant``: a
+    :func:`plant_step` of this model, ts and substeps built before (a campaign runs
+    thousands of loops with one).
     """
-    plant = plant_step(model, ts, substeps)
+    plant = plant_step(model, ts, substeps) if plant is None else plant
     p = np.array([v.nominal_value for v in model.parameters]) if p_true is None else np.asarray(p_true, float)
     changes = {}
     for k, p_new in disturbance:
