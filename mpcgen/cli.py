@@ -354,8 +354,9 @@ def _campaign(args: argparse.Namespace) -> int:
             if args.plot is not None:
                 from .runs.plot import plot_closed_loop
 
-                path = plot_closed_loop(loop.result, loop.model, loop.ocp, args.plot,
-                                        title=f"{loop.model.name}: campaign sample {args.replay}")
+                path, _ = plot_closed_loop(loop.result, loop.model, loop.ocp, args.plot,
+                                           title=f"{loop.model.name}: campaign sample {args.replay}",
+                                           x_ref=loop.x_ref)
                 print(f"plot written to {path}")
         return 0
     output = args.output or Path(f"campaign-{args.folder.resolve().name}-seed{args.seed}")

@@ -10,15 +10,14 @@ drawn parameters: which corner of the parameter space breaks the controller.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import OptionsError, OutputError
-from .plot import _matplotlib
+from ..errors import OptionsError
+from .output import write_atomically
+from .plot import _matplotlib, check_plot_path
 
 #: the two-sided 95 % normal quantile
 Z95 = 1.959963984540054
@@ -123,9 +122,10 @@ def worst_table(result, count: int = 10) -> list[str]:
 
 
 def plot_campaign(result, path, plane: tuple[str, str] | None = None) -> Path:
-    """A PNG: histograms of the closed-loop cost and of the step time p99, and success over
+    """A PNG, PDF or SVG (by the extension): histograms of the closed-loop cost and of the step time p99, and success over
     the plane of two parameters (default: the first two)."""
-    Figure, FigureCanvasAgg = _matplotlib()
+    path = check_plot_path(path)
+    Figure, FigureCanvasAgg, _ = _matplotlib()
     from matplotlib.ticker import NullFormatter
 
     names = [v.name for v in result.model.parameters]
@@ -165,16 +165,5 @@ def plot_campaign(result, path, plane: tuple[str, str] | None = None) -> Path:
     for ax in axes:
         ax.tick_params(labelsize=7)
         ax.grid(True, linewidth=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format="png", dpi=100)
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write the plot {path}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_atomically(path, lambda name: figure.savefig(name, format=path.suffix.lower().lstrip("."), dpi=100))
     return path
