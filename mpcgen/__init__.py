@@ -20,6 +20,7 @@ from .codegen.generate import generate, generate_files
 from .compiled.controller_binding import Controller, load
 from .compiled.model_binding import CompiledModel, load_model
 from .errors import MpcgenError
+from .problem.measurement import Output, output
 from .problem.model import Model, Var, var
 from .problem.ocp import Ocp
 from .problem.options import CodegenOptions
@@ -27,6 +28,6 @@ from .problem.scenario import Scenario
 from .version import __version__
 
 __all__ = [
-    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Scenario", "Var", "__version__",
-    "generate", "generate_files", "load", "load_model", "var", "verify", "write_folder",
+    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Output", "Scenario", "Var", "__version__",
+    "generate", "generate_files", "load", "load_model", "output", "var", "verify", "write_folder",
 ]
