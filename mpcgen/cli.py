@@ -80,6 +80,23 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
 
+    a = sub.add_parser("analyze", help="singular values, weak directions, singularities and uncertainty of a model",
+                       description="The discrete model's Jacobians of DIR read through their singular values: A, B, "
+                                   "the horizon's controllability and (with outputs) observability matrices at the "
+                                   "nominal point, the OCP reference, the scenario start, random points and along "
+                                   "the closed loop; the weakest directions in the model's names; singular "
+                                   "configurations; the QP's KKT condition number with the scaling from the declared "
+                                   "ranges; first-order covariance propagation against Monte-Carlo.")
+    a.add_argument("folder", type=Path, metavar="DIR")
+    a.add_argument("--samples", type=int, default=5, help="random points of the ranges to analyse (default 5)")
+    a.add_argument("--spread", type=float, default=0.02,
+                   help="initial standard deviation for the propagation, as a fraction of each state's half range")
+    a.add_argument("--mc", type=int, default=1000, help="Monte-Carlo runs of the propagation (default 1000)")
+    a.add_argument("--no-closed-loop", action="store_true", help="skip the closed-loop trajectory (no compile)")
+    a.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    a.add_argument("--json", action="store_true", help="print the analysis as JSON instead of the table")
+    a.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
+
     q = sub.add_parser("quality", help="score the real-time controller's closed loop against the converged one",
                        description="Per folder, on its example's scenario: the closed-loop cost of the shipped "
                                    "real-time step against SQP solved to convergence at every sample (and with "
@@ -200,6 +217,17 @@ def _run(args: argparse.Namespace) -> int:
 
             path = plot_closed_loop(run.result, run.model, run.ocp, args.plot, title=f"{run.model.name}: closed loop")
             print(f"plot written to {path}")
+        return 0
+    if args.command == "analyze":
+        import json
+
+        from .runs.analyze import analyze, plot_analysis
+
+        result = analyze(args.folder, samples=args.samples, closed_loop=not args.no_closed_loop, spread=args.spread,
+                         mc_samples=args.mc, seed=args.seed)
+        print(json.dumps(result.to_json(), indent=1, allow_nan=True) if args.json else result.table())
+        if args.plot is not None:
+            print(f"plot written to {plot_analysis(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
         return 0
     if args.command == "quality":
         from .runs.quality import HEADER, NOTES, closed_loop_quality
