@@ -18,6 +18,7 @@ from .checks.verification import verify
 from .codegen.folder import write_folder
 from .codegen.generate import generate, generate_files
 from .compiled.controller_binding import Controller, load
+from .compiled.ekf_binding import Ekf, load_ekf
 from .compiled.model_binding import CompiledModel, load_model
 from .errors import MpcgenError
 from .problem.measurement import Output, output
@@ -28,6 +29,6 @@ from .problem.scenario import Scenario
 from .version import __version__
 
 __all__ = [
-    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Output", "Scenario", "Var", "__version__",
-    "generate", "generate_files", "load", "load_model", "output", "var", "verify", "write_folder",
+    "CodegenOptions", "CompiledModel", "Controller", "Ekf", "Model", "MpcgenError", "Ocp", "Output", "Scenario", "Var", "__version__",
+    "generate", "generate_files", "load", "load_ekf", "load_model", "output", "var", "verify", "write_folder",
 ]
