@@ -45,7 +45,8 @@ class Ekf:
         return getattr(self._lib, f"{self._pre}_{name}")
 
     def _vector(self, value, n: int, label: str) -> np.ndarray:
-        a = np.ascontiguousarray(np.asarray(value, dtype=self.dtype).reshape(-1))
+        with np.errstate(over="ignore"):   # 1e300 in a float filter: Inf, which the C rejects
+            a = np.ascontiguousarray(np.asarray(value, dtype=self.dtype).reshape(-1))
         if a.size != n:
             raise EvaluationError(f"{label} has {a.size} entries, the EKF needs {n}")
         return a if n else np.zeros(1, dtype=self.dtype)
