@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="plant parameters, comma-separated (model mismatch; default: nominal or the scenario's)")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
+    s.add_argument("--estimator", choices=("none", "ekf"), default="none",
+                   help="ekf: the controller acts on the folder's EKF estimate from the declared sensors, with the "
+                        "declared process and measurement noise (default none: the state is measured)")
 
     a = sub.add_parser("analyze", help="singular values, weak directions, singularities and uncertainty of a model",
                        description="The discrete model's Jacobians of DIR read through their singular values: A, B, "
@@ -209,6 +212,14 @@ def _run(args: argparse.Namespace) -> int:
         from .runs.closed_loop import run_closed_loop
 
         print(f"compiling {args.folder} and simulating ...", flush=True)
+        if args.estimator == "ekf":
+            from .runs.estimated_loop import plot_estimated_loop, run_estimated_loop
+
+            loop = run_estimated_loop(args.folder, steps=args.steps, x0=args.x0, seed=args.seed)
+            print(loop.summary())
+            if args.plot is not None:
+                print(f"plot written to {plot_estimated_loop(loop, args.plot)}")
+            return 0
         run = run_closed_loop(args.folder, steps=args.steps, x0=args.x0, noise_std=args.noise, p_true=args.plant_p,
                               seed=args.seed)
         print(run.summary())

@@ -44,8 +44,8 @@ int pendulum_ekf_h(const pendulum_real *restrict x, const pendulum_real *restric
 static const pendulum_real process_noise[PENDULUM_NX * PENDULUM_NX] = {
     1e-06, 0.0, 0.0, 0.0,
     0.0, 1e-06, 0.0, 0.0,
-    0.0, 0.0, 0.0004, 0.0,
-    0.0, 0.0, 0.0, 0.0025000000000000005
+    0.0, 0.0, 0.0001, 0.0,
+    0.0, 0.0, 0.0, 0.0004
 };
 /* Measurement noise variances R_i (R is diagonal). */
 static const pendulum_real measurement_variance[PENDULUM_EKF_NY] = {2.5e-05, 2.5e-05};

@@ -32,7 +32,7 @@ framework for fast embedded optimal control", Mathematical Programming Computati
 Measurement model (not in the acados example): two encoders, the cart position p and
 the pole angle theta, each with white noise of standard deviation 5 mm and 5 mrad; the
 velocities are not measured. Process noise per sample: 1 mm and 1 mrad on the positions,
-0.02 m/s and 0.05 rad/s on the velocities (unmodelled friction and pushes).
+0.01 m/s and 0.02 rad/s on the velocities (unmodelled friction and pushes).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ TS = 0.05
 GRAVITY = 9.81
 """Gravitational acceleration [m/s^2]."""
 
-PROCESS_NOISE = (1e-3, 1e-3, 2e-2, 5e-2)
+PROCESS_NOISE = (1e-3, 1e-3, 1e-2, 2e-2)
 """Standard deviations of the per-sample process noise on (p, theta, v, omega)."""
 
 MEASUREMENT_NOISE = (5e-3, 5e-3)

@@ -45,7 +45,7 @@ hence kappa = 7.5e-7 / 3.13e-5 = 0.024 m). These six are parameters (+-20 %).
 Measurement model: position (x, y, z) from motion capture with 1 cm noise and attitude
 (phi, theta, psi) from an attitude reference with 5 mrad noise, one standard deviation;
 velocities and rates are not measured. Process noise per sample: 1 mm on positions,
-0.02 m/s on velocities, 1 mrad on angles and 0.05 rad/s on rates (gusts, rotor scatter).
+5 mm/s on velocities, 1 mrad on angles and 0.01 rad/s on rates (gusts, rotor scatter).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ MASS = 0.65
 HOVER_THRUST = MASS * GRAVITY / 4.0
 """Per-rotor thrust [N] that holds the nominal vehicle in hover."""
 
-PROCESS_NOISE = (1e-3,) * 3 + (2e-2,) * 3 + (1e-3,) * 3 + (5e-2,) * 3
+PROCESS_NOISE = (1e-3,) * 3 + (5e-3,) * 3 + (1e-3,) * 3 + (1e-2,) * 3
 """Standard deviations of the per-sample process noise, in state order."""
 
 MEASUREMENT_NOISE = (1e-2,) * 3 + (5e-3,) * 3
