@@ -98,6 +98,8 @@ def test_the_generated_ekf_agrees_with_filterpy_to_1e_10(name: str) -> None:
         ref.predict_x = lambda _ignored: setattr(ref, "x", plant.F(ref.x, u))   # filterpy's hook for a nonlinear F
         ref.predict()
         x = plant.F(x, u) + np.linalg.cholesky(plant.Q) @ rng.standard_normal(plant.model.nx)
+    print(f"{name}: largest relative difference to filterpy over 100 steps: x {worst_x:.1e}, P {worst_P:.1e}, "
+          f"NIS {worst_nis:.1e}")
     assert worst_x < 1e-10 and worst_P < 1e-10 and worst_nis < 1e-10, (worst_x, worst_P, worst_nis)
 
 
@@ -212,3 +214,38 @@ def test_a_wrong_jacobian_of_h_is_caught_by_verify(tmp_path) -> None:
     assert not report.passed
     failing = {(r.function, r.output, r.method) for r in report.rows if not r.passed}
     assert {("pendulum_ekf_h", "Jx", m) for m in ("casadi", "central", "complex")} <= failing
+
+
+def test_a_model_file_with_a_nonlinear_sensor_and_a_bias_state(tmp_path) -> None:
+    """tests/data/user_sensors.py (the README's example): h is verified, and the EKF, which has no
+    controller beside it, tracks the angle and learns the camera's bias as filterpy does."""
+    folder = mpcgen.generate(f"{ROOT / 'tests' / 'data' / 'user_sensors.py'}:swing", tmp_path / "swing")
+    assert (folder / "swing_ekf.c").is_file() and not (folder / "swing_mpc.c").exists()
+    report = verify(folder, points=5)
+    assert report.passed and any(r.function == "swing_ekf_h" for r in report.rows)
+    from mpcgen.problem.source import load_source
+
+    m = load_source(f"{ROOT / 'tests' / 'data' / 'user_sensors.py'}:swing").model
+    F = ca.Function("F", [m.x, m.u, m.p], list(reference_function(m, CodegenOptions(ts=0.02))(m.x, m.u, m.p))[:2])
+    h = ca.Function("h", [m.x, m.u, m.p], [m.y, ca.jacobian(m.y, m.x)])
+    ekf = mpcgen.load_ekf(folder)
+    P0 = np.diag([0.1, 0.3, 0.05]) ** 2
+    x_hat0 = np.array([0.5, 0.0, 0.0])
+    assert ekf.init(x_hat0, P0) == "ok" and ekf.set_gate(0.0) == "ok"
+    ref = ExtendedKalmanFilter(3, 2)
+    ref.x, ref.P, ref.Q, ref.R = x_hat0.copy(), P0.copy(), np.array(m.process_noise), np.array(m.measurement_noise)
+    rng = np.random.default_rng(5)
+    x = np.array([0.6, 0.0, 0.05])    # the camera is 5 cm off
+    for k in range(300):
+        u = np.array([np.sin(0.05 * k)])
+        y = np.array(h(x, u, [])[0]).ravel() + np.sqrt(np.diag(ref.R)) * rng.standard_normal(2)
+        assert ekf.update(y, u) == "ok"
+        ref.update(y, lambda xx: np.array(h(xx, u, [])[1]), lambda xx: np.array(h(xx, u, [])[0]).ravel())
+        assert np.allclose(ekf.x, ref.x, rtol=1e-10, atol=1e-12) and np.allclose(ekf.P, ref.P, rtol=1e-9, atol=1e-15)
+        assert ekf.predict(u) == "ok"
+        ref.F = np.array(F(ref.x, u, [])[1])
+        ref.predict_x = lambda _ignored: setattr(ref, "x", np.array(F(ref.x, u, [])[0]).ravel())
+        ref.predict()
+        x = np.array(F(x, u, [])[0]).ravel() + np.sqrt(np.diag(ref.Q)) * rng.standard_normal(3)
+    x_hat, P = ekf.state()
+    assert abs(x_hat[2] - x[2]) < 3 * np.sqrt(P[2, 2]) and np.sqrt(P[2, 2]) < 0.01   # the bias, learnt
