@@ -176,6 +176,14 @@ def analyze_model(model: Model, options: CodegenOptions, ocp=None, points: dict 
     if ocp is not None:
         named["OCP reference"] = (list(ocp.x_ref), list(ocp.u_ref))
     named.update(points or {})
+    merged: dict = {}   # one row per distinct point: "nominal = OCP reference"
+    for label, (x, u) in named.items():
+        same = next((k for k, (x2, u2) in merged.items() if np.allclose(x, x2) and np.allclose(u, u2)), None)
+        if same is None:
+            merged[label] = (x, u)
+        else:
+            merged[f"{same} = {label}"] = merged.pop(same)
+    named = merged
     rng = np.random.default_rng(seed)
     for i in range(samples):
         named[f"random {i + 1}"] = ([v.lo + (v.hi - v.lo) * rng.random() for v in model.states],
@@ -187,7 +195,7 @@ def analyze_model(model: Model, options: CodegenOptions, ocp=None, points: dict 
         steps = steps[0] if steps else range(len(U))
         along = tuple(analyze_point(model, jac, H, f"closed loop t={k * options.ts:.3g}", X[i], U[i], N)
                       for i, k in enumerate(steps))
-    x0, u0 = propagate_from if propagate_from is not None else named["nominal"]
+    x0, u0 = propagate_from if propagate_from is not None else next(iter(named.values()))
     cov0 = np.diag((spread * half_ranges(model.states)) ** 2)
     prop = propagate(model, options, x0, np.tile(np.asarray(u0, float), (N, 1)), cov0, samples=mc_samples, seed=seed)
     return Analysis(model, options.ts, N, results, tuple(find_singularities(model, ocp, seed=seed)),

@@ -54,7 +54,7 @@ def test_pendulum_weak_directions_upright_and_hanging_match_the_gramian() -> Non
     p = [v.nominal_value for v in model.parameters]
     D, Du = half_ranges(model.states), half_ranges(model.inputs)
     for point in (a.points[0], a.points[-1]):
-        assert point.label in ("nominal", "hanging")
+        assert point.label in ("nominal = OCP reference", "hanging")
         _, A, B, _ = (m.full() for m in jac(point.x, point.u, p))
         As, Bs = A * D[None, :] / D[:, None], B * Du[None, :] / D[:, None]
         W = sum(np.linalg.matrix_power(As, k) @ Bs @ Bs.T @ np.linalg.matrix_power(As, k).T for k in range(ocp.N))
@@ -65,7 +65,7 @@ def test_pendulum_weak_directions_upright_and_hanging_match_the_gramian() -> Non
         assert weak.relative < 0.05     # weak: the cart-pole needs 20x more input for it than for its best
         assert point.weak_observe is not None   # the model measures p and theta
     findings = "\n".join(a.findings())
-    assert "nominal: inputs barely move" in findings and "hanging: inputs barely move" in findings
+    assert "nominal = OCP reference: inputs barely move" in findings and "hanging: inputs barely move" in findings
     assert "theta" in findings and "sensors barely see" in findings
 
 
