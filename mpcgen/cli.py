@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the build products (objects, ELF, map, call graphs) in WORK/NAME")
     f.add_argument("--model", action="store_true",
                    help="measure the model's F_and_jacobians even in folders that hold the controller")
+    f.add_argument("--ekf", action="store_true",
+                   help="measure the folder's EKF instead: update and predict per sample along the output-feedback "
+                        "closed loop (mpcgen simulate --estimator ekf), against the host build")
 
     z = sub.add_parser("fuzz", help="fuzz a generated controller under AddressSanitizer and UBSan",
                        description="Feed DIR's controller random, extreme, NaN and Inf states, references, "
@@ -262,6 +265,15 @@ def _run(args: argparse.Namespace) -> int:
         run_controller_bench(args.examples, steps=args.steps, casadi=not args.no_casadi)
         return 0
     if args.command == "firmware":
+        if args.ekf:
+            from .checks.firmware.ekf_budget import ekf_check, ekf_table
+
+            checked = []
+            for folder in args.folders:
+                print(f"checking the EKF of {folder} ...", file=sys.stderr, flush=True)
+                checked.append(ekf_check(folder, work=args.keep / folder.resolve().name if args.keep else None))
+            print(ekf_table(checked))
+            return 0 if all(b.passed for b in checked) else 1
         from .checks.firmware.budget import budget_table, firmware_check
 
         budgets = []

@@ -35,8 +35,11 @@ class EstimatedLoop:
     ts: float
     X: np.ndarray          # steps+1 x nx, true
     X_hat: np.ndarray      # steps x nx, the estimate the controller used
+    x_hat0: np.ndarray     # the filter's start, with covariance P0
+    P0: np.ndarray
     std: np.ndarray        # steps x nx, sqrt(diag P) of that estimate
     U: np.ndarray          # steps x nu
+    Y: np.ndarray          # steps x ny, the measurements the filter got
     ekf_statuses: tuple[str, ...]
     controller_statuses: tuple[str, ...]
     description: str
@@ -100,13 +103,15 @@ def run_estimated_loop(folder: str | Path, steps: int | None = None, x0=None, se
     Lr = _root(model.measurement_noise, model.ny)
     P0 = np.diag((initial_spread * np.array([(v.hi - v.lo) / 2 for v in model.states])) ** 2)
     ekf = load_ekf(folder)
-    ekf.init(x + np.sqrt(np.diag(P0)) * rng.standard_normal(model.nx), P0)
+    x_hat0 = x + np.sqrt(np.diag(P0)) * rng.standard_normal(model.nx)
+    ekf.init(x_hat0, P0)
     ctrl = load(folder)
     ctrl.start(ekf.x)
     u = np.array([v.nominal_value for v in model.inputs])
-    X, X_hat, S, U, ekf_status, ctrl_status = [x.copy()], [], [], [], [], []
+    X, X_hat, S, U, Y, ekf_status, ctrl_status = [x.copy()], [], [], [], [], [], []
     for _ in range(n_steps):
         y = np.array(sensors(x, u, p)).ravel() + Lr @ rng.standard_normal(model.ny)
+        Y.append(y)
         ekf_status.append(ekf.update(y, u))
         x_hat, P = ekf.state()
         X_hat.append(x_hat)
@@ -118,8 +123,8 @@ def run_estimated_loop(folder: str | Path, steps: int | None = None, x0=None, se
         x = np.array(plant(x, u, p)).ravel() + Lq @ rng.standard_normal(model.nx)
         X.append(x.copy())
     description = scenario.description if scenario and x0 is None else "from the given initial state"
-    return EstimatedLoop(model, ocp, options.ts, np.array(X), np.array(X_hat), np.array(S), np.array(U),
-                         tuple(ekf_status), tuple(ctrl_status), description)
+    return EstimatedLoop(model, ocp, options.ts, np.array(X), np.array(X_hat), x_hat0, P0, np.array(S), np.array(U),
+                         np.array(Y), tuple(ekf_status), tuple(ctrl_status), description)
 
 
 def _root(cov, n: int) -> np.ndarray:
