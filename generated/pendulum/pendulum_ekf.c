@@ -60,13 +60,13 @@ static struct {
     pendulum_real x_next[PENDULUM_NX];
     pendulum_real A[PENDULUM_NX * PENDULUM_NX];
     pendulum_real B[PENDULUM_NX * PENDULUM_NU];
-    pendulum_real AP[PENDULUM_NX * PENDULUM_NX];             /* A P */
+    pendulum_real AP[PENDULUM_NX * PENDULUM_NX];             /* A P; in the update, T = (I - K h_i^T) P */
     pendulum_real Pw[PENDULUM_NX * PENDULUM_NX];             /* the covariance being updated */
     pendulum_real h[PENDULUM_EKF_NY];
     pendulum_real H[PENDULUM_EKF_NY * PENDULUM_NX];
     pendulum_real Hu[PENDULUM_EKF_NY * PENDULUM_NU];
     pendulum_real dx[PENDULUM_NX];                   /* the correction accumulated over the measurements */
-    pendulum_real a[PENDULUM_NX];                    /* P H_i^T */
+    pendulum_real a[PENDULUM_NX];                    /* P h_i, then T h_i */
     pendulum_real K[PENDULUM_NX];                    /* the gain of measurement i */
     pendulum_real gate;
     pendulum_real nis[PENDULUM_EKF_NY];
@@ -253,11 +253,24 @@ int pendulum_ekf_update(const pendulum_real *y, const pendulum_real *u, const pe
             ekf.K[k] = ekf.a[k] / s;
             ekf.dx[k] += ekf.K[k] * r;
         }
-        /* Joseph form for a scalar measurement: P - K a^T - a K^T + s K K^T, lower triangle mirrored */
+        /* Joseph form (I - K h_i^T) P (I - K h_i^T)^T + R_i K K^T, in two rank-one stages as the
+         * product rounds: T = P - K a^T, then P = T - (T h_i) K^T + R_i K K^T (lower triangle, mirrored) */
+        for (k = 0; k < PENDULUM_NX; ++k) {
+            for (j = 0; j < PENDULUM_NX; ++j) {
+                ekf.AP[k * PENDULUM_NX + j] = ekf.Pw[k * PENDULUM_NX + j] - ekf.K[k] * ekf.a[j];
+            }
+        }
+        for (k = 0; k < PENDULUM_NX; ++k) {
+            pendulum_real acc = 0.0;
+            for (j = 0; j < PENDULUM_NX; ++j) {
+                acc += ekf.AP[k * PENDULUM_NX + j] * Hi[j];
+            }
+            ekf.a[k] = acc;   /* T h_i */
+        }
         for (k = 0; k < PENDULUM_NX; ++k) {
             for (j = 0; j <= k; ++j) {
-                const pendulum_real v = ekf.Pw[k * PENDULUM_NX + j] - ekf.K[k] * ekf.a[j] - ekf.a[k] * ekf.K[j]
-                                 + s * ekf.K[k] * ekf.K[j];
+                const pendulum_real v = ekf.AP[k * PENDULUM_NX + j] - ekf.a[k] * ekf.K[j]
+                                 + measurement_variance[i] * ekf.K[k] * ekf.K[j];
                 ekf.Pw[k * PENDULUM_NX + j] = v;
                 ekf.Pw[j * PENDULUM_NX + k] = v;
             }

@@ -68,13 +68,13 @@ static struct {
     quadrotor_real x_next[QUADROTOR_NX];
     quadrotor_real A[QUADROTOR_NX * QUADROTOR_NX];
     quadrotor_real B[QUADROTOR_NX * QUADROTOR_NU];
-    quadrotor_real AP[QUADROTOR_NX * QUADROTOR_NX];             /* A P */
+    quadrotor_real AP[QUADROTOR_NX * QUADROTOR_NX];             /* A P; in the update, T = (I - K h_i^T) P */
     quadrotor_real Pw[QUADROTOR_NX * QUADROTOR_NX];             /* the covariance being updated */
     quadrotor_real h[QUADROTOR_EKF_NY];
     quadrotor_real H[QUADROTOR_EKF_NY * QUADROTOR_NX];
     quadrotor_real Hu[QUADROTOR_EKF_NY * QUADROTOR_NU];
     quadrotor_real dx[QUADROTOR_NX];                   /* the correction accumulated over the measurements */
-    quadrotor_real a[QUADROTOR_NX];                    /* P H_i^T */
+    quadrotor_real a[QUADROTOR_NX];                    /* P h_i, then T h_i */
     quadrotor_real K[QUADROTOR_NX];                    /* the gain of measurement i */
     quadrotor_real gate;
     quadrotor_real nis[QUADROTOR_EKF_NY];
@@ -261,11 +261,24 @@ int quadrotor_ekf_update(const quadrotor_real *y, const quadrotor_real *u, const
             ekf.K[k] = ekf.a[k] / s;
             ekf.dx[k] += ekf.K[k] * r;
         }
-        /* Joseph form for a scalar measurement: P - K a^T - a K^T + s K K^T, lower triangle mirrored */
+        /* Joseph form (I - K h_i^T) P (I - K h_i^T)^T + R_i K K^T, in two rank-one stages as the
+         * product rounds: T = P - K a^T, then P = T - (T h_i) K^T + R_i K K^T (lower triangle, mirrored) */
+        for (k = 0; k < QUADROTOR_NX; ++k) {
+            for (j = 0; j < QUADROTOR_NX; ++j) {
+                ekf.AP[k * QUADROTOR_NX + j] = ekf.Pw[k * QUADROTOR_NX + j] - ekf.K[k] * ekf.a[j];
+            }
+        }
+        for (k = 0; k < QUADROTOR_NX; ++k) {
+            quadrotor_real acc = 0.0;
+            for (j = 0; j < QUADROTOR_NX; ++j) {
+                acc += ekf.AP[k * QUADROTOR_NX + j] * Hi[j];
+            }
+            ekf.a[k] = acc;   /* T h_i */
+        }
         for (k = 0; k < QUADROTOR_NX; ++k) {
             for (j = 0; j <= k; ++j) {
-                const quadrotor_real v = ekf.Pw[k * QUADROTOR_NX + j] - ekf.K[k] * ekf.a[j] - ekf.a[k] * ekf.K[j]
-                                 + s * ekf.K[k] * ekf.K[j];
+                const quadrotor_real v = ekf.AP[k * QUADROTOR_NX + j] - ekf.a[k] * ekf.K[j]
+                                 + measurement_variance[i] * ekf.K[k] * ekf.K[j];
                 ekf.Pw[k * QUADROTOR_NX + j] = v;
                 ekf.Pw[j * QUADROTOR_NX + k] = v;
             }

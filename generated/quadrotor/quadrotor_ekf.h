@@ -25,9 +25,11 @@
  * at the predicted estimate and then uses the measurements one at a time (R is diagonal):
  * for measurement i, with the correction dx so far, the innovation r = y_i - h_i - H_i dx,
  * a = P H_i^T, s = H_i a + R_i, K = a / s, dx += K r, and the covariance in Joseph form
- * (I - K H_i) P (I - K H_i)^T + K R_i K^T, written out for a scalar measurement as
- * P - K a^T - a K^T + s K K^T: symmetric by construction and insensitive to first order
- * to the rounding of K. The result equals the joint update with the full H and R.
+ * (I - K H_i) P (I - K H_i)^T + K R_i K^T, evaluated as the product rounds but in O(nx^2):
+ * T = P - K a^T, then P = T - (T H_i^T) K^T + R_i K K^T (the lower triangle, mirrored). In
+ * float, with sensors 500 times finer than the examples', P - K a^T - a K^T + s K K^T (the
+ * same formula expanded) and P - K a^T lost definiteness; this form did not (README,
+ * "Estimation"). The result equals the joint update with the full H and R.
  * Gating: a measurement whose r^2 / s exceeds the gate (default 15.136705226623599, the chi-square
  * quantile of 0.9999 with one degree of freedom) is not used, nor is a NaN or Inf
  * measurement, nor one whose s is not positive; the status says so, stats says which.
