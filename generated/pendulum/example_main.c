@@ -11,11 +11,21 @@
  *   linearization for the next sample, done while waiting for the next tick).
  * Both must finish within the sample; `mpcgen firmware` reports their instruction counts.
  *
+ * The state comes from the generated EKF (pendulum_ekf.h): each sample, the sensors'
+ * y corrects the estimate (pendulum_ekf_update, with the input applied since the last
+ * sample), the controller acts on the estimate, and after prepare the estimate is
+ * predicted to the next sample with the input just applied (pendulum_ekf_predict).
+ * `mpcgen firmware --ekf` reports the filter's instruction counts.
+ *
  * The board_* functions are placeholders: replace them with your timer interrupt,
- * sensors or state estimator, and actuators.
+ * sensors, and actuators.
  */
 #include "pendulum.h"
 #include "pendulum_mpc.h"
+#include "pendulum_ekf.h"
+
+/* The plant's parameters for the filter's model: the nominal values. */
+static const pendulum_real params[3] = { 1.0, 0.1, 0.8 };
 
 static volatile int tick_pending;
 
@@ -26,12 +36,21 @@ void board_timer_isr(void)
     tick_pending = 1;
 }
 
-/* Placeholder: the measured or estimated state, PENDULUM_NX values in the model's units. */
+/* Placeholder: the initial guess of the state, PENDULUM_NX values in the model's units. */
 static void board_read_state(pendulum_real x[PENDULUM_NX])
 {
     int i;
     for (i = 0; i < PENDULUM_NX; ++i) {
         x[i] = 0;
+    }
+}
+
+/* Placeholder: the sensors' readings y[PENDULUM_EKF_NY] (NaN for a sensor that has none this sample). */
+static void board_read_sensors(pendulum_real y[PENDULUM_EKF_NY])
+{
+    int i;
+    for (i = 0; i < PENDULUM_EKF_NY; ++i) {
+        y[i] = 0;
     }
 }
 
@@ -51,9 +70,14 @@ int main(void)
 {
     pendulum_real x[PENDULUM_NX];
     pendulum_real u[PENDULUM_NU];
+    pendulum_real y[PENDULUM_EKF_NY];
+    int i;
     int status = pendulum_mpc_init();
     if (status == 0) {
         board_read_state(x);
+        status = pendulum_ekf_init(x, NULL);   /* NULL: each state's declared range as +-3 sigma */
+    }
+    if (status == 0) {
         status = pendulum_mpc_start(x);
         if (status == PENDULUM_MPC_MAX_ITER) {
             status = 0;  /* the plan did not fully converge: the real-time iteration goes on from it */
@@ -63,18 +87,30 @@ int main(void)
         board_fault(status);
         return 1;
     }
+    for (i = 0; i < PENDULUM_NU; ++i) {
+        u[i] = 0;   /* placeholder: the input applied before the first sample */
+    }
     for (;;) {
         while (!tick_pending) {
             board_timer_isr();   /* placeholder: on a board, wait for the interrupt (__WFI()) */
         }
         tick_pending = 0;
-        board_read_state(x);
+        board_read_sensors(y);
+        status = pendulum_ekf_update(y, u, params);
+        if (status != PENDULUM_EKF_OK && status != PENDULUM_EKF_REJECTED) {
+            board_fault(status);   /* REJECTED: a sensor was NaN or outside the gate; the others were used */
+        }
+        pendulum_ekf_get_state(x, NULL);
         status = pendulum_mpc_feedback(x, u);
         if (status != 0) {
             board_fault(status);
         }
         board_apply_control(u);
         status = pendulum_mpc_prepare();
+        if (status != 0) {
+            board_fault(status);
+        }
+        status = pendulum_ekf_predict(u, params);
         if (status != 0) {
             board_fault(status);
         }

@@ -5,7 +5,6 @@
  * API, algorithm and array layout: see pendulum_ekf.h.
  */
 #include "pendulum_ekf.h"
-#include <stddef.h>
 /* GCC's scheduler before register allocation spreads the loads of the long unrolled sums
  * apart and then spills the registers it ran out of: on the Cortex-M4F that cost the
  * Riccati factorization and the model's Jacobians 14-18% more instructions. Only that

@@ -46,6 +46,7 @@
 #define PENDULUM_EKF_H
 
 #include <math.h>
+#include <stddef.h>
 #include "pendulum.h"
 
 #ifdef __cplusplus

@@ -11,11 +11,21 @@
  *   linearization for the next sample, done while waiting for the next tick).
  * Both must finish within the sample; `mpcgen firmware` reports their instruction counts.
  *
+ * The state comes from the generated EKF (quadrotor_ekf.h): each sample, the sensors'
+ * y corrects the estimate (quadrotor_ekf_update, with the input applied since the last
+ * sample), the controller acts on the estimate, and after prepare the estimate is
+ * predicted to the next sample with the input just applied (quadrotor_ekf_predict).
+ * `mpcgen firmware --ekf` reports the filter's instruction counts.
+ *
  * The board_* functions are placeholders: replace them with your timer interrupt,
- * sensors or state estimator, and actuators.
+ * sensors, and actuators.
  */
 #include "quadrotor.h"
 #include "quadrotor_mpc.h"
+#include "quadrotor_ekf.h"
+
+/* The plant's parameters for the filter's model: the nominal values. */
+static const quadrotor_real params[6] = { 0.65, 0.23, 0.0075, 0.0075, 0.013, 0.024 };
 
 static volatile int tick_pending;
 
@@ -26,12 +36,21 @@ void board_timer_isr(void)
     tick_pending = 1;
 }
 
-/* Placeholder: the measured or estimated state, QUADROTOR_NX values in the model's units. */
+/* Placeholder: the initial guess of the state, QUADROTOR_NX values in the model's units. */
 static void board_read_state(quadrotor_real x[QUADROTOR_NX])
 {
     int i;
     for (i = 0; i < QUADROTOR_NX; ++i) {
         x[i] = 0;
+    }
+}
+
+/* Placeholder: the sensors' readings y[QUADROTOR_EKF_NY] (NaN for a sensor that has none this sample). */
+static void board_read_sensors(quadrotor_real y[QUADROTOR_EKF_NY])
+{
+    int i;
+    for (i = 0; i < QUADROTOR_EKF_NY; ++i) {
+        y[i] = 0;
     }
 }
 
@@ -51,9 +70,14 @@ int main(void)
 {
     quadrotor_real x[QUADROTOR_NX];
     quadrotor_real u[QUADROTOR_NU];
+    quadrotor_real y[QUADROTOR_EKF_NY];
+    int i;
     int status = quadrotor_mpc_init();
     if (status == 0) {
         board_read_state(x);
+        status = quadrotor_ekf_init(x, NULL);   /* NULL: each state's declared range as +-3 sigma */
+    }
+    if (status == 0) {
         status = quadrotor_mpc_start(x);
         if (status == QUADROTOR_MPC_MAX_ITER) {
             status = 0;  /* the plan did not fully converge: the real-time iteration goes on from it */
@@ -63,18 +87,30 @@ int main(void)
         board_fault(status);
         return 1;
     }
+    for (i = 0; i < QUADROTOR_NU; ++i) {
+        u[i] = 0;   /* placeholder: the input applied before the first sample */
+    }
     for (;;) {
         while (!tick_pending) {
             board_timer_isr();   /* placeholder: on a board, wait for the interrupt (__WFI()) */
         }
         tick_pending = 0;
-        board_read_state(x);
+        board_read_sensors(y);
+        status = quadrotor_ekf_update(y, u, params);
+        if (status != QUADROTOR_EKF_OK && status != QUADROTOR_EKF_REJECTED) {
+            board_fault(status);   /* REJECTED: a sensor was NaN or outside the gate; the others were used */
+        }
+        quadrotor_ekf_get_state(x, NULL);
         status = quadrotor_mpc_feedback(x, u);
         if (status != 0) {
             board_fault(status);
         }
         board_apply_control(u);
         status = quadrotor_mpc_prepare();
+        if (status != 0) {
+            board_fault(status);
+        }
+        status = quadrotor_ekf_predict(u, params);
         if (status != 0) {
             board_fault(status);
         }

@@ -50,6 +50,7 @@
 #define QUADROTOR_EKF_H
 
 #include <math.h>
+#include <stddef.h>
 #include "quadrotor.h"
 
 #ifdef __cplusplus

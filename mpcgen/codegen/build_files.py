@@ -30,12 +30,13 @@ def library_sources(names: list[str] | tuple[str, ...] | Mapping[str, str]) -> l
                   if n.endswith(".c") and not n.endswith(f"{COMPLEX_SUFFIX}.c") and n != EXAMPLE_MAIN)
 
 
-def integration_files(files: Mapping[str, str], prefix: str) -> dict[str, str]:
+def integration_files(files: Mapping[str, str], prefix: str, parameters: tuple[str, ...] = ()) -> dict[str, str]:
     """File name -> text of CMakeLists.txt, PREFIX.mk and (with the controller) example_main.c.
 
     ``files`` are the generated folder's other files, name -> text (the names say which
     sources there are; the controller header's text whether it has an initial guess);
-    ``prefix`` is the C prefix of the shipped code (the model's name).
+    ``prefix`` is the C prefix of the shipped code (the model's name); ``parameters``: C literals
+    of the nominal parameters, which example_main.c hands the EKF when the folder has one.
     """
     sources = library_sources(files)
     headers = sorted(n for n in files if n.endswith(".h") and not n.endswith(f"{COMPLEX_SUFFIX}.h"))
@@ -44,7 +45,7 @@ def integration_files(files: Mapping[str, str], prefix: str) -> dict[str, str]:
     initial_guess = f"int {prefix}_mpc_set_initial_guess(" in (files.get(mpc_header) or "")
     env = environment()
     context = {"optimize": " ".join(OPTIMIZE_FLAGS), "prefix": prefix, "version": __version__, "sources": sources, "headers": headers, "example": example,
-               "initial_guess": initial_guess}
+               "initial_guess": initial_guess, "ekf": f"{prefix}_ekf.h" in files, "params": list(parameters)}
     out = {
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(**context),
         f"{prefix}.mk": env.get_template("firmware/lib.mk.j2").render(**context),

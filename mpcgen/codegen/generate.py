@@ -19,6 +19,7 @@ from ..problem.ocp import Ocp, check_ocp
 from ..problem.options import CodegenOptions
 from .build_files import integration_files
 from .ekf_program import build_ekf_program
+from .lower import SCALARS
 from .folder import write_folder
 from .manifest import MANIFEST, manifest_text
 from .model_program import COMPLEX_SUFFIX, build_program
@@ -53,7 +54,8 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
     for program in (ekf, ekf_complex):
         if program is not None:
             files |= render_ekf(program)
-    files |= integration_files(files, model.name)
+    literal = SCALARS[options.precision].literal
+    files |= integration_files(files, model.name, tuple(literal(v.nominal_value) for v in model.parameters))
     files[MANIFEST] = manifest_text(model, options, source, shipped, complex_step, list(files),
                                     controller.interface if controller else None,
                                     ocp_shipped.interface if ocp_shipped else None,
