@@ -18,8 +18,10 @@ from .checks.verification import verify
 from .codegen.folder import write_folder
 from .codegen.generate import generate, generate_files
 from .compiled.controller_binding import Controller, load
+from .compiled.ekf_binding import Ekf, load_ekf
 from .compiled.model_binding import CompiledModel, load_model
 from .errors import MpcgenError
+from .problem.measurement import Output, output
 from .problem.model import Model, Var, var
 from .problem.ocp import Ocp
 from .problem.options import CodegenOptions
@@ -28,7 +30,7 @@ from .runs.campaign import campaign
 from .version import __version__
 
 __all__ = [
-    "CodegenOptions", "CompiledModel", "Controller", "Model", "MpcgenError", "Ocp", "Scenario", "Uncertainty", "Var",
-    "__version__", "campaign", "generate", "generate_files", "load", "load_model", "var", "verify",
-    "write_folder",
+    "CodegenOptions", "CompiledModel", "Controller", "Ekf", "Model", "MpcgenError", "Ocp", "Output", "Scenario",
+    "Uncertainty", "Var", "__version__", "campaign", "generate", "generate_files", "load", "load_ekf", "load_model",
+    "output", "var", "verify", "write_folder",
 ]

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="write the time series (t, x, u, references, statuses, QP iterations, step time) as "
                         ".csv or .parquet")
 
+    s.add_argument("--estimator", choices=("none", "ekf"), default="none",
+                   help="ekf: the controller acts on the folder's EKF estimate from the declared sensors, with the "
+                        "declared process and measurement noise (default none: the state is measured)")
+
     c = sub.add_parser("campaign", help="run thousands of closed loops under drawn plants on a Dask cluster",
                        description="Monte-Carlo robustness campaign of DIR's controller: each sample draws the plant "
                                    "parameters over their ranges (uniform or normal), a start perturbation and "
@@ -116,6 +120,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
                    help="histograms and success over a parameter plane (with --replay: the closed loop)")
     c.add_argument("--plane", default=None, metavar="A,B", help="the two parameters of the success plot")
+    a = sub.add_parser("analyze", help="singular values, weak directions, singularities and uncertainty of a model",
+                       description="The discrete model's Jacobians of DIR read through their singular values: A, B, "
+                                   "the horizon's controllability and (with outputs) observability matrices at the "
+                                   "nominal point, the OCP reference, the scenario start, random points and along "
+                                   "the closed loop; the weakest directions in the model's names; singular "
+                                   "configurations; the QP's KKT condition number with the scaling from the declared "
+                                   "ranges; first-order covariance propagation against Monte-Carlo.")
+    a.add_argument("folder", type=Path, metavar="DIR")
+    a.add_argument("--samples", type=int, default=5, help="random points of the ranges to analyse (default 5)")
+    a.add_argument("--spread", type=float, default=0.02,
+                   help="initial standard deviation for the propagation, as a fraction of each state's half range")
+    a.add_argument("--mc", type=int, default=1000, help="Monte-Carlo runs of the propagation (default 1000)")
+    a.add_argument("--no-closed-loop", action="store_true", help="skip the closed-loop trajectory (no compile)")
+    a.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    a.add_argument("--json", action="store_true", help="print the analysis as JSON instead of the table")
+    a.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
 
     q = sub.add_parser("quality", help="score the real-time controller's closed loop against the converged one",
                        description="Per folder, on its example's scenario: the closed-loop cost of the shipped "
@@ -148,6 +168,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the build products (objects, ELF, map, call graphs) in WORK/NAME")
     f.add_argument("--model", action="store_true",
                    help="measure the model's F_and_jacobians even in folders that hold the controller")
+    f.add_argument("--ekf", action="store_true",
+                   help="measure the folder's EKF instead: update and predict per sample along the output-feedback "
+                        "closed loop (mpcgen simulate --estimator ekf), against the host build")
 
     z = sub.add_parser("fuzz", help="fuzz a generated controller under AddressSanitizer and UBSan",
                        description="Feed DIR's controller random, extreme, NaN and Inf states, references, "
@@ -235,6 +258,14 @@ def _run(args: argparse.Namespace) -> int:
             if path is not None:
                 check(path)   # a wrong extension fails before the simulation, not after
         print(f"compiling {args.folder} and simulating ...", flush=True)
+        if args.estimator == "ekf":
+            from .runs.estimated_loop import plot_estimated_loop, run_estimated_loop
+
+            loop = run_estimated_loop(args.folder, steps=args.steps, x0=args.x0, seed=args.seed)
+            print(loop.summary())
+            if args.plot is not None:
+                print(f"plot written to {plot_estimated_loop(loop, args.plot)}")
+            return 0
         run = run_closed_loop(args.folder, steps=args.steps, x0=args.x0, noise_std=args.noise, p_true=args.plant_p,
                               seed=args.seed)
         print(run.summary())
@@ -252,6 +283,17 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "campaign":
         return _campaign(args)
+    if args.command == "analyze":
+        import json
+
+        from .runs.analyze import analyze, plot_analysis
+
+        result = analyze(args.folder, samples=args.samples, closed_loop=not args.no_closed_loop, spread=args.spread,
+                         mc_samples=args.mc, seed=args.seed)
+        print(json.dumps(result.to_json(), indent=1, allow_nan=True) if args.json else result.table())
+        if args.plot is not None:
+            print(f"plot written to {plot_analysis(result, args.plot)}", file=sys.stderr if args.json else sys.stdout)
+        return 0
     if args.command == "quality":
         from .runs.quality import HEADER, NOTES, closed_loop_quality
 
@@ -274,6 +316,15 @@ def _run(args: argparse.Namespace) -> int:
         run_controller_bench(args.examples, steps=args.steps, casadi=not args.no_casadi)
         return 0
     if args.command == "firmware":
+        if args.ekf:
+            from .checks.firmware.ekf_budget import ekf_check, ekf_table
+
+            checked = []
+            for folder in args.folders:
+                print(f"checking the EKF of {folder} ...", file=sys.stderr, flush=True)
+                checked.append(ekf_check(folder, work=args.keep / folder.resolve().name if args.keep else None))
+            print(ekf_table(checked))
+            return 0 if all(b.passed for b in checked) else 1
         from .checks.firmware.budget import budget_table, firmware_check
 
         budgets = []

@@ -12,19 +12,27 @@
  *   linearization for the next sample, done while waiting for the next tick).
  * Both must finish within the sample; `mpcgen firmware` reports their instruction counts.
  *
+ * The state comes from the generated EKF (pendulum_ekf.h): each sample, the sensors'
+ * y corrects the estimate (pendulum_ekf_update, with the input applied since the last
+ * sample), the controller acts on the estimate, and after prepare the estimate is
+ * predicted to the next sample with the input just applied (pendulum_ekf_predict).
+ * `mpcgen firmware --ekf` reports the filter's instruction counts.
+ *
  * The board_* functions are placeholders: replace them with your timer interrupt,
- * sensors or state estimator, actuators and fault handling. As generated, the model
- * itself stands in for the plant (pendulum_F at the nominal parameters), starting
- * from the scenario's initial state, so the example runs as it is on a desktop:
- *   cc -O2 -DEXAMPLE_STEPS=200 example_main.c pendulum*.c -lm && ./a.out
- * (leave out pendulum_cs.c; it prints every status other than OK and the last state).
+ * sensors, actuators and fault handling. As generated, the model
+ * itself stands in for the plant (pendulum_F at the nominal parameters, its
+ * sensors pendulum_ekf_h), starting from the scenario's initial state, so the example runs as it is on a desktop:
+ *   cc -O2 -DEXAMPLE_STEPS=200 example_main.c pendulum.c pendulum_ekf.c pendulum_mpc.c pendulum_qp.c -lm && ./a.out
+ * (it prints every status other than OK and the last state).
  * On a board, EXAMPLE_STEPS stays 0 (run forever) and printf goes where your C library
  * sends it (semihosting, a UART), or replace it.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "pendulum.h"
 #include "pendulum_mpc.h"
+#include "pendulum_ekf.h"
 
 #ifndef EXAMPLE_STEPS
 #define EXAMPLE_STEPS 0   /* samples to run; 0: forever (firmware) */
@@ -36,6 +44,7 @@ static const pendulum_real x_start[PENDULUM_NX] = {0.0, 3.141592653589793, 0.0, 
 static const pendulum_real p_plant[PENDULUM_NP > 0 ? PENDULUM_NP : 1] = {1.0, 0.1, 0.8};
 
 static pendulum_real plant_x[PENDULUM_NX];
+static pendulum_real plant_u[PENDULUM_NU];   /* the input applied last (the sensors may read it) */
 static volatile int tick_pending;
 
 /* The name of a controller status, for the report. */
@@ -63,6 +72,19 @@ static void board_read_state(pendulum_real x[PENDULUM_NX])
     }
 }
 
+/* Placeholder: the sensors' readings y[PENDULUM_EKF_NY], NaN for a sensor without a reading
+ * this sample (here: the stand-in plant's outputs, exact). */
+static void board_read_sensors(pendulum_real y[PENDULUM_EKF_NY])
+{
+    pendulum_real Jx[PENDULUM_EKF_NY * PENDULUM_NX], Ju[PENDULUM_EKF_NY * PENDULUM_NU];
+    int i;
+    if (pendulum_ekf_h(plant_x, plant_u, p_plant, y, Jx, Ju) != 0) {
+        for (i = 0; i < PENDULUM_EKF_NY; ++i) {
+            y[i] = (pendulum_real)NAN;
+        }
+    }
+}
+
 /* Placeholder: send the PENDULUM_NU inputs to the actuators (here: the stand-in plant
  * moves one sample on with them). */
 static void board_apply_control(const pendulum_real u[PENDULUM_NU])
@@ -73,6 +95,9 @@ static void board_apply_control(const pendulum_real u[PENDULUM_NU])
         for (i = 0; i < PENDULUM_NX; ++i) {
             plant_x[i] = next[i];
         }
+    }
+    for (i = 0; i < PENDULUM_NU; ++i) {
+        plant_u[i] = u[i];
     }
 }
 
@@ -87,6 +112,7 @@ int main(void)
 {
     pendulum_real x[PENDULUM_NX];
     pendulum_real u[PENDULUM_NU];
+    pendulum_real y[PENDULUM_EKF_NY];
     long k;
     int i, status = pendulum_mpc_init();
     for (i = 0; i < PENDULUM_NX; ++i) {
@@ -94,6 +120,11 @@ int main(void)
     }
     if (status == PENDULUM_MPC_OK) {
         board_read_state(x);
+        status = pendulum_ekf_init(x, NULL);   /* NULL: each state's declared range as +-3 sigma */
+        if (status != 0) {
+            printf("ekf_init returned %d\n", status);
+            return 1;
+        }
         status = pendulum_mpc_start(x);
         if (status == PENDULUM_MPC_MAX_ITER) {
             status = PENDULUM_MPC_OK;  /* the plan did not fully converge: the real-time iteration goes on from it */
@@ -103,12 +134,20 @@ int main(void)
         board_fault(0, "start", status);
         return 1;
     }
+    for (i = 0; i < PENDULUM_NU; ++i) {
+        u[i] = 0;   /* placeholder: the input applied before the first sample */
+    }
     for (k = 0; EXAMPLE_STEPS == 0 || k < EXAMPLE_STEPS; ++k) {
         while (!tick_pending) {
             board_timer_isr();   /* placeholder: on a board, wait for the interrupt (__WFI()) */
         }
         tick_pending = 0;
-        board_read_state(x);
+        board_read_sensors(y);
+        status = pendulum_ekf_update(y, u, p_plant);
+        if (status != PENDULUM_EKF_OK && status != PENDULUM_EKF_REJECTED) {
+            printf("sample %ld: ekf_update returned %d\n", k, status);   /* REJECTED: a sensor was NaN or outside the gate */
+        }
+        pendulum_ekf_get_state(x, NULL);
         status = pendulum_mpc_feedback(x, u);
         if (status != PENDULUM_MPC_OK) {
             board_fault(k, "feedback", status);
@@ -117,6 +156,10 @@ int main(void)
         status = pendulum_mpc_prepare();
         if (status != PENDULUM_MPC_OK) {
             board_fault(k, "prepare", status);
+        }
+        status = pendulum_ekf_predict(u, p_plant);
+        if (status != 0) {
+            printf("sample %ld: ekf_predict returned %d\n", k, status);
         }
     }
     printf("%ld samples of %g s; last state:", k, 0.05);

@@ -15,8 +15,8 @@
 
 PENDULUM_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 PENDULUM_BUILD ?= build/pendulum
-PENDULUM_SRCS := $(addprefix $(PENDULUM_DIR)/,pendulum.c pendulum_mpc.c pendulum_qp.c)
-PENDULUM_HDRS := $(addprefix $(PENDULUM_DIR)/,pendulum.h pendulum_mpc.h pendulum_qp.h)
+PENDULUM_SRCS := $(addprefix $(PENDULUM_DIR)/,pendulum.c pendulum_ekf.c pendulum_mpc.c pendulum_qp.c)
+PENDULUM_HDRS := $(addprefix $(PENDULUM_DIR)/,pendulum.h pendulum_ekf.h pendulum_mpc.h pendulum_qp.h)
 PENDULUM_OBJS := $(patsubst $(PENDULUM_DIR)/%.c,$(PENDULUM_BUILD)/%.o,$(PENDULUM_SRCS))
 PENDULUM_LIB := $(PENDULUM_BUILD)/libpendulum.a
 PENDULUM_INCLUDE := -I$(PENDULUM_DIR)

@@ -12,19 +12,27 @@
  *   linearization for the next sample, done while waiting for the next tick).
  * Both must finish within the sample; `mpcgen firmware` reports their instruction counts.
  *
+ * The state comes from the generated EKF (quadrotor_ekf.h): each sample, the sensors'
+ * y corrects the estimate (quadrotor_ekf_update, with the input applied since the last
+ * sample), the controller acts on the estimate, and after prepare the estimate is
+ * predicted to the next sample with the input just applied (quadrotor_ekf_predict).
+ * `mpcgen firmware --ekf` reports the filter's instruction counts.
+ *
  * The board_* functions are placeholders: replace them with your timer interrupt,
- * sensors or state estimator, actuators and fault handling. As generated, the model
- * itself stands in for the plant (quadrotor_F at the nominal parameters), starting
- * from the scenario's initial state, so the example runs as it is on a desktop:
- *   cc -O2 -DEXAMPLE_STEPS=200 example_main.c quadrotor*.c -lm && ./a.out
- * (leave out quadrotor_cs.c; it prints every status other than OK and the last state).
+ * sensors, actuators and fault handling. As generated, the model
+ * itself stands in for the plant (quadrotor_F at the nominal parameters, its
+ * sensors quadrotor_ekf_h), starting from the scenario's initial state, so the example runs as it is on a desktop:
+ *   cc -O2 -DEXAMPLE_STEPS=200 example_main.c quadrotor.c quadrotor_ekf.c quadrotor_mpc.c quadrotor_qp.c -lm && ./a.out
+ * (it prints every status other than OK and the last state).
  * On a board, EXAMPLE_STEPS stays 0 (run forever) and printf goes where your C library
  * sends it (semihosting, a UART), or replace it.
  */
+#include <math.h>
 #include <stdio.h>
 
 #include "quadrotor.h"
 #include "quadrotor_mpc.h"
+#include "quadrotor_ekf.h"
 
 #ifndef EXAMPLE_STEPS
 #define EXAMPLE_STEPS 0   /* samples to run; 0: forever (firmware) */
@@ -36,6 +44,7 @@ static const quadrotor_real x_start[QUADROTOR_NX] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.
 static const quadrotor_real p_plant[QUADROTOR_NP > 0 ? QUADROTOR_NP : 1] = {0.65, 0.23, 0.0075, 0.0075, 0.013, 0.024};
 
 static quadrotor_real plant_x[QUADROTOR_NX];
+static quadrotor_real plant_u[QUADROTOR_NU];   /* the input applied last (the sensors may read it) */
 static volatile int tick_pending;
 
 /* The name of a controller status, for the report. */
@@ -63,6 +72,19 @@ static void board_read_state(quadrotor_real x[QUADROTOR_NX])
     }
 }
 
+/* Placeholder: the sensors' readings y[QUADROTOR_EKF_NY], NaN for a sensor without a reading
+ * this sample (here: the stand-in plant's outputs, exact). */
+static void board_read_sensors(quadrotor_real y[QUADROTOR_EKF_NY])
+{
+    quadrotor_real Jx[QUADROTOR_EKF_NY * QUADROTOR_NX], Ju[QUADROTOR_EKF_NY * QUADROTOR_NU];
+    int i;
+    if (quadrotor_ekf_h(plant_x, plant_u, p_plant, y, Jx, Ju) != 0) {
+        for (i = 0; i < QUADROTOR_EKF_NY; ++i) {
+            y[i] = (quadrotor_real)NAN;
+        }
+    }
+}
+
 /* Placeholder: send the QUADROTOR_NU inputs to the actuators (here: the stand-in plant
  * moves one sample on with them). */
 static void board_apply_control(const quadrotor_real u[QUADROTOR_NU])
@@ -73,6 +95,9 @@ static void board_apply_control(const quadrotor_real u[QUADROTOR_NU])
         for (i = 0; i < QUADROTOR_NX; ++i) {
             plant_x[i] = next[i];
         }
+    }
+    for (i = 0; i < QUADROTOR_NU; ++i) {
+        plant_u[i] = u[i];
     }
 }
 
@@ -87,6 +112,7 @@ int main(void)
 {
     quadrotor_real x[QUADROTOR_NX];
     quadrotor_real u[QUADROTOR_NU];
+    quadrotor_real y[QUADROTOR_EKF_NY];
     long k;
     int i, status = quadrotor_mpc_init();
     for (i = 0; i < QUADROTOR_NX; ++i) {
@@ -94,6 +120,11 @@ int main(void)
     }
     if (status == QUADROTOR_MPC_OK) {
         board_read_state(x);
+        status = quadrotor_ekf_init(x, NULL);   /* NULL: each state's declared range as +-3 sigma */
+        if (status != 0) {
+            printf("ekf_init returned %d\n", status);
+            return 1;
+        }
         status = quadrotor_mpc_start(x);
         if (status == QUADROTOR_MPC_MAX_ITER) {
             status = QUADROTOR_MPC_OK;  /* the plan did not fully converge: the real-time iteration goes on from it */
@@ -103,12 +134,20 @@ int main(void)
         board_fault(0, "start", status);
         return 1;
     }
+    for (i = 0; i < QUADROTOR_NU; ++i) {
+        u[i] = 0;   /* placeholder: the input applied before the first sample */
+    }
     for (k = 0; EXAMPLE_STEPS == 0 || k < EXAMPLE_STEPS; ++k) {
         while (!tick_pending) {
             board_timer_isr();   /* placeholder: on a board, wait for the interrupt (__WFI()) */
         }
         tick_pending = 0;
-        board_read_state(x);
+        board_read_sensors(y);
+        status = quadrotor_ekf_update(y, u, p_plant);
+        if (status != QUADROTOR_EKF_OK && status != QUADROTOR_EKF_REJECTED) {
+            printf("sample %ld: ekf_update returned %d\n", k, status);   /* REJECTED: a sensor was NaN or outside the gate */
+        }
+        quadrotor_ekf_get_state(x, NULL);
         status = quadrotor_mpc_feedback(x, u);
         if (status != QUADROTOR_MPC_OK) {
             board_fault(k, "feedback", status);
@@ -117,6 +156,10 @@ int main(void)
         status = quadrotor_mpc_prepare();
         if (status != QUADROTOR_MPC_OK) {
             board_fault(k, "prepare", status);
+        }
+        status = quadrotor_ekf_predict(u, p_plant);
+        if (status != 0) {
+            printf("sample %ld: ekf_predict returned %d\n", k, status);
         }
     }
     printf("%ld samples of %g s; last state:", k, 0.02);

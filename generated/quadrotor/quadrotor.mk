@@ -15,8 +15,8 @@
 
 QUADROTOR_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 QUADROTOR_BUILD ?= build/quadrotor
-QUADROTOR_SRCS := $(addprefix $(QUADROTOR_DIR)/,quadrotor.c quadrotor_mpc.c quadrotor_qp.c)
-QUADROTOR_HDRS := $(addprefix $(QUADROTOR_DIR)/,quadrotor.h quadrotor_mpc.h quadrotor_qp.h)
+QUADROTOR_SRCS := $(addprefix $(QUADROTOR_DIR)/,quadrotor.c quadrotor_ekf.c quadrotor_mpc.c quadrotor_qp.c)
+QUADROTOR_HDRS := $(addprefix $(QUADROTOR_DIR)/,quadrotor.h quadrotor_ekf.h quadrotor_mpc.h quadrotor_qp.h)
 QUADROTOR_OBJS := $(patsubst $(QUADROTOR_DIR)/%.c,$(QUADROTOR_BUILD)/%.o,$(QUADROTOR_SRCS))
 QUADROTOR_LIB := $(QUADROTOR_BUILD)/libquadrotor.a
 QUADROTOR_INCLUDE := -I$(QUADROTOR_DIR)

@@ -69,6 +69,8 @@ from ..codegen.manifest import options_of, read_manifest
 from ..compiled.model_binding import CompiledModel
 from ..derivatives.discretize import discrete_model
 from ..derivatives.jacobians import QUANTITIES, derive, reference_function
+from ..derivatives.measurement_functions import MEANING as H_MEANING
+from ..derivatives.measurement_functions import measurement_function
 from ..derivatives.ocp_functions import MEANING, OcpFunction, ocp_functions
 from ..derivatives.rounding import with_constants_rounded
 from ..errors import EvaluationError, OptionsError
@@ -128,6 +130,14 @@ class Reference:
     rounded_block: ca.Function | None = None
     repeats: int = 1
     rounded_ocp: tuple[ca.Function, ...] = ()
+    #: the EKF's measurement function h (empty without an EKF), and rounded like the OCP's
+    measurement: tuple[OcpFunction, ...] = ()
+    rounded_measurement: tuple[ca.Function, ...] = ()
+
+    def groups(self, rounded: bool = False) -> tuple[tuple[str, OcpFunction, ca.Function | None], ...]:
+        """(group, function, its rounded twin) of the OCP's functions, then the EKF's h."""
+        pairs = [("ocp", self.ocp, self.rounded_ocp), ("ekf", self.measurement, self.rounded_measurement)]
+        return tuple((g, f, (r[i] if rounded else None)) for g, fs, r in pairs for i, f in enumerate(fs))
 
     def rounded_model(self, x, u, p) -> tuple[np.ndarray, ...]:
         """x_next, A, B, P of the float program in exact arithmetic (the looped form composed)."""
@@ -153,13 +163,16 @@ def reference_for(folder: str | Path) -> Reference:
     if "ocp" in manifest["interfaces"] and source.ocp is not None:
         checked = check_ocp(source.model, source.ocp(source.model), discrete_model(source.model, options))
         ocp = ocp_functions(checked)
-    reference = Reference(manifest, reference_function(source.model, options), ocp)
+    h = measurement_function(source.model) if "ekf" in manifest["interfaces"] else None
+    reference = Reference(manifest, reference_function(source.model, options), ocp, measurement=(h,) if h else ())
     if options.precision != "float":
         return reference
     d = derive(source.model, options)
     block = d.block_function("block", QUANTITIES)
     return dataclasses.replace(reference, rounded_block=with_constants_rounded(block), repeats=d.repeats,
-                               rounded_ocp=tuple(with_constants_rounded(f.function) for f in ocp))
+                               rounded_ocp=tuple(with_constants_rounded(f.function) for f in ocp),
+                               rounded_measurement=tuple(with_constants_rounded(f.function)
+                                                         for f in reference.measurement))
 
 
 class _Worst:
@@ -213,7 +226,8 @@ def check(compiled: CompiledModel, reference: Reference, points: int = 100, seed
     typical, widths = typical_magnitudes(man), range_widths(man)
     worst = _Worst()
     # The OCP functions' typical output magnitudes: their largest over the points.
-    ocp_refs = [[_ocp_reference(f, z, cut) for z in samples] for f in reference.ocp]
+    groups = reference.groups()
+    ocp_refs = [[_ocp_reference(f, z, cut) for z in samples] for _, f, _ in groups]
     ocp_typical = [np.max(np.abs([r["value"] for r in refs]), axis=0) for refs in ocp_refs]
     for n, z in enumerate(samples):
         x, u, p = z[cut["x"]], z[cut["u"]], z[cut["p"]]
@@ -223,8 +237,8 @@ def check(compiled: CompiledModel, reference: Reference, points: int = 100, seed
         F_scale = np.maximum(typical[:nx], np.abs(F_ref))
         point = _Point(z, x, u, p, F_ref, J_ref, F_scale, np.abs(J_ref) + F_scale[:, None] / widths[None, :])
         _check_model(compiled, point, cut, widths, eps, worst)
-        for f, refs, s in zip(reference.ocp, ocp_refs, ocp_typical):
-            _check_ocp_function(compiled, f, refs[n], s, z, cut, widths, eps, worst)
+        for (group, f, _), refs, s in zip(groups, ocp_refs, ocp_typical):
+            _check_ocp_function(compiled, f, refs[n], s, z, cut, widths, eps, worst, group)
         if promoted is not None:
             _check_promoted(promoted, reference, point, [(refs[n], s) for refs, s in zip(ocp_refs, ocp_typical)],
                             cut, widths, worst)
@@ -239,6 +253,7 @@ def check(compiled: CompiledModel, reference: Reference, points: int = 100, seed
     pre = compiled.prefix
     meanings = {f"{pre}_{n}": _MODEL_MEANING.get(n, "") for n in compiled.functions}
     meanings |= {f"{pre}_ocp_{f.name}": MEANING[f.name] for f in reference.ocp}
+    meanings |= {f"{pre}_ekf_{f.name}": H_MEANING for f in reference.measurement}
     return Report(man["model"]["name"], precision, len(samples), rows, meanings)
 
 
@@ -302,17 +317,20 @@ def _ocp_scales(f: OcpFunction, ref: dict[str, np.ndarray], typical: np.ndarray,
 
 
 def _check_ocp_function(compiled: CompiledModel, f: OcpFunction, ref: dict[str, np.ndarray], typical: np.ndarray,
-                        z: np.ndarray, cut: dict[str, slice], widths: np.ndarray, eps: float, worst: _Worst) -> None:
-    """One OCP function at one point: its value with CasADi, each Jacobian with all three."""
+                        z: np.ndarray, cut: dict[str, slice], widths: np.ndarray, eps: float, worst: _Worst,
+                        group: str = "ocp") -> None:
+    """One OCP function (or, group "ekf", the EKF's h) at one point: its value with CasADi, each
+    Jacobian with all three."""
     x, u, p = z[cut["x"]], z[cut["u"]], z[cut["p"]]
-    fn = f"{compiled.prefix}_ocp_{f.name}"
+    fn = f"{compiled.prefix}_{group}_{f.name}"
+    call, call_complex = (compiled.ocp, compiled.ocp_complex) if group == "ocp" else (compiled.ekf, compiled.ekf_complex)
     scales = _ocp_scales(f, ref, typical, cut, widths)
     entries = [j for i in f.inputs if i != "p" for j in range(cut[i].start, cut[i].stop)]
     try:
-        outputs = compiled.ocp(f.name, x, u, p)
-        J_cd = _central(lambda zz: compiled.ocp(f.name, zz[cut["x"]], zz[cut["u"]], zz[cut["p"]])["value"], z,
+        outputs = call(f.name, x, u, p)
+        J_cd = _central(lambda zz: call(f.name, zz[cut["x"]], zz[cut["u"]], zz[cut["p"]])["value"], z,
                         widths, entries, compiled.dtype, eps)
-        J_cs = _complex_step(lambda zz: compiled.ocp_complex(f.name, zz[cut["x"]], zz[cut["u"]], zz[cut["p"]]), z,
+        J_cs = _complex_step(lambda zz: call_complex(f.name, zz[cut["x"]], zz[cut["u"]], zz[cut["p"]]), z,
                              widths, entries)
     except EvaluationError:
         worst.status(fn)
@@ -341,10 +359,10 @@ def _check_promoted(promoted: CompiledModel, reference: Reference, pt: _Point, o
             continue
         for q, value in outputs.items():
             worst.record((f"{pre}_{name}", q, "promoted"), value, exact[q], scales[q])
-    for f, rounded, (ref, typical) in zip(reference.ocp, reference.rounded_ocp, ocp):
-        fn = f"{pre}_ocp_{f.name}"
+    for (group, f, rounded), (ref, typical) in zip(reference.groups(rounded=True), ocp):
+        fn = f"{pre}_{group}_{f.name}"
         try:
-            outputs = promoted.ocp(f.name, pt.x, pt.u, pt.p)
+            outputs = (promoted.ocp if group == "ocp" else promoted.ekf)(f.name, pt.x, pt.u, pt.p)
         except EvaluationError:
             worst.status(fn)
             continue

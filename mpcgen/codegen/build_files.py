@@ -56,7 +56,9 @@ def integration_files(files: Mapping[str, str], prefix: str, loop: ExampleLoop |
 
     ``files`` are the generated folder's other files, name -> text (the names say which
     sources there are; the controller header's text whether it has an initial guess);
-    ``prefix`` is the C prefix of the shipped code (the model's name).
+    ``prefix`` is the C prefix of the shipped code (the model's name); ``loop``: what the
+    example's loop starts from (its nominal parameters also feed the EKF, when the folder
+    has one).
     """
     sources = library_sources(files)
     headers = sorted(n for n in files if n.endswith(".h") and not n.endswith(f"{COMPLEX_SUFFIX}.h"))
@@ -65,7 +67,7 @@ def integration_files(files: Mapping[str, str], prefix: str, loop: ExampleLoop |
     initial_guess = f"int {prefix}_mpc_set_initial_guess(" in (files.get(mpc_header) or "")
     env = environment()
     context = {"optimize": " ".join(OPTIMIZE_FLAGS), "prefix": prefix, "version": __version__, "sources": sources, "headers": headers, "example": example,
-               "initial_guess": initial_guess, "loop": loop}
+               "initial_guess": initial_guess, "loop": loop, "ekf": f"{prefix}_ekf.h" in files}
     out = {
         "CMakeLists.txt": env.get_template("firmware/CMakeLists.txt.j2").render(**context),
         f"{prefix}.mk": env.get_template("firmware/lib.mk.j2").render(**context),

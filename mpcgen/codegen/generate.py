@@ -19,21 +19,23 @@ from ..problem.ocp import Ocp, check_ocp
 from ..problem.options import CodegenOptions
 from ..problem.source import call_companion, scenario_of
 from .build_files import ExampleLoop, integration_files
+from .ekf_program import build_ekf_program
 from .folder import write_folder
 from .manifest import MANIFEST, manifest_text
 from .model_program import COMPLEX_SUFFIX, build_program
 from .mpc_program import build_mpc_program
 from .ocp_program import build_ocp_program
-from .render import render_controller, render_ocp, render_program
+from .render import render_controller, render_ekf, render_ocp, render_program
 from .step_bound import step_bound
 
 
 def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp | None = None,
                    x0=None) -> dict[str, str]:
     """All files of a generated folder: the shipped C, its complex-step twin, the
-    controller (QP solver and SQP) when an OCP is given, the build files, and the manifest.
-    ``x0``: the state example_main.c starts from (the scenario's; default: the states'
-    nominal values, where the model is known to evaluate)."""
+    controller (QP solver and SQP) when an OCP is given, the EKF (and its twin) when the
+    model declares outputs and their noise, the build files, and the manifest. ``x0``: the
+    state example_main.c starts from (the scenario's; default: the states' nominal values,
+    where the model is known to evaluate)."""
     d = derive(model, options)
     shipped = build_program(d, options.precision, source, packed=ocp is not None)
     complex_step = build_program(d, "complex", source, prefix=model.name + COMPLEX_SUFFIX, only=("F",))
@@ -50,6 +52,11 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
         for program in (ocp_shipped, ocp_complex):
             if program is not None:
                 files |= render_ocp(program)
+    ekf = build_ekf_program(model, options.precision, source, options.describe())
+    ekf_complex = build_ekf_program(model, "complex", source, options.describe())
+    for program in (ekf, ekf_complex):
+        if program is not None:
+            files |= render_ekf(program)
     loop = None
     if controller is not None:
         start = [v.nominal_value for v in model.states] if x0 is None else list(x0)
@@ -60,7 +67,8 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
     files[MANIFEST] = manifest_text(model, options, source, shipped, complex_step, list(files),
                                     controller.interface if controller else None,
                                     ocp_shipped.interface if ocp_shipped else None,
-                                    ocp_complex.interface if ocp_complex else None)
+                                    ocp_complex.interface if ocp_complex else None,
+                                    ekf=(ekf, ekf_complex) if ekf is not None else None)
     return files
 
 

@@ -19,7 +19,8 @@ MANIFEST = "mpcgen.json"
 
 
 def manifest_text(model: Model, options: CodegenOptions, source: str, shipped: Program,
-                  complex_step: Program, files: list[str], controller=None, ocp=None, ocp_complex=None) -> str:
+                  complex_step: Program, files: list[str], controller=None, ocp=None, ocp_complex=None,
+                  ekf=None) -> str:
     """Deterministic JSON text (sorted keys) describing a generated folder."""
     data = {
         "mpcgen_version": __version__,
@@ -46,6 +47,7 @@ def manifest_text(model: Model, options: CodegenOptions, source: str, shipped: P
             "complex_step": complex_step.interface.to_json(),
             **({"controller": controller.to_json()} if controller is not None else {}),
             **({"ocp": ocp.to_json(), "ocp_complex_step": ocp_complex.to_json()} if ocp is not None else {}),
+            **({"ekf": ekf[0].to_json(), "ekf_complex_step": ekf[1].interface.to_json()} if ekf is not None else {}),
         },
         "files": sorted([*files, MANIFEST]),
     }

@@ -91,3 +91,23 @@ def render_controller_cdef(model: Interface, controller) -> str:
     module = environment().get_template("mpc_api.j2").module
     real = f"{controller.prefix}_real"
     return "\n".join([render_cdef(model), str(module.constants(controller)), str(module.declarations(controller, real))])
+
+
+def render_ekf(program) -> dict[str, str]:
+    """File name -> text of the EKF pair ``PREFIX_ekf.h`` / ``PREFIX_ekf.c`` (or its complex twin)."""
+    env = environment()
+    return {program.prefix + suffix: _tidy(env.get_template(t).render(e=program))
+            for t, suffix in (("ekf.h.j2", ".h"), ("ekf.c.j2", ".c"))}
+
+
+def render_ekf_cdef(program_json: dict) -> str:
+    """cffi declarations of the EKF (its constants, API and the checked h), from its manifest entry."""
+    from types import SimpleNamespace
+
+    from .ocp_program import OcpInterface
+
+    interface = OcpInterface.from_json(program_json)
+    e = SimpleNamespace(prefix=interface.prefix, model_prefix=interface.model_prefix, memory_bytes=program_json["memory_bytes"],
+                        model=SimpleNamespace(ny=program_json["ny"]))
+    module = environment().get_template("ekf_api.j2").module
+    return "\n".join([str(module.constants(e)), str(module.declarations(e)), render_ocp_cdef(interface)])

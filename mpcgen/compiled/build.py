@@ -28,7 +28,7 @@ from ..codegen.lower import LIBM_FUNCTIONS
 from ..codegen.manifest import read_manifest
 from ..codegen.model_program import Interface
 from ..codegen.ocp_program import OcpInterface
-from ..codegen.render import environment, render_cdef, render_controller_cdef, render_ocp_cdef
+from ..codegen.render import environment, render_cdef, render_controller_cdef, render_ekf_cdef, render_ocp_cdef
 from ..errors import BuildError
 
 #: Flags for the shipped build (double or float). -std=c99 keeps FMA contraction off,
@@ -47,6 +47,7 @@ class Built:
     lib: object
     path: Path
     ocp: OcpInterface | None = None   # the OCP's functions built in too (shipped and complex builds)
+    ekf: OcpInterface | None = None   # the EKF's measurement function h (the shipped build has the filter too)
 
 
 def cache_dir() -> Path:
@@ -76,17 +77,24 @@ def build(folder: Path, which: str = "shipped", flags: tuple[str, ...] | None = 
     ocp = OcpInterface.from_json(ocp_data) if ocp_data else None
     if ocp is not None:
         names += ocp.files
+    ekf_data = manifest["interfaces"].get("ekf" if kind == "shipped" else "ekf_complex_step")
+    ekf = OcpInterface.from_json(ekf_data) if ekf_data else None
+    if ekf is not None:
+        names += ekf.files
     sources = _read(folder, names)
     if which == "promoted":
         if interface.c_type != "float":
             raise BuildError(f"{folder}: only a float folder has a promoted build (this one is {interface.c_type})")
         interface = dataclasses.replace(interface, c_type="double")
         ocp = dataclasses.replace(ocp, c_type="double") if ocp else None
+        ekf = dataclasses.replace(ekf, c_type="double") if ekf else None
         sources = promoted_sources(sources, interface.prefix)
     cdef = render_cdef(interface) + ("\n" + render_ocp_cdef(ocp) if ocp else "")
+    if ekf is not None:   # the shipped build binds the filter too; the complex twin has h alone
+        cdef += "\n" + (render_ekf_cdef(ekf_data) if kind == "shipped" else render_ocp_cdef(ekf))
     module, so = compile_extension(interface.prefix + ("_promoted" if which == "promoted" else ""), sources, cdef,
                                    flags)
-    return Built(interface, module.ffi, module.lib, so, ocp)
+    return Built(interface, module.ffi, module.lib, so, ocp, ekf)
 
 
 _FLOAT_LIBM = re.compile(r"\b(" + "|".join(LIBM_FUNCTIONS) + r")f\(")

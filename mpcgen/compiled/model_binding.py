@@ -97,12 +97,27 @@ class CompiledModel:
             self._complex = build(self.folder, "complex_step")
         return self._call_ocp(self._complex, name, x, u, p)["value"]
 
-    def _call_ocp(self, built: Built, name: str, x, u, p) -> dict[str, np.ndarray]:
-        ocp = built.ocp
+    @property
+    def ekf_functions(self) -> tuple[OcpSignature, ...]:
+        """The EKF's measurement function h in the folder (empty without an EKF)."""
+        return self._shipped.ekf.functions if self._shipped.ekf else ()
+
+    def ekf(self, name: str, x, u=(), p=()) -> dict[str, np.ndarray]:
+        """Call the EKF's function ``name`` ("h"): "value" (ny,), "Jx" (ny, nx), "Ju" (ny, nu)."""
+        return self._call_ocp(self._shipped, name, x, u, p, "ekf")
+
+    def ekf_complex(self, name: str, x, u=(), p=()) -> np.ndarray:
+        """The value of the EKF's function ``name`` in the complex-step build."""
+        if self._complex is None:
+            self._complex = build(self.folder, "complex_step")
+        return self._call_ocp(self._complex, name, x, u, p, "ekf")["value"]
+
+    def _call_ocp(self, built: Built, name: str, x, u, p, group: str = "ocp") -> dict[str, np.ndarray]:
+        ocp = built.ocp if group == "ocp" else built.ekf
         sig = next((f for f in ocp.functions if f.name == name), None) if ocp else None
         if sig is None:
             known = ", ".join(f.name for f in ocp.functions) if ocp else "none"
-            raise EvaluationError(f"{self.folder}: no OCP function {name!r} (this folder has: {known})")
+            raise EvaluationError(f"{self.folder}: no {group.upper()} function {name!r} (this folder has: {known})")
         dtype = _DTYPES[ocp.c_type]
         values = {"x": (x, ocp.nx), "u": (u, ocp.nu), "p": (p, ocp.np)}
         args = [_vector(values[i][0], values[i][1], dtype, i) for i in sig.inputs]

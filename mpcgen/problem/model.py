@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 import casadi as ca
 
 from ..errors import ModelError, NonSmoothWarning
+from .measurement import Output, check_measurement
 
 _C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _C_RESERVED = frozenset(
@@ -87,7 +88,10 @@ class Model:
     """A continuous-time plant ``xdot = f(x, u, p)``.
 
     ``ode`` is one SX expression per state (a list, or an SX column of length nx),
-    in the order of ``states``.
+    in the order of ``states``. Optionally, the measurement model
+    (:mod:`mpcgen.problem.measurement`): ``outputs`` y = h(x, u, p), ``process_noise``
+    and ``measurement_noise`` (standard deviations per entry, or covariances; stored
+    as covariances).
     """
 
     name: str
@@ -98,6 +102,9 @@ class Model:
     description: str = ""
     #: Where the equations and parameter values come from (cited in generated files).
     reference: str = ""
+    outputs: tuple[Output, ...] = ()
+    process_noise: object = field(default=None, compare=False)
+    measurement_noise: object = field(default=None, compare=False)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +122,10 @@ class Model:
         set_(self, "ode", _as_ode(self.name, self.ode, self.states))
         set_(self, "warnings", tuple(_check_expressions(self)))
         _check_nominal(self)
+        outputs, process, measured = check_measurement(self)
+        set_(self, "outputs", outputs)
+        set_(self, "process_noise", process)
+        set_(self, "measurement_noise", measured)
         for message in self.warnings:
             warnings.warn(message, NonSmoothWarning, stacklevel=3)
 
@@ -130,6 +141,15 @@ class Model:
     @property
     def np(self) -> int:
         return len(self.parameters)
+
+    @property
+    def ny(self) -> int:
+        return len(self.outputs)
+
+    @property
+    def y(self) -> ca.SX:
+        """The outputs h(x, u, p) as an SX column (ny x 1)."""
+        return ca.vertcat(*[o.expr for o in self.outputs]) if self.outputs else ca.SX(0, 1)
 
     @property
     def x(self) -> ca.SX:

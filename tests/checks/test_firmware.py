@@ -269,7 +269,7 @@ def test_makefile_fragment_cross_compiles_for_the_cortex_m4(tmp_path: Path) -> N
     lib = app / "build" / "pendulum" / "libpendulum.a"
     assert lib.is_file()
     members = subprocess.run(["arm-none-eabi-ar", "t", str(lib)], capture_output=True, text=True).stdout.split()
-    assert sorted(members) == ["pendulum.o", "pendulum_mpc.o"]
+    assert sorted(members) == ["pendulum.o", "pendulum_ekf.o", "pendulum_mpc.o"]
     assert not any(folder.glob("*.o"))     # objects never land in the generated folder
     # the library compiles with the flags the budget was measured with, unless the firmware sets its own
     dry = subprocess.run(["make", "-n", "-B", "-C", str(app)], capture_output=True, text=True, check=True).stdout

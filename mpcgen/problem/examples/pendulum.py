@@ -28,6 +28,11 @@ R. Verschueren, G. Frison, D. Kouzoupis, J. Frey, N. van Duijkeren, A. Zanelli,
 B. Novoselnik, T. Albin, R. Quirynen, M. Diehl, "acados -- a modular open-source
 framework for fast embedded optimal control", Mathematical Programming Computation,
 2022. M, m and l are parameters (nominal = the acados values, +-20 %); g is a constant.
+
+Measurement model (not in the acados example): two encoders, the cart position p and
+the pole angle theta, each with white noise of standard deviation 5 mm and 5 mrad; the
+velocities are not measured. Process noise per sample: 1 mm and 1 mrad on the positions,
+0.01 m/s and 0.02 rad/s on the velocities (unmodelled friction and pushes).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import math
 import casadi as ca
 import numpy as np
 
+from ..measurement import output
 from ..model import Model, var
 
 TS = 0.05
@@ -44,6 +50,12 @@ TS = 0.05
 
 GRAVITY = 9.81
 """Gravitational acceleration [m/s^2]."""
+
+PROCESS_NOISE = (1e-3, 1e-3, 1e-2, 2e-2)
+"""Standard deviations of the per-sample process noise on (p, theta, v, omega)."""
+
+MEASUREMENT_NOISE = (5e-3, 5e-3)
+"""Standard deviations of the position [m] and angle [rad] measurements."""
 
 REFERENCE = (
     "R. Verschueren et al., 'acados -- a modular open-source framework for fast embedded "
@@ -86,6 +98,9 @@ def pendulum() -> Model:
         parameters=(cart_mass, pole_mass, length),
         description="inverted pendulum on a cart; theta = 0 upright, theta = pi hanging down",
         reference=REFERENCE,
+        outputs=(output("p_meas", p, -2.0, 2.0, unit="m"), output("theta_meas", theta, -math.pi, math.pi, unit="rad")),
+        process_noise=PROCESS_NOISE,
+        measurement_noise=MEASUREMENT_NOISE,
     )
 
 

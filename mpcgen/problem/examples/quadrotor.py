@@ -41,6 +41,11 @@ Values of the EPFL OS4 quadrotor: S. Bouabdallah, R. Siegwart, "Full control of 
 quadrotor", IEEE/RSJ IROS, 2007 (m = 0.65 kg, d = 0.23 m, Ixx = Iyy = 7.5e-3 kg m^2,
 Izz = 1.3e-2 kg m^2, thrust factor b = 3.13e-5 N s^2 and drag factor 7.5e-7 N m s^2,
 hence kappa = 7.5e-7 / 3.13e-5 = 0.024 m). These six are parameters (+-20 %).
+
+Measurement model: position (x, y, z) from motion capture with 1 cm noise and attitude
+(phi, theta, psi) from an attitude reference with 5 mrad noise, one standard deviation;
+velocities and rates are not measured. Process noise per sample: 1 mm on positions,
+5 mm/s on velocities, 1 mrad on angles and 0.01 rad/s on rates (gusts, rotor scatter).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import math
 import casadi as ca
 import numpy as np
 
+from ..measurement import output
 from ..model import Model, Var, var
 
 TS = 0.02
@@ -63,6 +69,12 @@ MASS = 0.65
 
 HOVER_THRUST = MASS * GRAVITY / 4.0
 """Per-rotor thrust [N] that holds the nominal vehicle in hover."""
+
+PROCESS_NOISE = (1e-3,) * 3 + (5e-3,) * 3 + (1e-3,) * 3 + (1e-2,) * 3
+"""Standard deviations of the per-sample process noise, in state order."""
+
+MEASUREMENT_NOISE = (1e-2,) * 3 + (5e-3,) * 3
+"""Standard deviations of the position [m] and attitude [rad] measurements."""
 
 REFERENCE = (
     "R. Mahony, V. Kumar, P. Corke, 'Multirotor aerial vehicles: modeling, estimation, and control "
@@ -141,6 +153,10 @@ def quadrotor() -> Model:
         parameters=parameters,
         description="quadrotor, rotor thrusts as inputs, Z-Y-X Euler angles, world z up",
         reference=REFERENCE,
+        outputs=tuple(output(f"{s.name}_meas", s, s.lo, s.hi, unit=s.unit) for i, s in enumerate(states)
+                      if i in (0, 1, 2, 6, 7, 8)),
+        process_noise=PROCESS_NOISE,
+        measurement_noise=MEASUREMENT_NOISE,
     )
 
 

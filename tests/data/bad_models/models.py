@@ -9,7 +9,7 @@ import sys
 
 import casadi as ca
 
-from mpcgen import Model, Var, var
+from mpcgen import Model, Var, output, var
 
 TS = 0.05
 
@@ -185,3 +185,55 @@ def needs_argument(masses: int) -> Model:
 
 def not_a_model():
     return {"states": ["q", "v"]}
+
+
+# The measurement model (outputs y = h(x, u, p), process and measurement noise) ------
+def _measured(outputs, process=None, measurement=None) -> Model:
+    q, v, f, k = _vars()
+    return Model("plant", [q, v], [f], [v.symbol, -k.symbol * q.symbol + f.symbol], [k],
+                 outputs=outputs(q, v), process_noise=process, measurement_noise=measurement)
+
+
+def measured_plant() -> Model:
+    """The correct measured plant: the position q is measured with 1 cm noise."""
+    return _measured(lambda q, v: [output("q_meas", q, -1, 1, unit="m")], (1e-3, 1e-2), (1e-2,))
+
+
+def output_undeclared_symbol() -> Model:
+    return _measured(lambda q, v: [output("q_meas", q.symbol + ca.SX.sym("bias"), -1, 1)])
+
+
+def output_not_scalar() -> Model:
+    return _measured(lambda q, v: [output("q_meas", ca.vertcat(q.symbol, v.symbol), -1, 1)])
+
+
+def output_nan_constant() -> Model:
+    return _measured(lambda q, v: [output("q_meas", q.symbol * float("nan"), -1, 1)])
+
+
+def output_not_an_output() -> Model:
+    return _measured(lambda q, v: [q])
+
+
+def output_name_clash() -> Model:
+    return _measured(lambda q, v: [output("q", q, -1, 1)])
+
+
+def negative_measurement_std() -> Model:
+    return _measured(lambda q, v: [output("q_meas", q, -1, 1)], measurement=(-0.1,))
+
+
+def wrong_process_noise_size() -> Model:
+    return _measured(lambda q, v: [output("q_meas", q, -1, 1)], process=(0.1, 0.1, 0.1))
+
+
+def indefinite_process_covariance() -> Model:
+    return _measured(lambda q, v: [output("q_meas", q, -1, 1)], process=[[1.0, 0.0], [0.0, -1e-4]])
+
+
+def nan_measurement_noise() -> Model:
+    return _measured(lambda q, v: [output("q_meas", q, -1, 1)], measurement=(float("nan"),))
+
+
+def noise_without_outputs() -> Model:
+    return _measured(lambda q, v: [], measurement=(0.1,))

@@ -1,0 +1,125 @@
+"""The C program of the extended Kalman filter: ``PREFIX_ekf.h``/``PREFIX_ekf.c``.
+
+What is emitted for a model with outputs and a measurement noise:
+
+- the measurement function h(x, u, p) with its Jacobians, a checked public function
+  ``PREFIX_ekf_h`` (what ``mpcgen verify`` checks, like the OCP's functions) whose
+  straight-line body the update inlines;
+- the filter itself, in static memory: ``predict(u, p)`` through the model's fused
+  ``PREFIX_F_and_jacobians`` and ``update(y, u, p)`` by sequential scalar updates (the
+  measurement noise is diagonal), each in Joseph form and gated by its normalized
+  innovation against a chi-square threshold.
+
+The complex-step twin ``PREFIX_ekf_cs.h``/``.c`` holds h's value only, for
+verification, as ``PREFIX_cs.c`` holds F's. Constants (Q, the measurement variances,
+the default initial covariance and gate) are rendered as literals of the scalar type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from ..derivatives.measurement_functions import MEANING, measurement_function
+from ..errors import ModelError
+from ..problem.model import Model
+from ..version import __version__
+from .lower import SCALARS, Scalar, lower
+from .model_program import COMPLEX_SUFFIX
+from .ocp_program import OcpCFunction, OcpInterface, OcpSignature
+
+#: Default gate: a scalar innovation whose normalized square exceeds the chi-square
+#: quantile (1 degree of freedom) of this probability is rejected.
+GATE_PROBABILITY = 0.9999
+
+
+def chi_square_1(probability: float) -> float:
+    """The chi-square quantile with one degree of freedom: the squared normal quantile."""
+    return NormalDist().inv_cdf(0.5 + probability / 2) ** 2
+
+
+@dataclass(frozen=True)
+class EkfProgram:
+    """Everything the templates ``ekf.h.j2``/``ekf.c.j2`` need for one scalar type."""
+
+    prefix: str            # of the functions and files: PREFIX_ekf (or PREFIX_ekf_cs, the complex twin)
+    model_prefix: str      # whose header gives the scalar type, the sizes and F_and_jacobians
+    scalar: Scalar
+    model: Model
+    options_line: str
+    source: str
+    version: str
+    h: OcpCFunction
+    Q: tuple[tuple[str, ...], ...]     # process covariance literals, nx x nx
+    r: tuple[str, ...]                 # measurement variances, ny
+    P0: tuple[str, ...]                # default initial variances (diagonal), nx
+    gate: str                          # default gate threshold literal
+    gate_value: float
+
+    @property
+    def interface(self) -> OcpInterface:
+        m = self.model
+        return OcpInterface(self.prefix, self.model_prefix, self.scalar.c_type, m.nx, m.nu, m.np, (self.h.signature,))
+
+    @property
+    def Q_diagonal(self) -> bool:
+        return all(q in ("0.0", "0.0f") for i, row in enumerate(self.Q) for j, q in enumerate(row) if i != j)
+
+    @property
+    def gate_probability(self) -> float:
+        return GATE_PROBABILITY
+
+    @property
+    def helpers(self) -> tuple[str, ...]:
+        return tuple(sorted(self.h.block.helpers))
+
+    @property
+    def real_bytes(self) -> int:
+        return 8 if self.scalar.name == "double" else 4
+
+    @property
+    def memory_bytes(self) -> int:
+        """Static memory of the filter: its state, covariance, work arrays and statistics."""
+        m = self.model
+        nx, nu, ny = m.nx, m.nu, m.ny
+        reals = (nx + nx * nx            # x, P
+                 + nx + nx * nx + nx * nu + 2 * nx * nx   # x_next, A, B, A P, the new P
+                 + ny + ny * nx + ny * nu + 3 * nx        # h, H, Ju, dx, P h_i, K
+                 + 1 + ny)                                # gate, nis
+        ints = ny + 1                                      # accepted, initialized
+        size = reals * self.real_bytes + ints * 4
+        return -(-size // self.real_bytes) * self.real_bytes
+
+    def to_json(self) -> dict:
+        return {**self.interface.to_json(), "ny": self.model.ny, "gate": self.gate_value,
+                "memory_bytes": self.memory_bytes, "outputs": [o.name for o in self.model.outputs]}
+
+
+def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str) -> EkfProgram | None:
+    """The EKF's program in one scalar type ("complex": the twin with h's value only), or None
+    when the model declares no outputs or no measurement noise."""
+    f = measurement_function(model)
+    if f is None or model.measurement_noise is None:
+        return None
+    R = np.array(model.measurement_noise)
+    if np.any(R != np.diag(np.diag(R))):
+        raise ModelError(
+            f"model {model.name!r}: the generated EKF updates one sensor at a time and needs diagonal "
+            "measurement_noise; give one standard deviation per output"
+        )
+    scalar = SCALARS[scalar_name]
+    values_only = scalar.is_complex
+    fn = f.value if values_only else f.function
+    signature = OcpSignature(f.name, f.rows, f.inputs, ("value",) if values_only else f.outputs, MEANING)
+    h = OcpCFunction(signature, lower(fn, scalar, f"model {model.name!r}: measurement model h"))
+    Q = np.array(model.process_noise) if model.process_noise is not None else np.zeros((model.nx, model.nx))
+    lit = scalar.literal if not values_only else SCALARS["double"].literal
+    P0 = [((v.hi - v.lo) / 6) ** 2 for v in model.states]
+    gate = chi_square_1(GATE_PROBABILITY)
+    model_prefix = model.name + (COMPLEX_SUFFIX if values_only else "")
+    prefix = f"{model.name}_ekf" + (COMPLEX_SUFFIX if values_only else "")
+    return EkfProgram(prefix, model_prefix, scalar, model, options_line, source, __version__, h,
+                      tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in np.diag(R)),
+                      tuple(lit(p) for p in P0), lit(gate), gate)
