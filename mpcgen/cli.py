@@ -1,6 +1,9 @@
 """The ``mpcgen`` command line: parses arguments and calls the library, nothing more.
 
 Exit codes: 0 success, 1 verification failed, 2 user error (one line on stderr).
+
+Longer than 400 lines because every command's arguments are declared here, one block
+per command, with its help text; each command's work is one library call.
 """
 
 from __future__ import annotations
