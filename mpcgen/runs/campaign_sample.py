@@ -32,7 +32,7 @@ from ..problem.model import Model
 from ..problem.ocp import CheckedOcp
 from ..problem.options import CodegenOptions
 from ..problem.scenario import Scenario, Uncertainty
-from .closed_loop import ClosedLoop, folder_problem
+from .closed_loop import ClosedLoop, drive, folder_problem, reference_schedule
 from .quality import score
 from .sampling import check_uncertainty, draw, noise_std
 from .simulate import plant_step, simulate
@@ -137,15 +137,11 @@ def run_sample(rig: Rig, index: int, keep: bool = False) -> tuple[dict, ClosedLo
 def _closed_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
     m, ctrl = rig.model, rig.controller
     ctrl.reset()
+    references = reference_schedule(rig.scenario, rig.ocp, rig.options.ts, rig.spec.steps)
+    if references is not None:
+        ctrl.set_x_ref_trajectory(references[0])
     start_status = ctrl.start(sample.x0)
-    statuses: list[str] = []
-    iterations: list[int] = []
-
-    def controller(x: np.ndarray) -> np.ndarray:
-        u = ctrl.step(x)
-        statuses.append(ctrl.last_status)
-        iterations.append(ctrl.stats["qp_iterations"])
-        return u
+    controller, statuses, iterations = drive(ctrl, "step", references)
 
     nominal = np.array([v.nominal_value for v in m.parameters])
     # the scenario's disturbances move the drawn plant by the same amount they move the nominal one
@@ -153,8 +149,10 @@ def _closed_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
                         if k < rig.spec.steps)
     with np.errstate(all="ignore"):
         result = simulate(m, controller, sample.x0, rig.options.ts, rig.spec.steps, p_true=sample.p,
-                          noise_std=rig.noise, seed=sample.noise_seed, disturbance=disturbance, plant=rig.plant)
-    loop = ClosedLoop(result, m, rig.ocp, tuple(statuses), np.array(iterations), rig.scenario.description)
+                          noise_std=rig.noise, seed=sample.noise_seed, disturbance=disturbance, plant=rig.plant,
+                          pushes=tuple((k, dx) for k, dx in rig.scenario.pushes if k < rig.spec.steps))
+    tracked = references[:, 0, :] if references is not None else np.tile(rig.ocp.x_ref, (rig.spec.steps, 1))
+    loop = ClosedLoop(result, m, rig.ocp, tuple(statuses), np.array(iterations), rig.scenario.description, tracked)
     return loop, start_status
 
 
@@ -163,7 +161,7 @@ def _measures(rig: Rig, loop: ClosedLoop, start_status: str) -> dict:
     with np.errstate(all="ignore"):
         s = score(loop)
         window = max(1, int(round(spec.settle_window * len(r.U))))
-        d = r.X[-window:] - o.x_ref
+        d = r.X[-window:] - np.vstack([loop.x_ref, loop.x_ref[-1:]])[-window:]   # the reference tracked then
         distance = float(np.sqrt(np.einsum("ki,ij,kj->k", d, o.Q, d)).max())
         settled = bool(distance <= spec.settle_tol)
     counts = {f"status_{k}": loop.statuses.count(k) for k in STATUS}

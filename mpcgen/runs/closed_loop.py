@@ -135,43 +135,18 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
         scenario.p_true if scenario else None)
     disturbance = scenario.disturbance if scenario and p_true is None else ()
 
-    references = _reference_schedule(scenario, ocp, options.ts, n_steps) if scenario else None
+    references = reference_schedule(scenario, ocp, options.ts, n_steps) if scenario else None
     if references is not None and mode == "ipopt":
         raise OptionsError(f"closed loop: the scenario of {manifest['source']!r} changes the reference; the "
                            "ideal NMPC (mode ipopt) tracks the OCP's fixed x_ref only")
-    statuses: list[str] = []
-    iterations: list[int] = []
     if mode == "ipopt":
-        controller = IpoptMpc(ocp, options)
+        controller, statuses, iterations = IpoptMpc(ocp, options), [], []
     else:
         ctrl = load(folder)
         if references is not None:
             ctrl.set_x_ref_trajectory(references[0])
         ctrl.start(x_start)
-        act = ctrl.step if mode == "step" else ctrl.solve
-
-        def changes(k: int) -> bool:
-            return references is not None and 0 < k < n_steps and not np.array_equal(references[k], references[k - 1])
-
-        def controller(x: np.ndarray) -> np.ndarray:
-            k = len(statuses)
-            if mode == "step" and references is not None:
-                # as a firmware loop does: the next sample's references between feedback and
-                # prepare, so prepare linearizes for them (set after prepare, they would make
-                # the next feedback prepare again)
-                u = ctrl.feedback(x)
-                status = ctrl.last_status
-                if changes(k + 1):
-                    ctrl.set_x_ref_trajectory(references[k + 1])
-                ctrl.prepare()
-                ctrl.last_status = status
-            else:
-                if changes(k):
-                    ctrl.set_x_ref_trajectory(references[k])
-                u = act(x)
-            statuses.append(ctrl.last_status)
-            iterations.append(ctrl.stats["qp_iterations"])
-            return u
+        controller, statuses, iterations = drive(ctrl, mode, references)
 
     result = simulate(model, controller, x_start, options.ts, n_steps, p_true=plant_p, noise_std=noise,
                       seed=seed, substeps=substeps, disturbance=disturbance,
@@ -181,7 +156,42 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
                       tracked)
 
 
-def _reference_schedule(scenario, ocp: CheckedOcp, ts: float, steps: int) -> np.ndarray | None:
+def drive(ctrl, mode: str = "step", references: np.ndarray | None = None):
+    """The controller a simulation calls with each measured state: ``ctrl`` (a compiled
+    :class:`~mpcgen.compiled.controller_binding.Controller`, started) in ``mode`` "step" or
+    "solve", given the scenario's ``references`` (steps x (N+1) x nx, or None) as a firmware
+    loop does: the next sample's between feedback and prepare (set after prepare, they
+    would make the next feedback prepare again). Returns (controller, statuses, QP
+    iterations), the two lists filled as it runs."""
+    statuses: list[str] = []
+    iterations: list[int] = []
+    act = ctrl.step if mode == "step" else ctrl.solve
+    steps = 0 if references is None else len(references)
+
+    def changes(k: int) -> bool:
+        return 0 < k < steps and not np.array_equal(references[k], references[k - 1])
+
+    def controller(x: np.ndarray) -> np.ndarray:
+        k = len(statuses)
+        if mode == "step" and references is not None:
+            u = ctrl.feedback(x)
+            status = ctrl.last_status
+            if changes(k + 1):
+                ctrl.set_x_ref_trajectory(references[k + 1])
+            ctrl.prepare()
+            ctrl.last_status = status
+        else:
+            if references is not None and changes(k):
+                ctrl.set_x_ref_trajectory(references[k])
+            u = act(x)
+        statuses.append(ctrl.last_status)
+        iterations.append(ctrl.stats["qp_iterations"])
+        return u
+
+    return controller, statuses, iterations
+
+
+def reference_schedule(scenario, ocp: CheckedOcp, ts: float, steps: int) -> np.ndarray | None:
     """The state reference over the horizon at every sample, steps x (N+1) x nx, or None
     when the scenario keeps the OCP's."""
     nx, N = ocp.x_ref.size, ocp.N

@@ -97,8 +97,9 @@ def score(loop: ClosedLoop) -> Score:
     p = np.array([v.nominal for v in m.parameters])
     y = ca.Function("y", [m.x, m.u, m.p], [o.y]) if o.y.numel() else None
     cost = 0.0
-    for x, u in zip(r.X[:-1], r.U):
-        dx, du = x - o.x_ref, u - o.u_ref
+    x_ref = loop.x_ref if loop.x_ref is not None else np.tile(o.x_ref, (len(r.U), 1))   # as tracked
+    for x, u, xr in zip(r.X[:-1], r.U, x_ref):
+        dx, du = x - xr, u - o.u_ref
         cost += 0.5 * float(dx @ o.Q @ dx + du @ o.R @ du)
         if y is not None:
             dy = np.array(y(x, u, p)).ravel() - o.y_ref
@@ -112,7 +113,7 @@ def score(loop: ClosedLoop) -> Score:
         over = np.where(np.isfinite(o.x_hi), r.X[1:] - o.x_hi, 0.0)
         under = np.where(np.isfinite(o.x_lo), o.x_lo - r.X[1:], 0.0)
     soft = np.maximum(np.maximum(over, under), 0.0) / x_width
-    final = np.abs(r.X[-1] - o.x_ref) / x_width
+    final = np.abs(r.X[-1] - (x_ref[-1] if len(x_ref) else o.x_ref)) / x_width
     return Score(cost, float(max(above.max(), below.max())), float(soft.max()), float(final.max()), loop.statuses)
 
 

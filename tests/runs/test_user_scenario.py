@@ -132,3 +132,15 @@ def test_noise_broadcasts_and_plots_follow_their_extension(crane: Path, tmp_path
     noisy = run_closed_loop(crane, steps=20, noise_std="0.01")
     exact = run_closed_loop(crane, steps=20, noise_std="0")
     assert not np.allclose(noisy.result.U, exact.result.U)
+
+
+def test_a_campaign_sample_follows_the_scenarios_reference_steps_and_pushes(crane: Path) -> None:
+    """A campaign's closed loop is simulate's: the reference step at sample 80 and the gust
+    at 120 happen in every sample, and settling is judged against the reference then."""
+    from mpcgen.runs.campaign import replay
+
+    row, loop = replay(crane, 0, seed=1, vary=("c",))
+    assert loop is not None and row["success"], row
+    assert (loop.x_ref[:80, 0] == 1.0).all() and (loop.x_ref[80:, 0] == 0.5).all()
+    assert loop.result.X[121, 5] - loop.result.X[119, 5] > 0.3   # the gust on the load
+    assert abs(loop.result.X[-1, 0] - 0.5) < 0.05
