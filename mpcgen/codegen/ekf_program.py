@@ -6,9 +6,11 @@ What is emitted for a model with outputs and a measurement noise:
   ``PREFIX_ekf_h`` (what ``mpcgen verify`` checks, like the OCP's functions) whose
   straight-line body the update inlines;
 - the filter itself, in static memory: ``predict(u, p)`` through the model's fused
-  ``PREFIX_F_and_jacobians`` and ``update(y, u, p)`` by sequential scalar updates (the
-  measurement noise is diagonal), each in Joseph form and gated by its normalized
-  innovation against a chi-square threshold.
+  ``PREFIX_F_and_jacobians`` and ``update(y, u, p)`` by sequential scalar updates, each
+  in Joseph form and gated by its normalized innovation against a chi-square threshold.
+  A correlated measurement noise R = L Lᵀ is whitened first: y, h and H are multiplied
+  by the constant W = L⁻¹ (lower triangular), which makes the noise independent with
+  unit variance.
 
 The complex-step twin ``PREFIX_ekf_cs.h``/``.c`` holds h's value only, for
 verification, as ``PREFIX_cs.c`` holds F's. Constants (Q, the measurement variances,
@@ -23,7 +25,6 @@ from statistics import NormalDist
 import numpy as np
 
 from ..derivatives.measurement_functions import MEANING, measurement_function
-from ..errors import ModelError
 from ..problem.model import Model
 from ..version import __version__
 from .lower import SCALARS, Scalar, lower
@@ -57,6 +58,9 @@ class EkfProgram:
     P0: tuple[str, ...]                # default initial variances (diagonal), nx
     gate: str                          # default gate threshold literal
     gate_value: float
+    #: correlated measurement noise: the rows of W = L^-1 (R = L L^T), literals, lower
+    #: triangle (row i holds i + 1 entries); empty when R is diagonal
+    whitening: tuple[tuple[str, ...], ...] = ()
 
     @property
     def interface(self) -> OcpInterface:
@@ -87,6 +91,7 @@ class EkfProgram:
         reals = (nx + nx * nx            # x, P
                  + nx + nx * nx + nx * nu + 2 * nx * nx   # x_next, A, B, A P, the new P
                  + ny + ny * nx + ny * nu + 3 * nx        # h, H, Ju, dx, P h_i, K
+                 + (ny if self.whitening else 0)          # the whitened y
                  + 1 + ny)                                # gate, nis
         ints = ny + 1                                      # accepted, initialized
         size = reals * self.real_bytes + ints * 4
@@ -94,6 +99,7 @@ class EkfProgram:
 
     def to_json(self) -> dict:
         return {**self.interface.to_json(), "ny": self.model.ny, "gate": self.gate_value,
+                "whitened": bool(self.whitening),
                 "memory_bytes": self.memory_bytes, "outputs": [o.name for o in self.model.outputs]}
 
 
@@ -104,11 +110,7 @@ def build_ekf_program(model: Model, scalar_name: str, source: str, options_line:
     if f is None or model.measurement_noise is None:
         return None
     R = np.array(model.measurement_noise)
-    if np.any(R != np.diag(np.diag(R))):
-        raise ModelError(
-            f"model {model.name!r}: the generated EKF updates one sensor at a time and needs diagonal "
-            "measurement_noise; give one standard deviation per output"
-        )
+    correlated = bool(np.any(R != np.diag(np.diag(R))))
     scalar = SCALARS[scalar_name]
     values_only = scalar.is_complex
     fn = f.value if values_only else f.function
@@ -120,6 +122,9 @@ def build_ekf_program(model: Model, scalar_name: str, source: str, options_line:
     gate = chi_square_1(GATE_PROBABILITY)
     model_prefix = model.name + (COMPLEX_SUFFIX if values_only else "")
     prefix = f"{model.name}_ekf" + (COMPLEX_SUFFIX if values_only else "")
+    variances = np.ones(model.ny) if correlated else np.diag(R)
+    W = np.linalg.inv(np.linalg.cholesky(R)) if correlated else None
+    whitening = tuple(tuple(lit(float(W[i, j])) for j in range(i + 1)) for i in range(model.ny)) if correlated else ()
     return EkfProgram(prefix, model_prefix, scalar, model, options_line, source, __version__, h,
-                      tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in np.diag(R)),
-                      tuple(lit(p) for p in P0), lit(gate), gate)
+                      tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in variances),
+                      tuple(lit(p) for p in P0), lit(gate), gate, whitening)

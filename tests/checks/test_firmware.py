@@ -159,7 +159,7 @@ def test_controller_is_the_workload_when_its_header_is_there(tmp_path: Path) -> 
     folder = _pendulum(tmp_path, "float", controller=True)
     sources = find_sources(folder)
     assert sources.controller and sources.horizon == 7
-    assert [p.name for p in sources.c_files] == ["pendulum.c", "pendulum_mpc.c"]
+    assert [p.name for p in sources.c_files] == ["pendulum.c", "pendulum_ekf.c", "pendulum_mpc.c"]
     segments = controller_run(sources)
     inputs = recorded_inputs(sources, 50, segments=segments)
     assert inputs.shape == (sum(g.steps for g in segments), 4) and np.all(np.isfinite(inputs))

@@ -1,7 +1,8 @@
 """Mutation test of `mpcgen verify`: every small change to a shipped function must fail it.
 
 For each example, in double and in float, each generated function of the folder (the
-model's F, dF_dx, dF_du, dF_dp, F_and_jacobians and the OCP's y, h, h_N) is changed in
+model's F, dF_dx, dF_du, dF_dp, F_and_jacobians, the OCP's y, h, h_N and the EKF's
+measurement function h) is changed in
 turn, in a copy of the folder:
 
 - an output assignment ``out[i] = e;`` gets an additive offset (R times the entry's
@@ -96,7 +97,8 @@ def _entries(reference) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         for k, (q, v) in enumerate((("A", "x"), ("B", "u"), ("P", "p")), start=1):
             J = ref[k].reshape(nx, -1)
             ratios.setdefault(("model", q), []).append((J.ravel(), (np.abs(J) + s[:, None] / widths[None, cut[v]]).ravel()))
-    for f in reference.ocp:   # OCP outputs: their largest magnitude over the points, as verify takes it
+    families = [(f.name, f) for f in reference.ocp] + [(f"ekf:{f.name}", f) for f in reference.measurement]
+    for family, f in families:   # OCP (and EKF) outputs: their largest magnitude over the points, as verify takes it
         values = [np.array(f.value(*[z[cut[i]] for i in f.inputs])).ravel() for z in points]
         s = np.max(np.abs(values), axis=0)
         for z in points:
@@ -105,7 +107,7 @@ def _entries(reference) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
             for q, v in zip(f.outputs, outs):
                 v = np.array(v).reshape(f.rows, -1)
                 scale = np.maximum(s, np.abs(v.ravel())) if q == "value" else np.abs(v) + s[:, None] / widths[None, cut[q[1:]]]
-                ratios.setdefault((f.name, q), []).append((v.ravel(), np.asarray(scale).ravel()))
+                ratios.setdefault((family, q), []).append((v.ravel(), np.asarray(scale).ravel()))
     return {key: (np.max([np.abs(v) / sc for v, sc in pairs], axis=0), pairs[0][1]) for key, pairs in ratios.items()}
 
 
@@ -126,7 +128,8 @@ def build_schema(folder: Path, copy: Path, reference, compiled: CompiledModel, p
     mutants: list[Mutant] = []
     entries = _entries(reference)
     packed = {f"{compiled.prefix}_{f.name}": dict(f.packed) for f in compiled._shipped.interface.functions}
-    for name in (f"{compiled.prefix}.c", f"{compiled.prefix}_ocp.h"):   # the OCP functions' bodies are inline
+    # the OCP functions' bodies and the EKF's h are inline in their headers
+    for name in (f"{compiled.prefix}.c", f"{compiled.prefix}_ocp.h", f"{compiled.prefix}_ekf.h"):
         path = copy / name
         if not path.is_file():
             continue
@@ -141,7 +144,8 @@ def build_schema(folder: Path, copy: Path, reference, compiled: CompiledModel, p
 
         def entry(function: str, line: str) -> tuple[float, float]:
             _, out, index, _ = _STORE.match(line).groups()
-            family = function.rsplit("_ocp_", 1)[1] if "_ocp_" in function else "model"
+            family = (function.rsplit("_ocp_", 1)[1] if "_ocp_" in function else
+                      f"ekf:{function.rsplit('_ekf_', 1)[1]}" if "_ekf_" in function else "model")
             n = int(index)
             if out.endswith("_nz"):  # a packed output: its entry n is a dense position
                 n = packed[function][out][n]

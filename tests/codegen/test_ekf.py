@@ -224,16 +224,20 @@ def test_a_wrong_jacobian_of_h_is_caught_by_verify(tmp_path) -> None:
     assert {("pendulum_ekf_h", "Jx", m) for m in ("casadi", "central", "complex")} <= failing
 
 
-def test_a_model_file_with_a_nonlinear_sensor_and_a_bias_state(tmp_path) -> None:
+@pytest.mark.parametrize("spec", ["user_sensors.py:swing", "correlated_sensors.py:correlated"])
+def test_a_model_file_with_a_nonlinear_sensor_and_a_bias_state(tmp_path, spec: str) -> None:
     """tests/data/user_sensors.py (the README's example): h is verified, and the EKF, which has no
-    controller beside it, tracks the angle and learns the camera's bias as filterpy does."""
-    folder = mpcgen.generate(f"{ROOT / 'tests' / 'data' / 'user_sensors.py'}:swing", tmp_path / "swing")
-    assert (folder / "swing_ekf.c").is_file() and not (folder / "swing_mpc.c").exists()
+    controller beside it, tracks the angle and learns the camera's bias as filterpy does; also with
+    correlated sensor noise, which the generated filter whitens (filterpy uses the full R)."""
+    source = f"{ROOT / 'tests' / 'data' / spec}"
+    name = spec.rpartition(":")[2]
+    folder = mpcgen.generate(source, tmp_path / name)
+    assert (folder / f"{name}_ekf.c").is_file() and not (folder / f"{name}_mpc.c").exists()
     report = verify(folder, points=5)
-    assert report.passed and any(r.function == "swing_ekf_h" for r in report.rows)
+    assert report.passed and any(r.function == f"{name}_ekf_h" for r in report.rows)
     from mpcgen.problem.source import load_source
 
-    m = load_source(f"{ROOT / 'tests' / 'data' / 'user_sensors.py'}:swing").model
+    m = load_source(source).model
     F = ca.Function("F", [m.x, m.u, m.p], list(reference_function(m, CodegenOptions(ts=0.02))(m.x, m.u, m.p))[:2])
     h = ca.Function("h", [m.x, m.u, m.p], [m.y, ca.jacobian(m.y, m.x)])
     ekf = mpcgen.load_ekf(folder)
@@ -246,7 +250,7 @@ def test_a_model_file_with_a_nonlinear_sensor_and_a_bias_state(tmp_path) -> None
     x = np.array([0.6, 0.0, 0.05])    # the camera is 5 cm off
     for k in range(300):
         u = np.array([np.sin(0.05 * k)])
-        y = np.array(h(x, u, [])[0]).ravel() + np.sqrt(np.diag(ref.R)) * rng.standard_normal(2)
+        y = np.array(h(x, u, [])[0]).ravel() + np.linalg.cholesky(ref.R) @ rng.standard_normal(2)
         assert ekf.update(y, u) == "ok"
         ref.update(y, lambda xx: np.array(h(xx, u, [])[1]), lambda xx: np.array(h(xx, u, [])[0]).ravel())
         assert np.allclose(ekf.x, ref.x, rtol=1e-10, atol=1e-12) and np.allclose(ekf.P, ref.P, rtol=1e-9, atol=1e-15)
