@@ -48,6 +48,12 @@ static const pendulum_real process_noise[PENDULUM_NX * PENDULUM_NX] = {
 };
 /* Measurement noise variances R_i (R is diagonal). */
 static const pendulum_real measurement_variance[PENDULUM_EKF_NY] = {2.5e-05, 2.5e-05};
+/* Structural nonzeros of A (the ones pendulum_F_and_jacobians writes) and of H, row by row:
+ * row i's columns are *_col[*_start[i]] .. *_col[*_start[i + 1] - 1]. The products skip the zeros. */
+static const int a_start[PENDULUM_NX + 1] = {0, 4, 6, 9, 11};
+static const int a_col[11] = {0, 1, 2, 3, 1, 3, 1, 2, 3, 1, 3};
+static const int h_start[PENDULUM_EKF_NY + 1] = {0, 1, 2};
+static const int h_col[2] = {0, 1};
 /* Default initial variances: the declared range of each state as +-3 sigma. */
 static const pendulum_real default_variance[PENDULUM_NX] = {0.4444444444444444, 1.0966227112321507, 2.777777777777778, 11.111111111111112};
 
@@ -149,7 +155,7 @@ int pendulum_ekf_set_gate(pendulum_real threshold)
 
 int pendulum_ekf_predict(const pendulum_real *u, const pendulum_real *p)
 {
-    int i, j, k;
+    int i, j, n;
     if (!ekf.initialized) {
         return PENDULUM_EKF_NOT_INITIALIZED;
     }
@@ -163,12 +169,12 @@ int pendulum_ekf_predict(const pendulum_real *u, const pendulum_real *p)
         || !finite(ekf.A, PENDULUM_NX * PENDULUM_NX)) {
         return PENDULUM_EKF_MODEL_FAILURE;
     }
-    /* A P */
+    /* A P, over A's nonzeros */
     for (i = 0; i < PENDULUM_NX; ++i) {
         for (j = 0; j < PENDULUM_NX; ++j) {
             pendulum_real acc = 0.0;
-            for (k = 0; k < PENDULUM_NX; ++k) {
-                acc += ekf.A[i * PENDULUM_NX + k] * ekf.P[k * PENDULUM_NX + j];
+            for (n = a_start[i]; n < a_start[i + 1]; ++n) {
+                acc += ekf.A[i * PENDULUM_NX + a_col[n]] * ekf.P[a_col[n] * PENDULUM_NX + j];
             }
             ekf.AP[i * PENDULUM_NX + j] = acc;
         }
@@ -177,8 +183,8 @@ int pendulum_ekf_predict(const pendulum_real *u, const pendulum_real *p)
     for (i = 0; i < PENDULUM_NX; ++i) {
         for (j = 0; j <= i; ++j) {
             pendulum_real acc = process_noise[i * PENDULUM_NX + j];
-            for (k = 0; k < PENDULUM_NX; ++k) {
-                acc += ekf.AP[i * PENDULUM_NX + k] * ekf.A[j * PENDULUM_NX + k];
+            for (n = a_start[j]; n < a_start[j + 1]; ++n) {
+                acc += ekf.AP[i * PENDULUM_NX + a_col[n]] * ekf.A[j * PENDULUM_NX + a_col[n]];
             }
             ekf.Pw[i * PENDULUM_NX + j] = acc;
             ekf.Pw[j * PENDULUM_NX + i] = acc;
@@ -198,7 +204,7 @@ int pendulum_ekf_predict(const pendulum_real *u, const pendulum_real *p)
 
 int pendulum_ekf_update(const pendulum_real *y, const pendulum_real *u, const pendulum_real *p)
 {
-    int i, j, k, used = 0;
+    int i, j, k, n, used = 0;
     if (!ekf.initialized) {
         return PENDULUM_EKF_NOT_INITIALIZED;
     }
@@ -228,17 +234,19 @@ int pendulum_ekf_update(const pendulum_real *y, const pendulum_real *u, const pe
             continue;
         }
         r = y[i] - ekf.h[i];
-        for (k = 0; k < PENDULUM_NX; ++k) {
-            r -= Hi[k] * ekf.dx[k];
+        for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+            r -= Hi[h_col[n]] * ekf.dx[h_col[n]];
         }
-        s = measurement_variance[i];
         for (k = 0; k < PENDULUM_NX; ++k) {
             pendulum_real acc = 0.0;
-            for (j = 0; j < PENDULUM_NX; ++j) {
-                acc += ekf.Pw[k * PENDULUM_NX + j] * Hi[j];
+            for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+                acc += ekf.Pw[k * PENDULUM_NX + h_col[n]] * Hi[h_col[n]];
             }
             ekf.a[k] = acc;
-            s += Hi[k] * acc;
+        }
+        s = measurement_variance[i];
+        for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+            s += Hi[h_col[n]] * ekf.a[h_col[n]];
         }
         if (!(s > 0.0)) {
             continue;   /* a singular innovation variance: the measurement carries no usable information */
@@ -261,8 +269,8 @@ int pendulum_ekf_update(const pendulum_real *y, const pendulum_real *u, const pe
         }
         for (k = 0; k < PENDULUM_NX; ++k) {
             pendulum_real acc = 0.0;
-            for (j = 0; j < PENDULUM_NX; ++j) {
-                acc += ekf.AP[k * PENDULUM_NX + j] * Hi[j];
+            for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+                acc += ekf.AP[k * PENDULUM_NX + h_col[n]] * Hi[h_col[n]];
             }
             ekf.a[k] = acc;   /* T h_i */
         }

@@ -56,6 +56,12 @@ static const quadrotor_real process_noise[QUADROTOR_NX * QUADROTOR_NX] = {
 };
 /* Measurement noise variances R_i (R is diagonal). */
 static const quadrotor_real measurement_variance[QUADROTOR_EKF_NY] = {0.0001, 0.0001, 0.0001, 2.5e-05, 2.5e-05, 2.5e-05};
+/* Structural nonzeros of A (the ones quadrotor_F_and_jacobians writes) and of H, row by row:
+ * row i's columns are *_col[*_start[i]] .. *_col[*_start[i + 1] - 1]. The products skip the zeros. */
+static const int a_start[QUADROTOR_NX + 1] = {0, 8, 16, 23, 30, 37, 43, 48, 53, 59, 62, 65, 68};
+static const int a_col[68] = {0, 3, 6, 7, 8, 9, 10, 11, 1, 4, 6, 7, 8, 9, 10, 11, 2, 5, 6, 7, 9, 10, 11, 3, 6, 7, 8, 9, 10, 11, 4, 6, 7, 8, 9, 10, 11, 5, 6, 7, 9, 10, 11, 6, 7, 9, 10, 11, 6, 7, 9, 10, 11, 6, 7, 8, 9, 10, 11, 9, 10, 11, 9, 10, 11, 9, 10, 11};
+static const int h_start[QUADROTOR_EKF_NY + 1] = {0, 1, 2, 3, 4, 5, 6};
+static const int h_col[6] = {0, 1, 2, 6, 7, 8};
 /* Default initial variances: the declared range of each state as +-3 sigma. */
 static const quadrotor_real default_variance[QUADROTOR_NX] = {2.777777777777778, 2.777777777777778, 2.777777777777778, 1.0, 1.0, 1.0, 0.054444444444444434, 0.054444444444444434, 1.0966227112321507, 1.7777777777777777, 1.7777777777777777, 1.7777777777777777};
 
@@ -157,7 +163,7 @@ int quadrotor_ekf_set_gate(quadrotor_real threshold)
 
 int quadrotor_ekf_predict(const quadrotor_real *u, const quadrotor_real *p)
 {
-    int i, j, k;
+    int i, j, n;
     if (!ekf.initialized) {
         return QUADROTOR_EKF_NOT_INITIALIZED;
     }
@@ -171,12 +177,12 @@ int quadrotor_ekf_predict(const quadrotor_real *u, const quadrotor_real *p)
         || !finite(ekf.A, QUADROTOR_NX * QUADROTOR_NX)) {
         return QUADROTOR_EKF_MODEL_FAILURE;
     }
-    /* A P */
+    /* A P, over A's nonzeros */
     for (i = 0; i < QUADROTOR_NX; ++i) {
         for (j = 0; j < QUADROTOR_NX; ++j) {
             quadrotor_real acc = 0.0;
-            for (k = 0; k < QUADROTOR_NX; ++k) {
-                acc += ekf.A[i * QUADROTOR_NX + k] * ekf.P[k * QUADROTOR_NX + j];
+            for (n = a_start[i]; n < a_start[i + 1]; ++n) {
+                acc += ekf.A[i * QUADROTOR_NX + a_col[n]] * ekf.P[a_col[n] * QUADROTOR_NX + j];
             }
             ekf.AP[i * QUADROTOR_NX + j] = acc;
         }
@@ -185,8 +191,8 @@ int quadrotor_ekf_predict(const quadrotor_real *u, const quadrotor_real *p)
     for (i = 0; i < QUADROTOR_NX; ++i) {
         for (j = 0; j <= i; ++j) {
             quadrotor_real acc = process_noise[i * QUADROTOR_NX + j];
-            for (k = 0; k < QUADROTOR_NX; ++k) {
-                acc += ekf.AP[i * QUADROTOR_NX + k] * ekf.A[j * QUADROTOR_NX + k];
+            for (n = a_start[j]; n < a_start[j + 1]; ++n) {
+                acc += ekf.AP[i * QUADROTOR_NX + a_col[n]] * ekf.A[j * QUADROTOR_NX + a_col[n]];
             }
             ekf.Pw[i * QUADROTOR_NX + j] = acc;
             ekf.Pw[j * QUADROTOR_NX + i] = acc;
@@ -206,7 +212,7 @@ int quadrotor_ekf_predict(const quadrotor_real *u, const quadrotor_real *p)
 
 int quadrotor_ekf_update(const quadrotor_real *y, const quadrotor_real *u, const quadrotor_real *p)
 {
-    int i, j, k, used = 0;
+    int i, j, k, n, used = 0;
     if (!ekf.initialized) {
         return QUADROTOR_EKF_NOT_INITIALIZED;
     }
@@ -236,17 +242,19 @@ int quadrotor_ekf_update(const quadrotor_real *y, const quadrotor_real *u, const
             continue;
         }
         r = y[i] - ekf.h[i];
-        for (k = 0; k < QUADROTOR_NX; ++k) {
-            r -= Hi[k] * ekf.dx[k];
+        for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+            r -= Hi[h_col[n]] * ekf.dx[h_col[n]];
         }
-        s = measurement_variance[i];
         for (k = 0; k < QUADROTOR_NX; ++k) {
             quadrotor_real acc = 0.0;
-            for (j = 0; j < QUADROTOR_NX; ++j) {
-                acc += ekf.Pw[k * QUADROTOR_NX + j] * Hi[j];
+            for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+                acc += ekf.Pw[k * QUADROTOR_NX + h_col[n]] * Hi[h_col[n]];
             }
             ekf.a[k] = acc;
-            s += Hi[k] * acc;
+        }
+        s = measurement_variance[i];
+        for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+            s += Hi[h_col[n]] * ekf.a[h_col[n]];
         }
         if (!(s > 0.0)) {
             continue;   /* a singular innovation variance: the measurement carries no usable information */
@@ -269,8 +277,8 @@ int quadrotor_ekf_update(const quadrotor_real *y, const quadrotor_real *u, const
         }
         for (k = 0; k < QUADROTOR_NX; ++k) {
             quadrotor_real acc = 0.0;
-            for (j = 0; j < QUADROTOR_NX; ++j) {
-                acc += ekf.AP[k * QUADROTOR_NX + j] * Hi[j];
+            for (n = h_start[i]; n < h_start[i + 1]; ++n) {
+                acc += ekf.AP[k * QUADROTOR_NX + h_col[n]] * Hi[h_col[n]];
             }
             ekf.a[k] = acc;   /* T h_i */
         }

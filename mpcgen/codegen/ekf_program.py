@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import casadi as ca
 import numpy as np
 
 from ..derivatives.measurement_functions import MEANING, measurement_function
@@ -61,6 +62,12 @@ class EkfProgram:
     #: correlated measurement noise: the rows of W = L^-1 (R = L L^T), literals, lower
     #: triangle (row i holds i + 1 entries); empty when R is diagonal
     whitening: tuple[tuple[str, ...], ...] = ()
+    #: structural nonzeros, row by row (CSR: each row's first index into the columns, then the
+    #: columns): of A = dF/dx as F_and_jacobians writes it, and of H = dh/dx (whitened, if so)
+    a_start: tuple[int, ...] = ()
+    a_cols: tuple[int, ...] = ()
+    h_start: tuple[int, ...] = ()
+    h_cols: tuple[int, ...] = ()
 
     @property
     def interface(self) -> OcpInterface:
@@ -103,9 +110,29 @@ class EkfProgram:
                 "memory_bytes": self.memory_bytes, "outputs": [o.name for o in self.model.outputs]}
 
 
-def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str) -> EkfProgram | None:
+def a_pattern(d) -> np.ndarray:
+    """Where F_and_jacobians can write a nonzero of A: the block's structural nonzeros, and for
+    looped substeps (A = A_s ... A_s) the pattern of their product."""
+    block = np.array(ca.DM(d.A.sparsity(), 1)) != 0
+    pattern = block.copy()
+    for _ in range(d.repeats - 1):
+        pattern = (block.astype(int) @ pattern.astype(int)) > 0
+    return pattern
+
+
+def _csr(pattern: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    starts, cols = [0], []
+    for row in pattern:
+        cols += [int(j) for j in np.flatnonzero(row)]
+        starts.append(len(cols))
+    return tuple(starts), tuple(cols)
+
+
+def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str,
+                      a_pattern: np.ndarray | None = None) -> EkfProgram | None:
     """The EKF's program in one scalar type ("complex": the twin with h's value only), or None
-    when the model declares no outputs or no measurement noise."""
+    when the model declares no outputs or no measurement noise. ``a_pattern``: the structural
+    nonzeros of A (nx x nx booleans; default dense)."""
     f = measurement_function(model)
     if f is None or model.measurement_noise is None:
         return None
@@ -125,6 +152,11 @@ def build_ekf_program(model: Model, scalar_name: str, source: str, options_line:
     variances = np.ones(model.ny) if correlated else np.diag(R)
     W = np.linalg.inv(np.linalg.cholesky(R)) if correlated else None
     whitening = tuple(tuple(lit(float(W[i, j])) for j in range(i + 1)) for i in range(model.ny)) if correlated else ()
+    a_start, a_cols = _csr(np.ones((model.nx, model.nx), bool) if a_pattern is None else a_pattern)
+    H = np.array(ca.DM(ca.jacobian(model.y, model.x).sparsity(), 1)) != 0
+    if correlated:   # whitened row i combines rows 0..i
+        H = np.logical_or.accumulate(H, axis=0)
+    h_start, h_cols = _csr(H)
     return EkfProgram(prefix, model_prefix, scalar, model, options_line, source, __version__, h,
                       tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in variances),
-                      tuple(lit(p) for p in P0), lit(gate), gate, whitening)
+                      tuple(lit(p) for p in P0), lit(gate), gate, whitening, a_start, a_cols, h_start, h_cols)
