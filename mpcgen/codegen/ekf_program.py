@@ -62,10 +62,8 @@ class EkfProgram:
     #: correlated measurement noise: the rows of W = L^-1 (R = L L^T), literals, lower
     #: triangle (row i holds i + 1 entries); empty when R is diagonal
     whitening: tuple[tuple[str, ...], ...] = ()
-    #: structural nonzeros, row by row (CSR: each row's first index into the columns, then the
-    #: columns): of A = dF/dx as F_and_jacobians writes it, and of H = dh/dx (whitened, if so)
-    a_start: tuple[int, ...] = ()
-    a_cols: tuple[int, ...] = ()
+    #: structural nonzeros of H = dh/dx (whitened, if so), row by row (CSR: each row's first
+    #: index into the columns, then the columns)
     h_start: tuple[int, ...] = ()
     h_cols: tuple[int, ...] = ()
 
@@ -110,16 +108,6 @@ class EkfProgram:
                 "memory_bytes": self.memory_bytes, "outputs": [o.name for o in self.model.outputs]}
 
 
-def a_pattern(d) -> np.ndarray:
-    """Where F_and_jacobians can write a nonzero of A: the block's structural nonzeros, and for
-    looped substeps (A = A_s ... A_s) the pattern of their product."""
-    block = np.array(ca.DM(d.A.sparsity(), 1)) != 0
-    pattern = block.copy()
-    for _ in range(d.repeats - 1):
-        pattern = (block.astype(int) @ pattern.astype(int)) > 0
-    return pattern
-
-
 def _csr(pattern: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
     starts, cols = [0], []
     for row in pattern:
@@ -128,11 +116,9 @@ def _csr(pattern: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(starts), tuple(cols)
 
 
-def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str,
-                      a_pattern: np.ndarray | None = None) -> EkfProgram | None:
+def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str) -> EkfProgram | None:
     """The EKF's program in one scalar type ("complex": the twin with h's value only), or None
-    when the model declares no outputs or no measurement noise. ``a_pattern``: the structural
-    nonzeros of A (nx x nx booleans; default dense)."""
+    when the model declares no outputs or no measurement noise."""
     f = measurement_function(model)
     if f is None or model.measurement_noise is None:
         return None
@@ -152,11 +138,10 @@ def build_ekf_program(model: Model, scalar_name: str, source: str, options_line:
     variances = np.ones(model.ny) if correlated else np.diag(R)
     W = np.linalg.inv(np.linalg.cholesky(R)) if correlated else None
     whitening = tuple(tuple(lit(float(W[i, j])) for j in range(i + 1)) for i in range(model.ny)) if correlated else ()
-    a_start, a_cols = _csr(np.ones((model.nx, model.nx), bool) if a_pattern is None else a_pattern)
     H = np.array(ca.DM(ca.jacobian(model.y, model.x).sparsity(), 1)) != 0
     if correlated:   # whitened row i combines rows 0..i
         H = np.logical_or.accumulate(H, axis=0)
     h_start, h_cols = _csr(H)
     return EkfProgram(prefix, model_prefix, scalar, model, options_line, source, __version__, h,
                       tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in variances),
-                      tuple(lit(p) for p in P0), lit(gate), gate, whitening, a_start, a_cols, h_start, h_cols)
+                      tuple(lit(p) for p in P0), lit(gate), gate, whitening, h_start, h_cols)

@@ -18,7 +18,7 @@ from ..problem.model import Model
 from ..problem.ocp import Ocp, check_ocp
 from ..problem.options import CodegenOptions
 from .build_files import integration_files
-from .ekf_program import a_pattern, build_ekf_program
+from .ekf_program import build_ekf_program
 from .lower import SCALARS
 from .folder import write_folder
 from .manifest import MANIFEST, manifest_text
@@ -49,7 +49,7 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
         for program in (ocp_shipped, ocp_complex):
             if program is not None:
                 files |= render_ocp(program)
-    ekf = build_ekf_program(model, options.precision, source, options.describe(), a_pattern(d))
+    ekf = build_ekf_program(model, options.precision, source, options.describe())
     ekf_complex = build_ekf_program(model, "complex", source, options.describe())
     for program in (ekf, ekf_complex):
         if program is not None:
