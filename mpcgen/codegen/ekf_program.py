@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import casadi as ca
 import numpy as np
 
 from ..derivatives.measurement_functions import MEANING, measurement_function
@@ -61,6 +62,10 @@ class EkfProgram:
     #: correlated measurement noise: the rows of W = L^-1 (R = L L^T), literals, lower
     #: triangle (row i holds i + 1 entries); empty when R is diagonal
     whitening: tuple[tuple[str, ...], ...] = ()
+    #: structural nonzeros of H = dh/dx (whitened, if so), row by row (CSR: each row's first
+    #: index into the columns, then the columns)
+    h_start: tuple[int, ...] = ()
+    h_cols: tuple[int, ...] = ()
 
     @property
     def interface(self) -> OcpInterface:
@@ -103,6 +108,14 @@ class EkfProgram:
                 "memory_bytes": self.memory_bytes, "outputs": [o.name for o in self.model.outputs]}
 
 
+def _csr(pattern: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    starts, cols = [0], []
+    for row in pattern:
+        cols += [int(j) for j in np.flatnonzero(row)]
+        starts.append(len(cols))
+    return tuple(starts), tuple(cols)
+
+
 def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str) -> EkfProgram | None:
     """The EKF's program in one scalar type ("complex": the twin with h's value only), or None
     when the model declares no outputs or no measurement noise."""
@@ -125,6 +138,10 @@ def build_ekf_program(model: Model, scalar_name: str, source: str, options_line:
     variances = np.ones(model.ny) if correlated else np.diag(R)
     W = np.linalg.inv(np.linalg.cholesky(R)) if correlated else None
     whitening = tuple(tuple(lit(float(W[i, j])) for j in range(i + 1)) for i in range(model.ny)) if correlated else ()
+    H = np.array(ca.DM(ca.jacobian(model.y, model.x).sparsity(), 1)) != 0
+    if correlated:   # whitened row i combines rows 0..i
+        H = np.logical_or.accumulate(H, axis=0)
+    h_start, h_cols = _csr(H)
     return EkfProgram(prefix, model_prefix, scalar, model, options_line, source, __version__, h,
                       tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in variances),
-                      tuple(lit(p) for p in P0), lit(gate), gate, whitening)
+                      tuple(lit(p) for p in P0), lit(gate), gate, whitening, h_start, h_cols)
