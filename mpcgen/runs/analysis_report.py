@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..problem.model import Model
+from .output import write_atomically
+from .plot import _matplotlib, check_plot_path
 from .propagation import Propagation
 
 #: a Jacobian whose smallest structural singular value falls below this fraction of its
@@ -191,14 +193,14 @@ class Analysis:
 
 
 def plot_analysis(analysis: Analysis, path) -> "Path":
-    """PNG: the singular values along the closed loop (or at the analysed points), and the propagated
-    against the sampled spread of every state (over half its range)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7))
+    """PNG, PDF or SVG (by the extension): the singular values along the closed loop (or at the
+    analysed points), and the propagated against the sampled spread of every state (over
+    half its range). Written atomically, drawn without pyplot (see :mod:`.plot`)."""
+    path = check_plot_path(path)
+    Figure, FigureCanvasAgg, _ = _matplotlib()
+    fig = Figure(figsize=(9, 7))
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1)
     pts = analysis.trajectory or analysis.points
     xs = np.arange(len(pts))
     for label, values in (("σ_max(A)", [p.sv_A[0] for p in pts]), ("σ_min(A)", [p.sv_A[-1] for p in pts]),
@@ -222,8 +224,5 @@ def plot_analysis(analysis: Analysis, path) -> "Path":
         bottom.set_ylabel("std / half range (solid: linear, dashed: Monte-Carlo)")
         bottom.legend(fontsize=7, ncol=4)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_atomically(path, lambda name: fig.savefig(name, format=path.suffix.lower().lstrip("."), dpi=110))
     return path

@@ -9,20 +9,21 @@ estimate, the EKF predicts with the applied input. Noise is drawn from one seed.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import casadi as ca
 import numpy as np
 
-from ..codegen.manifest import options_of, read_manifest
+from ..codegen.manifest import read_manifest
 from ..compiled.controller_binding import load
 from ..compiled.ekf_binding import load_ekf
-from ..derivatives.discretize import discrete_model
 from ..errors import OptionsError
 from ..problem.model import Model
-from ..problem.ocp import CheckedOcp, check_ocp
+from ..problem.ocp import CheckedOcp
+from .output import write_atomically
+from .plot import _matplotlib, check_plot_path
+from .closed_loop import folder_problem
 from .simulate import plant_step
 
 
@@ -75,22 +76,14 @@ def run_estimated_loop(folder: str | Path, steps: int | None = None, x0=None, se
     The true start is the scenario's (or ``x0``); the filter starts from it displaced by
     a draw of its own initial covariance, diag((initial_spread * half range)^2).
     """
-    from ..problem.source import load_source
-
     folder = Path(folder)
     manifest = read_manifest(folder)
     if "ekf" not in manifest["interfaces"]:
         raise OptionsError(f"{folder}: has no EKF (the model declares no outputs with measurement noise); "
                            "simulate without --estimator, or give the model outputs and noise levels")
-    options = options_of(manifest)
-    loaded = load_source(manifest["source"])
-    model = loaded.model
-    if loaded.ocp is None or "controller" not in manifest["interfaces"]:
+    if "controller" not in manifest["interfaces"]:
         raise OptionsError(f"{folder}: has no controller to close the loop with")
-    given = loaded.ocp(model)
-    given = dataclasses.replace(given, N=manifest["interfaces"]["controller"]["N"])
-    ocp = check_ocp(model, given, discrete_model(model, options))
-    scenario = loaded.scenario(model) if loaded.scenario else None
+    model, ocp, options, scenario = folder_problem(folder)
     if x0 is None and scenario is None:
         raise OptionsError(f"{folder}: no scenario for {manifest['source']!r}; give the initial state (--x0)")
     x = np.asarray(scenario.x0 if x0 is None else x0, float).reshape(model.nx)
@@ -136,17 +129,16 @@ def _root(cov, n: int) -> np.ndarray:
 
 
 def plot_estimated_loop(run: EstimatedLoop, path) -> Path:
-    """PNG: per state, the truth, the estimate and its 2 sigma band; and the inputs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """PNG, PDF or SVG (by the extension): per state, the truth, the estimate and its 2 sigma
+    band; and the inputs. Written atomically, drawn without pyplot (see :mod:`.plot`)."""
+    path = check_plot_path(path)
+    Figure, FigureCanvasAgg, _ = _matplotlib()
     m = run.model
     cols = 3 if m.nx > 4 else 2
     rows = -(-(m.nx + 1) // cols)
-    fig, axes = plt.subplots(2 * rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False,
-                             gridspec_kw={"height_ratios": [2, 1] * rows})
+    fig = Figure(figsize=(4.2 * cols, 2.6 * rows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2 * rows, cols, squeeze=False, gridspec_kw={"height_ratios": [2, 1] * rows})
     t = run.ts * np.arange(len(run.U))
     inside = run.inside
     for i, v in enumerate(m.states):
@@ -175,8 +167,5 @@ def plot_estimated_loop(run: EstimatedLoop, path) -> Path:
     fig.suptitle(f"{m.name}: MPC on the EKF's estimate, measuring {', '.join(o.name for o in m.outputs)}",
                  fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    write_atomically(path, lambda name: fig.savefig(name, format=path.suffix.lower().lstrip("."), dpi=110))
     return path
