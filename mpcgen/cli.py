@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--x0-std", default=None, metavar="STD", help="initial-state perturbation std, one or per state")
     c.add_argument("--noise", default=None, metavar="STD", help="measurement noise std, one or per state")
     c.add_argument("--steps", type=int, default=None, help="samples per closed loop (default: the scenario's)")
+    c.add_argument("--estimator", choices=("auto", "ekf", "none"), default="auto",
+                   help="auto (default): each sample's controller acts on the folder's EKF from noisy sensors where "
+                        "it has one, else on the state measured with noise")
     c.add_argument("--settle-tol", type=float, default=1.0, metavar="TOL",
                    help="settled: |x - x_ref|_Q <= TOL over the last 10%% of the run (default 1)")
     c.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
@@ -398,7 +401,7 @@ def _campaign(args: argparse.Namespace) -> int:
 
     draws = dict(seed=args.seed, distribution=args.distribution, ranges=_ranges(args.ranges),
                  x0_std=_numbers(args.x0_std, "--x0-std"), noise_std=_numbers(args.noise, "--noise"),
-                 vary=_names(args.vary), steps=args.steps, settle_tol=args.settle_tol)
+                 vary=_names(args.vary), steps=args.steps, settle_tol=args.settle_tol, estimator=args.estimator)
     if args.replay is not None:
         row, loop = replay(args.folder, args.replay, **draws)
         print(f"sample {args.replay}: " + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"

@@ -111,7 +111,7 @@ class CampaignResult:
 
 def resolve_spec(folder: str | Path, seed: int = 0, uncertainty: Uncertainty | None = None, distribution=None,
                  ranges=None, x0_std=None, noise_std=None, vary=None, steps: int | None = None,
-                 settle_tol: float = 1.0) -> tuple[Model, CampaignSpec]:
+                 settle_tol: float = 1.0, estimator: str = "auto") -> tuple[Model, CampaignSpec]:
     """The campaign's spec: the scenario's uncertainty (or ``uncertainty``), each given
     override replacing its field; steps: the scenario's unless given."""
     model, _, _, scenario = folder_problem(Path(folder))
@@ -124,15 +124,18 @@ def resolve_spec(folder: str | Path, seed: int = 0, uncertainty: Uncertainty | N
     chosen = replace(base, **changes)
     check_uncertainty(model, chosen)
     return model, CampaignSpec(seed=int(seed), uncertainty=chosen, steps=int(steps or scenario.steps),
-                               settle_tol=float(settle_tol))
+                               settle_tol=float(settle_tol), estimator=estimator)
 
 
 def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Uncertainty | None = None,
              distribution: str | None = None, ranges=None, x0_std=None, noise_std=None, vary=None,
              steps: int | None = None, settle_tol: float = 1.0, output: str | Path | None = None, workers: int | None = None,
              scheduler: str | None = None, client=None, batch: int | None = None,
-             progress: bool = False) -> CampaignResult:
+             progress: bool = False, estimator: str = "auto") -> CampaignResult:
     """Run ``samples`` closed loops of ``folder``'s controller (see the module docstring).
+
+    ``estimator``: "auto" runs each sample on the folder's EKF (noisy sensors -> EKF ->
+    controller) where it has one, else on the state measured with noise; "ekf" or "none".
 
     ``output``: the Parquet folder (None: a temporary one, removed after); a folder of an
     earlier run with the same arguments is resumed. ``progress``: a progress line on stderr.
@@ -141,7 +144,7 @@ def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Un
         raise OptionsError(f"campaign: samples must be a positive integer, got {samples!r}")
     folder = Path(folder)
     model, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, vary, steps,
-                               settle_tol)
+                               settle_tol, estimator)
     job = _job(folder, spec)
     with output_folder(output) as out:
         claim(out, job.key, job.spec.to_json(), model)
@@ -156,13 +159,13 @@ def campaign(folder: str | Path, samples: int, *, seed: int = 0, uncertainty: Un
 
 def replay(folder: str | Path, index: int, *, seed: int = 0, uncertainty: Uncertainty | None = None,
            distribution: str | None = None, ranges=None, x0_std=None, noise_std=None, vary=None,
-           steps: int | None = None, settle_tol: float = 1.0) -> tuple[dict, ClosedLoop | None]:
+           steps: int | None = None, settle_tol: float = 1.0, estimator: str = "auto") -> tuple[dict, ClosedLoop | None]:
     """Rerun sample ``index`` of the campaign with these arguments here: its row and closed loop
     (None when the sample raised before its loop ran)."""
     if not isinstance(index, int) or index < 0:
         raise OptionsError(f"replay: the sample index must be an integer >= 0, got {index!r}")
     _, spec = resolve_spec(folder, seed, uncertainty, distribution, ranges, x0_std, noise_std, vary, steps,
-                           settle_tol)
+                           settle_tol, estimator)
     return run_sample(prepare(Path(folder), spec), index, keep=True)
 
 

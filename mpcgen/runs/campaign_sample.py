@@ -26,7 +26,9 @@ from pathlib import Path
 import casadi as ca
 import numpy as np
 
+from ..codegen.manifest import read_manifest
 from ..compiled.controller_binding import STATUS, Controller
+from ..compiled.ekf_binding import load_ekf
 from ..errors import OptionsError
 from ..problem.model import Model
 from ..problem.ocp import CheckedOcp
@@ -35,10 +37,12 @@ from ..problem.scenario import Scenario, Uncertainty
 from .closed_loop import ClosedLoop, drive, folder_problem, reference_schedule
 from .quality import score
 from .sampling import check_uncertainty, draw, noise_std
-from .simulate import plant_step, simulate
+from .simulate import SimResult, plant_step, simulate
 
 #: statuses that make a sample a failure (max_iter is the real-time step's cap: not one)
 FAILING = ("qp_failure", "nonfinite_input", "bad_argument", "model_failure")
+#: what a sample's controller acts on (see CampaignSpec.estimator)
+ESTIMATORS = ("auto", "ekf", "none")
 #: the measured columns; every other column is a function of (campaign seed, index)
 TIMING_COLUMNS = ("step_time_p99_us", "run_time_s")
 
@@ -55,6 +59,9 @@ class CampaignSpec:
 
     seed: int = 0
     uncertainty: Uncertainty = field(default_factory=Uncertainty)
+    #: what the controller acts on: "auto" (the folder's EKF on noisy sensors where it has
+    #: one, else the state measured with noise), "ekf" (required) or "none"
+    estimator: str = "auto"
     steps: int = 100
     substeps: int = 50
     settle_tol: float = 1.0
@@ -65,6 +72,8 @@ class CampaignSpec:
             raise OptionsError(f"campaign: steps must be a positive integer, got {self.steps!r}")
         if not 0 < self.settle_window <= 1:
             raise OptionsError(f"campaign: settle_window must be in (0, 1], got {self.settle_window!r}")
+        if self.estimator not in ESTIMATORS:
+            raise OptionsError(f"campaign: estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         if not self.settle_tol > 0:
             raise OptionsError(f"campaign: settle_tol must be positive, got {self.settle_tol!r}")
 
@@ -91,6 +100,8 @@ class Rig:
     plant: ca.Function
     controller: Controller
     noise: np.ndarray | None
+    #: the folder's EKF when the samples run on its estimate (None: the state measured with noise)
+    ekf: object | None = None
 
 
 def prepare(folder: Path, spec: CampaignSpec, source: str | None = None) -> Rig:
@@ -100,8 +111,13 @@ def prepare(folder: Path, spec: CampaignSpec, source: str | None = None) -> Rig:
         raise OptionsError(f"{folder}: its model ships no scenario to run a campaign around; "
                            "add FUNCTION_scenario(model) to the model file")
     check_uncertainty(model, spec.uncertainty)
+    has_ekf = "ekf" in read_manifest(Path(folder))["interfaces"]
+    if spec.estimator == "ekf" and not has_ekf:
+        raise OptionsError(f"{folder}: has no EKF (its model declares no outputs with measurement noise); "
+                           "run the campaign with estimator 'none' or 'auto'")
+    ekf = load_ekf(folder) if has_ekf and spec.estimator != "none" else None
     return Rig(model, ocp, options, scenario, spec, plant_step(model, options.ts, spec.substeps),
-               Controller(folder), noise_std(model, spec.uncertainty, scenario.noise_std))
+               Controller(folder), noise_std(model, spec.uncertainty, scenario.noise_std), ekf)
 
 
 def columns(model: Model) -> list[str]:
@@ -137,6 +153,8 @@ def run_sample(rig: Rig, index: int, keep: bool = False) -> tuple[dict, ClosedLo
 def _closed_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
     m, ctrl = rig.model, rig.controller
     ctrl.reset()
+    if rig.ekf is not None:
+        return _estimated_loop(rig, sample)
     references = reference_schedule(rig.scenario, rig.ocp, rig.options.ts, rig.spec.steps)
     if references is not None:
         ctrl.set_x_ref_trajectory(references[0])
@@ -154,6 +172,29 @@ def _closed_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
     tracked = references[:, 0, :] if references is not None else np.tile(rig.ocp.x_ref, (rig.spec.steps, 1))
     loop = ClosedLoop(result, m, rig.ocp, tuple(statuses), np.array(iterations), rig.scenario.description, tracked)
     return loop, start_status
+
+
+def _estimated_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
+    """The sample's plant with its sensors' declared noise, the EKF, the controller on its
+    estimate (:func:`~.estimated_loop.output_feedback`), as a ClosedLoop of the truth."""
+    from .estimated_loop import output_feedback
+
+    m = rig.model
+    if rig.scenario.reference is not None or rig.scenario.reference_steps:
+        raise OptionsError("campaign: a scenario with a reference schedule runs without the EKF for now "
+                           "(estimator 'none')")
+    nominal = np.array([v.nominal_value for v in m.parameters])
+    disturbance = tuple((k, sample.p + (np.asarray(p, float) - nominal)) for k, p in rig.scenario.disturbance
+                        if k < rig.spec.steps)
+    with np.errstate(all="ignore"):
+        run = output_feedback(m, rig.plant, rig.controller, rig.ekf, sample.x0, sample.p, rig.spec.steps,
+                              np.random.default_rng(sample.noise_seed), disturbance=disturbance,
+                              pushes=tuple((k, dx) for k, dx in rig.scenario.pushes if k < rig.spec.steps))
+    result = SimResult(run.X, run.U, run.step_time, rig.options.ts)
+    loop = ClosedLoop(result, m, rig.ocp, run.controller_statuses, run.qp_iterations,
+                      f"{rig.scenario.description} (on the EKF's estimate)",
+                      np.tile(rig.ocp.x_ref, (rig.spec.steps, 1)))
+    return loop, run.start_status
 
 
 def _measures(rig: Rig, loop: ClosedLoop, start_status: str) -> dict:

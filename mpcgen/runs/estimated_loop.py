@@ -89,35 +89,80 @@ def run_estimated_loop(folder: str | Path, steps: int | None = None, x0=None, se
     x = np.asarray(scenario.x0 if x0 is None else x0, float).reshape(model.nx)
     n_steps = steps or (scenario.steps if scenario else 100)
     p = np.array([v.nominal_value for v in model.parameters])
-    plant = plant_step(model, options.ts, substeps)
-    sensors = ca.Function("h", [model.x, model.u, model.p], [model.y])
     rng = np.random.default_rng(seed)
+    ekf, ctrl = load_ekf(folder), load(folder)
+    run = output_feedback(model, plant_step(model, options.ts, substeps), ctrl, ekf, x, p, n_steps, rng,
+                          initial_spread=initial_spread)
+    description = scenario.description if scenario and x0 is None else "from the given initial state"
+    return EstimatedLoop(model, ocp, options.ts, run.X, run.X_hat, run.x_hat0, run.P0, run.std, run.U, run.Y,
+                         run.ekf_statuses, run.controller_statuses, description)
+
+
+@dataclass(frozen=True)
+class OutputFeedback:
+    """One output-feedback run: the truth, the estimates, inputs, measurements, statuses and
+    the controller's time per step (EKF update + MPC step + EKF predict) [s]."""
+
+    X: np.ndarray
+    X_hat: np.ndarray
+    x_hat0: np.ndarray
+    P0: np.ndarray
+    std: np.ndarray
+    U: np.ndarray
+    Y: np.ndarray
+    ekf_statuses: tuple[str, ...]
+    controller_statuses: tuple[str, ...]
+    qp_iterations: np.ndarray
+    step_time: np.ndarray
+    start_status: str = "ok"
+
+
+def output_feedback(model: Model, plant, ctrl, ekf, x0, p, steps: int, rng: np.random.Generator,
+                    initial_spread: float = 0.02, disturbance=(), pushes=()) -> OutputFeedback:
+    """Run plant -> noisy sensors -> ``ekf`` -> ``ctrl`` for ``steps`` samples from the true
+    state ``x0`` with plant parameters ``p`` (``disturbance``: (k, p) changes from sample k
+    on; ``pushes``: (k, dx) state jumps before sample k), the declared process and
+    measurement noise drawn from ``rng``. The filter starts from x0 displaced by a draw of
+    its initial covariance, diag((initial_spread * half range)^2); the controller is
+    started from the filter's estimate. What ``simulate --estimator ekf`` and a campaign's
+    samples with an EKF run."""
+    import time
+
+    x = np.asarray(x0, float).reshape(model.nx).copy()
+    p = np.asarray(p, float).reshape(-1)
+    changes = {int(k): np.asarray(v, float) for k, v in disturbance}
+    kicks = {int(k): np.asarray(v, float) for k, v in pushes}
+    sensors = ca.Function("h", [model.x, model.u, model.p], [model.y])
     Lq = _root(model.process_noise, model.nx)
     Lr = _root(model.measurement_noise, model.ny)
     P0 = np.diag((initial_spread * np.array([(v.hi - v.lo) / 2 for v in model.states])) ** 2)
-    ekf = load_ekf(folder)
     x_hat0 = x + np.sqrt(np.diag(P0)) * rng.standard_normal(model.nx)
     ekf.init(x_hat0, P0)
-    ctrl = load(folder)
-    ctrl.start(ekf.x)
+    start_status = ctrl.start(ekf.x)
     u = np.array([v.nominal_value for v in model.inputs])
-    X, X_hat, S, U, Y, ekf_status, ctrl_status = [x.copy()], [], [], [], [], [], []
-    for _ in range(n_steps):
+    X, X_hat, S, U, Y, ekf_status, ctrl_status, its, T = [x.copy()], [], [], [], [], [], [], [], []
+    for k in range(steps):
+        p = changes.get(k, p)
+        if k in kicks:
+            x = x + kicks[k]
+            X[-1] = x.copy()
         y = np.array(sensors(x, u, p)).ravel() + Lr @ rng.standard_normal(model.ny)
         Y.append(y)
+        t0 = time.perf_counter()
         ekf_status.append(ekf.update(y, u))
         x_hat, P = ekf.state()
+        u = ctrl.step(x_hat)
+        ekf.predict(u)
+        T.append(time.perf_counter() - t0)
         X_hat.append(x_hat)
         S.append(np.sqrt(np.clip(np.diag(P), 0.0, None)))
-        u = ctrl.step(x_hat)
         ctrl_status.append(ctrl.last_status)
+        its.append(ctrl.stats["qp_iterations"])
         U.append(u)
-        ekf.predict(u)
         x = np.array(plant(x, u, p)).ravel() + Lq @ rng.standard_normal(model.nx)
         X.append(x.copy())
-    description = scenario.description if scenario and x0 is None else "from the given initial state"
-    return EstimatedLoop(model, ocp, options.ts, np.array(X), np.array(X_hat), x_hat0, P0, np.array(S), np.array(U),
-                         np.array(Y), tuple(ekf_status), tuple(ctrl_status), description)
+    return OutputFeedback(np.array(X), np.array(X_hat), x_hat0, P0, np.array(S), np.array(U), np.array(Y),
+                          tuple(ekf_status), tuple(ctrl_status), np.array(its), np.array(T), start_status)
 
 
 def _root(cov, n: int) -> np.ndarray:

@@ -46,7 +46,7 @@ def client():
 def reference(client, tmp_path_factory):
     """The uncertainty-free campaign of SAMPLES short swing-ups on the 2 workers, in one go."""
     out = tmp_path_factory.mktemp("reference")
-    return campaign(PENDULUM, SAMPLES, seed=3, steps=STEPS, client=client, output=out, batch=2)
+    return campaign(PENDULUM, SAMPLES, seed=3, steps=STEPS, estimator="none", client=client, output=out, batch=2)
 
 
 def _rows(result):
@@ -59,13 +59,13 @@ def _parts_indices(out: Path) -> list[int]:
 
 
 def test_one_and_two_workers_give_identical_tables(reference, tmp_path) -> None:
-    one = campaign(PENDULUM, SAMPLES, seed=3, steps=STEPS, workers=1, output=tmp_path / "one")
+    one = campaign(PENDULUM, SAMPLES, seed=3, steps=STEPS, estimator="none", workers=1, output=tmp_path / "one")
     assert one.timing.workers == 1 and reference.timing.workers == 2
     assert _rows(one) == _rows(reference)
     assert reference.table.column("index").to_pylist() == list(range(SAMPLES))
     ok = reference.table.column("success").to_pylist()
     assert 0 < sum(ok) < SAMPLES, "±20 % pole lengths: some swing-ups fail, most do not"
-    row, loop = replay(PENDULUM, 5, seed=3, steps=STEPS)   # one sample alone, in this process
+    row, loop = replay(PENDULUM, 5, seed=3, steps=STEPS, estimator="none")   # one sample alone, in this process
     assert {k: v for k, v in row.items() if k not in TIMING_COLUMNS} == _rows(reference)[5]
     assert loop is not None and len(loop.result.U) == STEPS
 
@@ -158,7 +158,7 @@ def test_killed_only_worker_loses_the_shipped_folder_and_the_campaign_sends_it_a
 def test_a_failing_sample_is_recorded_not_fatal(client) -> None:
     """A pole of 1 µm (the range is 0.64..0.96 m): the plant's state overflows, the controller
     answers nonfinite_input; every sample is a failure row with its status, and the campaign ends."""
-    result = campaign(PENDULUM, 4, steps=STEPS, ranges=(("l", 1e-6, 1e-6),), client=client)
+    result = campaign(PENDULUM, 4, steps=STEPS, estimator="none", ranges=(("l", 1e-6, 1e-6),), client=client)
     t = result.table
     assert t.column("index").to_pylist() == [0, 1, 2, 3]
     assert t.column("outcome").to_pylist() == ["status nonfinite_input"] * 4
@@ -224,3 +224,18 @@ def test_the_model_files_scenario_gives_the_distributions_and_options_replace_fi
     _, model = get_example("pendulum")
     drawn = np.array([draw(model, (0,) * 4, spec.uncertainty, 0, i).p for i in range(20)])
     assert np.ptp(drawn[:, 2]) > 0.1 and (np.ptp(drawn[:, :2], axis=0) == 0).all(), "only l varies"
+
+
+def test_samples_run_on_the_folders_ekf_where_it_has_one() -> None:
+    """estimator "auto": the pendulum (which has an EKF) runs plant -> noisy sensors -> EKF ->
+    controller; "none" measures the state; a folder without an EKF refuses "ekf"."""
+    from mpcgen.errors import MpcgenError
+
+    row, loop = replay(PENDULUM, 2, seed=3, steps=STEPS)
+    assert loop.description.endswith("(on the EKF's estimate)") and row["start_status"] == "ok"
+    assert len(loop.result.U) == STEPS and np.isfinite(loop.result.X).all()
+    _, measured = replay(PENDULUM, 2, seed=3, steps=STEPS, estimator="none")
+    assert not measured.description.endswith("(on the EKF's estimate)")
+    assert not np.allclose(loop.result.U, measured.result.U)   # the estimate is not the state
+    with pytest.raises(MpcgenError, match="has no EKF"):
+        replay(ROOT / "generated" / "cstr", 0, steps=10, estimator="ekf")
