@@ -66,6 +66,13 @@ class Job:
     source: str
     source_file: tuple[str, bytes] | None
     spec: CampaignSpec
+    #: the other Python files of the model file's folder (name, bytes): the helpers it may
+    #: import, shipped with it to workers that do not have the folder
+    source_helpers: tuple[tuple[str, bytes], ...] = ()
+
+
+#: the largest helper file shipped beside a model file (bigger ones are data, not helpers)
+HELPER_MAX_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -174,17 +181,19 @@ def _job(folder: Path, spec: CampaignSpec) -> Job:
     manifest = read_manifest(folder)
     names = sorted(set(manifest.get("files", [])) | {MANIFEST})
     files = {n: (folder / n).read_bytes() for n in names if (folder / n).is_file()}
-    source, source_file = manifest["source"], None
+    source, source_file, helpers = manifest["source"], None, ()
     if is_file_spec(source):
         path = Path(source.rpartition(":")[0] if ".py:" in source else source)
         if not path.is_file():
             raise OptionsError(f"{folder}: was generated from {source!r}, which is not here to ship to the workers")
         source_file = (str(path.resolve()), path.read_bytes())
+        helpers = tuple((p.name, p.read_bytes()) for p in sorted(path.parent.glob("*.py"))
+                        if p.name != path.name and p.stat().st_size <= HELPER_MAX_BYTES)
     h = hashlib.sha256()
-    for name, data in sorted(files.items()):
+    for name, data in sorted(files.items()) + list(helpers):
         h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     h.update(repr(source).encode() + (source_file[1] if source_file else b""))
-    return Job(h.hexdigest(), files, source, source_file, spec)
+    return Job(h.hexdigest(), files, source, source_file, spec, helpers)
 
 
 @contextmanager

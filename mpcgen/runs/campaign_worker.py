@@ -71,6 +71,8 @@ def _materialize(job: Job) -> tuple[Path, str | None]:
         if job.source_file is not None:
             (work / "model_source").mkdir()
             (work / "model_source" / Path(job.source_file[0]).name).write_bytes(job.source_file[1])
+            for name, data in job.source_helpers:   # the helpers the model file imports from its folder
+                (work / "model_source" / name).write_bytes(data)
         try:
             os.replace(work, target)
         except OSError:   # another process of this machine wrote it first

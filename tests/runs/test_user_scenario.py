@@ -144,3 +144,22 @@ def test_a_campaign_sample_follows_the_scenarios_reference_steps_and_pushes(cran
     assert (loop.x_ref[:80, 0] == 1.0).all() and (loop.x_ref[80:, 0] == 0.5).all()
     assert loop.result.X[121, 5] - loop.result.X[119, 5] > 0.3   # the gust on the load
     assert abs(loop.result.X[-1, 0] - 0.5) < 0.05
+
+
+def test_a_remote_campaign_worker_gets_the_model_files_helpers(crane: Path, tmp_path: Path, monkeypatch) -> None:
+    """A worker without the model file's folder loads the shipped copy, and the helper it
+    imports from its folder (crane_geometry.py) travels with it."""
+    import dataclasses
+
+    from mpcgen.problem.source import load_source
+    from mpcgen.runs.campaign import _job
+    from mpcgen.runs.campaign_sample import CampaignSpec
+    from mpcgen.runs.campaign_worker import _materialize
+
+    job = _job(crane, CampaignSpec())
+    assert [name for name, _ in job.source_helpers] == ["bad_scenarios.py", "crane_geometry.py", "crane_tracking.py"]
+    elsewhere = dataclasses.replace(job, source_file=("/nowhere/crane.py", job.source_file[1]))
+    monkeypatch.setattr("mpcgen.runs.campaign_worker.cache_dir", lambda: tmp_path)
+    folder, source = _materialize(elsewhere)
+    assert source.startswith(str(tmp_path)) and source.endswith("model_source/crane.py:crane")
+    assert load_source(source).model.name == "crane"   # crane_geometry imported from the shipped copy
