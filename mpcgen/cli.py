@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write a plot (needs mpcgen[plot])")
 
     q = sub.add_parser("quality", help="score the real-time controller's closed loop against the converged one",
-                       description="Per folder, on its example's scenario: the closed-loop cost of the shipped "
+                       description="Per folder, on its model's scenario: the closed-loop cost of the shipped "
                                    "real-time step against SQP solved to convergence at every sample (and with "
                                    "--ideal against IPOPT), input and soft-state violations, the final distance to "
                                    "the reference. Exits 1 when the real-time controller fails the acceptance rules "

@@ -2,9 +2,11 @@
 
 What ``mpcgen simulate DIR`` runs: the folder's compiled controller (real-time
 iteration, one QP per sample) against the model's ODE integrated by RK4 with many
-substeps per sample (:mod:`mpcgen.runs.simulate`), from the example's scenario or a given
-initial state, with optional measurement noise and model mismatch (plant parameters
-that differ from the controller's). Returns the trajectories and a summary.
+substeps per sample (:mod:`mpcgen.runs.simulate`), from the model source's scenario (an
+example's, or FUNCTION_scenario in a model file: its references, pushes, parameter
+changes and noise) or a given initial state, with optional measurement noise and model
+mismatch (plant parameters that differ from the controller's). Returns the
+trajectories and a summary.
 """
 
 from __future__ import annotations
@@ -108,9 +110,9 @@ def run_closed_loop(folder: str | Path, steps: int | None = None, x0=None, noise
                     seed: int = 0, substeps: int = 50, mode: str = "step") -> ClosedLoop:
     """Simulate the controller of ``folder`` in closed loop (see the module docstring).
 
-    Defaults come from the example's scenario when the folder was generated from an
-    example that has one; otherwise ``x0`` is required and ``steps`` defaults to 100.
-    ``mode``: one of MODES.
+    Defaults come from the scenario of the folder's model source (an example's, or a
+    model file's FUNCTION_scenario) when it has one; otherwise ``x0`` is required and
+    ``steps`` defaults to 100. ``mode``: one of MODES.
     """
     if mode not in MODES:
         raise OptionsError(f"closed loop: mode must be one of {', '.join(MODES)}, got {mode!r}")

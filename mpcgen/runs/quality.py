@@ -118,7 +118,7 @@ def score(loop: ClosedLoop) -> Score:
 
 
 def closed_loop_quality(folder: str | Path, ideal: bool = False) -> Quality:
-    """Score the real-time and the converged controller of ``folder`` on its example's scenario
+    """Score the real-time and the converged controller of ``folder`` on its model's scenario
     (and with ``ideal`` the IPOPT loop: slow, seconds per step for the larger examples)."""
     from ..codegen.manifest import read_manifest
 
