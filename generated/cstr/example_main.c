@@ -13,8 +13,9 @@
  * Both must finish within the sample; `mpcgen firmware` reports their instruction counts.
  *
  * The board_* functions are placeholders: replace them with your timer interrupt,
- * sensors or state estimator, actuators and fault handling. As generated, the model
- * itself stands in for the plant (cstr_F at the nominal parameters), starting from the scenario's initial state, so the example runs as it is on a desktop:
+ * sensors or state estimator, actuators and fault handling. As generated, the
+ * model itself stands in for the plant (cstr_F at the nominal parameters),
+ * starting from the scenario's initial state, so the example runs as it is on a desktop:
  *   cc -O2 -DEXAMPLE_STEPS=200 example_main.c cstr.c cstr_mpc.c cstr_ocp.c cstr_qp.c -lm && ./a.out
  * (it prints every status other than OK and the last state).
  * On a board, EXAMPLE_STEPS stays 0 (run forever) and printf goes where your C library

@@ -19,9 +19,10 @@
  * `mpcgen firmware --ekf` reports the filter's instruction counts.
  *
  * The board_* functions are placeholders: replace them with your timer interrupt,
- * sensors, actuators and fault handling. As generated, the model
- * itself stands in for the plant (quadrotor_F at the nominal parameters, its
- * sensors quadrotor_ekf_h), starting from the scenario's initial state, so the example runs as it is on a desktop:
+ * sensors, actuators and fault handling. As generated, the
+ * model itself stands in for the plant (quadrotor_F at the nominal parameters;
+ * quadrotor_ekf_h for its sensors),
+ * starting from the scenario's initial state, so the example runs as it is on a desktop:
  *   cc -O2 -DEXAMPLE_STEPS=200 example_main.c quadrotor.c quadrotor_ekf.c quadrotor_mpc.c quadrotor_qp.c -lm && ./a.out
  * (it prints every status other than OK and the last state).
  * On a board, EXAMPLE_STEPS stays 0 (run forever) and printf goes where your C library
