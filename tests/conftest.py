@@ -47,3 +47,20 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("controllers")
     return {name: mpcgen.generate(name, root / name) for name, ex in EXAMPLES.items() if ex.ocp is not None}
+
+
+def assert_rejected_without_change(ctrl, call, message: str, x) -> None:
+    """``call(ctrl)`` raises an EvaluationError containing ``message``, and the controller is
+    as it was: a solve from ``x`` gives the control it gave before the call."""
+    import numpy as np
+    import pytest
+
+    from mpcgen.errors import EvaluationError
+
+    ctrl.set_initial_guess(x)
+    before = ctrl.solve(x)
+    with pytest.raises(EvaluationError) as caught:
+        call(ctrl)
+    assert message in str(caught.value)
+    ctrl.set_initial_guess(x)
+    np.testing.assert_allclose(ctrl.solve(x), before, rtol=1e-9, atol=1e-9)
