@@ -197,6 +197,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _written(what: str, path: Path, created: bool) -> str:
+    """The line saying where output went, and that its folder was created if it was."""
+    return f"{'created folder ' + str(path.parent) + '; ' if created else ''}{what} written to {path}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with warnings.catch_warnings(record=True) as caught:
@@ -279,13 +284,13 @@ def _run(args: argparse.Namespace) -> int:
             from .runs.records import save_closed_loop
 
             path, created = save_closed_loop(run, args.save)
-            print(f"{'created folder ' + str(path.parent) + '; ' if created else ''}time series written to {path}")
+            print(_written("time series", path, created))
         if args.plot is not None:
             from .runs.plot import plot_closed_loop
 
             path, created = plot_closed_loop(run.result, run.model, run.ocp, args.plot,
                                              title=f"{run.model.name}: closed loop", x_ref=run.x_ref)
-            print(f"{'created folder ' + str(path.parent) + '; ' if created else ''}plot written to {path}")
+            print(_written("plot", path, created))
         return 0
     if args.command == "campaign":
         return _campaign(args)

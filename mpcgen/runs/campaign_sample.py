@@ -161,17 +161,24 @@ def _closed_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
     start_status = ctrl.start(sample.x0)
     controller, statuses, iterations = drive(ctrl, "step", references)
 
-    nominal = np.array([v.nominal_value for v in m.parameters])
-    # the scenario's disturbances move the drawn plant by the same amount they move the nominal one
-    disturbance = tuple((k, sample.p + (np.asarray(p, float) - nominal)) for k, p in rig.scenario.disturbance
-                        if k < rig.spec.steps)
+    disturbance, pushes = _events(rig, sample)
     with np.errstate(all="ignore"):
         result = simulate(m, controller, sample.x0, rig.options.ts, rig.spec.steps, p_true=sample.p,
                           noise_std=rig.noise, seed=sample.noise_seed, disturbance=disturbance, plant=rig.plant,
-                          pushes=tuple((k, dx) for k, dx in rig.scenario.pushes if k < rig.spec.steps))
+                          pushes=pushes)
     tracked = references[:, 0, :] if references is not None else np.tile(rig.ocp.x_ref, (rig.spec.steps, 1))
     loop = ClosedLoop(result, m, rig.ocp, tuple(statuses), np.array(iterations), rig.scenario.description, tracked)
     return loop, start_status
+
+
+def _events(rig: Rig, sample) -> tuple[tuple, tuple]:
+    """The scenario's parameter changes and pushes within the sample's run. A change moves
+    the drawn plant by the same amount it moves the nominal one."""
+    nominal = np.array([v.nominal_value for v in rig.model.parameters])
+    steps = rig.spec.steps
+    disturbance = tuple((k, sample.p + (np.asarray(p, float) - nominal)) for k, p in rig.scenario.disturbance
+                        if k < steps)
+    return disturbance, tuple((k, dx) for k, dx in rig.scenario.pushes if k < steps)
 
 
 def _estimated_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
@@ -183,13 +190,10 @@ def _estimated_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
     if rig.scenario.reference is not None or rig.scenario.reference_steps:
         raise OptionsError("campaign: a scenario with a reference schedule runs without the EKF for now "
                            "(estimator 'none')")
-    nominal = np.array([v.nominal_value for v in m.parameters])
-    disturbance = tuple((k, sample.p + (np.asarray(p, float) - nominal)) for k, p in rig.scenario.disturbance
-                        if k < rig.spec.steps)
+    disturbance, pushes = _events(rig, sample)
     with np.errstate(all="ignore"):
         run = output_feedback(m, rig.plant, rig.controller, rig.ekf, sample.x0, sample.p, rig.spec.steps,
-                              np.random.default_rng(sample.noise_seed), disturbance=disturbance,
-                              pushes=tuple((k, dx) for k, dx in rig.scenario.pushes if k < rig.spec.steps))
+                              np.random.default_rng(sample.noise_seed), disturbance=disturbance, pushes=pushes)
     result = SimResult(run.X, run.U, run.step_time, rig.options.ts)
     loop = ClosedLoop(result, m, rig.ocp, run.controller_statuses, run.qp_iterations,
                       f"{rig.scenario.description} (on the EKF's estimate)",

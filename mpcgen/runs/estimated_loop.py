@@ -24,7 +24,7 @@ from ..problem.ocp import CheckedOcp
 from .output import write_atomically
 from .plot import _matplotlib, check_plot_path
 from .closed_loop import folder_problem
-from .simulate import plant_step
+from .simulate import plant_events, plant_step
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,7 @@ def output_feedback(model: Model, plant, ctrl, ekf, x0, p, steps: int, rng: np.r
 
     x = np.asarray(x0, float).reshape(model.nx).copy()
     p = np.asarray(p, float).reshape(-1)
-    changes = {int(k): np.asarray(v, float) for k, v in disturbance}
-    kicks = {int(k): np.asarray(v, float) for k, v in pushes}
+    changes, kicks = plant_events(model, disturbance, pushes)
     sensors = ca.Function("h", [model.x, model.u, model.p], [model.y])
     Lq = _root(model.process_noise, model.nx)
     Lr = _root(model.measurement_noise, model.ny)

@@ -57,6 +57,25 @@ def _rk4_many(model: Model, ts: float, substeps: int) -> ca.SX:
     return acc(model.x, ca.repmat(model.u, 1, substeps), ca.repmat(model.p, 1, substeps))[:, -1]
 
 
+def plant_events(model: Model, disturbance: Sequence[tuple[int, Sequence[float]]] = (),
+                 pushes: Sequence[tuple[int, Sequence[float]]] = ()) -> tuple[dict, dict]:
+    """What happens to the plant, by sample: {k: parameters from k on}, {k: state jump
+    before k is measured (summed when k repeats)}, each checked against the model's sizes."""
+    changes = {}
+    for k, p_new in disturbance:
+        p_new = np.asarray(p_new, float).reshape(-1)
+        if p_new.size != model.np:
+            raise OptionsError(f"disturbance at sample {k}: {p_new.size} parameters, model {model.name!r} has {model.np}")
+        changes[int(k)] = p_new
+    kicks = {}
+    for k, dx in pushes:
+        dx = np.asarray(dx, float).reshape(-1)
+        if dx.size != model.nx:
+            raise OptionsError(f"push at sample {k}: {dx.size} entries, model {model.name!r} has {model.nx} states")
+        kicks[int(k)] = kicks.get(int(k), 0.0) + dx
+    return changes, kicks
+
+
 def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, ts: float, steps: int,
              p_true=None, noise_std=None, seed: int = 0, substeps: int = 50,
              disturbance: Sequence[tuple[int, Sequence[float]]] = (),
@@ -72,18 +91,7 @@ def simulate(model: Model, controller: Callable[[np.ndarray], np.ndarray], x0, t
     """
     plant = plant_step(model, ts, substeps) if plant is None else plant
     p = np.array([v.nominal_value for v in model.parameters]) if p_true is None else np.asarray(p_true, float)
-    changes = {}
-    for k, p_new in disturbance:
-        p_new = np.asarray(p_new, float).reshape(-1)
-        if p_new.size != model.np:
-            raise OptionsError(f"disturbance at sample {k}: {p_new.size} parameters, model {model.name!r} has {model.np}")
-        changes[int(k)] = p_new
-    kicks = {}
-    for k, dx in pushes:
-        dx = np.asarray(dx, float).reshape(-1)
-        if dx.size != model.nx:
-            raise OptionsError(f"push at sample {k}: {dx.size} entries, model {model.name!r} has {model.nx} states")
-        kicks[int(k)] = kicks.get(int(k), 0.0) + dx
+    changes, kicks = plant_events(model, disturbance, pushes)
     noise = np.zeros(model.nx) if noise_std is None else np.asarray(noise_std, float).reshape(-1)
     if noise.size not in (1, model.nx):
         raise OptionsError(f"noise: {noise.size} standard deviations, give one or {model.nx} (one per state)")
