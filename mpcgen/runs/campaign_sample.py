@@ -102,6 +102,9 @@ class Rig:
     noise: np.ndarray | None
     #: the folder's EKF when the samples run on its estimate (None: the state measured with noise)
     ekf: object | None = None
+    #: the scenario's references over the horizon at every sample (None: the OCP's), the same
+    #: for every sample
+    references: np.ndarray | None = None
 
 
 def prepare(folder: Path, spec: CampaignSpec, source: str | None = None) -> Rig:
@@ -117,7 +120,8 @@ def prepare(folder: Path, spec: CampaignSpec, source: str | None = None) -> Rig:
                            "run the campaign with estimator 'none' or 'auto'")
     ekf = load_ekf(folder) if has_ekf and spec.estimator != "none" else None
     return Rig(model, ocp, options, scenario, spec, plant_step(model, options.ts, spec.substeps),
-               Controller(folder), noise_std(model, spec.uncertainty, scenario.noise_std), ekf)
+               Controller(folder), noise_std(model, spec.uncertainty, scenario.noise_std), ekf,
+               reference_schedule(scenario, ocp, options.ts, spec.steps))
 
 
 def columns(model: Model) -> list[str]:
@@ -155,7 +159,7 @@ def _closed_loop(rig: Rig, sample) -> tuple[ClosedLoop, str]:
     ctrl.reset()
     if rig.ekf is not None:
         return _estimated_loop(rig, sample)
-    references = reference_schedule(rig.scenario, rig.ocp, rig.options.ts, rig.spec.steps)
+    references = rig.references
     if references is not None:
         ctrl.set_x_ref_trajectory(references[0])
     start_status = ctrl.start(sample.x0)
