@@ -6,9 +6,14 @@ The QP over N stages, in the variables x_0..x_N (x_0 fixed) and u_0..u_{N-1}:
               + sum over soft rows (l1 s + 1/2 l2 s^2)
     subject to x_0 = x0,  x_{k+1} = A_k x_k + B_k u_k + c_k
                sign_j u_k[iu_j] >= bu_kj                 (hard input boxes, k = 0..N-1)
-               sign_j x_k[ix_j] + s >= bx_kj,  s >= 0     (soft state boxes, k = 1..N)
-               Cx_k x_k + Cu_k u_k - s <= d_k,  s >= 0    (soft general rows, k = 0..N-1)
-               CN x_N - s <= dN,  s >= 0                  (soft terminal rows)
+               sign_j x_k[ix_j] + s >= bx_kj,  s >= 0     (state boxes, k = 1..N)
+               Cx_k x_k + Cu_k u_k - s <= d_k,  s >= 0    (general rows, k = 0..N-1)
+               CN x_N - s <= dN,  s >= 0                  (terminal rows)
+
+State boxes, general and terminal rows are soft unless marked hard (``hard_x``,
+``hard_g``, ``hard_gn``): a hard row of theirs keeps its place among the soft rows
+(the Riccati sweep reads every row's barrier weight by position alone) but has no
+relaxation: its s stays 0 and its nu, penalty and complementarity pair are left out.
 
 Fixed at generation time, and so known to every loop of the solver: which components
 have boxes and with which sign (the finite bounds of the OCP), and the structural
@@ -78,6 +83,11 @@ class QpLayout:
     #: and never reads them from the data. They must lie in the patterns.
     a_constants: tuple[tuple[tuple[int, int], float], ...] = ()
     b_constants: tuple[tuple[tuple[int, int], float], ...] = ()
+    #: rows without relaxation: the states whose box rows are hard, the general rows j
+    #: (0..ng-1, at every stage) and the terminal rows that are hard
+    hard_x: tuple[int, ...] = ()
+    hard_g: tuple[int, ...] = ()
+    hard_gn: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.nx < 1 or self.nu < 1 or self.N < 1:
@@ -86,6 +96,10 @@ class QpLayout:
             for index, sign in rows:
                 if not 0 <= index < n or sign not in (1, -1):
                     raise OptionsError(f"QP: bad {kind} box row ({index}, {sign})")
+        for kind, given, n in (("state", self.hard_x, self.nx), ("general row", self.hard_g, self.ng),
+                               ("terminal row", self.hard_gn, self.ngn)):
+            if any(not 0 <= i < n for i in given):
+                raise OptionsError(f"QP: hard {kind} index out of range in {given} (there are {n})")
         for which, (rows, cols) in (("A", (self.nx, self.nx)), ("B", (self.nx, self.nu)),
                                     ("S", (self.nu, self.nx)), ("Q", (self.nx, self.nx)),
                                     ("R", (self.nu, self.nu)), ("QN", (self.nx, self.nx))):
@@ -169,9 +183,27 @@ class QpLayout:
     def n_rows(self) -> int:
         return self.n_hard + self.n_soft
 
+    def relaxed(self) -> tuple[bool, ...]:
+        """Per row from ROW_X on (the soft block, in order): True where it has a relaxation s."""
+        x = tuple(index not in self.hard_x for index, _ in self.x_rows)
+        g = tuple(j not in self.hard_g for j in range(self.ng))
+        return x * self.N + g * self.N + tuple(j not in self.hard_gn for j in range(self.ngn))
+
+    @property
+    def any_hard_relaxed(self) -> bool:
+        """True if a row of the soft block is hard (the solver then masks the relaxations)."""
+        return not all(self.relaxed())
+
+    @property
+    def n_relaxed(self) -> int:
+        """Rows with a relaxation s: the soft rows proper."""
+        return sum(self.relaxed())
+
     def describe(self) -> str:
+        hard = (f" ({len(self.hard_x)} states, {len(self.hard_g)} general and {len(self.hard_gn)} terminal "
+                f"rows of them hard)" if self.any_hard_relaxed else "")
         return (f"N={self.N}, nx={self.nx}, nu={self.nu}, {self.nbu} input box rows (hard), "
-                f"{self.nbx} state box rows, {self.ng} general rows, {self.ngn} terminal rows (soft); "
+                f"{self.nbx} state box rows, {self.ng} general rows, {self.ngn} terminal rows (soft){hard}; "
                 f"A has {self.nnz('A')} and B {self.nnz('B')} structural nonzeros, the stage Hessian "
                 f"{self.nnz('Q')} + {self.nnz('S')} + {self.nnz('R')} (Q, S, R; lower triangles)")
 

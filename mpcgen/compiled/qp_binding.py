@@ -22,7 +22,7 @@ from .build import SHIPPED_FLAGS, compile_extension
 from .model_binding import struct_views
 
 _DTYPES = {"double": np.float64, "float": np.float32}
-STATUS = {0: "ok", 1: "max_iter", 2: "numerical", 3: "nonfinite_data"}
+STATUS = {0: "ok", 1: "max_iter", 2: "numerical", 3: "nonfinite_data", 4: "infeasible"}
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,16 @@ def qpoases_reference(solver: QpSolver, layout: QpLayout) -> tuple[np.ndarray, n
     slacks: list[ca.SX] = []
     f, g, lbg, ubg = 0, [], [], []
 
-    def soft(expr: ca.SX) -> None:  # expr + s >= 0, s >= 0
+    def soft(expr: ca.SX, hard=()) -> None:  # expr + s >= 0, s >= 0 (rows in ``hard``: expr >= 0)
         nonlocal f
+        keep = [i for i in range(expr.numel()) if i not in hard]
+        if hard:
+            g.append(ca.vertcat(*[expr[i] for i in hard]))
+            lbg.extend([0.0] * len(hard))
+            ubg.extend([np.inf] * len(hard))
+        if not keep:
+            return
+        expr = ca.vertcat(*[expr[i] for i in keep])
         s = ca.SX.sym(f"s{len(slacks)}", expr.numel())
         slacks.append(s)
         g.append(expr + s)
@@ -101,11 +109,12 @@ def qpoases_reference(solver: QpSolver, layout: QpLayout) -> tuple[np.ndarray, n
                 ubg.append(np.inf)
             if L.ng:
                 Cx, Cu = d["Cx"][k].reshape(L.ng, nx), d["Cu"][k].reshape(L.ng, nu)
-                soft(d["d"][k][:L.ng] - ca.mtimes(Cx, x) - ca.mtimes(Cu, u))
+                soft(d["d"][k][:L.ng] - ca.mtimes(Cx, x) - ca.mtimes(Cu, u), L.hard_g)
         if k >= 1 and L.x_rows:
-            soft(ca.vertcat(*[sign * x[i] - d["bx"][k, j] for j, (i, sign) in enumerate(L.x_rows)]))
+            soft(ca.vertcat(*[sign * x[i] - d["bx"][k, j] for j, (i, sign) in enumerate(L.x_rows)]),
+                 [j for j, (i, _) in enumerate(L.x_rows) if i in L.hard_x])
     if L.ngn:
-        soft(d["dN"][:L.ngn] - ca.mtimes(d["CN"][: L.ngn * nx].reshape(L.ngn, nx), X[N]))
+        soft(d["dN"][:L.ngn] - ca.mtimes(d["CN"][: L.ngn * nx].reshape(L.ngn, nx), X[N]), L.hard_gn)
     w = ca.vertcat(*X[1:], *U, *slacks)
     lbw = [-np.inf] * (N * nx + N * nu) + [0.0] * sum(s.numel() for s in slacks)
     qp = ca.qpsol("ref", "qpoases", {"x": w, "f": f, "g": ca.vertcat(*g)},
@@ -128,6 +137,86 @@ LAYOUTS = {
                                 a_pattern=((0, 0), (0, 1), (1, 1), (2, 2), (2, 3), (3, 3), (1, 2)),
                                 b_pattern=((1, 0), (3, 1), (2, 1))),
 }
+
+#: layouts with hard rows among the state boxes, general and terminal rows
+HARD_LAYOUTS = {
+    "some hard": QpLayout(4, 2, 10, ((0, 1), (0, -1), (1, 1), (1, -1)), ((0, 1), (2, -1), (3, 1), (3, -1)),
+                          ng=2, ngn=1, hard_x=(3,), hard_g=(1,), hard_gn=(0,)),
+    "all hard": QpLayout(3, 2, 8, ((1, 1), (1, -1)), ((0, 1), (1, -1)), ng=1, ngn=1, hard_x=(0, 1),
+                         hard_g=(0,), hard_gn=(0,)),
+}
+
+
+def feasible_hard_qp(solver: QpSolver, layout: QpLayout, rng: np.random.Generator):
+    """A random QP (``random_qp``) with hard rows loose enough for qpOASES to meet them:
+    (X, U) of its solution."""
+    L, d = layout, solver.data
+    while True:
+        random_qp(solver, layout, rng)
+        d["x0"][:] *= 0.25
+        for j, (i, _) in enumerate(L.x_rows):
+            if i in L.hard_x:
+                d["bx"][:, j] = -rng.uniform(0.3, 1.5, L.N + 1)
+        for j in L.hard_g:
+            d["d"][:, j] = rng.uniform(0.5, 2.0, L.N)
+        for j in L.hard_gn:
+            d["dN"][j] = rng.uniform(0.5, 2.0)
+        try:
+            X, U, _ = qpoases_reference(solver, layout)
+        except RuntimeError:  # infeasible: draw again
+            continue
+        return X, U
+
+
+def hard_row_values(solver: QpSolver, layout: QpLayout) -> np.ndarray:
+    """Values of the hard rows at the solver's solution (>= 0 where they hold)."""
+    L, d, x, u = layout, solver.data, solver.solution["x"], solver.solution["u"]
+    values = [sign * x[1:, i] - d["bx"][1:, j] for j, (i, sign) in enumerate(L.x_rows) if i in L.hard_x]
+    for j in L.hard_g:
+        Cx, Cu = d["Cx"][:, j * L.nx:(j + 1) * L.nx], d["Cu"][:, j * L.nu:(j + 1) * L.nu]
+        values.append(d["d"][:, j] - (Cx * x[:-1]).sum(1) - (Cu * u).sum(1))
+    for j in L.hard_gn:
+        values.append(np.atleast_1d(d["dN"][j] - d["CN"][j * L.nx:(j + 1) * L.nx] @ x[-1]))
+    return np.concatenate(values)
+
+
+@pytest.mark.parametrize("name", sorted(HARD_LAYOUTS))
+def test_hard_rows_match_qpoases(name: str) -> None:
+    """Hard rows hold at the solution (no relaxation) and it is qpOASES's, to 1e-6."""
+    layout = HARD_LAYOUTS[name]
+    solver = QpSolver(layout, prefix="qphard")
+    solver.settings.tol_stat = solver.settings.tol_eq = solver.settings.tol_ineq = 1e-9
+    solver.settings.tol_comp = 1e-12
+    solver.settings.max_iter = 80
+    rng = np.random.default_rng(sum(map(ord, name)))
+    active = 0
+    for trial in range(5):
+        X, U = feasible_hard_qp(solver, layout, rng)
+        result = solver.solve()
+        assert result.status == "ok", (trial, result)
+        scale = max(1.0, float(np.abs(U).max()), float(np.abs(X).max()))
+        assert np.abs(solver.solution["u"] - U).max() <= 1e-6 * scale, trial
+        assert np.abs(solver.solution["x"] - X).max() <= 1e-6 * scale, trial
+        values = hard_row_values(solver, layout)
+        assert values.min() >= -1e-8, trial
+        active += int((values < 1e-6).sum())
+    assert active > 0  # some hard rows bind: the test means something
+
+
+def test_infeasible_hard_rows_are_reported() -> None:
+    """A hard state bound no input can reach: status infeasible, a finite best iterate; the
+    same bound soft is met as far as the penalty pays for."""
+    hard = HARD_LAYOUTS["some hard"]
+    soft = QpLayout(hard.nx, hard.nu, hard.N, hard.u_rows, hard.x_rows, hard.ng, hard.ngn)
+    for layout, expected in ((hard, "infeasible"), (soft, "ok")):
+        solver = QpSolver(layout, prefix="qpinf" if layout is hard else "qpsoft")
+        solver.settings.max_iter = 60
+        random_qp(solver, layout, np.random.default_rng(11))
+        j = layout.x_rows.index((3, 1))
+        solver.data["bx"][:, j] = 1e3  # x_3 >= 1000 at every stage: out of reach
+        result = solver.solve()
+        assert result.status == expected, (layout.describe(), result)
+        assert np.isfinite(solver.solution["u"]).all()
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
@@ -230,7 +319,7 @@ def test_float_solver_over_many_problems() -> None:
 def test_qp_source_compiles_strictly(tmp_path: Path, precision: str) -> None:
     from conftest import compilers
 
-    for name, layout in LAYOUTS.items():
+    for name, layout in {**LAYOUTS, **HARD_LAYOUTS}.items():
         files = render_qp(QpProgram("strict", SCALARS[precision], layout, __version__))
         for fname, text in files.items():
             (tmp_path / fname).write_text(text)
