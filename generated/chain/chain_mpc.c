@@ -1459,7 +1459,8 @@ int chain_mpc_set_settings(const struct chain_mpc_settings *settings)
         || s->sqp_max_iter < 1 || s->sqp_max_iter > 10000
         || !(s->sqp_tol > 0.0) || !(s->qp_tol > 0.0) || !(s->qp_tol_comp > 0.0)
         || !(s->levenberg_marquardt >= 0.0) || !isfinite(s->levenberg_marquardt)
-        || !isfinite(s->sqp_tol) || !isfinite(s->qp_tol) || !isfinite(s->qp_tol_comp)) {
+        || !isfinite(s->sqp_tol) || !isfinite(s->qp_tol) || !isfinite(s->qp_tol_comp)
+        ) {
         return CHAIN_MPC_BAD_ARGUMENT;
     }
     mem.settings = *s;
@@ -1779,8 +1780,9 @@ int chain_mpc_feedback(const real *x0, real *u0)
         if (status == CHAIN_MPC_OK) {
             status = solve_qp(x0, 1);
         }
-        if (status == CHAIN_MPC_OK || status == CHAIN_MPC_MAX_ITER) {
-            /* the full step into the plan; its size; steady: a full step that moved no input
+        if (status == CHAIN_MPC_OK || status == CHAIN_MPC_MAX_ITER || status == CHAIN_MPC_INFEASIBLE) {
+            /* the full step into the plan (INFEASIBLE: the step's plan, the best it has toward
+             * the hard rows, is still taken); its size; steady: a full step that moved no input
              * by more than rt_reuse_step of its range */
             real size = 0.0, input_step = 0.0;
             copy(mem.x[0], x0, NX);
@@ -1888,7 +1890,7 @@ int chain_mpc_solve(const real *x0, real *u0)
             break;
         }
         qp_status = solve_qp(x0, 0);
-        if (qp_status == CHAIN_MPC_QP_FAILURE) {
+        if (qp_status == CHAIN_MPC_QP_FAILURE || qp_status == CHAIN_MPC_INFEASIBLE) {
             status = qp_status;
             break;
         }

@@ -70,7 +70,11 @@ enum chain_mpc_status {
     CHAIN_MPC_BAD_ARGUMENT = 4,     /* stage out of range, NULL pointer, a reference or weight entry
                                                beyond 1e+30 in magnitude, a weight not symmetric or
                                                not positive semidefinite: nothing changed */
-    CHAIN_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
+    CHAIN_MPC_MODEL_FAILURE = 5,    /* model or constraint evaluation overflowed: safe control written */
+    CHAIN_MPC_INFEASIBLE = 6        /* the hard state or constraint rows cannot all hold. solve: its QP
+                                               capped or stalled with one violated, safe control written (the plan's,
+                                               unchanged). Real-time step: its plan violates a hard row at the next
+                                               sample by more than hard_tol; the control written is the step's */
 };
 
 struct chain_mpc_settings {

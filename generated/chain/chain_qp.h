@@ -35,11 +35,11 @@ extern "C" {
 #define CHAIN_QP_NX 21       /* states per stage */
 #define CHAIN_QP_NU 3       /* inputs per stage */
 #define CHAIN_QP_NBU 6      /* hard input-box rows per stage */
-#define CHAIN_QP_NBX 0      /* soft state-box rows per stage 1..N */
-#define CHAIN_QP_NG 0       /* soft general rows per stage 0..N-1 */
-#define CHAIN_QP_NGN 1      /* soft terminal rows */
-#define CHAIN_QP_NROWS 121    /* inequality rows in all (hard first) */
-#define CHAIN_QP_NSOFT 1    /* soft rows in all */
+#define CHAIN_QP_NBX 0      /* state-box rows per stage 1..N */
+#define CHAIN_QP_NG 0       /* general rows per stage 0..N-1 */
+#define CHAIN_QP_NGN 1      /* terminal rows */
+#define CHAIN_QP_NROWS 121    /* inequality rows in all (input boxes first) */
+#define CHAIN_QP_NSOFT 1    /* rows from ROW_X on: state boxes, general and terminal rows, all soft */
 /* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
  * indexed from ROW_X) */
 #define CHAIN_QP_ROW_X 120    /* state boxes, stages 1..N */
@@ -73,7 +73,9 @@ enum chain_qp_status {
     CHAIN_QP_OK = 0,              /* converged to the tolerances */
     CHAIN_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
     CHAIN_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
-    CHAIN_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
+    CHAIN_QP_NONFINITE_DATA = 3,  /* NaN or Inf in the data: iterate untouched */
+    CHAIN_QP_INFEASIBLE = 4       /* capped or stalled with a hard row still violated by more than
+                                              tol_ineq: the hard rows probably cannot all hold (sol: best iterate) */
 };
 
 /* QP data: 74400 bytes. */

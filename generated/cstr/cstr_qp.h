@@ -35,11 +35,11 @@ extern "C" {
 #define CSTR_QP_NX 4       /* states per stage */
 #define CSTR_QP_NU 2       /* inputs per stage */
 #define CSTR_QP_NBU 4      /* hard input-box rows per stage */
-#define CSTR_QP_NBX 4      /* soft state-box rows per stage 1..N */
-#define CSTR_QP_NG 1       /* soft general rows per stage 0..N-1 */
-#define CSTR_QP_NGN 0      /* soft terminal rows */
-#define CSTR_QP_NROWS 180    /* inequality rows in all (hard first) */
-#define CSTR_QP_NSOFT 100    /* soft rows in all */
+#define CSTR_QP_NBX 4      /* state-box rows per stage 1..N */
+#define CSTR_QP_NG 1       /* general rows per stage 0..N-1 */
+#define CSTR_QP_NGN 0      /* terminal rows */
+#define CSTR_QP_NROWS 180    /* inequality rows in all (input boxes first) */
+#define CSTR_QP_NSOFT 100    /* rows from ROW_X on: state boxes, general and terminal rows, all soft */
 /* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
  * indexed from ROW_X) */
 #define CSTR_QP_ROW_X 80    /* state boxes, stages 1..N */
@@ -73,7 +73,9 @@ enum cstr_qp_status {
     CSTR_QP_OK = 0,              /* converged to the tolerances */
     CSTR_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
     CSTR_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
-    CSTR_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
+    CSTR_QP_NONFINITE_DATA = 3,  /* NaN or Inf in the data: iterate untouched */
+    CSTR_QP_INFEASIBLE = 4       /* capped or stalled with a hard row still violated by more than
+                                              tol_ineq: the hard rows probably cannot all hold (sol: best iterate) */
 };
 
 /* QP data: 9168 bytes. */

@@ -52,8 +52,8 @@ static volatile int tick_pending;
 static const char *status_name(int status)
 {
     static const char *const names[] = {"OK", "MAX_ITER", "QP_FAILURE", "NONFINITE_INPUT", "BAD_ARGUMENT",
-                                        "MODEL_FAILURE"};
-    return status >= 0 && status <= PENDULUM_MPC_MODEL_FAILURE ? names[status] : "unknown";
+                                        "MODEL_FAILURE", "INFEASIBLE"};
+    return status >= 0 && status <= PENDULUM_MPC_INFEASIBLE ? names[status] : "unknown";
 }
 
 /* Call from a timer interrupt every Ts = 0.05 s (placeholder: the loop below polls the flag). */

@@ -37,6 +37,10 @@ typedef struct pendulum_qp_work work_t;
 static const int u_index[NBU] = {0, 0};
 static const real u_sign[NBU] = {1.0, (-1.0)};
 
+/* Every row from ROW_X on has a relaxation s. */
+#define RELAXED(j) 1
+#define NRELAXED NSOFT
+
 void pendulum_qp_default_settings(struct pendulum_qp_settings *settings)
 {
     settings->max_iter = 30;
@@ -551,7 +555,7 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const re
     for (i = 0; i < NROWS; ++i) {
         const real q0 = (w->rc[i] - z->lam[i] * w->rp[i]) / z->t[i];
         w->gam[i] = z->lam[i] + q0;
-        if (i >= NHARD) {
+        if (i >= NHARD && RELAXED(i - NHARD)) {
             const int j = i - NHARD;
             w->e[j] = (-w->rs[j] + q0 + w->rcs[j] / z->s[j]) / w->den[j];
             w->gam[i] -= w->w[i] * w->e[j];
@@ -586,8 +590,8 @@ static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
     }
     for (i = NHARD; i < NROWS; ++i) {
         const int j = i - NHARD;
-        const real ds = w->e[j] - w->w[i] / w->den[j] * w->v[i];
-        const real dnu = (w->rcs[j] - z->nu[j] * ds) / z->s[j];
+        const real ds = RELAXED(j) ? w->e[j] - w->w[i] / w->den[j] * w->v[i] : 0.0;
+        const real dnu = RELAXED(j) ? (w->rcs[j] - z->nu[j] * ds) / z->s[j] : 0.0;
         const real dt = w->v[i] + ds + w->rp[i];
         const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
         w->ds[j] = ds;
@@ -615,7 +619,7 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     for (i = 0; i < NSOFT; ++i) {
         acc += with_step ? (z->s[i] + alpha * w->ds[i]) * (z->nu[i] + alpha * w->dnu[i]) : z->s[i] * z->nu[i];
     }
-    return NROWS + NSOFT > 0 ? acc / (real)(NROWS + NSOFT) : 0.0;
+    return NROWS + NRELAXED > 0 ? acc / (real)(NROWS + NRELAXED) : 0.0;
 }
 
 /* 1 if the primal (and with duals, the dual) Newton step is finite: one branch-free sum of
@@ -636,6 +640,16 @@ static int step_finite(const work_t *w, int duals)
     return acc == acc;
 }
 
+/* The relaxations' residuals rs = l1 + l2 s - lam - nu (0 for a hard row: it has none). */
+static void soft_residuals(const data_t *d, const sol_t *z, work_t *w)
+{
+    int i;
+    (void)d; (void)z;
+    for (i = 0; i < NSOFT; ++i) {
+        w->rs[i] = RELAXED(i) ? d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i] : 0.0;
+    }
+}
+
 /* What the Newton system needs at the iterate: the cost gradient (gx, gu), the dynamics
  * residual b, the rows' residuals rp and the soft rows' rs. */
 static void newton_residuals(const data_t *d, const sol_t *z, work_t *w)
@@ -654,9 +668,7 @@ static void newton_residuals(const data_t *d, const sol_t *z, work_t *w)
     for (i = 0; i < NROWS; ++i) {
         w->rp[i] = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
     }
-    for (i = 0; i < NSOFT; ++i) {
-        w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
-    }
+    soft_residuals(d, z, w);
 }
 
 /* Residuals at the iterate: dynamics b, rows rp and rs, and the stationarity max norm. */
@@ -807,8 +819,8 @@ static void initialize(const data_t *d, const struct pendulum_qp_settings *set, 
         for (i = 0; i < NROWS; ++i) {
             if (i >= NHARD) {
                 const int j = i - NHARD;
-                z->s[j] = at_least(z->s[j], at_least(lo, lo - w->v[i]));
-                z->nu[j] = at_least(z->nu[j], lo);
+                z->s[j] = RELAXED(j) ? at_least(z->s[j], at_least(lo, lo - w->v[i])) : 0.0;
+                z->nu[j] = RELAXED(j) ? at_least(z->nu[j], lo) : 0.0;
             }
             z->t[i] = at_least(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo_slack);
             z->lam[i] = at_least(z->lam[i], lo);
@@ -816,8 +828,11 @@ static void initialize(const data_t *d, const struct pendulum_qp_settings *set, 
         return;
     }
     for (i = 0; i < NROWS; ++i) {
-        if (i < NHARD) {
+        if (i < NHARD || !RELAXED(i - NHARD)) {
             z->t[i] = at_least(w->v[i], floor_);
+            if (i >= NHARD) {
+                z->s[i - NHARD] = z->nu[i - NHARD] = 0.0;
+            }
         } else {
             const int j = i - NHARD;
             z->s[j] = at_least(floor_, floor_ - w->v[i]);
@@ -880,7 +895,7 @@ static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
     for (i = 0; i < NROWS; ++i) {
         w->w[i] = z->lam[i] / z->t[i];
         w->gam[i] = w->w[i];
-        if (i >= NHARD) {
+        if (i >= NHARD && RELAXED(i - NHARD)) {
             const int j = i - NHARD;
             w->den[j] = d->l2[0] + w->w[i] + z->nu[j] / z->s[j];
             /* w - w^2/den, written without the cancellation that float cannot afford */
@@ -928,8 +943,10 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_)
         z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
     }
     for (i = 0; i < NSOFT; ++i) {
-        z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
-        z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
+        if (RELAXED(i)) {  /* a hard row's s and nu stay 0 */
+            z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
+            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
+        }
     }
     return alpha;
 }
@@ -1006,9 +1023,7 @@ static void rt_prepare(const data_t *restrict d, const struct pendulum_qp_settin
     for (i = 0; i < NROWS; ++i) {
         w->rp[i] = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
     }
-    for (i = 0; i < NSOFT; ++i) {
-        w->rs[i] = d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i];
-    }
+    soft_residuals(d, z, w);
     mu = complementarity(z, w, 0.0, 0);
     if (predict) {
         real alpha;
@@ -1170,9 +1185,7 @@ static int iterate(const data_t *d, const struct pendulum_qp_settings *settings,
     stats->res_ineq = not_nan(stats->res_ineq);
     stats->mu = not_nan(stats->mu);
     return status;
-}
-
-int pendulum_qp_step_prepared(const struct pendulum_qp_data *restrict data,
+}int pendulum_qp_step_prepared(const struct pendulum_qp_data *restrict data,
     const struct pendulum_qp_settings *restrict settings, struct pendulum_qp_solution *restrict sol,
     struct pendulum_qp_work *restrict work, struct pendulum_qp_stats *restrict stats)
 {

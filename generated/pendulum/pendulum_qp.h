@@ -35,11 +35,11 @@ extern "C" {
 #define PENDULUM_QP_NX 4       /* states per stage */
 #define PENDULUM_QP_NU 1       /* inputs per stage */
 #define PENDULUM_QP_NBU 2      /* hard input-box rows per stage */
-#define PENDULUM_QP_NBX 0      /* soft state-box rows per stage 1..N */
-#define PENDULUM_QP_NG 0       /* soft general rows per stage 0..N-1 */
-#define PENDULUM_QP_NGN 0      /* soft terminal rows */
-#define PENDULUM_QP_NROWS 40    /* inequality rows in all (hard first) */
-#define PENDULUM_QP_NSOFT 0    /* soft rows in all */
+#define PENDULUM_QP_NBX 0      /* state-box rows per stage 1..N */
+#define PENDULUM_QP_NG 0       /* general rows per stage 0..N-1 */
+#define PENDULUM_QP_NGN 0      /* terminal rows */
+#define PENDULUM_QP_NROWS 40    /* inequality rows in all (input boxes first) */
+#define PENDULUM_QP_NSOFT 0    /* rows from ROW_X on: state boxes, general and terminal rows, all soft */
 /* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
  * indexed from ROW_X) */
 #define PENDULUM_QP_ROW_X 40    /* state boxes, stages 1..N */
@@ -73,7 +73,9 @@ enum pendulum_qp_status {
     PENDULUM_QP_OK = 0,              /* converged to the tolerances */
     PENDULUM_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
     PENDULUM_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
-    PENDULUM_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
+    PENDULUM_QP_NONFINITE_DATA = 3,  /* NaN or Inf in the data: iterate untouched */
+    PENDULUM_QP_INFEASIBLE = 4       /* capped or stalled with a hard row still violated by more than
+                                              tol_ineq: the hard rows probably cannot all hold (sol: best iterate) */
 };
 
 /* QP data: 5896 bytes. */

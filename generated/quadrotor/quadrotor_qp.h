@@ -35,11 +35,11 @@ extern "C" {
 #define QUADROTOR_QP_NX 12       /* states per stage */
 #define QUADROTOR_QP_NU 4       /* inputs per stage */
 #define QUADROTOR_QP_NBU 8      /* hard input-box rows per stage */
-#define QUADROTOR_QP_NBX 4      /* soft state-box rows per stage 1..N */
-#define QUADROTOR_QP_NG 0       /* soft general rows per stage 0..N-1 */
-#define QUADROTOR_QP_NGN 0      /* soft terminal rows */
-#define QUADROTOR_QP_NROWS 240    /* inequality rows in all (hard first) */
-#define QUADROTOR_QP_NSOFT 80    /* soft rows in all */
+#define QUADROTOR_QP_NBX 4      /* state-box rows per stage 1..N */
+#define QUADROTOR_QP_NG 0       /* general rows per stage 0..N-1 */
+#define QUADROTOR_QP_NGN 0      /* terminal rows */
+#define QUADROTOR_QP_NROWS 240    /* inequality rows in all (input boxes first) */
+#define QUADROTOR_QP_NSOFT 80    /* rows from ROW_X on: state boxes, general and terminal rows, all soft */
 /* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
  * indexed from ROW_X) */
 #define QUADROTOR_QP_ROW_X 160    /* state boxes, stages 1..N */
@@ -73,7 +73,9 @@ enum quadrotor_qp_status {
     QUADROTOR_QP_OK = 0,              /* converged to the tolerances */
     QUADROTOR_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
     QUADROTOR_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
-    QUADROTOR_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
+    QUADROTOR_QP_NONFINITE_DATA = 3,  /* NaN or Inf in the data: iterate untouched */
+    QUADROTOR_QP_INFEASIBLE = 4       /* capped or stalled with a hard row still violated by more than
+                                              tol_ineq: the hard rows probably cannot all hold (sol: best iterate) */
 };
 
 /* QP data: 29040 bytes. */

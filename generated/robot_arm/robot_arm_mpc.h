@@ -69,7 +69,11 @@ enum robot_arm_mpc_status {
     ROBOT_ARM_MPC_BAD_ARGUMENT = 4,     /* stage out of range, NULL pointer, a reference or weight entry
                                                beyond 1e+30 in magnitude, a weight not symmetric or
                                                not positive semidefinite: nothing changed */
-    ROBOT_ARM_MPC_MODEL_FAILURE = 5     /* model or constraint evaluation overflowed: safe control written */
+    ROBOT_ARM_MPC_MODEL_FAILURE = 5,    /* model or constraint evaluation overflowed: safe control written */
+    ROBOT_ARM_MPC_INFEASIBLE = 6        /* the hard state or constraint rows cannot all hold. solve: its QP
+                                               capped or stalled with one violated, safe control written (the plan's,
+                                               unchanged). Real-time step: its plan violates a hard row at the next
+                                               sample by more than hard_tol; the control written is the step's */
 };
 
 struct robot_arm_mpc_settings {

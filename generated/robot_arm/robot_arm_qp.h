@@ -35,11 +35,11 @@ extern "C" {
 #define ROBOT_ARM_QP_NX 4       /* states per stage */
 #define ROBOT_ARM_QP_NU 2       /* inputs per stage */
 #define ROBOT_ARM_QP_NBU 4      /* hard input-box rows per stage */
-#define ROBOT_ARM_QP_NBX 4      /* soft state-box rows per stage 1..N */
-#define ROBOT_ARM_QP_NG 0       /* soft general rows per stage 0..N-1 */
-#define ROBOT_ARM_QP_NGN 0      /* soft terminal rows */
-#define ROBOT_ARM_QP_NROWS 160    /* inequality rows in all (hard first) */
-#define ROBOT_ARM_QP_NSOFT 80    /* soft rows in all */
+#define ROBOT_ARM_QP_NBX 4      /* state-box rows per stage 1..N */
+#define ROBOT_ARM_QP_NG 0       /* general rows per stage 0..N-1 */
+#define ROBOT_ARM_QP_NGN 0      /* terminal rows */
+#define ROBOT_ARM_QP_NROWS 160    /* inequality rows in all (input boxes first) */
+#define ROBOT_ARM_QP_NSOFT 80    /* rows from ROW_X on: state boxes, general and terminal rows, all soft */
 /* first row of each kind (rows are stage-major within a kind; s and nu of soft rows are
  * indexed from ROW_X) */
 #define ROBOT_ARM_QP_ROW_X 80    /* state boxes, stages 1..N */
@@ -73,7 +73,9 @@ enum robot_arm_qp_status {
     ROBOT_ARM_QP_OK = 0,              /* converged to the tolerances */
     ROBOT_ARM_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
     ROBOT_ARM_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
-    ROBOT_ARM_QP_NONFINITE_DATA = 3   /* NaN or Inf in the data: iterate untouched */
+    ROBOT_ARM_QP_NONFINITE_DATA = 3,  /* NaN or Inf in the data: iterate untouched */
+    ROBOT_ARM_QP_INFEASIBLE = 4       /* capped or stalled with a hard row still violated by more than
+                                              tol_ineq: the hard rows probably cannot all hold (sol: best iterate) */
 };
 
 /* QP data: 8688 bytes. */

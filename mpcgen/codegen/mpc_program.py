@@ -81,6 +81,11 @@ class MpcProgram:
     def runtime_bounds(self) -> bool:
         return self.ocp.runtime_bounds
 
+    @property
+    def hard_rows(self) -> bool:
+        """True if a state box, general or terminal row is hard (settings.hard_tol, stats.hard_next)."""
+        return self.qp.layout.any_hard_relaxed
+
     def literal(self, value: float) -> str:
         return self.scalar.literal(value)
 
@@ -225,7 +230,7 @@ class MpcProgram:
     def interface(self) -> "ControllerInterface":
         m = self.model
         return ControllerInterface(self.prefix, self.scalar.c_type, self.N, m.nx, m.nu, m.np, self.ny, self.nh,
-                                   self.nhn, self.memory_bytes, self.ocp.runtime_bounds)
+                                   self.nhn, self.memory_bytes, self.ocp.runtime_bounds, self.hard_rows)
 
 
 #: largest |entry| of a reference or weight the controller's setters accept, by scalar: larger
@@ -248,6 +253,7 @@ class ControllerInterface:
     nhn: int
     memory_bytes: int
     runtime_bounds: bool = False
+    hard_rows: bool = False
 
     @property
     def magnitude_max(self) -> float:
@@ -304,6 +310,7 @@ def build_mpc_program(ocp: CheckedOcp, d: Derivatives, source: str, ocp_function
 
     layout = QpLayout.from_bounds(m.nx, m.nu, ocp.N, ocp.u_lo, ocp.u_hi, ocp.x_lo, ocp.x_hi,
                                   ng=ocp.h.numel(), ngn=ocp.h_terminal.numel(),
+                                  hard_x=ocp.x_hard, hard_g=ocp.h_hard, hard_gn=ocp.h_terminal_hard,
                                   a_pattern=structural_nonzeros(d.A) if exact else None,
                                   b_pattern=structural_nonzeros(d.B) if exact else None,
                                   q_pattern=lower_pattern(ocp.Q), r_pattern=lower_pattern(ocp.R), s_pattern=(),

@@ -21,11 +21,14 @@ from .build import build
 _DTYPES = {"double": np.float64, "float": np.float32}
 
 #: enum PREFIX_mpc_status, in order
-STATUS = ("ok", "max_iter", "qp_failure", "nonfinite_input", "bad_argument", "model_failure")
+STATUS = ("ok", "max_iter", "qp_failure", "nonfinite_input", "bad_argument", "model_failure", "infeasible")
 _STATS = ("status", "sqp_iterations", "qp_iterations", "qp_iterations_total", "qp_status", "res_stat", "res_eq",
           "res_ineq", "mu", "cost", "step", "reused")
 _SETTINGS = ("rt_iterations", "rt_reuse", "rt_reuse_step", "rt_corrector", "rt_sigma", "qp_max_iter", "sqp_max_iter",
              "shift", "sqp_tol", "levenberg_marquardt", "qp_tol", "qp_tol_comp")
+#: what a controller with hard rows adds to its settings and statistics
+_HARD_SETTINGS = ("hard_tol",)
+_HARD_STATS = ("hard_next",)
 
 
 class Controller:
@@ -45,6 +48,9 @@ class Controller:
         self._pre = f"{i.prefix}_mpc"
         self._array = f"{i.prefix}_real[]"
         self._u = np.zeros(self.nu, dtype=self.dtype)
+        #: hard state or constraint rows: their tolerance setting and next-sample violation
+        self._hard = "hard_tol" in dict(self._ffi.typeof(f"struct {self._pre}_settings").fields)
+        self._settings_names = _SETTINGS + (_HARD_SETTINGS if self._hard else ())
         self.last_status = "ok"
         self._check(self._fn("init")(), "init")
 
@@ -217,15 +223,15 @@ class Controller:
     def settings(self) -> dict:
         s = self._ffi.new(f"struct {self._pre}_settings *")
         self._fn("get_settings")(s)
-        return {k: getattr(s, k) for k in _SETTINGS}
+        return {k: getattr(s, k) for k in self._settings_names}
 
     def configure(self, **changes) -> None:
         """Change settings by name (see the header's settings struct)."""
         s = self._ffi.new(f"struct {self._pre}_settings *")
         self._fn("get_settings")(s)
         for k, v in changes.items():
-            if k not in _SETTINGS:
-                raise EvaluationError(f"unknown controller setting {k!r}; known: {', '.join(_SETTINGS)}")
+            if k not in self._settings_names:
+                raise EvaluationError(f"unknown controller setting {k!r}; known: {', '.join(self._settings_names)}")
             setattr(s, k, v)
         self._check(self._fn("set_settings")(s), "set_settings")
 
@@ -241,7 +247,7 @@ class Controller:
     def stats(self) -> dict:
         s = self._ffi.new(f"struct {self._pre}_stats *")
         self._fn("get_stats")(s)
-        out = {k: getattr(s, k) for k in _STATS}
+        out = {k: getattr(s, k) for k in _STATS + (_HARD_STATS if self._hard else ())}
         out["status"] = STATUS[out["status"]]
         return out
 

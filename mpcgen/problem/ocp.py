@@ -12,7 +12,9 @@ subject to  u_lo <= u_k <= u_hi                          (hard)
             x_lo - s <= x_k <= x_hi + s,  k = 1..N       (soft)
             h(x_k, u_k, p) <= s,  h_N(x_N, p) <= s       (soft)
 
-Soft constraints keep the problem feasible from any initial state. If P is not given,
+Soft constraints keep the problem feasible from any initial state. A state's bounds, a
+row of h or of h_N can be made hard instead (``x_hard``, ``h_hard``, ``h_terminal_hard``):
+no relaxation, and a QP that cannot meet them reports it (the controller's INFEASIBLE). If P is not given,
 it is the solution of the discrete algebraic Riccati equation of the linearization at
 the reference (the LQR cost-to-go), see :func:`terminal_weight`.
 """
@@ -65,6 +67,11 @@ class Ocp:
     #: the finite bounds settable per stage at run time (set_u_bounds, set_x_bounds); off,
     #: the controller stores one bound per row and the setters are not emitted
     runtime_bounds: bool = False
+    #: hard rows: True (all), or one flag per state (its bounds), per row of h, of h_terminal;
+    #: None or False: soft
+    x_hard: bool | tuple[bool, ...] | None = None
+    h_hard: bool | tuple[bool, ...] | None = None
+    h_terminal_hard: bool | tuple[bool, ...] | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -92,6 +99,10 @@ class CheckedOcp:
     slack_l2: float
     P_from_riccati: bool
     runtime_bounds: bool = False
+    #: indices of the hard states (their bounds), rows of h and of h_terminal
+    x_hard: tuple[int, ...] = ()
+    h_hard: tuple[int, ...] = ()
+    h_terminal_hard: tuple[int, ...] = ()
 
 
 def _numeric(name: str, value) -> np.ndarray:
@@ -236,7 +247,17 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
     for name, value in (("slack_l1", ocp.slack_l1), ("slack_l2", ocp.slack_l2)):
         if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
             raise OcpError(f"OCP: {name} must be a finite number >= 0, got {value}")
-    if ocp.slack_l1 == 0 and ocp.slack_l2 == 0 and (np.isfinite(x_lo).any() or np.isfinite(x_hi).any() or h.numel()):
+    x_hard = _hard_rows("x_hard", ocp.x_hard, [v.name for v in model.states], "state")
+    for i in x_hard:
+        if not (np.isfinite(x_lo[i]) or np.isfinite(x_hi[i])):
+            raise OcpError(f"OCP: x_hard marks state {model.states[i].name!r} hard, but it has no finite "
+                           "bound (give x_lo or x_hi for it)")
+    h_hard = _hard_rows("h_hard", ocp.h_hard, [f"h[{j}]" for j in range(h.numel())], "row of h")
+    h_terminal_hard = _hard_rows("h_terminal_hard", ocp.h_terminal_hard,
+                                 [f"h_terminal[{j}]" for j in range(h_terminal.numel())], "row of h_terminal")
+    soft_states = [i for i in range(nx) if i not in x_hard and (np.isfinite(x_lo[i]) or np.isfinite(x_hi[i]))]
+    soft_rows = bool(soft_states) or len(h_hard) < h.numel() or len(h_terminal_hard) < h_terminal.numel()
+    if ocp.slack_l1 == 0 and ocp.slack_l2 == 0 and soft_rows:
         raise OcpError("OCP: soft constraints need a slack penalty: set slack_l1 or slack_l2 > 0")
     if ocp.P is not None:
         P = _matrix("P", ocp.P, nx)
@@ -248,7 +269,25 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
         P = terminal_weight(F, Q, R, x_ref, u_ref, p_nom)
         from_riccati = True
     return CheckedOcp(model, N, Q, R, P, x_ref, u_ref, u_lo, u_hi, x_lo, x_hi, y, W, y_ref, h, h_terminal,
-                      float(ocp.slack_l1), float(ocp.slack_l2), from_riccati, ocp.runtime_bounds)
+                      float(ocp.slack_l1), float(ocp.slack_l2), from_riccati, ocp.runtime_bounds,
+                      x_hard, h_hard, h_terminal_hard)
+
+
+def _hard_rows(name: str, value, entries: list[str], kind: str) -> tuple[int, ...]:
+    """Indices flagged by ``value``: None or a bool for all ``entries``, or one bool each."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return tuple(range(len(entries))) if value else ()
+    try:
+        flags = [bool(v) if isinstance(v, (bool, np.bool_)) else None for v in value]
+    except TypeError:
+        raise OcpError(f"OCP: {name} must be True, False or one True/False per {kind}, "
+                       f"got {type(value).__name__}") from None
+    if None in flags:
+        raise OcpError(f"OCP: {name} must hold True or False, got {list(value)!r}")
+    if len(flags) != len(entries):
+        raise OcpError(f"OCP: {name} has {len(flags)} entries, there {'is' if len(entries) == 1 else 'are'} "
+                       f"{len(entries)} ({', '.join(entries) or f'no {kind}'})")
+    return tuple(i for i, f in enumerate(flags) if f)
 
 
 def terminal_weight(F: ca.Function, Q: np.ndarray, R: np.ndarray, x_ref: np.ndarray, u_ref: np.ndarray,

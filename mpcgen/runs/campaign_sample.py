@@ -40,7 +40,7 @@ from .sampling import check_uncertainty, draw, noise_std
 from .simulate import SimResult, plant_step, simulate
 
 #: statuses that make a sample a failure (max_iter is the real-time step's cap: not one)
-FAILING = ("qp_failure", "nonfinite_input", "bad_argument", "model_failure")
+FAILING = ("qp_failure", "nonfinite_input", "bad_argument", "model_failure", "infeasible")
 #: what a sample's controller acts on (see CampaignSpec.estimator)
 ESTIMATORS = ("auto", "ekf", "none")
 #: the measured columns; every other column is a function of (campaign seed, index)

@@ -63,7 +63,8 @@ class _Transcription:
 
 def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None, bounds: StageBounds | None = None) -> _Transcription:
     """Multiple shooting on the generated C's discretization, one slack per soft row (the
-    rows of the OCP's finite state bounds, at the values of ``bounds``, default the OCP's)."""
+    rows of the OCP's finite state bounds, at the values of ``bounds``, default the OCP's);
+    hard rows as plain inequalities."""
     m = ocp.model
     b = bounds or StageBounds.of(ocp)
     nx, nu, N = m.nx, m.nu, ocp.N
@@ -82,6 +83,19 @@ def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None, bounds: StageB
     cost = 0
     penalty = lambda s: ocp.slack_l1 * ca.sum1(s) + 0.5 * ocp.slack_l2 * ca.sumsqr(s)  # noqa: E731
 
+    def rows_at_most_zero(value, hard) -> None:
+        """value <= 0: the rows in ``hard`` as they are, the others with a penalized slack."""
+        nonlocal cost
+        hard_rows = [i for i in range(value.numel()) if i in hard]
+        soft_rows = [i for i in range(value.numel()) if i not in hard]
+        if hard_rows:
+            opti.subject_to(value[hard_rows] <= 0)
+        if soft_rows:
+            s = opti.variable(len(soft_rows))
+            opti.subject_to(s >= 0)
+            opti.subject_to(value[soft_rows] <= s)
+            cost += penalty(s)
+
     opti.subject_to(X[:, 0] == x0)
     lo_idx = np.flatnonzero(np.isfinite(ocp.x_lo))
     hi_idx = np.flatnonzero(np.isfinite(ocp.x_hi))
@@ -95,22 +109,14 @@ def _transcribe(ocp: CheckedOcp, options: CodegenOptions, p=None, bounds: StageB
             dy = y_fn(xk, uk, pp) - ocp.y_ref
             cost += 0.5 * ca.bilin(ocp.W, dy, dy)
         if ocp.h.numel():
-            s = opti.variable(ocp.h.numel())
-            opti.subject_to(s >= 0)
-            opti.subject_to(h_fn(xk, uk, pp) <= s)
-            cost += penalty(s)
+            rows_at_most_zero(h_fn(xk, uk, pp), ocp.h_hard)
     for k in range(1, N + 1):
         for idx, bound, sign in ((lo_idx, b.x_lo[k], -1.0), (hi_idx, b.x_hi[k], 1.0)):
             if idx.size:
-                s = opti.variable(idx.size)
-                opti.subject_to(s >= 0)
-                opti.subject_to(sign * (X[idx.tolist(), k] - bound[idx]) <= s)
-                cost += penalty(s)
+                rows_at_most_zero(sign * (X[idx.tolist(), k] - bound[idx]),
+                                  [r for r, i in enumerate(idx) if i in ocp.x_hard])
     if ocp.h_terminal.numel():
-        s = opti.variable(ocp.h_terminal.numel())
-        opti.subject_to(s >= 0)
-        opti.subject_to(hN_fn(X[:, N], pp) <= s)
-        cost += penalty(s)
+        rows_at_most_zero(hN_fn(X[:, N], pp), ocp.h_terminal_hard)
     dxN = X[:, N] - ocp.x_ref
     cost += 0.5 * ca.bilin(ocp.P, dxN, dxN)
     opti.minimize(cost)

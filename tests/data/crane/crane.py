@@ -61,3 +61,19 @@ def crane_bounds_ocp(model: Model) -> Ocp:
 
 
 crane_bounds_scenario = crane_scenario
+
+
+def crane_hard(*args, **kwargs) -> Model:
+    """The same crane, with the swing limited hard to 0.1 rad, and the load's height."""
+    return crane(*args, **kwargs)
+
+
+def crane_hard_ocp(model: Model) -> Ocp:
+    ocp = crane_ocp(model)
+    x_lo, x_hi = np.array(ocp.x_lo), np.array(ocp.x_hi)
+    x_lo[4], x_hi[4] = -0.1, 0.1
+    return dataclasses.replace(ocp, x_lo=x_lo, x_hi=x_hi, x_hard=(False, False, False, False, True, False),
+                               h_hard=True)
+
+
+crane_hard_scenario = crane_scenario
