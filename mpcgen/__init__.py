@@ -25,6 +25,7 @@ from .problem.measurement import Output, output
 from .problem.model import Model, Var, var
 from .problem.ocp import Ocp
 from .problem.options import CodegenOptions
+from .problem.rate_limits import rate_model, rate_ocp
 from .problem.scenario import Scenario, Uncertainty
 from .runs.campaign import campaign
 from .version import __version__
@@ -32,5 +33,5 @@ from .version import __version__
 __all__ = [
     "CodegenOptions", "CompiledModel", "Controller", "Ekf", "Model", "MpcgenError", "Ocp", "Output", "Scenario",
     "Uncertainty", "Var", "__version__", "campaign", "generate", "generate_files", "load", "load_ekf", "load_model",
-    "output", "var", "verify", "write_folder",
+    "output", "rate_model", "rate_ocp", "var", "verify", "write_folder",
 ]

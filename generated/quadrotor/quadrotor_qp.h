@@ -74,8 +74,9 @@ enum quadrotor_qp_status {
     QUADROTOR_QP_MAX_ITER = 1,        /* iteration cap reached: sol holds the best iterate seen */
     QUADROTOR_QP_NUMERICAL = 2,       /* step too short or non-finite step: stopped, sol holds the best iterate */
     QUADROTOR_QP_NONFINITE_DATA = 3,  /* NaN or Inf in the data: iterate untouched */
-    QUADROTOR_QP_INFEASIBLE = 4       /* capped or stalled with a hard row still violated by more than
-                                              tol_ineq: the hard rows probably cannot all hold (sol: best iterate) */
+    QUADROTOR_QP_INFEASIBLE = 4       /* capped or stalled with the rows' residual above tol_ineq and above the
+                                              dynamics residual: the hard rows probably cannot all hold (sol: best
+                                              iterate) */
 };
 
 /* QP data: 29040 bytes. */

@@ -77,3 +77,21 @@ def crane_hard_ocp(model: Model) -> Ocp:
 
 
 crane_hard_scenario = crane_scenario
+
+
+def crane_rate(*args, **kwargs) -> Model:
+    """The crane with rate limits on its drives: the applied accelerations are states."""
+    from mpcgen import rate_model
+
+    return rate_model(crane(*args, **kwargs), TS)
+
+
+def crane_rate_ocp(model: Model) -> Ocp:
+    """At most 0.3 m/s^2 more cart and 0.1 m/s^2 more winch acceleration per sample."""
+    from mpcgen import rate_ocp
+
+    return rate_ocp(crane_ocp(model), model, du_max=[0.3, 0.1])
+
+
+def crane_rate_scenario(model: Model) -> Scenario:
+    return Scenario("carry 1 m and up, drives at rest", x0=(0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0), steps=160)
