@@ -108,6 +108,11 @@ def _literal(v: float) -> str:
     return repr(float(v))
 
 
+def _as_scalar(v: float, c_type: str) -> float:
+    """``v`` as the controller's scalar holds it (a float build's bound 0.3 is 0.30000001)."""
+    return float(np.float32(v)) if c_type == "float" else float(v)
+
+
 def _controller(folder: Path) -> tuple[dict, ControllerInterface]:
     manifest = read_manifest(folder)
     data = manifest["interfaces"].get("controller")
@@ -146,7 +151,7 @@ def harness_source(folder: str | Path) -> str:
                      or ["0.0"]) for kind in ("states", "inputs", "parameters")}
     return environment().get_template("fuzz_main.c.j2").render(
         prefix=c.prefix, PREFIX=c.prefix.upper(), c_type=c.c_type, nx=c.nx, nu=c.nu, np=c.np, ny=c.ny, N=c.N,
-        u_lo=[_literal(v) for v in u_lo], u_hi=[_literal(v) for v in u_hi],
+        u_lo=[_literal(_as_scalar(v, c.c_type)) for v in u_lo], u_hi=[_literal(_as_scalar(v, c.c_type)) for v in u_hi],
         x_lo=ranges["states"][0], x_hi=ranges["states"][1], p_lo=ranges["parameters"][0],
         p_hi=ranges["parameters"][1], in_lo=ranges["inputs"][0], in_hi=ranges["inputs"][1],
         magnitude_max=_literal(c.magnitude_max), runtime_bounds=c.runtime_bounds,
