@@ -283,3 +283,17 @@ def test_controller_tolerance_is_the_square_root_of_the_qp_tolerance() -> None:
     assert tolerance("float", controller=True) == pytest.approx(1e-2)
     assert tolerance("double", controller=True) == pytest.approx(1e-4)
     assert tolerance("float", controller=False) == pytest.approx(1e3 * float(np.finfo(np.float32).eps))
+
+
+@needs_cross
+@pytest.mark.slow
+def test_hard_rows_run_on_the_core_within_the_bound(tmp_path: Path) -> None:
+    """The user's crane with hard rows (issue 14), float on the Cortex-M4F: every step within
+    the header's bound. Its drawn starts include ones the plant does not survive (the rope
+    reeled in to length 0): the recording holds the plant there, and the run is complete."""
+    folder = generate(f"{ROOT / 'tests' / 'data' / 'crane' / 'crane.py'}:crane_hard", tmp_path / "crane",
+                      precision="float")
+    budget = firmware_check(folder, compilers=("gcc",))
+    assert budget.passed, budget.problems()
+    assert budget.bound is not None and budget.instructions_max <= budget.bound
+    assert budget.steps == sum(g.steps for g in controller_run(find_sources(folder)))
