@@ -59,8 +59,8 @@ def check_plot_path(path) -> Path:
 def plot_closed_loop(result: SimResult, model: Model, ocp: CheckedOcp, path, title: str | None = None,
                      x_ref: np.ndarray | None = None) -> tuple[Path, bool]:
     """Plot ``result`` to ``path`` (PNG, PDF or SVG, by its extension): one subplot per state
-    (with the reference, dashed, and the soft bounds, dotted, where finite), per input (as
-    applied, held over each sample, with its hard bounds) and the controller's time per
+    (with the reference, dashed, and its bounds where finite: soft dotted, hard solid), per
+    input (as applied, held over each sample, with its hard bounds) and the controller's time per
     step in microseconds. ``x_ref`` (steps x nx): the reference tracked at each sample,
     when it changed over the run (default: the OCP's).
 
@@ -87,7 +87,7 @@ def plot_closed_loop(result: SimResult, model: Model, ocp: CheckedOcp, path, tit
             ax.stairs(x_ref[:, i], t, color="black", linestyle="--", linewidth=0.8, baseline=None)
         else:
             ax.axhline(ocp.x_ref[i] if x_ref is None else x_ref[0, i], color="black", linestyle="--", linewidth=0.8)
-        _bounds(ax, ocp.x_lo[i], ocp.x_hi[i], ":")
+        _bounds(ax, ocp.x_lo[i], ocp.x_hi[i], "-" if i in ocp.x_hard else ":")
         ax.set_ylabel(_label(state.name, state.unit), fontsize=8)
     for j, inp in enumerate(model.inputs):
         ax = axes[model.nx + j]
@@ -111,10 +111,12 @@ def plot_closed_loop(result: SimResult, model: Model, ocp: CheckedOcp, path, tit
             axes[c * rows + in_column - 1].set_xlabel("t [s]", fontsize=8)
             axes[c * rows + in_column - 1].xaxis.set_tick_params(labelbottom=True)
     # one legend for the figure: every kind of line drawn, the soft bounds included
-    soft = bool(np.isfinite(ocp.x_lo).any() or np.isfinite(ocp.x_hi).any())
+    bounded = np.isfinite(ocp.x_lo) | np.isfinite(ocp.x_hi)
+    soft = bool(any(bounded[i] for i in range(model.nx) if i not in ocp.x_hard))
+    hard = "hard bound" if ocp.x_hard else "hard input bound"
     handles = [Line2D([], [], color="black", linestyle="--", linewidth=0.8, label="reference"),
                *([Line2D([], [], color="tab:red", linestyle=":", linewidth=0.8, label="soft state bound")] if soft else []),
-               Line2D([], [], color="tab:red", linestyle="-", linewidth=0.8, label="hard input bound")]
+               Line2D([], [], color="tab:red", linestyle="-", linewidth=0.8, label=hard)]
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=7)
 
     created = write_atomically(path, lambda name: figure.savefig(name, format=fmt, dpi=100))

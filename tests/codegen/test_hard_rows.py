@@ -170,3 +170,13 @@ def test_fuzzing_a_controller_with_hard_rows_finds_no_failure(folders: dict[str,
         pytest.skip("clang (libFuzzer) not installed: make tools")
     result = fuzz(folders["double"], seconds=4.0, seed=1, artifacts=tmp_path)
     assert result.passed, result.report
+
+
+def test_plot_draws_hard_state_bounds_as_such(folders: dict[str, Path], tmp_path: Path) -> None:
+    from mpcgen.cli import main
+
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "run.svg"
+    assert main(["simulate", str(folders["double"]), "--steps", "20", "--plot", str(out)]) == 0
+    text = out.read_text()
+    assert "<!-- hard bound -->" in text and "<!-- soft state bound -->" in text
