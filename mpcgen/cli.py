@@ -190,8 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     z.add_argument("--corpus", type=Path, default=None, metavar="CORPUS",
                    help="corpus folder kept across runs (default: a temporary one)")
     z.add_argument("--valgrind", action="store_true",
-                   help="also run valgrind memcheck over a closed loop and (up to 200 inputs of) the corpus; "
-                        "example folders")
+                   help="also run valgrind memcheck over a closed loop and (up to 200 inputs of) the corpus, "
+                        "and over the EKF's stress driver if the folder has an EKF; example folders")
     z.add_argument("--replay", nargs="+", type=Path, default=None, metavar="FILE",
                    help="instead of fuzzing, replay input files and print every API call")
     return parser
@@ -370,6 +370,14 @@ def _run(args: argparse.Namespace) -> int:
             check = memcheck(args.folder, inputs=inputs)
             print(check.line())
             ok = ok and check.passed
+            from .codegen.manifest import read_manifest
+
+            if "ekf" in read_manifest(args.folder)["interfaces"]:
+                from .checks.ekf_stress import stress
+
+                ekf_check = stress(args.folder, "memcheck")
+                print(ekf_check.line())
+                ok = ok and ekf_check.passed
         return 0 if ok else 1
     raise AssertionError(args.command)
 

@@ -38,14 +38,6 @@ int pendulum_ekf_h(const pendulum_real *restrict x, const pendulum_real *restric
     }
     return PENDULUM_OK;
 }
-
-/* Process noise covariance Q (per sample), row-major. */
-static const pendulum_real process_noise[PENDULUM_NX * PENDULUM_NX] = {
-    1e-06, 0.0, 0.0, 0.0,
-    0.0, 1e-06, 0.0, 0.0,
-    0.0, 0.0, 0.0001, 0.0,
-    0.0, 0.0, 0.0, 0.0004
-};
 /* Measurement noise variances R_i (R is diagonal). */
 static const pendulum_real measurement_variance[PENDULUM_EKF_NY] = {2.5e-05, 2.5e-05};
 /* Structural nonzeros of H, row by row: row i's columns are h_col[h_start[i]] ..
@@ -153,7 +145,7 @@ int pendulum_ekf_set_gate(pendulum_real threshold)
 
 int pendulum_ekf_predict(const pendulum_real *u, const pendulum_real *p)
 {
-    int i, j, k;
+    int i, j;
     if (!ekf.initialized) {
         return PENDULUM_EKF_NOT_INITIALIZED;
     }
@@ -167,26 +159,142 @@ int pendulum_ekf_predict(const pendulum_real *u, const pendulum_real *p)
         || !finite(ekf.A, PENDULUM_NX * PENDULUM_NX)) {
         return PENDULUM_EKF_MODEL_FAILURE;
     }
-    /* A P (dense: with fixed sizes the compiler unrolls it; indexing A's nonzeros
-     * instead took twice the instructions on the Cortex-M4F) */
-    for (i = 0; i < PENDULUM_NX; ++i) {
-        for (j = 0; j < PENDULUM_NX; ++j) {
-            pendulum_real acc = 0.0;
-            for (k = 0; k < PENDULUM_NX; ++k) {
-                acc += ekf.A[i * PENDULUM_NX + k] * ekf.P[k * PENDULUM_NX + j];
-            }
-            ekf.AP[i * PENDULUM_NX + j] = acc;
+    /* A P, unrolled over A's structural nonzeros (its constants written as literals), in
+     * register tiles of C = A P: each loaded entry serves up to a tile's width of products */
+    {
+        pendulum_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const pendulum_real y0 = ekf.P[0], y1 = ekf.P[1], y2 = ekf.P[2], y3 = ekf.P[3];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
         }
+        {
+            const pendulum_real x0 = ekf.A[1], x1 = ekf.A[5], x2 = ekf.A[9], x3 = ekf.A[13], y4 = ekf.P[4], y5 = ekf.P[5], y6 = ekf.P[6], y7 = ekf.P[7];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 = x1 * y4;
+            c5 = x1 * y5;
+            c6 = x1 * y6;
+            c7 = x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const pendulum_real y0 = ekf.P[8], y1 = ekf.P[9], y2 = ekf.P[10], y3 = ekf.P[11];
+            c0 += y0 * 0.05;
+            c1 += y1 * 0.05;
+            c2 += y2 * 0.05;
+            c3 += y3 * 0.05;
+            c8 += y0;
+            c9 += y1;
+            c10 += y2;
+            c11 += y3;
+        }
+        {
+            const pendulum_real x0 = ekf.A[3], x1 = ekf.A[7], x2 = ekf.A[11], x3 = ekf.A[15], y4 = ekf.P[12], y5 = ekf.P[13], y6 = ekf.P[14], y7 = ekf.P[15];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[0] = c0;
+        ekf.AP[1] = c1;
+        ekf.AP[2] = c2;
+        ekf.AP[3] = c3;
+        ekf.AP[4] = c4;
+        ekf.AP[5] = c5;
+        ekf.AP[6] = c6;
+        ekf.AP[7] = c7;
+        ekf.AP[8] = c8;
+        ekf.AP[9] = c9;
+        ekf.AP[10] = c10;
+        ekf.AP[11] = c11;
+        ekf.AP[12] = c12;
+        ekf.AP[13] = c13;
+        ekf.AP[14] = c14;
+        ekf.AP[15] = c15;
     }
-    /* (A P) A^T + Q: the lower triangle, mirrored */
-    for (i = 0; i < PENDULUM_NX; ++i) {
-        for (j = 0; j <= i; ++j) {
-            pendulum_real acc = process_noise[i * PENDULUM_NX + j];
-            for (k = 0; k < PENDULUM_NX; ++k) {
-                acc += ekf.AP[i * PENDULUM_NX + k] * ekf.A[j * PENDULUM_NX + k];
-            }
-            ekf.Pw[i * PENDULUM_NX + j] = acc;
-            ekf.Pw[j * PENDULUM_NX + i] = acc;
+    /* (A P) A^T + Q: the lower triangle, the same way (Q's nonzeros as literals), then mirrored */
+    {
+        pendulum_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+        {
+            const pendulum_real x0 = ekf.AP[0], x1 = ekf.AP[4], x2 = ekf.AP[8], x3 = ekf.AP[12];
+            c0 = x0;
+            c1 = x1;
+            c3 = x2;
+            c6 = x3;
+        }
+        {
+            const pendulum_real x0 = ekf.AP[1], x1 = ekf.AP[5], x2 = ekf.AP[9], x3 = ekf.AP[13], y4 = ekf.A[1], y5 = ekf.A[5], y6 = ekf.A[9], y7 = ekf.A[13];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 = x1 * y5;
+            c3 += x2 * y4;
+            c4 = x2 * y5;
+            c5 = x2 * y6;
+            c6 += x3 * y4;
+            c7 = x3 * y5;
+            c8 = x3 * y6;
+            c9 = x3 * y7;
+        }
+        {
+            const pendulum_real x0 = ekf.AP[2], x1 = ekf.AP[6], x2 = ekf.AP[10], x3 = ekf.AP[14];
+            c0 += x0 * 0.05;
+            c1 += x1 * 0.05;
+            c3 += x2 * 0.05;
+            c5 += x2;
+            c6 += x3 * 0.05;
+            c8 += x3;
+        }
+        {
+            const pendulum_real x0 = ekf.AP[3], x1 = ekf.AP[7], x2 = ekf.AP[11], x3 = ekf.AP[15], y4 = ekf.A[3], y5 = ekf.A[7], y6 = ekf.A[11], y7 = ekf.A[15];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        ekf.Pw[0] = 1e-06 + c0;
+        ekf.Pw[4] = c1;
+        ekf.Pw[5] = 1e-06 + c2;
+        ekf.Pw[8] = c3;
+        ekf.Pw[9] = c4;
+        ekf.Pw[10] = 0.0001 + c5;
+        ekf.Pw[12] = c6;
+        ekf.Pw[13] = c7;
+        ekf.Pw[14] = c8;
+        ekf.Pw[15] = 0.0004 + c9;
+    }
+    for (i = 1; i < PENDULUM_NX; ++i) {
+        for (j = 0; j < i; ++j) {
+            ekf.Pw[j * PENDULUM_NX + i] = ekf.Pw[i * PENDULUM_NX + j];
         }
     }
     if (!finite(ekf.Pw, PENDULUM_NX * PENDULUM_NX)) {

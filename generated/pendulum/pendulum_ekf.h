@@ -8,7 +8,7 @@
  *   y[0] = p_meas [m], range [-2.0, 2.0], R[0] = 2.5e-05
  *   y[1] = theta_meas [rad], range [-3.141592653589793, 3.141592653589793], R[1] = 2.5e-05
  * Process model x_{k+1} = F(x_k, u_k, p) + w_k, w_k ~ N(0, Q), F and its Jacobian A from
- * pendulum_F_and_jacobians (pendulum.h); Q is diagonal (in pendulum_ekf.c).
+ * pendulum_F_and_jacobians (pendulum.h); Q is diagonal (its nonzeros literals in pendulum_ekf_predict).
  *
  * Typical loop (every sample):
  *   pendulum_ekf_init(x0, P0);                          once

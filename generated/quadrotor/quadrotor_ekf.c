@@ -38,22 +38,6 @@ int quadrotor_ekf_h(const quadrotor_real *restrict x, const quadrotor_real *rest
     }
     return QUADROTOR_OK;
 }
-
-/* Process noise covariance Q (per sample), row-major. */
-static const quadrotor_real process_noise[QUADROTOR_NX * QUADROTOR_NX] = {
-    1e-06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 1e-06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 1e-06, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 2.5e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 2.5e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 2.5e-05, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-06, 0.0, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-06, 0.0, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-06, 0.0, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0001, 0.0, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0001, 0.0,
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0001
-};
 /* Measurement noise variances R_i (R is diagonal). */
 static const quadrotor_real measurement_variance[QUADROTOR_EKF_NY] = {0.0001, 0.0001, 0.0001, 2.5e-05, 2.5e-05, 2.5e-05};
 /* Structural nonzeros of H, row by row: row i's columns are h_col[h_start[i]] ..
@@ -161,7 +145,7 @@ int quadrotor_ekf_set_gate(quadrotor_real threshold)
 
 int quadrotor_ekf_predict(const quadrotor_real *u, const quadrotor_real *p)
 {
-    int i, j, k;
+    int i, j;
     if (!ekf.initialized) {
         return QUADROTOR_EKF_NOT_INITIALIZED;
     }
@@ -175,26 +159,2015 @@ int quadrotor_ekf_predict(const quadrotor_real *u, const quadrotor_real *p)
         || !finite(ekf.A, QUADROTOR_NX * QUADROTOR_NX)) {
         return QUADROTOR_EKF_MODEL_FAILURE;
     }
-    /* A P (dense: with fixed sizes the compiler unrolls it; indexing A's nonzeros
-     * instead took twice the instructions on the Cortex-M4F) */
-    for (i = 0; i < QUADROTOR_NX; ++i) {
-        for (j = 0; j < QUADROTOR_NX; ++j) {
-            quadrotor_real acc = 0.0;
-            for (k = 0; k < QUADROTOR_NX; ++k) {
-                acc += ekf.A[i * QUADROTOR_NX + k] * ekf.P[k * QUADROTOR_NX + j];
-            }
-            ekf.AP[i * QUADROTOR_NX + j] = acc;
+    /* A P, unrolled over A's structural nonzeros (its constants written as literals), in
+     * register tiles of C = A P: each loaded entry serves up to a tile's width of products */
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real y0 = ekf.P[0], y1 = ekf.P[1], y2 = ekf.P[2], y3 = ekf.P[3];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
         }
+        {
+            const quadrotor_real y0 = ekf.P[12], y1 = ekf.P[13], y2 = ekf.P[14], y3 = ekf.P[15];
+            c4 = y0;
+            c5 = y1;
+            c6 = y2;
+            c7 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[24], y1 = ekf.P[25], y2 = ekf.P[26], y3 = ekf.P[27];
+            c8 = y0;
+            c9 = y1;
+            c10 = y2;
+            c11 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[36], y1 = ekf.P[37], y2 = ekf.P[38], y3 = ekf.P[39];
+            c0 += y0 * 0.019999999999999997;
+            c1 += y1 * 0.019999999999999997;
+            c2 += y2 * 0.019999999999999997;
+            c3 += y3 * 0.019999999999999997;
+            c12 = y0;
+            c13 = y1;
+            c14 = y2;
+            c15 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[48], y1 = ekf.P[49], y2 = ekf.P[50], y3 = ekf.P[51];
+            c4 += y0 * 0.019999999999999997;
+            c5 += y1 * 0.019999999999999997;
+            c6 += y2 * 0.019999999999999997;
+            c7 += y3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[60], y1 = ekf.P[61], y2 = ekf.P[62], y3 = ekf.P[63];
+            c8 += y0 * 0.019999999999999997;
+            c9 += y1 * 0.019999999999999997;
+            c10 += y2 * 0.019999999999999997;
+            c11 += y3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[6], x1 = ekf.A[18], x2 = ekf.A[30], x3 = ekf.A[42], y4 = ekf.P[72], y5 = ekf.P[73], y6 = ekf.P[74], y7 = ekf.P[75];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[7], x1 = ekf.A[19], x2 = ekf.A[31], x3 = ekf.A[43], y4 = ekf.P[84], y5 = ekf.P[85], y6 = ekf.P[86], y7 = ekf.P[87];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[8], x1 = ekf.A[20], x2 = ekf.A[44], y3 = ekf.P[96], y4 = ekf.P[97], y5 = ekf.P[98], y6 = ekf.P[99];
+            c0 += x0 * y3;
+            c1 += x0 * y4;
+            c2 += x0 * y5;
+            c3 += x0 * y6;
+            c4 += x1 * y3;
+            c5 += x1 * y4;
+            c6 += x1 * y5;
+            c7 += x1 * y6;
+            c12 += x2 * y3;
+            c13 += x2 * y4;
+            c14 += x2 * y5;
+            c15 += x2 * y6;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[9], x1 = ekf.A[21], x2 = ekf.A[33], x3 = ekf.A[45], y4 = ekf.P[108], y5 = ekf.P[109], y6 = ekf.P[110], y7 = ekf.P[111];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[10], x1 = ekf.A[22], x2 = ekf.A[34], x3 = ekf.A[46], y4 = ekf.P[120], y5 = ekf.P[121], y6 = ekf.P[122], y7 = ekf.P[123];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[11], x1 = ekf.A[23], x2 = ekf.A[35], x3 = ekf.A[47], y4 = ekf.P[132], y5 = ekf.P[133], y6 = ekf.P[134], y7 = ekf.P[135];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[0] = c0;
+        ekf.AP[1] = c1;
+        ekf.AP[2] = c2;
+        ekf.AP[3] = c3;
+        ekf.AP[12] = c4;
+        ekf.AP[13] = c5;
+        ekf.AP[14] = c6;
+        ekf.AP[15] = c7;
+        ekf.AP[24] = c8;
+        ekf.AP[25] = c9;
+        ekf.AP[26] = c10;
+        ekf.AP[27] = c11;
+        ekf.AP[36] = c12;
+        ekf.AP[37] = c13;
+        ekf.AP[38] = c14;
+        ekf.AP[39] = c15;
     }
-    /* (A P) A^T + Q: the lower triangle, mirrored */
-    for (i = 0; i < QUADROTOR_NX; ++i) {
-        for (j = 0; j <= i; ++j) {
-            quadrotor_real acc = process_noise[i * QUADROTOR_NX + j];
-            for (k = 0; k < QUADROTOR_NX; ++k) {
-                acc += ekf.AP[i * QUADROTOR_NX + k] * ekf.A[j * QUADROTOR_NX + k];
-            }
-            ekf.Pw[i * QUADROTOR_NX + j] = acc;
-            ekf.Pw[j * QUADROTOR_NX + i] = acc;
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real y0 = ekf.P[4], y1 = ekf.P[5], y2 = ekf.P[6], y3 = ekf.P[7];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[16], y1 = ekf.P[17], y2 = ekf.P[18], y3 = ekf.P[19];
+            c4 = y0;
+            c5 = y1;
+            c6 = y2;
+            c7 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[28], y1 = ekf.P[29], y2 = ekf.P[30], y3 = ekf.P[31];
+            c8 = y0;
+            c9 = y1;
+            c10 = y2;
+            c11 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[40], y1 = ekf.P[41], y2 = ekf.P[42], y3 = ekf.P[43];
+            c0 += y0 * 0.019999999999999997;
+            c1 += y1 * 0.019999999999999997;
+            c2 += y2 * 0.019999999999999997;
+            c3 += y3 * 0.019999999999999997;
+            c12 = y0;
+            c13 = y1;
+            c14 = y2;
+            c15 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[52], y1 = ekf.P[53], y2 = ekf.P[54], y3 = ekf.P[55];
+            c4 += y0 * 0.019999999999999997;
+            c5 += y1 * 0.019999999999999997;
+            c6 += y2 * 0.019999999999999997;
+            c7 += y3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[64], y1 = ekf.P[65], y2 = ekf.P[66], y3 = ekf.P[67];
+            c8 += y0 * 0.019999999999999997;
+            c9 += y1 * 0.019999999999999997;
+            c10 += y2 * 0.019999999999999997;
+            c11 += y3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[6], x1 = ekf.A[18], x2 = ekf.A[30], x3 = ekf.A[42], y4 = ekf.P[76], y5 = ekf.P[77], y6 = ekf.P[78], y7 = ekf.P[79];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[7], x1 = ekf.A[19], x2 = ekf.A[31], x3 = ekf.A[43], y4 = ekf.P[88], y5 = ekf.P[89], y6 = ekf.P[90], y7 = ekf.P[91];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[8], x1 = ekf.A[20], x2 = ekf.A[44], y3 = ekf.P[100], y4 = ekf.P[101], y5 = ekf.P[102], y6 = ekf.P[103];
+            c0 += x0 * y3;
+            c1 += x0 * y4;
+            c2 += x0 * y5;
+            c3 += x0 * y6;
+            c4 += x1 * y3;
+            c5 += x1 * y4;
+            c6 += x1 * y5;
+            c7 += x1 * y6;
+            c12 += x2 * y3;
+            c13 += x2 * y4;
+            c14 += x2 * y5;
+            c15 += x2 * y6;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[9], x1 = ekf.A[21], x2 = ekf.A[33], x3 = ekf.A[45], y4 = ekf.P[112], y5 = ekf.P[113], y6 = ekf.P[114], y7 = ekf.P[115];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[10], x1 = ekf.A[22], x2 = ekf.A[34], x3 = ekf.A[46], y4 = ekf.P[124], y5 = ekf.P[125], y6 = ekf.P[126], y7 = ekf.P[127];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[11], x1 = ekf.A[23], x2 = ekf.A[35], x3 = ekf.A[47], y4 = ekf.P[136], y5 = ekf.P[137], y6 = ekf.P[138], y7 = ekf.P[139];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[4] = c0;
+        ekf.AP[5] = c1;
+        ekf.AP[6] = c2;
+        ekf.AP[7] = c3;
+        ekf.AP[16] = c4;
+        ekf.AP[17] = c5;
+        ekf.AP[18] = c6;
+        ekf.AP[19] = c7;
+        ekf.AP[28] = c8;
+        ekf.AP[29] = c9;
+        ekf.AP[30] = c10;
+        ekf.AP[31] = c11;
+        ekf.AP[40] = c12;
+        ekf.AP[41] = c13;
+        ekf.AP[42] = c14;
+        ekf.AP[43] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real y0 = ekf.P[8], y1 = ekf.P[9], y2 = ekf.P[10], y3 = ekf.P[11];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[20], y1 = ekf.P[21], y2 = ekf.P[22], y3 = ekf.P[23];
+            c4 = y0;
+            c5 = y1;
+            c6 = y2;
+            c7 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[32], y1 = ekf.P[33], y2 = ekf.P[34], y3 = ekf.P[35];
+            c8 = y0;
+            c9 = y1;
+            c10 = y2;
+            c11 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[44], y1 = ekf.P[45], y2 = ekf.P[46], y3 = ekf.P[47];
+            c0 += y0 * 0.019999999999999997;
+            c1 += y1 * 0.019999999999999997;
+            c2 += y2 * 0.019999999999999997;
+            c3 += y3 * 0.019999999999999997;
+            c12 = y0;
+            c13 = y1;
+            c14 = y2;
+            c15 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[56], y1 = ekf.P[57], y2 = ekf.P[58], y3 = ekf.P[59];
+            c4 += y0 * 0.019999999999999997;
+            c5 += y1 * 0.019999999999999997;
+            c6 += y2 * 0.019999999999999997;
+            c7 += y3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[68], y1 = ekf.P[69], y2 = ekf.P[70], y3 = ekf.P[71];
+            c8 += y0 * 0.019999999999999997;
+            c9 += y1 * 0.019999999999999997;
+            c10 += y2 * 0.019999999999999997;
+            c11 += y3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[6], x1 = ekf.A[18], x2 = ekf.A[30], x3 = ekf.A[42], y4 = ekf.P[80], y5 = ekf.P[81], y6 = ekf.P[82], y7 = ekf.P[83];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[7], x1 = ekf.A[19], x2 = ekf.A[31], x3 = ekf.A[43], y4 = ekf.P[92], y5 = ekf.P[93], y6 = ekf.P[94], y7 = ekf.P[95];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[8], x1 = ekf.A[20], x2 = ekf.A[44], y3 = ekf.P[104], y4 = ekf.P[105], y5 = ekf.P[106], y6 = ekf.P[107];
+            c0 += x0 * y3;
+            c1 += x0 * y4;
+            c2 += x0 * y5;
+            c3 += x0 * y6;
+            c4 += x1 * y3;
+            c5 += x1 * y4;
+            c6 += x1 * y5;
+            c7 += x1 * y6;
+            c12 += x2 * y3;
+            c13 += x2 * y4;
+            c14 += x2 * y5;
+            c15 += x2 * y6;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[9], x1 = ekf.A[21], x2 = ekf.A[33], x3 = ekf.A[45], y4 = ekf.P[116], y5 = ekf.P[117], y6 = ekf.P[118], y7 = ekf.P[119];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[10], x1 = ekf.A[22], x2 = ekf.A[34], x3 = ekf.A[46], y4 = ekf.P[128], y5 = ekf.P[129], y6 = ekf.P[130], y7 = ekf.P[131];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[11], x1 = ekf.A[23], x2 = ekf.A[35], x3 = ekf.A[47], y4 = ekf.P[140], y5 = ekf.P[141], y6 = ekf.P[142], y7 = ekf.P[143];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[8] = c0;
+        ekf.AP[9] = c1;
+        ekf.AP[10] = c2;
+        ekf.AP[11] = c3;
+        ekf.AP[20] = c4;
+        ekf.AP[21] = c5;
+        ekf.AP[22] = c6;
+        ekf.AP[23] = c7;
+        ekf.AP[32] = c8;
+        ekf.AP[33] = c9;
+        ekf.AP[34] = c10;
+        ekf.AP[35] = c11;
+        ekf.AP[44] = c12;
+        ekf.AP[45] = c13;
+        ekf.AP[46] = c14;
+        ekf.AP[47] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real y0 = ekf.P[48], y1 = ekf.P[49], y2 = ekf.P[50], y3 = ekf.P[51];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[60], y1 = ekf.P[61], y2 = ekf.P[62], y3 = ekf.P[63];
+            c4 = y0;
+            c5 = y1;
+            c6 = y2;
+            c7 = y3;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[54], x1 = ekf.A[66], x2 = ekf.A[78], x3 = ekf.A[90], y4 = ekf.P[72], y5 = ekf.P[73], y6 = ekf.P[74], y7 = ekf.P[75];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[55], x1 = ekf.A[67], x2 = ekf.A[79], x3 = ekf.A[91], y4 = ekf.P[84], y5 = ekf.P[85], y6 = ekf.P[86], y7 = ekf.P[87];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[56], y1 = ekf.P[96], y2 = ekf.P[97], y3 = ekf.P[98], y4 = ekf.P[99];
+            c0 += x0 * y1;
+            c1 += x0 * y2;
+            c2 += x0 * y3;
+            c3 += x0 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[57], x1 = ekf.A[69], x2 = ekf.A[81], x3 = ekf.A[93], y4 = ekf.P[108], y5 = ekf.P[109], y6 = ekf.P[110], y7 = ekf.P[111];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[58], x1 = ekf.A[70], x2 = ekf.A[82], x3 = ekf.A[94], y4 = ekf.P[120], y5 = ekf.P[121], y6 = ekf.P[122], y7 = ekf.P[123];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[59], x1 = ekf.A[71], x2 = ekf.A[83], x3 = ekf.A[95], y4 = ekf.P[132], y5 = ekf.P[133], y6 = ekf.P[134], y7 = ekf.P[135];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[48] = c0;
+        ekf.AP[49] = c1;
+        ekf.AP[50] = c2;
+        ekf.AP[51] = c3;
+        ekf.AP[60] = c4;
+        ekf.AP[61] = c5;
+        ekf.AP[62] = c6;
+        ekf.AP[63] = c7;
+        ekf.AP[72] = c8;
+        ekf.AP[73] = c9;
+        ekf.AP[74] = c10;
+        ekf.AP[75] = c11;
+        ekf.AP[84] = c12;
+        ekf.AP[85] = c13;
+        ekf.AP[86] = c14;
+        ekf.AP[87] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real y0 = ekf.P[52], y1 = ekf.P[53], y2 = ekf.P[54], y3 = ekf.P[55];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[64], y1 = ekf.P[65], y2 = ekf.P[66], y3 = ekf.P[67];
+            c4 = y0;
+            c5 = y1;
+            c6 = y2;
+            c7 = y3;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[54], x1 = ekf.A[66], x2 = ekf.A[78], x3 = ekf.A[90], y4 = ekf.P[76], y5 = ekf.P[77], y6 = ekf.P[78], y7 = ekf.P[79];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[55], x1 = ekf.A[67], x2 = ekf.A[79], x3 = ekf.A[91], y4 = ekf.P[88], y5 = ekf.P[89], y6 = ekf.P[90], y7 = ekf.P[91];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[56], y1 = ekf.P[100], y2 = ekf.P[101], y3 = ekf.P[102], y4 = ekf.P[103];
+            c0 += x0 * y1;
+            c1 += x0 * y2;
+            c2 += x0 * y3;
+            c3 += x0 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[57], x1 = ekf.A[69], x2 = ekf.A[81], x3 = ekf.A[93], y4 = ekf.P[112], y5 = ekf.P[113], y6 = ekf.P[114], y7 = ekf.P[115];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[58], x1 = ekf.A[70], x2 = ekf.A[82], x3 = ekf.A[94], y4 = ekf.P[124], y5 = ekf.P[125], y6 = ekf.P[126], y7 = ekf.P[127];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[59], x1 = ekf.A[71], x2 = ekf.A[83], x3 = ekf.A[95], y4 = ekf.P[136], y5 = ekf.P[137], y6 = ekf.P[138], y7 = ekf.P[139];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[52] = c0;
+        ekf.AP[53] = c1;
+        ekf.AP[54] = c2;
+        ekf.AP[55] = c3;
+        ekf.AP[64] = c4;
+        ekf.AP[65] = c5;
+        ekf.AP[66] = c6;
+        ekf.AP[67] = c7;
+        ekf.AP[76] = c8;
+        ekf.AP[77] = c9;
+        ekf.AP[78] = c10;
+        ekf.AP[79] = c11;
+        ekf.AP[88] = c12;
+        ekf.AP[89] = c13;
+        ekf.AP[90] = c14;
+        ekf.AP[91] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real y0 = ekf.P[56], y1 = ekf.P[57], y2 = ekf.P[58], y3 = ekf.P[59];
+            c0 = y0;
+            c1 = y1;
+            c2 = y2;
+            c3 = y3;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[68], y1 = ekf.P[69], y2 = ekf.P[70], y3 = ekf.P[71];
+            c4 = y0;
+            c5 = y1;
+            c6 = y2;
+            c7 = y3;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[54], x1 = ekf.A[66], x2 = ekf.A[78], x3 = ekf.A[90], y4 = ekf.P[80], y5 = ekf.P[81], y6 = ekf.P[82], y7 = ekf.P[83];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[55], x1 = ekf.A[67], x2 = ekf.A[79], x3 = ekf.A[91], y4 = ekf.P[92], y5 = ekf.P[93], y6 = ekf.P[94], y7 = ekf.P[95];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[56], y1 = ekf.P[104], y2 = ekf.P[105], y3 = ekf.P[106], y4 = ekf.P[107];
+            c0 += x0 * y1;
+            c1 += x0 * y2;
+            c2 += x0 * y3;
+            c3 += x0 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[57], x1 = ekf.A[69], x2 = ekf.A[81], x3 = ekf.A[93], y4 = ekf.P[116], y5 = ekf.P[117], y6 = ekf.P[118], y7 = ekf.P[119];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[58], x1 = ekf.A[70], x2 = ekf.A[82], x3 = ekf.A[94], y4 = ekf.P[128], y5 = ekf.P[129], y6 = ekf.P[130], y7 = ekf.P[131];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[59], x1 = ekf.A[71], x2 = ekf.A[83], x3 = ekf.A[95], y4 = ekf.P[140], y5 = ekf.P[141], y6 = ekf.P[142], y7 = ekf.P[143];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[56] = c0;
+        ekf.AP[57] = c1;
+        ekf.AP[58] = c2;
+        ekf.AP[59] = c3;
+        ekf.AP[68] = c4;
+        ekf.AP[69] = c5;
+        ekf.AP[70] = c6;
+        ekf.AP[71] = c7;
+        ekf.AP[80] = c8;
+        ekf.AP[81] = c9;
+        ekf.AP[82] = c10;
+        ekf.AP[83] = c11;
+        ekf.AP[92] = c12;
+        ekf.AP[93] = c13;
+        ekf.AP[94] = c14;
+        ekf.AP[95] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real x0 = ekf.A[102], y1 = ekf.P[72], y2 = ekf.P[73], y3 = ekf.P[74], y4 = ekf.P[75];
+            c0 = x0 * y1;
+            c1 = x0 * y2;
+            c2 = x0 * y3;
+            c3 = x0 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[103], y1 = ekf.P[84], y2 = ekf.P[85], y3 = ekf.P[86], y4 = ekf.P[87];
+            c0 += x0 * y1;
+            c1 += x0 * y2;
+            c2 += x0 * y3;
+            c3 += x0 * y4;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[96], y1 = ekf.P[97], y2 = ekf.P[98], y3 = ekf.P[99];
+            c0 += y0;
+            c1 += y1;
+            c2 += y2;
+            c3 += y3;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[105], x1 = ekf.A[117], x2 = ekf.A[129], x3 = ekf.A[141], y4 = ekf.P[108], y5 = ekf.P[109], y6 = ekf.P[110], y7 = ekf.P[111];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 = x1 * y4;
+            c5 = x1 * y5;
+            c6 = x1 * y6;
+            c7 = x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[106], x1 = ekf.A[118], x2 = ekf.A[130], x3 = ekf.A[142], y4 = ekf.P[120], y5 = ekf.P[121], y6 = ekf.P[122], y7 = ekf.P[123];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[107], x1 = ekf.A[119], x2 = ekf.A[131], x3 = ekf.A[143], y4 = ekf.P[132], y5 = ekf.P[133], y6 = ekf.P[134], y7 = ekf.P[135];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[96] = c0;
+        ekf.AP[97] = c1;
+        ekf.AP[98] = c2;
+        ekf.AP[99] = c3;
+        ekf.AP[108] = c4;
+        ekf.AP[109] = c5;
+        ekf.AP[110] = c6;
+        ekf.AP[111] = c7;
+        ekf.AP[120] = c8;
+        ekf.AP[121] = c9;
+        ekf.AP[122] = c10;
+        ekf.AP[123] = c11;
+        ekf.AP[132] = c12;
+        ekf.AP[133] = c13;
+        ekf.AP[134] = c14;
+        ekf.AP[135] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real x0 = ekf.A[102], y1 = ekf.P[76], y2 = ekf.P[77], y3 = ekf.P[78], y4 = ekf.P[79];
+            c0 = x0 * y1;
+            c1 = x0 * y2;
+            c2 = x0 * y3;
+            c3 = x0 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[103], y1 = ekf.P[88], y2 = ekf.P[89], y3 = ekf.P[90], y4 = ekf.P[91];
+            c0 += x0 * y1;
+            c1 += x0 * y2;
+            c2 += x0 * y3;
+            c3 += x0 * y4;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[100], y1 = ekf.P[101], y2 = ekf.P[102], y3 = ekf.P[103];
+            c0 += y0;
+            c1 += y1;
+            c2 += y2;
+            c3 += y3;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[105], x1 = ekf.A[117], x2 = ekf.A[129], x3 = ekf.A[141], y4 = ekf.P[112], y5 = ekf.P[113], y6 = ekf.P[114], y7 = ekf.P[115];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 = x1 * y4;
+            c5 = x1 * y5;
+            c6 = x1 * y6;
+            c7 = x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[106], x1 = ekf.A[118], x2 = ekf.A[130], x3 = ekf.A[142], y4 = ekf.P[124], y5 = ekf.P[125], y6 = ekf.P[126], y7 = ekf.P[127];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[107], x1 = ekf.A[119], x2 = ekf.A[131], x3 = ekf.A[143], y4 = ekf.P[136], y5 = ekf.P[137], y6 = ekf.P[138], y7 = ekf.P[139];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[100] = c0;
+        ekf.AP[101] = c1;
+        ekf.AP[102] = c2;
+        ekf.AP[103] = c3;
+        ekf.AP[112] = c4;
+        ekf.AP[113] = c5;
+        ekf.AP[114] = c6;
+        ekf.AP[115] = c7;
+        ekf.AP[124] = c8;
+        ekf.AP[125] = c9;
+        ekf.AP[126] = c10;
+        ekf.AP[127] = c11;
+        ekf.AP[136] = c12;
+        ekf.AP[137] = c13;
+        ekf.AP[138] = c14;
+        ekf.AP[139] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real x0 = ekf.A[102], y1 = ekf.P[80], y2 = ekf.P[81], y3 = ekf.P[82], y4 = ekf.P[83];
+            c0 = x0 * y1;
+            c1 = x0 * y2;
+            c2 = x0 * y3;
+            c3 = x0 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[103], y1 = ekf.P[92], y2 = ekf.P[93], y3 = ekf.P[94], y4 = ekf.P[95];
+            c0 += x0 * y1;
+            c1 += x0 * y2;
+            c2 += x0 * y3;
+            c3 += x0 * y4;
+        }
+        {
+            const quadrotor_real y0 = ekf.P[104], y1 = ekf.P[105], y2 = ekf.P[106], y3 = ekf.P[107];
+            c0 += y0;
+            c1 += y1;
+            c2 += y2;
+            c3 += y3;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[105], x1 = ekf.A[117], x2 = ekf.A[129], x3 = ekf.A[141], y4 = ekf.P[116], y5 = ekf.P[117], y6 = ekf.P[118], y7 = ekf.P[119];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 = x1 * y4;
+            c5 = x1 * y5;
+            c6 = x1 * y6;
+            c7 = x1 * y7;
+            c8 = x2 * y4;
+            c9 = x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 = x3 * y4;
+            c13 = x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[106], x1 = ekf.A[118], x2 = ekf.A[130], x3 = ekf.A[142], y4 = ekf.P[128], y5 = ekf.P[129], y6 = ekf.P[130], y7 = ekf.P[131];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.A[107], x1 = ekf.A[119], x2 = ekf.A[131], x3 = ekf.A[143], y4 = ekf.P[140], y5 = ekf.P[141], y6 = ekf.P[142], y7 = ekf.P[143];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.AP[104] = c0;
+        ekf.AP[105] = c1;
+        ekf.AP[106] = c2;
+        ekf.AP[107] = c3;
+        ekf.AP[116] = c4;
+        ekf.AP[117] = c5;
+        ekf.AP[118] = c6;
+        ekf.AP[119] = c7;
+        ekf.AP[128] = c8;
+        ekf.AP[129] = c9;
+        ekf.AP[130] = c10;
+        ekf.AP[131] = c11;
+        ekf.AP[140] = c12;
+        ekf.AP[141] = c13;
+        ekf.AP[142] = c14;
+        ekf.AP[143] = c15;
+    }
+    /* (A P) A^T + Q: the lower triangle, the same way (Q's nonzeros as literals), then mirrored */
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+        {
+            const quadrotor_real x0 = ekf.AP[0], x1 = ekf.AP[12], x2 = ekf.AP[24], x3 = ekf.AP[36];
+            c0 = x0;
+            c1 = x1;
+            c3 = x2;
+            c6 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[13], x1 = ekf.AP[25], x2 = ekf.AP[37];
+            c2 = x0;
+            c4 = x1;
+            c7 = x2;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[26], x1 = ekf.AP[38];
+            c5 = x0;
+            c8 = x1;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[3], x1 = ekf.AP[15], x2 = ekf.AP[27], x3 = ekf.AP[39];
+            c0 += x0 * 0.019999999999999997;
+            c1 += x1 * 0.019999999999999997;
+            c3 += x2 * 0.019999999999999997;
+            c6 += x3 * 0.019999999999999997;
+            c9 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[16], x1 = ekf.AP[28], x2 = ekf.AP[40];
+            c2 += x0 * 0.019999999999999997;
+            c4 += x1 * 0.019999999999999997;
+            c7 += x2 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[29], x1 = ekf.AP[41];
+            c5 += x0 * 0.019999999999999997;
+            c8 += x1 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[6], x1 = ekf.AP[18], x2 = ekf.AP[30], x3 = ekf.AP[42], y4 = ekf.A[6], y5 = ekf.A[18], y6 = ekf.A[30], y7 = ekf.A[42];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[7], x1 = ekf.AP[19], x2 = ekf.AP[31], x3 = ekf.AP[43], y4 = ekf.A[7], y5 = ekf.A[19], y6 = ekf.A[31], y7 = ekf.A[43];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[8], x1 = ekf.AP[20], x2 = ekf.AP[32], x3 = ekf.AP[44], y4 = ekf.A[8], y5 = ekf.A[20], y6 = ekf.A[44];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c9 += x3 * y6;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[9], x1 = ekf.AP[21], x2 = ekf.AP[33], x3 = ekf.AP[45], y4 = ekf.A[9], y5 = ekf.A[21], y6 = ekf.A[33], y7 = ekf.A[45];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[10], x1 = ekf.AP[22], x2 = ekf.AP[34], x3 = ekf.AP[46], y4 = ekf.A[10], y5 = ekf.A[22], y6 = ekf.A[34], y7 = ekf.A[46];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[11], x1 = ekf.AP[23], x2 = ekf.AP[35], x3 = ekf.AP[47], y4 = ekf.A[11], y5 = ekf.A[23], y6 = ekf.A[35], y7 = ekf.A[47];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        ekf.Pw[0] = 1e-06 + c0;
+        ekf.Pw[12] = c1;
+        ekf.Pw[13] = 1e-06 + c2;
+        ekf.Pw[24] = c3;
+        ekf.Pw[25] = c4;
+        ekf.Pw[26] = 1e-06 + c5;
+        ekf.Pw[36] = c6;
+        ekf.Pw[37] = c7;
+        ekf.Pw[38] = c8;
+        ekf.Pw[39] = 2.5e-05 + c9;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real x0 = ekf.AP[48], x1 = ekf.AP[60], x2 = ekf.AP[72], x3 = ekf.AP[84];
+            c0 = x0;
+            c4 = x1;
+            c8 = x2;
+            c12 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[49], x1 = ekf.AP[61], x2 = ekf.AP[73], x3 = ekf.AP[85];
+            c1 = x0;
+            c5 = x1;
+            c9 = x2;
+            c13 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[50], x1 = ekf.AP[62], x2 = ekf.AP[74], x3 = ekf.AP[86];
+            c2 = x0;
+            c6 = x1;
+            c10 = x2;
+            c14 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[51], x1 = ekf.AP[63], x2 = ekf.AP[75], x3 = ekf.AP[87];
+            c0 += x0 * 0.019999999999999997;
+            c3 = x0;
+            c4 += x1 * 0.019999999999999997;
+            c7 = x1;
+            c8 += x2 * 0.019999999999999997;
+            c11 = x2;
+            c12 += x3 * 0.019999999999999997;
+            c15 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[52], x1 = ekf.AP[64], x2 = ekf.AP[76], x3 = ekf.AP[88];
+            c1 += x0 * 0.019999999999999997;
+            c5 += x1 * 0.019999999999999997;
+            c9 += x2 * 0.019999999999999997;
+            c13 += x3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[53], x1 = ekf.AP[65], x2 = ekf.AP[77], x3 = ekf.AP[89];
+            c2 += x0 * 0.019999999999999997;
+            c6 += x1 * 0.019999999999999997;
+            c10 += x2 * 0.019999999999999997;
+            c14 += x3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[54], x1 = ekf.AP[66], x2 = ekf.AP[78], x3 = ekf.AP[90], y4 = ekf.A[6], y5 = ekf.A[18], y6 = ekf.A[30], y7 = ekf.A[42];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[55], x1 = ekf.AP[67], x2 = ekf.AP[79], x3 = ekf.AP[91], y4 = ekf.A[7], y5 = ekf.A[19], y6 = ekf.A[31], y7 = ekf.A[43];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[56], x1 = ekf.AP[68], x2 = ekf.AP[80], x3 = ekf.AP[92], y4 = ekf.A[8], y5 = ekf.A[20], y6 = ekf.A[44];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c3 += x0 * y6;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c7 += x1 * y6;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c11 += x2 * y6;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c15 += x3 * y6;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[57], x1 = ekf.AP[69], x2 = ekf.AP[81], x3 = ekf.AP[93], y4 = ekf.A[9], y5 = ekf.A[21], y6 = ekf.A[33], y7 = ekf.A[45];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[58], x1 = ekf.AP[70], x2 = ekf.AP[82], x3 = ekf.AP[94], y4 = ekf.A[10], y5 = ekf.A[22], y6 = ekf.A[34], y7 = ekf.A[46];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[59], x1 = ekf.AP[71], x2 = ekf.AP[83], x3 = ekf.AP[95], y4 = ekf.A[11], y5 = ekf.A[23], y6 = ekf.A[35], y7 = ekf.A[47];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.Pw[48] = c0;
+        ekf.Pw[49] = c1;
+        ekf.Pw[50] = c2;
+        ekf.Pw[51] = c3;
+        ekf.Pw[60] = c4;
+        ekf.Pw[61] = c5;
+        ekf.Pw[62] = c6;
+        ekf.Pw[63] = c7;
+        ekf.Pw[72] = c8;
+        ekf.Pw[73] = c9;
+        ekf.Pw[74] = c10;
+        ekf.Pw[75] = c11;
+        ekf.Pw[84] = c12;
+        ekf.Pw[85] = c13;
+        ekf.Pw[86] = c14;
+        ekf.Pw[87] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+        {
+            const quadrotor_real x0 = ekf.AP[52], x1 = ekf.AP[64], x2 = ekf.AP[76], x3 = ekf.AP[88];
+            c0 = x0;
+            c1 = x1;
+            c3 = x2;
+            c6 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[65], x1 = ekf.AP[77], x2 = ekf.AP[89];
+            c2 = x0;
+            c4 = x1;
+            c7 = x2;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[54], x1 = ekf.AP[66], x2 = ekf.AP[78], x3 = ekf.AP[90], y4 = ekf.A[54], y5 = ekf.A[66], y6 = ekf.A[78], y7 = ekf.A[90];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 = x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 = x3 * y6;
+            c9 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[55], x1 = ekf.AP[67], x2 = ekf.AP[79], x3 = ekf.AP[91], y4 = ekf.A[55], y5 = ekf.A[67], y6 = ekf.A[79], y7 = ekf.A[91];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[56], x1 = ekf.AP[68], x2 = ekf.AP[80], x3 = ekf.AP[92], y4 = ekf.A[56];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c3 += x2 * y4;
+            c6 += x3 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[57], x1 = ekf.AP[69], x2 = ekf.AP[81], x3 = ekf.AP[93], y4 = ekf.A[57], y5 = ekf.A[69], y6 = ekf.A[81], y7 = ekf.A[93];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[58], x1 = ekf.AP[70], x2 = ekf.AP[82], x3 = ekf.AP[94], y4 = ekf.A[58], y5 = ekf.A[70], y6 = ekf.A[82], y7 = ekf.A[94];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[59], x1 = ekf.AP[71], x2 = ekf.AP[83], x3 = ekf.AP[95], y4 = ekf.A[59], y5 = ekf.A[71], y6 = ekf.A[83], y7 = ekf.A[95];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        ekf.Pw[52] = 2.5e-05 + c0;
+        ekf.Pw[64] = c1;
+        ekf.Pw[65] = 2.5e-05 + c2;
+        ekf.Pw[76] = c3;
+        ekf.Pw[77] = c4;
+        ekf.Pw[78] = 1e-06 + c5;
+        ekf.Pw[88] = c6;
+        ekf.Pw[89] = c7;
+        ekf.Pw[90] = c8;
+        ekf.Pw[91] = 1e-06 + c9;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real x0 = ekf.AP[96], x1 = ekf.AP[108], x2 = ekf.AP[120], x3 = ekf.AP[132];
+            c0 = x0;
+            c4 = x1;
+            c8 = x2;
+            c12 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[97], x1 = ekf.AP[109], x2 = ekf.AP[121], x3 = ekf.AP[133];
+            c1 = x0;
+            c5 = x1;
+            c9 = x2;
+            c13 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[98], x1 = ekf.AP[110], x2 = ekf.AP[122], x3 = ekf.AP[134];
+            c2 = x0;
+            c6 = x1;
+            c10 = x2;
+            c14 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[99], x1 = ekf.AP[111], x2 = ekf.AP[123], x3 = ekf.AP[135];
+            c0 += x0 * 0.019999999999999997;
+            c3 = x0;
+            c4 += x1 * 0.019999999999999997;
+            c7 = x1;
+            c8 += x2 * 0.019999999999999997;
+            c11 = x2;
+            c12 += x3 * 0.019999999999999997;
+            c15 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[100], x1 = ekf.AP[112], x2 = ekf.AP[124], x3 = ekf.AP[136];
+            c1 += x0 * 0.019999999999999997;
+            c5 += x1 * 0.019999999999999997;
+            c9 += x2 * 0.019999999999999997;
+            c13 += x3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[101], x1 = ekf.AP[113], x2 = ekf.AP[125], x3 = ekf.AP[137];
+            c2 += x0 * 0.019999999999999997;
+            c6 += x1 * 0.019999999999999997;
+            c10 += x2 * 0.019999999999999997;
+            c14 += x3 * 0.019999999999999997;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[102], x1 = ekf.AP[114], x2 = ekf.AP[126], x3 = ekf.AP[138], y4 = ekf.A[6], y5 = ekf.A[18], y6 = ekf.A[30], y7 = ekf.A[42];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[103], x1 = ekf.AP[115], x2 = ekf.AP[127], x3 = ekf.AP[139], y4 = ekf.A[7], y5 = ekf.A[19], y6 = ekf.A[31], y7 = ekf.A[43];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[104], x1 = ekf.AP[116], x2 = ekf.AP[128], x3 = ekf.AP[140], y4 = ekf.A[8], y5 = ekf.A[20], y6 = ekf.A[44];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c3 += x0 * y6;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c7 += x1 * y6;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c11 += x2 * y6;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c15 += x3 * y6;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[105], x1 = ekf.AP[117], x2 = ekf.AP[129], x3 = ekf.AP[141], y4 = ekf.A[9], y5 = ekf.A[21], y6 = ekf.A[33], y7 = ekf.A[45];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[106], x1 = ekf.AP[118], x2 = ekf.AP[130], x3 = ekf.AP[142], y4 = ekf.A[10], y5 = ekf.A[22], y6 = ekf.A[34], y7 = ekf.A[46];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[107], x1 = ekf.AP[119], x2 = ekf.AP[131], x3 = ekf.AP[143], y4 = ekf.A[11], y5 = ekf.A[23], y6 = ekf.A[35], y7 = ekf.A[47];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.Pw[96] = c0;
+        ekf.Pw[97] = c1;
+        ekf.Pw[98] = c2;
+        ekf.Pw[99] = c3;
+        ekf.Pw[108] = c4;
+        ekf.Pw[109] = c5;
+        ekf.Pw[110] = c6;
+        ekf.Pw[111] = c7;
+        ekf.Pw[120] = c8;
+        ekf.Pw[121] = c9;
+        ekf.Pw[122] = c10;
+        ekf.Pw[123] = c11;
+        ekf.Pw[132] = c12;
+        ekf.Pw[133] = c13;
+        ekf.Pw[134] = c14;
+        ekf.Pw[135] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15;
+        {
+            const quadrotor_real x0 = ekf.AP[100], x1 = ekf.AP[112], x2 = ekf.AP[124], x3 = ekf.AP[136];
+            c0 = x0;
+            c4 = x1;
+            c8 = x2;
+            c12 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[101], x1 = ekf.AP[113], x2 = ekf.AP[125], x3 = ekf.AP[137];
+            c1 = x0;
+            c5 = x1;
+            c9 = x2;
+            c13 = x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[102], x1 = ekf.AP[114], x2 = ekf.AP[126], x3 = ekf.AP[138], y4 = ekf.A[54], y5 = ekf.A[66], y6 = ekf.A[78], y7 = ekf.A[90];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 = x0 * y6;
+            c3 = x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 = x1 * y6;
+            c7 = x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 = x2 * y6;
+            c11 = x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 = x3 * y6;
+            c15 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[103], x1 = ekf.AP[115], x2 = ekf.AP[127], x3 = ekf.AP[139], y4 = ekf.A[55], y5 = ekf.A[67], y6 = ekf.A[79], y7 = ekf.A[91];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[104], x1 = ekf.AP[116], x2 = ekf.AP[128], x3 = ekf.AP[140], y4 = ekf.A[56];
+            c0 += x0 * y4;
+            c4 += x1 * y4;
+            c8 += x2 * y4;
+            c12 += x3 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[105], x1 = ekf.AP[117], x2 = ekf.AP[129], x3 = ekf.AP[141], y4 = ekf.A[57], y5 = ekf.A[69], y6 = ekf.A[81], y7 = ekf.A[93];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[106], x1 = ekf.AP[118], x2 = ekf.AP[130], x3 = ekf.AP[142], y4 = ekf.A[58], y5 = ekf.A[70], y6 = ekf.A[82], y7 = ekf.A[94];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[107], x1 = ekf.AP[119], x2 = ekf.AP[131], x3 = ekf.AP[143], y4 = ekf.A[59], y5 = ekf.A[71], y6 = ekf.A[83], y7 = ekf.A[95];
+            c0 += x0 * y4;
+            c1 += x0 * y5;
+            c2 += x0 * y6;
+            c3 += x0 * y7;
+            c4 += x1 * y4;
+            c5 += x1 * y5;
+            c6 += x1 * y6;
+            c7 += x1 * y7;
+            c8 += x2 * y4;
+            c9 += x2 * y5;
+            c10 += x2 * y6;
+            c11 += x2 * y7;
+            c12 += x3 * y4;
+            c13 += x3 * y5;
+            c14 += x3 * y6;
+            c15 += x3 * y7;
+        }
+        ekf.Pw[100] = c0;
+        ekf.Pw[101] = c1;
+        ekf.Pw[102] = c2;
+        ekf.Pw[103] = c3;
+        ekf.Pw[112] = c4;
+        ekf.Pw[113] = c5;
+        ekf.Pw[114] = c6;
+        ekf.Pw[115] = c7;
+        ekf.Pw[124] = c8;
+        ekf.Pw[125] = c9;
+        ekf.Pw[126] = c10;
+        ekf.Pw[127] = c11;
+        ekf.Pw[136] = c12;
+        ekf.Pw[137] = c13;
+        ekf.Pw[138] = c14;
+        ekf.Pw[139] = c15;
+    }
+    {
+        quadrotor_real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
+        {
+            const quadrotor_real x0 = ekf.AP[102], x1 = ekf.AP[114], x2 = ekf.AP[126], x3 = ekf.AP[138], y4 = ekf.A[102];
+            c0 = x0 * y4;
+            c1 = x1 * y4;
+            c3 = x2 * y4;
+            c6 = x3 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[103], x1 = ekf.AP[115], x2 = ekf.AP[127], x3 = ekf.AP[139], y4 = ekf.A[103];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c3 += x2 * y4;
+            c6 += x3 * y4;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[104], x1 = ekf.AP[116], x2 = ekf.AP[128], x3 = ekf.AP[140];
+            c0 += x0;
+            c1 += x1;
+            c3 += x2;
+            c6 += x3;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[105], x1 = ekf.AP[117], x2 = ekf.AP[129], x3 = ekf.AP[141], y4 = ekf.A[105], y5 = ekf.A[117], y6 = ekf.A[129], y7 = ekf.A[141];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 = x1 * y5;
+            c3 += x2 * y4;
+            c4 = x2 * y5;
+            c5 = x2 * y6;
+            c6 += x3 * y4;
+            c7 = x3 * y5;
+            c8 = x3 * y6;
+            c9 = x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[106], x1 = ekf.AP[118], x2 = ekf.AP[130], x3 = ekf.AP[142], y4 = ekf.A[106], y5 = ekf.A[118], y6 = ekf.A[130], y7 = ekf.A[142];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        {
+            const quadrotor_real x0 = ekf.AP[107], x1 = ekf.AP[119], x2 = ekf.AP[131], x3 = ekf.AP[143], y4 = ekf.A[107], y5 = ekf.A[119], y6 = ekf.A[131], y7 = ekf.A[143];
+            c0 += x0 * y4;
+            c1 += x1 * y4;
+            c2 += x1 * y5;
+            c3 += x2 * y4;
+            c4 += x2 * y5;
+            c5 += x2 * y6;
+            c6 += x3 * y4;
+            c7 += x3 * y5;
+            c8 += x3 * y6;
+            c9 += x3 * y7;
+        }
+        ekf.Pw[104] = 1e-06 + c0;
+        ekf.Pw[116] = c1;
+        ekf.Pw[117] = 0.0001 + c2;
+        ekf.Pw[128] = c3;
+        ekf.Pw[129] = c4;
+        ekf.Pw[130] = 0.0001 + c5;
+        ekf.Pw[140] = c6;
+        ekf.Pw[141] = c7;
+        ekf.Pw[142] = c8;
+        ekf.Pw[143] = 0.0001 + c9;
+    }
+    for (i = 1; i < QUADROTOR_NX; ++i) {
+        for (j = 0; j < i; ++j) {
+            ekf.Pw[j * QUADROTOR_NX + i] = ekf.Pw[i * QUADROTOR_NX + j];
         }
     }
     if (!finite(ekf.Pw, QUADROTOR_NX * QUADROTOR_NX)) {

@@ -12,7 +12,7 @@
  *   y[4] = theta_meas [rad], range [-0.7, 0.7], R[4] = 2.5e-05
  *   y[5] = psi_meas [rad], range [-3.141592653589793, 3.141592653589793], R[5] = 2.5e-05
  * Process model x_{k+1} = F(x_k, u_k, p) + w_k, w_k ~ N(0, Q), F and its Jacobian A from
- * quadrotor_F_and_jacobians (quadrotor.h); Q is diagonal (in quadrotor_ekf.c).
+ * quadrotor_F_and_jacobians (quadrotor.h); Q is diagonal (its nonzeros literals in quadrotor_ekf_predict).
  *
  * Typical loop (every sample):
  *   quadrotor_ekf_init(x0, P0);                          once

@@ -19,6 +19,7 @@ the default initial covariance and gate) are rendered as literals of the scalar 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -30,7 +31,9 @@ from ..problem.model import Model
 from ..version import __version__
 from .lower import SCALARS, Scalar, lower
 from .model_program import COMPLEX_SUFFIX
+from .mpc_program import constant_entries, structural_nonzeros
 from .ocp_program import OcpCFunction, OcpInterface, OcpSignature
+from .tiles import Factor, Tile, tile_product
 
 #: Default gate: a scalar innovation whose normalized square exceeds the chi-square
 #: quantile (1 degree of freedom) of this probability is rejected.
@@ -66,6 +69,40 @@ class EkfProgram:
     #: index into the columns, then the columns)
     h_start: tuple[int, ...] = ()
     h_cols: tuple[int, ...] = ()
+    #: structural nonzeros (row, col) of A = dF/dx and the constant ones' values; None:
+    #: dense (the looped substep form, whose product of Jacobians can fill in)
+    a_pattern: tuple[tuple[int, int], ...] | None = None
+    a_constants: tuple[tuple[tuple[int, int], float], ...] = ()
+
+    def _a_factor(self, i: int, k: int) -> Factor | None:
+        """Entry (i, k) of A as a factor: a load, a model constant, or None (structural zero)."""
+        if self.a_pattern is not None and (i, k) not in self._a_set:
+            return None
+        c = self._a_values.get((i, k))
+        return Factor(value=c) if c is not None else Factor(f"ekf.A[{i * self.model.nx + k}]")
+
+    @functools.cached_property
+    def _a_set(self) -> frozenset:
+        return frozenset(self.a_pattern or ())
+
+    @functools.cached_property
+    def _a_values(self) -> dict:
+        return dict(self.a_constants)
+
+    def predict_tiles(self, product: str) -> list[Tile]:
+        """The unrolled tiles of predict's products over A's structural nonzeros (constants as
+        literals): "AP" = A P, "APA" = the lower triangle of (A P) Aᵀ + Q into Pw."""
+        nx, lit = range(self.model.nx), self.scalar.literal
+        n = self.model.nx
+        if product == "AP":
+            return tile_product(nx, nx, nx, self._a_factor, lambda k, j: Factor(f"ekf.P[{k * n + j}]"),
+                                lambda i, j: f"ekf.AP[{i * n + j}]", lambda i, j: [], lit)
+        if product == "APA":
+            zero = lit(0.0)
+            return tile_product(nx, nx, nx, lambda i, k: Factor(f"ekf.AP[{i * n + k}]"), lambda k, j: self._a_factor(j, k),
+                                lambda i, j: f"ekf.Pw[{i * n + j}]",
+                                lambda i, j: [self.Q[i][j]] if self.Q[i][j] != zero else [], lit, lower=True)
+        raise ValueError(f"no predict product {product!r}")
 
     @property
     def interface(self) -> OcpInterface:
@@ -116,9 +153,11 @@ def _csr(pattern: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(starts), tuple(cols)
 
 
-def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str) -> EkfProgram | None:
+def build_ekf_program(model: Model, scalar_name: str, source: str, options_line: str,
+                      A: ca.SX | None = None) -> EkfProgram | None:
     """The EKF's program in one scalar type ("complex": the twin with h's value only), or None
-    when the model declares no outputs or no measurement noise."""
+    when the model declares no outputs or no measurement noise. ``A``: the symbolic dF/dx
+    whose structural nonzeros and constants predict's products are unrolled over (None: dense)."""
     f = measurement_function(model)
     if f is None or model.measurement_noise is None:
         return None
@@ -144,4 +183,5 @@ def build_ekf_program(model: Model, scalar_name: str, source: str, options_line:
     h_start, h_cols = _csr(H)
     return EkfProgram(prefix, model_prefix, scalar, model, options_line, source, __version__, h,
                       tuple(tuple(lit(float(q)) for q in row) for row in Q), tuple(lit(float(r)) for r in variances),
-                      tuple(lit(p) for p in P0), lit(gate), gate, whitening, h_start, h_cols)
+                      tuple(lit(p) for p in P0), lit(gate), gate, whitening, h_start, h_cols,
+                      structural_nonzeros(A) if A is not None else None, constant_entries(A) if A is not None else ())

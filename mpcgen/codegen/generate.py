@@ -52,7 +52,7 @@ def generate_files(model: Model, options: CodegenOptions, source: str, ocp: Ocp 
         for program in (ocp_shipped, ocp_complex):
             if program is not None:
                 files |= render_ocp(program)
-    ekf = build_ekf_program(model, options.precision, source, options.describe())
+    ekf = build_ekf_program(model, options.precision, source, options.describe(), A=d.A if d.repeats == 1 else None)
     ekf_complex = build_ekf_program(model, "complex", source, options.describe())
     for program in (ekf, ekf_complex):
         if program is not None:

@@ -62,7 +62,8 @@ class EstimatedLoop:
             f"sensors: {', '.join(o.name for o in self.model.outputs)} with the declared noise",
             f"  final state error vs x_ref: max {error.max():.3g} ({names[worst]})",
             f"  estimate within its 2 sigma band: {100 * np.mean(inside):.1f} % of samples and states "
-            f"(worst {names[int(np.argmin(inside))]} {100 * inside.min():.1f} %)",
+            f"(worst {names[int(np.argmin(inside))]} {100 * inside.min():.1f} %; 95.4 % expected "
+            "on average over runs, +-2 % in one run)",
             f"  final estimation error: max {np.max(np.abs(self.X[-2] - self.X_hat[-1]) / self.std[-1]):.2f} sigma",
             f"  EKF update status: {counts(list(self.ekf_statuses))}; controller status: "
             f"{counts(list(self.controller_statuses))}",

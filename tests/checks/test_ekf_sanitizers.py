@@ -1,90 +1,63 @@
-"""The generated EKF under AddressSanitizer and UBSan, fed extreme and non-finite data.
+"""The generated EKF under AddressSanitizer + UBSan and valgrind memcheck, fed extreme data.
 
-A small C driver (below) calls init, update, predict and set_gate 20,000 times with
-values drawn from NaN, +-Inf, +-1e300, +-1e-300, 0 and ordinary numbers, and aborts if
-an estimate or covariance is ever not finite or a status is outside the enum. Compiled
-with clang -fsanitize=address,undefined -fno-sanitize-recover=all, any out-of-bounds
-access, overflow of a signed integer or misaligned access ends the run.
+The driver (``templates/ekf_stress_main.c.j2``, rendered by ``mpcgen.checks.ekf_stress``)
+calls init, update, predict and set_gate 20,000 times with values drawn from NaN, +-Inf,
++-1e300, +-1e-300, 0 and ordinary numbers, and aborts if an estimate or covariance is ever
+not finite or a status is outside the enum. Built with clang -fsanitize=address,undefined
+-fno-sanitize-recover=all, any out-of-bounds access, signed overflow or misaligned access
+ends the run; built plainly and run under valgrind memcheck, any read of an uninitialised
+value or leak is counted. A planted uninitialised accumulator shows memcheck sees one.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 from conftest import ROOT
 
-DRIVER = r"""
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include "pendulum.h"
-#include "pendulum_ekf.h"
+from mpcgen.checks.ekf_stress import driver_source, stress
 
-static unsigned long long state = 88172645463325252ULL;
-static unsigned long long next(void) { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state; }
-static double draw(void)
-{
-    static const double special[] = {0.0, 1e300, -1e300, 1e-300, -1e-300, 1.0, -1.0, 3.14159};
-    unsigned long long r = next();
-    switch (r % 10) {
-    case 0: return NAN;
-    case 1: return (r >> 8) % 2 ? INFINITY : -INFINITY;
-    case 2: return special[(r >> 8) % 8];
-    default: return ((double)((r >> 11) % 2000001ULL) - 1000000.0) * 1e-5;
-    }
-}
+GENERATED = ROOT / "generated"
 
-int main(void)
-{
-    pendulum_real x0[PENDULUM_NX], P0[PENDULUM_NX * PENDULUM_NX], x[PENDULUM_NX], P[PENDULUM_NX * PENDULUM_NX];
-    pendulum_real y[PENDULUM_EKF_NY], u[PENDULUM_NU], p[PENDULUM_NP] = {1.0, 0.1, 0.8};
-    struct pendulum_ekf_stats stats;
-    int k, i, status;
-    for (i = 0; i < PENDULUM_NX; ++i) x0[i] = 0.0;
-    if (pendulum_ekf_init(x0, NULL) != PENDULUM_EKF_OK) return 2;
-    for (k = 0; k < 20000; ++k) {
-        unsigned long long what = next() % 10;
-        for (i = 0; i < PENDULUM_EKF_NY; ++i) y[i] = (next() % 3) ? draw() : (pendulum_real)(0.01 * (double)(next() % 100));
-        for (i = 0; i < PENDULUM_NU; ++i) u[i] = (next() % 4) ? (pendulum_real)(next() % 160) - 80 : draw();
-        if (what == 0) {
-            for (i = 0; i < PENDULUM_NX; ++i) x0[i] = (next() % 4) ? 0.1 : draw();
-            for (i = 0; i < PENDULUM_NX * PENDULUM_NX; ++i) P0[i] = 0.0;
-            for (i = 0; i < PENDULUM_NX; ++i) P0[i * PENDULUM_NX + i] = (next() % 3) ? 1e-2 : draw();
-            status = pendulum_ekf_init(x0, (next() % 2) ? P0 : NULL);
-        } else if (what == 1) {
-            status = pendulum_ekf_set_gate(draw());
-        } else if (what < 6) {
-            status = pendulum_ekf_update(y, u, p);
-        } else {
-            status = pendulum_ekf_predict(u, p);
-        }
-        if (status < 0 || status > PENDULUM_EKF_NOT_INITIALIZED) { printf("bad status %d\n", status); abort(); }
-        pendulum_ekf_get_state(x, P);
-        pendulum_ekf_get_stats(&stats);
-        for (i = 0; i < PENDULUM_NX; ++i) if (!isfinite(x[i])) { printf("x not finite at %d\n", k); abort(); }
-        for (i = 0; i < PENDULUM_NX * PENDULUM_NX; ++i) if (!isfinite(P[i])) { printf("P not finite at %d\n", k); abort(); }
-        if (stats.used < 0 || stats.used > PENDULUM_EKF_NY) abort();
-    }
-    printf("done\n");
-    return 0;
-}
-"""
+
+def test_the_driver_is_rendered_for_the_folder_s_sizes_and_nominal_parameters() -> None:
+    text = driver_source(GENERATED / "quadrotor", calls=5)
+    assert '#include "quadrotor_ekf.h"' in text and "#define NY 6" in text and "#define CALLS 5" in text
+    assert "quadrotor_ekf_update(y, u, p)" in text and "0.23" in text    # the arm's nominal length
 
 
 @pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed (make tools)")
-def test_the_ekf_under_address_and_undefined_behaviour_sanitizers(tmp_path) -> None:
-    folder = ROOT / "generated" / "pendulum"
-    (tmp_path / "driver.c").write_text(DRIVER)
-    exe = tmp_path / "driver"
-    flags = ["-std=c99", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-             "-fno-omit-frame-pointer"]
-    build = subprocess.run(["clang", *flags, "-I", str(folder), str(tmp_path / "driver.c"),
-                            str(folder / "pendulum.c"), str(folder / "pendulum_ekf.c"), "-o", str(exe), "-lm"],
-                           capture_output=True, text=True)
-    if build.returncode != 0 and "sanitizer" in build.stderr.lower():
-        pytest.skip(f"clang has no sanitizer runtime here: {build.stderr.strip()[:200]}")
-    assert build.returncode == 0, build.stderr
-    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and run.stdout.strip().endswith("done"), run.stdout[-500:] + run.stderr[-2000:]
+@pytest.mark.parametrize("name", ["pendulum", "quadrotor"])
+def test_the_ekf_under_address_and_undefined_behaviour_sanitizers(name: str) -> None:
+    result = stress(GENERATED / name, "sanitizers")
+    if not result.passed and "sanitizer" in result.log.lower() and "runtime" in result.log.lower():
+        pytest.skip(f"clang has no sanitizer runtime here: {result.log[:200]}")
+    print(result.line())
+    assert result.passed, result.log
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("gcc") is None,
+                    reason="valgrind or gcc not installed")
+@pytest.mark.parametrize("name", ["pendulum", "quadrotor"])
+def test_valgrind_memcheck_of_the_ekf_is_clean(name: str) -> None:
+    result = stress(GENERATED / name, "memcheck")
+    print(result.line())
+    assert result.finished and result.errors == 0 and result.definitely_lost == 0, result.log
+    assert "ERROR SUMMARY: 0 errors" in result.log
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("gcc") is None,
+                    reason="valgrind or gcc not installed")
+def test_memcheck_finds_a_planted_uninitialised_accumulator(tmp_path) -> None:
+    folder = tmp_path / "pendulum"
+    shutil.copytree(GENERATED / "pendulum", folder)
+    source = folder / "pendulum_ekf.c"
+    text = source.read_text()
+    # A P in predict sums onto a stack slot never written (volatile: -O1 keeps it in memory)
+    planted = text.replace("pendulum_real acc = 0.0;", "volatile pendulum_real acc;", 1)
+    assert planted != text
+    source.write_text(planted)
+    result = stress(folder, "memcheck", calls=2000)
+    assert not result.passed and result.errors > 0, result.log
+    assert "uninitialised value" in result.log
