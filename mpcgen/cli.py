@@ -182,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
                        description="Feed DIR's controller random, extreme, NaN and Inf states, references, "
                                    "parameters, weights and settings (libFuzzer, clang -fsanitize=address,undefined) "
                                    "and check after every call: no sanitizer report, a finite control within its "
-                                   "bounds, a status that says what happened. Exits 1 on a failure.")
+                                   "bounds, a status that says what happened; a folder's EKF is fuzzed as well "
+                                   "(its calls with extreme values, for the same time). Exits 1 on a failure.")
     z.add_argument("folder", type=Path, metavar="DIR")
     z.add_argument("--seconds", type=float, default=10.0, help="fuzzing time (default 10)")
     z.add_argument("--runs", type=int, default=None, help="stop after this many inputs instead")
@@ -365,16 +366,24 @@ def _run(args: argparse.Namespace) -> int:
             print(result.report, file=sys.stderr)
             print(f"reproducer: {result.crash} (mpcgen fuzz {args.folder} --replay {result.crash})", file=sys.stderr)
         ok = result.passed
+        from .codegen.manifest import read_manifest
+
+        has_ekf = "ekf" in read_manifest(args.folder)["interfaces"]
+        if has_ekf:
+            from .checks.ekf_stress import stress
+
+            print(f"fuzzing the EKF of {args.folder} ...", file=sys.stderr, flush=True)
+            ekf_fuzz = stress(args.folder, "libfuzzer", seconds=args.seconds, seed=args.seed)
+            print(ekf_fuzz.line())
+            if not ekf_fuzz.passed:
+                print(ekf_fuzz.log, file=sys.stderr)
+            ok = ok and ekf_fuzz.passed
         if args.valgrind:
             inputs = sorted(p for p in args.corpus.iterdir() if p.is_file())[:200] if args.corpus else []
             check = memcheck(args.folder, inputs=inputs)
             print(check.line())
             ok = ok and check.passed
-            from .codegen.manifest import read_manifest
-
-            if "ekf" in read_manifest(args.folder)["interfaces"]:
-                from .checks.ekf_stress import stress
-
+            if has_ekf:
                 ekf_check = stress(args.folder, "memcheck")
                 print(ekf_check.line())
                 ok = ok and ekf_check.passed

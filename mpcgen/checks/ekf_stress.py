@@ -5,14 +5,17 @@
   non-finite values (NaN, +-Inf, +-huge, +-tiny), which aborts when the header's promises
   break (a status outside the enum, a non-finite estimate or covariance).
 - ``stress``: compiles it with the folder's model and filter, either with clang and
-  ``-fsanitize=address,undefined`` (every report fatal) or plainly for valgrind memcheck
-  (the two do not mix), runs it and returns an :class:`EkfStressResult`.
+  ``-fsanitize=address,undefined`` (every report fatal), or as a libFuzzer target (the
+  same calls and checks, their words taken from the fuzzer's inputs, coverage-guided,
+  under the same sanitizers), or plainly for valgrind memcheck (which does not mix with
+  them), runs it and returns an :class:`EkfStressResult`.
 
 The controller's counterpart (libFuzzer, its valgrind run) is :mod:`.fuzz`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -25,7 +28,7 @@ from ..codegen.render import environment
 from ..errors import BuildError, MpcgenError
 from .fuzz import CLANG, FUZZ_FLAGS, _literal
 
-TOOLS = ("sanitizers", "memcheck")
+TOOLS = ("sanitizers", "libfuzzer", "memcheck")
 #: Every sanitizer report fatal; unlike the controller's harness (see .fuzz) the filter is small
 #: enough to keep UBSan's alignment and pointer-overflow checks.
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
@@ -37,8 +40,8 @@ class EkfStressResult:
     """One run of the stress driver under the sanitizers or memcheck."""
 
     prefix: str
-    tool: str              # "sanitizers" or "memcheck"
-    calls: int
+    tool: str              # "sanitizers", "libfuzzer" or "memcheck"
+    calls: int             # calls of the driver (libfuzzer: inputs run, each up to len/8 + 1 calls)
     finished: bool         # the driver printed "done": no broken promise
     errors: int            # memcheck's ERROR SUMMARY count (sanitizers: 1 on a report)
     definitely_lost: int   # bytes (memcheck)
@@ -49,9 +52,11 @@ class EkfStressResult:
         return self.finished and self.errors == 0 and self.definitely_lost == 0
 
     def line(self) -> str:
-        what = "clang ASan + UBSan" if self.tool == "sanitizers" else "valgrind memcheck"
+        what = {"sanitizers": "clang ASan + UBSan", "libfuzzer": "libFuzzer, ASan + UBSan",
+                "memcheck": "valgrind memcheck"}[self.tool]
         verdict = "no finding" if self.passed else "FAILED"
-        return (f"{self.prefix:<14} {what}: {self.calls} calls with extreme values: {self.errors} errors, "
+        calls = "inputs" if self.tool == "libfuzzer" else "calls with extreme values"
+        return (f"{self.prefix:<14} {what}: {self.calls} {calls}: {self.errors} errors, "
                 f"{self.definitely_lost} bytes definitely lost, {verdict}")
 
 
@@ -73,8 +78,10 @@ def driver_source(folder: str | Path, calls: int = 20_000) -> str:
         p_nominal=p_nominal, **_SPECIALS[manifest["options"]["precision"]])
 
 
-def stress(folder: str | Path, tool: str = "sanitizers", calls: int = 20_000) -> EkfStressResult:
-    """Build the driver for ``tool`` ("sanitizers": clang ASan + UBSan; "memcheck": plain,
+def stress(folder: str | Path, tool: str = "sanitizers", calls: int = 20_000, seconds: float = 10.0,
+           seed: int = 1) -> EkfStressResult:
+    """Build the driver for ``tool`` ("sanitizers": clang ASan + UBSan; "libfuzzer": the
+    same as a libFuzzer target, fuzzed for ``seconds`` from ``seed``; "memcheck": plain,
     under valgrind) in a temporary folder, run it, and report."""
     if tool not in TOOLS:
         raise MpcgenError(f"ekf stress: tool must be one of {', '.join(TOOLS)}, got {tool!r}")
@@ -86,8 +93,11 @@ def stress(folder: str | Path, tool: str = "sanitizers", calls: int = 20_000) ->
     missing = [p.name for p in sources if not p.is_file()]
     if missing:
         raise BuildError(f"{folder}: missing {', '.join(missing)}; regenerate the folder")
-    cc = CLANG if tool == "sanitizers" else "gcc"
-    flags = (*FUZZ_FLAGS, *SANITIZE) if tool == "sanitizers" else FUZZ_FLAGS
+    if tool == "libfuzzer" and not seconds > 0:
+        raise MpcgenError(f"ekf stress: seconds must be > 0, got {seconds}")
+    cc = "gcc" if tool == "memcheck" else CLANG
+    flags = {"sanitizers": (*FUZZ_FLAGS, *SANITIZE), "memcheck": FUZZ_FLAGS,
+             "libfuzzer": (*FUZZ_FLAGS, "-fsanitize=fuzzer", *SANITIZE, "-DMPCGEN_LIBFUZZER")}[tool]
     for program in (cc, *(("valgrind",) if tool == "memcheck" else ())):
         if shutil.which(program) is None:
             raise BuildError(f"{program} not found; install it (make tools) to stress the EKF")
@@ -104,7 +114,15 @@ def stress(folder: str | Path, tool: str = "sanitizers", calls: int = 20_000) ->
         if tool == "memcheck":
             command = ["valgrind", "--tool=memcheck", "--leak-check=full", "--track-origins=yes",
                        "--error-exitcode=99", *command]
+        if tool == "libfuzzer":
+            (work / "corpus").mkdir()
+            command += [f"-seed={seed}", "-max_len=4096", f"-max_total_time={max(1, math.ceil(seconds))}",
+                        f"-artifact_prefix={work}/", "-print_final_stats=1", str(work / "corpus")]
         run = subprocess.run(command, capture_output=True, text=True)
+    if tool == "libfuzzer":
+        units = re.search(r"stat::number_of_executed_units:\s+(\d+)", run.stderr)
+        return EkfStressResult(data["prefix"], tool, int(units.group(1)) if units else 0, run.returncode == 0,
+                               int(run.returncode != 0), 0, run.stdout[-2000:] + run.stderr[-4000:])
     finished = run.stdout.strip().endswith("done")
     if tool == "memcheck":
         m = re.search(r"ERROR SUMMARY: (\d+) errors", run.stderr)

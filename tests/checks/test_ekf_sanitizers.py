@@ -6,7 +6,9 @@ calls init, update, predict and set_gate 20,000 times with values drawn from NaN
 not finite or a status is outside the enum. Built with clang -fsanitize=address,undefined
 -fno-sanitize-recover=all, any out-of-bounds access, signed overflow or misaligned access
 ends the run; built plainly and run under valgrind memcheck, any read of an uninitialised
-value or leak is counted. A planted uninitialised accumulator shows memcheck sees one.
+value or leak is counted. A planted uninitialised accumulator shows memcheck sees one. The
+same driver as a libFuzzer target (its words from the fuzzer's inputs) is fuzzed under the
+sanitizers, and a planted out-of-bounds write shows the fuzzer finds one.
 """
 
 from __future__ import annotations
@@ -61,3 +63,50 @@ def test_memcheck_finds_a_planted_uninitialised_accumulator(tmp_path) -> None:
     result = stress(folder, "memcheck", calls=2000)
     assert not result.passed and result.errors > 0, result.log
     assert "uninitialised value" in result.log
+
+
+def _libfuzzer_missing() -> str | None:
+    from test_fuzz import _libfuzzer_works
+
+    return _libfuzzer_works()
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed (make tools)")
+@pytest.mark.parametrize("name", ["pendulum", "quadrotor"])
+def test_libfuzzer_on_the_ekf_finds_no_failure(name: str) -> None:
+    if _libfuzzer_missing():
+        pytest.skip(_libfuzzer_missing())
+    result = stress(GENERATED / name, "libfuzzer", seconds=4.0)
+    print(result.line())
+    assert result.passed and result.calls > 100, result.log
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed (make tools)")
+def test_libfuzzer_finds_a_planted_write_past_the_state(tmp_path) -> None:
+    """An update that writes past a stack array when a measurement is rejected: reached
+    only through inputs that make the fuzzer's driver reject one."""
+    if _libfuzzer_missing():
+        pytest.skip(_libfuzzer_missing())
+    folder = tmp_path / "pendulum"
+    shutil.copytree(GENERATED / "pendulum", folder)
+    source = folder / "pendulum_ekf.c"
+    text = source.read_text()
+    line = "    return used == PENDULUM_EKF_NY ? PENDULUM_EKF_OK : PENDULUM_EKF_REJECTED;"
+    planted = text.replace(line, "    { volatile pendulum_real pad[2]; volatile int n = 1 + (used < PENDULUM_EKF_NY); pad[n] = 0; }\n"
+                           + line, 1)
+    assert planted != text
+    source.write_text(planted)
+    result = stress(folder, "libfuzzer", seconds=10.0)
+    assert not result.passed and ("out of bounds" in result.log or "AddressSanitizer" in result.log), result.log[-1500:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang not installed (make tools)")
+def test_fuzz_cli_fuzzes_the_ekf_too(capsys) -> None:
+    from mpcgen.cli import main
+
+    if _libfuzzer_missing():
+        pytest.skip(_libfuzzer_missing())
+    assert main(["fuzz", str(GENERATED / "pendulum"), "--seconds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "pendulum_ekf" in out and "libFuzzer, ASan + UBSan" in out and "no finding" in out
