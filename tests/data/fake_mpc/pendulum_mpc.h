@@ -13,7 +13,8 @@
 #define PENDULUM_MPC_N 7
 
 enum pendulum_mpc_status { PENDULUM_MPC_OK = 0, PENDULUM_MPC_MAX_ITER = 1, PENDULUM_MPC_NONFINITE_INPUT = 3,
-                          PENDULUM_MPC_BAD_ARGUMENT = 4, PENDULUM_MPC_MODEL_FAILURE = 5 };
+                          PENDULUM_MPC_BAD_ARGUMENT = 4, PENDULUM_MPC_MODEL_FAILURE = 5,
+                          PENDULUM_MPC_INFEASIBLE = 6 };
 
 int pendulum_mpc_init(void);
 int pendulum_mpc_start(const pendulum_real *x0);
