@@ -7,10 +7,10 @@ eliminated) and forward-mode AD (none eliminated, the seeds pushed through every
 operation). Here the ODE's linearized graph (one vertex per operation, an edge weighted
 with the local partial derivative from each operand) is reduced by eliminating, one at
 a time, the intermediate vertex whose elimination removes the most per-column
-operations (Markowitz-style, greedy), while that saves anything. A vertex with one
-operand and one use always goes; the difference vectors of a chain of springs (used by
-two masses' forces, and by the norm) stay, so the product multiplies a spring's
-stiffness once instead of once per end.
+operations (Markowitz-style, greedy), while that adds none. A vertex with one operand
+and one use always goes. On the chain of masses 22 of its intermediates stay, among them
+the springs' difference vectors (each used by the forces on both ends and by the
+spring's length), so a column is pushed through a spring once instead of once per end.
 
 Per column of V a kept vertex costs one addition per incoming edge beyond the first
 and one multiplication per edge whose weight is not +-1; the edge weights are
@@ -25,7 +25,10 @@ from ..problem.model import Model
 
 
 def jacobian_times(model: Model, eliminate_all: bool = False) -> ca.Function:
-    """(x, u, p, V) -> (f, f_z V) with z = (x, u, p) and V of nz rows, any columns fixed at nz."""
+    """(x, u, p, V) -> (f, f_z V) with z = (x, u, p) and V of size nz x nz.
+
+    ``eliminate_all``: eliminate every intermediate (the explicit Jacobian, formed on the
+    graph) instead of stopping where an elimination would add per-column operations."""
     m = model
     nz = m.nx + m.nu + m.np
     fn = ca.Function("ode", [m.x, m.u, m.p], [m.ode], {"cse": True})
