@@ -9,7 +9,8 @@
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
  * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
- * (the formulation with fewer operations). Sizes:
+ * on the ODE's graph after vertex elimination
+ * (the formulation with the fewest operations). Sizes:
  *   x[21] states:
  *     x[0] = x1 [m], nominal range [-0.05680106606256949, 0.5531908373569016]
  *     x[1] = y1 [m], nominal range [-0.30499595170973554, 0.30499595170973554]

@@ -9,7 +9,8 @@
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
  * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
- * (the formulation with fewer operations). Sizes:
+ * on the ODE's graph after vertex elimination
+ * (the formulation with the fewest operations). Sizes:
  *   x[4] states:
  *     x[0] = cA [mol/l], nominal range [1.0, 4.0]
  *     x[1] = cB [mol/l], nominal range [0.3, 1.5]

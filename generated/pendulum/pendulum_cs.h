@@ -9,7 +9,7 @@
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
  * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
- * (the formulation with fewer operations). Sizes:
+ * (the formulation with the fewest operations). Sizes:
  *   x[4] states:
  *     x[0] = p [m], nominal range [-2.0, 2.0]
  *     x[1] = theta [rad], nominal range [-3.141592653589793, 3.141592653589793]

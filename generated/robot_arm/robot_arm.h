@@ -9,7 +9,8 @@
  *
  * The model (continuous time) is xdot = f(x, u, p); F is one sample of length
  * Ts of its rk4 discretization. Jacobians: forward sensitivities through the Runge-Kutta stages
- * (the formulation with fewer operations). Sizes:
+ * on the ODE's graph after vertex elimination
+ * (the formulation with the fewest operations). Sizes:
  *   x[4] states:
  *     x[0] = q1 [rad], nominal range [-3.141592653589793, 3.141592653589793]
  *     x[1] = q2 [rad], nominal range [-3.141592653589793, 3.141592653589793]

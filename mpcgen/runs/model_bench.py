@@ -160,7 +160,7 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
     print(f"machine: {machine()}", flush=True)
     print("scalar = the same ratio with both built with -fno-tree-vectorize (no SIMD, as on a Cortex-M)")
     print("F_and_jacobians per call, ns (median / p99 / max over samples); ratio = mpcgen median / CasADi median")
-    head = (f"{'model':<10} {'nx':>3} {'jacobians':>9} {'mpcgen':>20} {'CasADi':>20} {'CasADi cse':>20} "
+    head = (f"{'model':<10} {'nx':>3} {'jacobians':>11} {'mpcgen':>20} {'CasADi':>20} {'CasADi cse':>20} "
             f"{'CasADi graph':>20} {'ratio':>6} {'vs best':>7} {'scalar':>6}")
     print(head)
     print("-" * len(head), flush=True)
@@ -173,7 +173,7 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
                 r = bench_example(spec, Path(tmp), samples=max(11, repeats // 40))
                 results.append(r)
                 best = min(r.casadi.median, r.casadi_cse.median, r.casadi_graph.median)
-                print(f"{spec:<10} {r.nx:>3} {r.method:>9} {_t(r.ours):>20} {_t(r.casadi):>20} "
+                print(f"{spec:<10} {r.nx:>3} {r.method:>11} {_t(r.ours):>20} {_t(r.casadi):>20} "
                       f"{_t(r.casadi_cse):>20} {_t(r.casadi_graph):>20} {r.ours.median / r.casadi.median:>6.2f} "
                       f"{r.ours.median / best:>7.2f} {r.scalar_ratio:>6.2f}", flush=True)
             print()
@@ -185,13 +185,13 @@ def run_bench(specs: list[str] | None = None, repeats: int = 51, scaling: bool =
             if scaling:
                 print()
                 print("chain of masses: growth with nx")
-                print(f"{'masses':>6} {'nx':>4} {'jacobians':>9} {'gen s':>6} {'compile s':>9} {'C lines':>8} "
+                print(f"{'masses':>6} {'nx':>4} {'jacobians':>11} {'gen s':>6} {'compile s':>9} {'C lines':>8} "
                       f"{'mpcgen ns':>10} {'CasADi ns':>10} {'ratio':>6} {'scalar':>6}")
                 example = EXAMPLES["chain"]
                 assert example.size_name is not None
                 for size in _chain_sizes():
                     r = bench_example(f"chain:{size}", Path(tmp), samples=11)
-                    print(f"{size:>6} {r.nx:>4} {r.method:>9} {r.generate_s:>6.2f} {r.compile_s:>9.2f} {r.lines:>8} "
+                    print(f"{size:>6} {r.nx:>4} {r.method:>11} {r.generate_s:>6.2f} {r.compile_s:>9.2f} {r.lines:>8} "
                           f"{r.ours.median:>10.0f} {r.casadi.median:>10.0f} {r.ours.median / r.casadi.median:>6.2f} "
                           f"{r.scalar_ratio:>6.2f}",
                           flush=True)
