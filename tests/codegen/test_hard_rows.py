@@ -15,11 +15,11 @@ import pytest
 from conftest import ROOT
 
 import mpcgen
-from mpcgen.codegen.manifest import options_of, read_manifest
 from mpcgen.derivatives.discretize import discrete_model
 from mpcgen.problem.ocp import OcpError, check_ocp
 from mpcgen.problem.options import CodegenOptions
 from mpcgen.problem.source import load_source
+from mpcgen.runs.closed_loop import folder_problem
 from mpcgen.runs.reference import solve_reference
 
 CRANE = ROOT / "tests" / "data" / "crane" / "crane.py"
@@ -35,10 +35,9 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _checked(folder: Path):
-    manifest = read_manifest(folder)
-    loaded = load_source(manifest["source"])
-    options = options_of(manifest)
-    return check_ocp(loaded.model, loaded.ocp(loaded.model), discrete_model(loaded.model, options)), options
+    """The checked OCP and options the folder was generated from."""
+    _, ocp, options, _ = folder_problem(folder)
+    return ocp, options
 
 
 @pytest.mark.parametrize("precision", ["double", "float"])

@@ -138,6 +138,15 @@ LAYOUTS = {
                                 b_pattern=((1, 0), (3, 1), (2, 1))),
 }
 
+def tight_solver(layout: QpLayout, max_iter: int, prefix: str = "qptest") -> QpSolver:
+    """A solver of ``layout`` with tolerances far below the agreement the tests ask for."""
+    solver = QpSolver(layout, prefix=prefix)
+    solver.settings.tol_stat = solver.settings.tol_eq = solver.settings.tol_ineq = 1e-9
+    solver.settings.tol_comp = 1e-12
+    solver.settings.max_iter = max_iter
+    return solver
+
+
 #: layouts with hard rows among the state boxes, general and terminal rows
 HARD_LAYOUTS = {
     "some hard": QpLayout(4, 2, 10, ((0, 1), (0, -1), (1, 1), (1, -1)), ((0, 1), (2, -1), (3, 1), (3, -1)),
@@ -184,10 +193,7 @@ def hard_row_values(solver: QpSolver, layout: QpLayout) -> np.ndarray:
 def test_hard_rows_match_qpoases(name: str) -> None:
     """Hard rows hold at the solution (no relaxation) and it is qpOASES's, to 1e-6."""
     layout = HARD_LAYOUTS[name]
-    solver = QpSolver(layout, prefix="qphard")
-    solver.settings.tol_stat = solver.settings.tol_eq = solver.settings.tol_ineq = 1e-9
-    solver.settings.tol_comp = 1e-12
-    solver.settings.max_iter = 80
+    solver = tight_solver(layout, 80, prefix="qphard")
     rng = np.random.default_rng(sum(map(ord, name)))
     active = 0
     for trial in range(5):
@@ -222,10 +228,7 @@ def test_infeasible_hard_rows_are_reported() -> None:
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_matches_qpoases(name: str) -> None:
     layout = LAYOUTS[name]
-    solver = QpSolver(layout)
-    solver.settings.tol_stat = solver.settings.tol_eq = solver.settings.tol_ineq = 1e-9
-    solver.settings.tol_comp = 1e-12
-    solver.settings.max_iter = 60
+    solver = tight_solver(layout, 60)
     rng = np.random.default_rng(sum(map(ord, name)))
     active_rows = 0
     for trial in range(5):
