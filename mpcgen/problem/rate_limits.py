@@ -47,7 +47,7 @@ def rate_ocp(ocp: Ocp, model: Model, du_max, rate_weight=None) -> Ocp:
     :func:`rate_model`, with |u_k - u_{k-1}| <= ``du_max`` (one value per input, or one
     for all) as a hard input box. The inputs' bounds become hard state bounds, their weight
     R a weight on the lifted states; ``rate_weight`` (default R / 100) weights du."""
-    nu = len([v for v in model.inputs])
+    nu = model.nu
     nx = model.nx - nu
     if nx < 1 or not all(v.name.startswith("d_") for v in model.inputs):
         raise OcpError("rate limits: rate_ocp needs the model from rate_model(model, ts)")
