@@ -39,6 +39,14 @@ def example_problem(name: str):
     return example, model, options, check_ocp(model, example.ocp(model), discrete_model(model, options))
 
 
+def folder_ocp(folder: Path):
+    """(checked OCP, codegen options) a generated folder was made from."""
+    from mpcgen.runs.closed_loop import folder_problem
+
+    _, ocp, options, _ = folder_problem(folder)
+    return ocp, options
+
+
 @pytest.fixture(scope="session")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The generated folder (model and controller) of every example that ships an OCP."""

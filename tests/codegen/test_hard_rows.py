@@ -12,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, folder_ocp
 
 import mpcgen
 from mpcgen.derivatives.discretize import discrete_model
 from mpcgen.problem.ocp import OcpError, check_ocp
 from mpcgen.problem.options import CodegenOptions
 from mpcgen.problem.source import load_source
-from mpcgen.runs.closed_loop import folder_problem
 from mpcgen.runs.reference import solve_reference
 
 CRANE = ROOT / "tests" / "data" / "crane" / "crane.py"
@@ -34,18 +33,12 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "float": mpcgen.generate(f"{CRANE}:crane_hard", root / "float", precision="float")}
 
 
-def _checked(folder: Path):
-    """The checked OCP and options the folder was generated from."""
-    _, ocp, options, _ = folder_problem(folder)
-    return ocp, options
-
-
 @pytest.mark.parametrize("precision", ["double", "float"])
 def test_hard_rows_match_ipopt(folders: dict[str, Path], precision: str) -> None:
     """From rest and from a swinging start, the converged SQP and IPOPT agree, and the swing
     limit is active and held without relaxation."""
     ctrl = mpcgen.load(folders[precision])
-    ocp, options = _checked(folders[precision])
+    ocp, options = folder_ocp(folders[precision])
     assert ocp.x_hard == (4,) and ocp.h_hard == (0,)
     tol = 1e-5 if precision == "double" else 2e-2
     ctrl.configure(sqp_max_iter=100)
@@ -64,7 +57,7 @@ def test_hard_rows_match_ipopt(folders: dict[str, Path], precision: str) -> None
 
 def test_soft_limit_gives_way_where_the_hard_one_holds(folders: dict[str, Path]) -> None:
     """The same limit soft with a small penalty is exceeded by IPOPT's optimum; hard, not."""
-    ocp, options = _checked(folders["double"])
+    ocp, options = folder_ocp(folders["double"])
     soft = dataclasses.replace(ocp, x_hard=(), slack_l1=1.0, slack_l2=1.0)
     hard = solve_reference(ocp, options, START)
     relaxed = solve_reference(soft, options, START)
@@ -78,7 +71,7 @@ def test_closed_loop_holds_the_limit_and_reports_a_push_beyond_it(folders: dict[
     absorb makes the next samples INFEASIBLE, with the step's control, and the loop
     recovers once the swing is back inside."""
     ctrl = mpcgen.load(folders["double"])
-    ocp, options = _checked(folders["double"])
+    ocp, options = folder_ocp(folders["double"])
     plant = discrete_model(ocp.model, options)
     p = np.array([v.nominal_value for v in ocp.model.parameters])
     x = START.copy()
@@ -105,7 +98,7 @@ def test_infeasible_hard_rows_give_the_status_and_a_safe_control(folders: dict[s
     IPOPT finds no solution, the shipped solve says INFEASIBLE and writes the plan's first
     input (within bounds); from a good state it solves again."""
     ctrl = mpcgen.load(folders["double"])
-    ocp, options = _checked(folders["double"])
+    ocp, options = folder_ocp(folders["double"])
     bad = np.array([0.0, 0.0, 1.5, 0.0, 0.3, 1.0])
     assert not solve_reference(ocp, options, bad).success
     ctrl.set_initial_guess(bad)

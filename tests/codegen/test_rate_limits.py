@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, folder_ocp
 
 import mpcgen
 from mpcgen.derivatives.discretize import discrete_model
 from mpcgen.problem.ocp import OcpError, check_ocp
 from mpcgen.problem.source import load_source
-from mpcgen.runs.closed_loop import folder_problem, run_closed_loop
+from mpcgen.runs.closed_loop import run_closed_loop
 from mpcgen.runs.reference import solve_reference
 
 CRANE = ROOT / "tests" / "data" / "crane" / "crane.py"
@@ -28,12 +28,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("rate")
     return {"double": mpcgen.generate(f"{CRANE}:crane_rate", root / "double"),
             "float": mpcgen.generate(f"{CRANE}:crane_rate", root / "float", precision="float")}
-
-
-def _checked(folder: Path):
-    """The checked OCP and options the folder was generated from."""
-    _, ocp, options, _ = folder_problem(folder)
-    return ocp, options
 
 
 def test_lifted_problem() -> None:
@@ -50,7 +44,7 @@ def test_rate_limits_match_ipopt(folders: dict[str, Path], precision: str) -> No
     """From rest and from a state with the drives on: the same plan as IPOPT's, in which the
     rate limits bind and hold."""
     ctrl = mpcgen.load(folders[precision])
-    ocp, options = _checked(folders[precision])
+    ocp, options = folder_ocp(folders[precision])
     tol = 1e-5 if precision == "double" else 2e-2
     ctrl.configure(sqp_max_iter=100)
     for x0 in (START, np.array([0.3, 0.2, 1.3, -0.1, 0.05, 0.0, 2.0, -0.6])):

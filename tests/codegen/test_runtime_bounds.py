@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_rejected_without_change
+from conftest import ROOT, assert_rejected_without_change, folder_ocp
 
 import mpcgen
 from mpcgen.codegen.manifest import read_manifest
@@ -18,7 +18,6 @@ from mpcgen.derivatives.discretize import discrete_model
 from mpcgen.errors import EvaluationError
 from mpcgen.problem.ocp import check_ocp
 from mpcgen.problem.source import load_source
-from mpcgen.runs.closed_loop import folder_problem
 from mpcgen.runs.reference import StageBounds, solve_reference
 
 CRANE = ROOT / "tests" / "data" / "crane" / "crane.py"
@@ -37,18 +36,12 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "runtime-float": mpcgen.generate(f"{CRANE}:crane_bounds", root / "runtime-float", precision="float")}
 
 
-def _checked(folder: Path):
-    """The checked OCP and options the folder was generated from."""
-    _, ocp, options, _ = folder_problem(folder)
-    return ocp, options
-
-
 @pytest.mark.parametrize("precision", ["runtime", "runtime-float"])
 def test_per_stage_bounds_match_ipopt(folders: dict[str, Path], precision: str) -> None:
     """Tighter carriage acceleration over the first 10 stages and a slower cart (soft) from
     stage 5 on: the converged SQP of the shipped C and IPOPT agree on the same problem."""
     ctrl = mpcgen.load(folders[precision])
-    ocp, options = _checked(folders[precision])
+    ocp, options = folder_ocp(folders[precision])
     bounds = StageBounds.of(ocp)
     tight_u = (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     for k in range(10):
@@ -83,7 +76,7 @@ def test_per_stage_bounds_match_ipopt(folders: dict[str, Path], precision: str) 
 
 def test_bound_tightened_in_closed_loop_holds_from_then_on(folders: dict[str, Path]) -> None:
     ctrl = mpcgen.load(folders["runtime"])
-    ocp, options = _checked(folders["runtime"])
+    ocp, options = folder_ocp(folders["runtime"])
     plant = discrete_model(ocp.model, options)
     p = np.array([v.nominal_value for v in ocp.model.parameters])
     x = START.copy()
