@@ -47,6 +47,20 @@ def folder_ocp(folder: Path):
     return ocp, options
 
 
+def solve_beside_ipopt(ctrl, ocp, options, x0, **reference):
+    """The shipped controller's converged solve from ``x0`` (status ok) and IPOPT's solution
+    of the same OCP (``reference``: solve_reference's options): (X, U, IPOPT's solution)."""
+    from mpcgen.runs.reference import solve_reference
+
+    ctrl.set_initial_guess(x0)
+    ctrl.solve(x0)
+    assert ctrl.last_status == "ok", (x0, ctrl.stats)
+    X, U = ctrl.trajectory()
+    ref = solve_reference(ocp, options, x0, **reference)
+    assert ref.success, ref.status
+    return X, U, ref
+
+
 @pytest.fixture(scope="session")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The generated folder (model and controller) of every example that ships an OCP."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, folder_ocp
+from conftest import ROOT, folder_ocp, solve_beside_ipopt
 
 import mpcgen
 from mpcgen.derivatives.discretize import discrete_model
@@ -43,12 +43,7 @@ def test_hard_rows_match_ipopt(folders: dict[str, Path], precision: str) -> None
     tol = 1e-5 if precision == "double" else 2e-2
     ctrl.configure(sqp_max_iter=100)
     for x0 in (START, np.array([0.2, 0.0, 1.4, 0.0, 0.05, -0.2])):
-        ctrl.set_initial_guess(x0)
-        ctrl.solve(x0)
-        assert ctrl.last_status == "ok", (x0, ctrl.stats)
-        X, U = ctrl.trajectory()
-        ref = solve_reference(ocp, options, x0)
-        assert ref.success
+        X, U, ref = solve_beside_ipopt(ctrl, ocp, options, x0)
         np.testing.assert_allclose(U, ref.U, atol=tol * 6.0)   # of the input ranges (6, 2)
         np.testing.assert_allclose(X, ref.X, atol=tol * 3.0)
         assert np.abs(X[1:, 4]).max() <= SWING + (1e-8 if precision == "double" else 1e-4)

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, folder_ocp
+from conftest import ROOT, folder_ocp, solve_beside_ipopt
 
 import mpcgen
 from mpcgen.derivatives.discretize import discrete_model
 from mpcgen.problem.ocp import OcpError, check_ocp
 from mpcgen.problem.source import load_source
 from mpcgen.runs.closed_loop import run_closed_loop
-from mpcgen.runs.reference import solve_reference
 
 CRANE = ROOT / "tests" / "data" / "crane" / "crane.py"
 DU_MAX = np.array([0.3, 0.1])
@@ -48,12 +47,7 @@ def test_rate_limits_match_ipopt(folders: dict[str, Path], precision: str) -> No
     tol = 1e-5 if precision == "double" else 2e-2
     ctrl.configure(sqp_max_iter=100)
     for x0 in (START, np.array([0.3, 0.2, 1.3, -0.1, 0.05, 0.0, 2.0, -0.6])):
-        ctrl.set_initial_guess(x0)
-        ctrl.solve(x0)
-        assert ctrl.last_status == "ok", (x0, ctrl.stats)
-        X, dU = ctrl.trajectory()
-        ref = solve_reference(ocp, options, x0)
-        assert ref.success
+        X, dU, ref = solve_beside_ipopt(ctrl, ocp, options, x0)
         np.testing.assert_allclose(dU, ref.U, atol=tol * 0.6)
         np.testing.assert_allclose(X, ref.X, atol=tol * 3.0)
         applied = np.vstack([x0[6:], X[1:, 6:]])   # u_{-1}, then u_0..u_{N-1}

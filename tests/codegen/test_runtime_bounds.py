@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, assert_rejected_without_change, folder_ocp
+from conftest import ROOT, assert_rejected_without_change, folder_ocp, solve_beside_ipopt
 
 import mpcgen
 from mpcgen.codegen.manifest import read_manifest
@@ -18,7 +18,7 @@ from mpcgen.derivatives.discretize import discrete_model
 from mpcgen.errors import EvaluationError
 from mpcgen.problem.ocp import check_ocp
 from mpcgen.problem.source import load_source
-from mpcgen.runs.reference import StageBounds, solve_reference
+from mpcgen.runs.reference import StageBounds
 
 CRANE = ROOT / "tests" / "data" / "crane" / "crane.py"
 START = np.array([0.0, 0.0, 1.5, 0.0, 0.0, 0.0])
@@ -53,12 +53,7 @@ def test_per_stage_bounds_match_ipopt(folders: dict[str, Path], precision: str) 
         ctrl.set_x_bounds(slow_lo, slow_hi, stage=k)
         bounds.x_lo[k], bounds.x_hi[k] = slow_lo, slow_hi
     ctrl.configure(sqp_max_iter=100)
-    ctrl.set_initial_guess(START)
-    ctrl.solve(START)
-    assert ctrl.last_status == "ok"
-    X, U = ctrl.trajectory()
-    ref = solve_reference(ocp, options, START, bounds=bounds)
-    assert ref.success
+    X, U, ref = solve_beside_ipopt(ctrl, ocp, options, START, bounds=bounds)
     tol = 1e-5 if precision == "runtime" else 2e-2   # float: its QP tolerance 1e-4
     np.testing.assert_allclose(U, ref.U, atol=tol * 6.0)     # of the input ranges (6, 2)
     np.testing.assert_allclose(X, ref.X, atol=tol * 3.0)
@@ -67,10 +62,8 @@ def test_per_stage_bounds_match_ipopt(folders: dict[str, Path], precision: str) 
     # back to the OCP's bounds, every stage at once: the OCP's solution again
     ctrl.set_u_bounds([-3.0, -1.0], [3.0, 1.0])
     ctrl.set_x_bounds(X_LO, X_HI)
-    ctrl.set_initial_guess(START)
-    ctrl.solve(START)
-    default = solve_reference(ocp, options, START)
-    np.testing.assert_allclose(ctrl.trajectory()[1], default.U, atol=tol * 6.0)
+    _, U, default = solve_beside_ipopt(ctrl, ocp, options, START)
+    np.testing.assert_allclose(U, default.U, atol=tol * 6.0)
     assert default.U[0, 0] > 2.0   # unbounded by the tight rows, the carriage accelerates harder
 
 
