@@ -4393,7 +4393,6 @@ static int step_finite(const work_t *w, int duals)
 static void soft_residuals(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
-    (void)d; (void)z;
     for (i = 0; i < NSOFT; ++i) {
         w->rs[i] = RELAXED(i) ? d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i] : 0.0;
     }
