@@ -337,7 +337,7 @@ def _run(args: argparse.Namespace) -> int:
                 checked.append(ekf_check(folder, work=args.keep / folder.resolve().name if args.keep else None))
             print(ekf_table(checked))
             return 0 if all(b.passed for b in checked) else 1
-        from .checks.firmware.budget import budget_table, firmware_check
+        from .checks.firmware.budget import budget_table, firmware_check, segment_table
 
         budgets = []
         for folder in args.folders:
@@ -345,6 +345,9 @@ def _run(args: argparse.Namespace) -> int:
             work = args.keep / folder.resolve().name if args.keep else None
             budgets.append(firmware_check(folder, steps=args.steps, work=work, model_only=args.model))
         print(budget_table(budgets))
+        segments = segment_table(budgets)
+        if segments:
+            print("\ninstructions per step by the kind of segment of the run:\n" + segments)
         for b in budgets:
             for note in b.notes():
                 print(f"mpcgen: note: {b.model} ({b.precision}): {note}", file=sys.stderr)

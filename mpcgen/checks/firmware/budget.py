@@ -3,12 +3,14 @@
 ``firmware_check`` runs the strict host builds (:mod:`.build`), the cross build and
 the QEMU run (:mod:`.qemu`) of one folder and compares the target's outputs with the
 host build of the same precision, within tolerances; ``budget_table`` formats the
-results, one row per folder (the CLI only prints it).
+results, one row per folder, and ``segment_table`` a controller's instructions per kind of
+segment of its run (the CLI only prints them).
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from .build import (
     missing_tools,
     workdir,
 )
+from .workload import Segment, first_steps
 from .qemu import (
     INSTRUCTIONS_PER_TICK,
     Run,
@@ -36,6 +39,25 @@ from .qemu import (
     run_host,
     run_qemu,
 )
+
+
+@dataclass(frozen=True)
+class SegmentCount:
+    """Instructions per step over one kind of segment of a controller's run (all its segments)."""
+
+    kind: str          # scenario, back, perturbed start, disturbance, from near the nominal state
+    steps: int
+    median: int
+    max: int
+
+
+def segment_counts(segments: tuple[Segment, ...], instructions: Sequence[int]) -> tuple[SegmentCount, ...]:
+    """The steps' instructions grouped by the kind of segment they were counted in, in run order."""
+    groups: dict[str, list[int]] = {}
+    for first, segment in zip(first_steps(segments), segments):
+        kind = segment.what.split(":")[0].rstrip("0123456789 ")
+        groups.setdefault(kind, []).extend(instructions[first:first + segment.steps])
+    return tuple(SegmentCount(kind, len(v), int(statistics.median(v)), max(v)) for kind, v in groups.items() if v)
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,7 @@ class Budget:
     recursion: tuple[tuple[str, ...], ...]   # cycles of the cross build's call graph
     status_mismatch: str         # first step whose status differs between target and host, or ""
     model_only: bool             # the model's functions measured although a controller is there
+    segments: tuple[SegmentCount, ...] = ()   # controller: instructions per kind of segment
 
     @property
     def min_mhz(self) -> float:
@@ -187,7 +210,8 @@ def firmware_check(folder: Path, steps: int = 200, seed: int = 0, work: Path | N
         tolerance=tolerance(sources.precision, sources.controller),
         host=host, foreign=cross.foreign, recursion=tuple(cross.callgraph.cycles()),
         status_mismatch=status_mismatch(on_target, on_host, sources.controller),
-        model_only=model_only and find_sources(folder).controller)
+        model_only=model_only and find_sources(folder).controller,
+        segments=segment_counts(segments, on_target.instructions) if segments else ())
 
 
 def budget_table(budgets: list[Budget]) -> str:
@@ -223,3 +247,16 @@ def budget_table(budgets: list[Budget]) -> str:
         "  float, 1e-4 double); the model's outputs, relative (allowed: 1e3 eps)",
     ]
     return "\n".join(rows)
+
+
+def segment_table(budgets: list[Budget]) -> str:
+    """Per controller, its instructions per step over each kind of segment of the run (the
+    scenario's steady loop against the perturbed starts' and disturbances' transients)."""
+    head = (f"{'model':<10} {'N':>3} {'precision':<9} {'segments':<28} {'steps':>5} {'instr/step med':>14} "
+            f"{'max':>8}")
+    rows = [head, "-" * len(head)]
+    for b in budgets:
+        for c in b.segments:
+            rows.append(f"{b.model:<10} {b.horizon if b.horizon is not None else '-':>3} {b.precision:<9} "
+                        f"{c.kind:<28} {c.steps:>5} {c.median:>14} {c.max:>8}")
+    return "\n".join(rows) if len(rows) > 2 else ""
