@@ -14,24 +14,32 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int chain_finite(const chain_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static chain_real chain_zero_sum(const chain_real *v, int n, chain_real acc)
 {
-    chain_real acc = (chain_real)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += v[i] * (chain_real)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int chain_finite(const chain_real *v, int n)
+{
+    const chain_real acc = chain_zero_sum(v, n, (chain_real)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (594 operations). */
 int chain_F(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict x_next)
 {
-    if (!chain_finite(x, CHAIN_NX) || !chain_finite(u, CHAIN_NU) || !chain_finite(p, CHAIN_NP)) {
-        return CHAIN_NONFINITE_INPUT;
+    {
+        const chain_real z = chain_zero_sum(p, CHAIN_NP, chain_zero_sum(u, CHAIN_NU, chain_zero_sum(x, CHAIN_NX, (chain_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_NONFINITE_INPUT;
+        }
     }
     {
         const chain_real w3 = 0.03333333333333333 * x[3];
@@ -659,8 +667,11 @@ int chain_F(const chain_real *restrict x, const chain_real *restrict u, const ch
 /* state Jacobian A = dF/dx (4473 operations). */
 int chain_dF_dx(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict A)
 {
-    if (!chain_finite(x, CHAIN_NX) || !chain_finite(u, CHAIN_NU) || !chain_finite(p, CHAIN_NP)) {
-        return CHAIN_NONFINITE_INPUT;
+    {
+        const chain_real z = chain_zero_sum(p, CHAIN_NP, chain_zero_sum(u, CHAIN_NU, chain_zero_sum(x, CHAIN_NX, (chain_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_NONFINITE_INPUT;
+        }
     }
     {
         const chain_real w5 = x[0] * x[0];
@@ -5587,8 +5598,11 @@ int chain_dF_dx(const chain_real *restrict x, const chain_real *restrict u, cons
 /* input Jacobian B = dF/du (481 operations). */
 int chain_dF_du(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict B)
 {
-    if (!chain_finite(x, CHAIN_NX) || !chain_finite(u, CHAIN_NU) || !chain_finite(p, CHAIN_NP)) {
-        return CHAIN_NONFINITE_INPUT;
+    {
+        const chain_real z = chain_zero_sum(p, CHAIN_NP, chain_zero_sum(u, CHAIN_NU, chain_zero_sum(x, CHAIN_NX, (chain_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_NONFINITE_INPUT;
+        }
     }
     {
         const chain_real w10 = 0.1 * u[0];
@@ -6145,8 +6159,11 @@ int chain_dF_du(const chain_real *restrict x, const chain_real *restrict u, cons
 /* parameter Jacobian P = dF/dp (1572 operations). */
 int chain_dF_dp(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict P)
 {
-    if (!chain_finite(x, CHAIN_NX) || !chain_finite(u, CHAIN_NU) || !chain_finite(p, CHAIN_NP)) {
-        return CHAIN_NONFINITE_INPUT;
+    {
+        const chain_real z = chain_zero_sum(p, CHAIN_NP, chain_zero_sum(u, CHAIN_NU, chain_zero_sum(x, CHAIN_NX, (chain_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_NONFINITE_INPUT;
+        }
     }
     {
         const chain_real w8 = x[12] - x[6];
@@ -7794,8 +7811,11 @@ int chain_dF_dp(const chain_real *restrict x, const chain_real *restrict u, cons
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (4921 operations). */
 int chain_F_and_jacobians(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict x_next, chain_real *restrict A, chain_real *restrict B)
 {
-    if (!chain_finite(x, CHAIN_NX) || !chain_finite(u, CHAIN_NU) || !chain_finite(p, CHAIN_NP)) {
-        return CHAIN_NONFINITE_INPUT;
+    {
+        const chain_real z = chain_zero_sum(p, CHAIN_NP, chain_zero_sum(u, CHAIN_NU, chain_zero_sum(x, CHAIN_NX, (chain_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_NONFINITE_INPUT;
+        }
     }
     {
         const chain_real w3 = 0.03333333333333333 * x[3];
@@ -13125,8 +13145,11 @@ int chain_F_and_jacobians(const chain_real *restrict x, const chain_real *restri
 /* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (4921 operations). */
 int chain_F_and_jacobians_nz(const chain_real *restrict x, const chain_real *restrict u, const chain_real *restrict p, chain_real *restrict x_next, chain_real *restrict A_nz, chain_real *restrict B_nz)
 {
-    if (!chain_finite(x, CHAIN_NX) || !chain_finite(u, CHAIN_NU) || !chain_finite(p, CHAIN_NP)) {
-        return CHAIN_NONFINITE_INPUT;
+    {
+        const chain_real z = chain_zero_sum(p, CHAIN_NP, chain_zero_sum(u, CHAIN_NU, chain_zero_sum(x, CHAIN_NX, (chain_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_NONFINITE_INPUT;
+        }
     }
     {
         const chain_real w3 = 0.03333333333333333 * x[3];

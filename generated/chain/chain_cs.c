@@ -28,24 +28,32 @@ static inline double _Complex cs_sqrt(double _Complex z)
     return cs_first_order(sqrt(a), cimag(z), 0.5 / sqrt(a));
 }
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int chain_cs_finite(const chain_cs_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static double chain_cs_zero_sum(const chain_cs_real *v, int n, double acc)
 {
-    double acc = (double)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += creal(v[i]) * (double)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int chain_cs_finite(const chain_cs_real *v, int n)
+{
+    const double acc = chain_cs_zero_sum(v, n, (double)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (594 operations). */
 int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u, const chain_cs_real *restrict p, chain_cs_real *restrict x_next)
 {
-    if (!chain_cs_finite(x, CHAIN_CS_NX) || !chain_cs_finite(u, CHAIN_CS_NU) || !chain_cs_finite(p, CHAIN_CS_NP)) {
-        return CHAIN_CS_NONFINITE_INPUT;
+    {
+        const double z = chain_cs_zero_sum(p, CHAIN_CS_NP, chain_cs_zero_sum(u, CHAIN_CS_NU, chain_cs_zero_sum(x, CHAIN_CS_NX, (double)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CHAIN_CS_NONFINITE_INPUT;
+        }
     }
     {
         const chain_cs_real w3 = 0.03333333333333333 * x[3];

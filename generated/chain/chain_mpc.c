@@ -1480,7 +1480,7 @@ int chain_mpc_set_settings(const struct chain_mpc_settings *settings)
  * the last stage's linearization, which evaluates F there anyway. */
 static int linearize(real *cost_out, int extend)
 {
-    real cost = 0.0, dxr[NX], Wr[NX], xn[NX];
+    real cost = 0.0, dxr[NX], xn[NX];
     int k, i, j;
     real *restrict c;
     (void)j;
@@ -1502,22 +1502,19 @@ static int linearize(real *cost_out, int extend)
             dxr[i] = mem.x[k][i] - mem.x_ref[k][i];
         }
         if (k == N) {
-            cost += weighted_QN(mem.P, dxr, Wr);
+            cost += weighted_QN(mem.P, dxr, mem.qp.q[N]);   /* the gradients straight into the QP */
             copy(mem.qp.QN, mem.P, NNZ_P);
-            copy(mem.qp.q[N], Wr, NX);
             break;
         }
-        cost += weighted_Q(mem.Q[k], dxr, Wr);
+        cost += weighted_Q(mem.Q[k], dxr, mem.qp.q[k]);
         copy(mem.qp.Q[k], mem.Q[k], NNZ_Q);
-        copy(mem.qp.q[k], Wr, NX);
         {
-            real dur[NU], Rr[NU];
+            real dur[NU];
             for (i = 0; i < NU; ++i) {
                 dur[i] = mem.u[k][i] - mem.u_ref[k][i];
             }
-            cost += weighted_R(mem.R[k], dur, Rr);
+            cost += weighted_R(mem.R[k], dur, mem.qp.r[k]);
             copy(mem.qp.R[k], mem.R[k], NNZ_R);
-            copy(mem.qp.r[k], Rr, NU);
         }
     }
     if (mem.settings.levenberg_marquardt > 0.0) {

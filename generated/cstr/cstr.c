@@ -14,24 +14,32 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int cstr_finite(const cstr_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static cstr_real cstr_zero_sum(const cstr_real *v, int n, cstr_real acc)
 {
-    cstr_real acc = (cstr_real)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += v[i] * (cstr_real)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int cstr_finite(const cstr_real *v, int n)
+{
+    const cstr_real acc = cstr_zero_sum(v, n, (cstr_real)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (210 operations). */
 int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next)
 {
-    if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {
-        return CSTR_NONFINITE_INPUT;
+    {
+        const cstr_real z = cstr_zero_sum(p, CSTR_NP, cstr_zero_sum(u, CSTR_NU, cstr_zero_sum(x, CSTR_NX, (cstr_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_real w4 = p[0] - x[0];
@@ -258,8 +266,11 @@ int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_
 /* state Jacobian A = dF/dx (621 operations). */
 int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict A)
 {
-    if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {
-        return CSTR_NONFINITE_INPUT;
+    {
+        const cstr_real z = cstr_zero_sum(p, CSTR_NP, cstr_zero_sum(u, CSTR_NU, cstr_zero_sum(x, CSTR_NX, (cstr_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_real w6 = x[2] + 273.15;
@@ -909,8 +920,11 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
 /* input Jacobian B = dF/du (407 operations). */
 int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict B)
 {
-    if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {
-        return CSTR_NONFINITE_INPUT;
+    {
+        const cstr_real z = cstr_zero_sum(p, CSTR_NP, cstr_zero_sum(u, CSTR_NU, cstr_zero_sum(x, CSTR_NX, (cstr_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_real w3 = p[0] - x[0];
@@ -1338,8 +1352,11 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
 /* parameter Jacobian P = dF/dp (481 operations). */
 int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict P)
 {
-    if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {
-        return CSTR_NONFINITE_INPUT;
+    {
+        const cstr_real z = cstr_zero_sum(p, CSTR_NP, cstr_zero_sum(u, CSTR_NU, cstr_zero_sum(x, CSTR_NX, (cstr_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_real w2 = 0.0009259259259259259 * u[0];
@@ -1845,8 +1862,11 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (844 operations). */
 int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A, cstr_real *restrict B)
 {
-    if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {
-        return CSTR_NONFINITE_INPUT;
+    {
+        const cstr_real z = cstr_zero_sum(p, CSTR_NP, cstr_zero_sum(u, CSTR_NU, cstr_zero_sum(x, CSTR_NX, (cstr_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_real w4 = p[0] - x[0];
@@ -2731,8 +2751,11 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
 /* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (844 operations). */
 int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A_nz, cstr_real *restrict B_nz)
 {
-    if (!cstr_finite(x, CSTR_NX) || !cstr_finite(u, CSTR_NU) || !cstr_finite(p, CSTR_NP)) {
-        return CSTR_NONFINITE_INPUT;
+    {
+        const cstr_real z = cstr_zero_sum(p, CSTR_NP, cstr_zero_sum(u, CSTR_NU, cstr_zero_sum(x, CSTR_NX, (cstr_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_real w4 = p[0] - x[0];

@@ -28,24 +28,32 @@ static inline double _Complex cs_exp(double _Complex z)
     return cs_first_order(exp(a), cimag(z), exp(a));
 }
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int cstr_cs_finite(const cstr_cs_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static double cstr_cs_zero_sum(const cstr_cs_real *v, int n, double acc)
 {
-    double acc = (double)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += creal(v[i]) * (double)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int cstr_cs_finite(const cstr_cs_real *v, int n)
+{
+    const double acc = cstr_cs_zero_sum(v, n, (double)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (210 operations). */
 int cstr_cs_F(const cstr_cs_real *restrict x, const cstr_cs_real *restrict u, const cstr_cs_real *restrict p, cstr_cs_real *restrict x_next)
 {
-    if (!cstr_cs_finite(x, CSTR_CS_NX) || !cstr_cs_finite(u, CSTR_CS_NU) || !cstr_cs_finite(p, CSTR_CS_NP)) {
-        return CSTR_CS_NONFINITE_INPUT;
+    {
+        const double z = cstr_cs_zero_sum(p, CSTR_CS_NP, cstr_cs_zero_sum(u, CSTR_CS_NU, cstr_cs_zero_sum(x, CSTR_CS_NX, (double)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return CSTR_CS_NONFINITE_INPUT;
+        }
     }
     {
         const cstr_cs_real w4 = p[0] - x[0];

@@ -14,24 +14,32 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int pendulum_finite(const pendulum_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static pendulum_real pendulum_zero_sum(const pendulum_real *v, int n, pendulum_real acc)
 {
-    pendulum_real acc = (pendulum_real)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += v[i] * (pendulum_real)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int pendulum_finite(const pendulum_real *v, int n)
+{
+    const pendulum_real acc = pendulum_zero_sum(v, n, (pendulum_real)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (142 operations). */
 int pendulum_F(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next)
 {
-    if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
-        return PENDULUM_NONFINITE_INPUT;
+    {
+        const pendulum_real z = pendulum_zero_sum(p, PENDULUM_NP, pendulum_zero_sum(u, PENDULUM_NU, pendulum_zero_sum(x, PENDULUM_NX, (pendulum_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_NONFINITE_INPUT;
+        }
     }
     {
         const pendulum_real w3 = 0.008333333333333333 * x[2];
@@ -190,8 +198,11 @@ int pendulum_F(const pendulum_real *restrict x, const pendulum_real *restrict u,
 /* state Jacobian A = dF/dx (332 operations). */
 int pendulum_dF_dx(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict A)
 {
-    if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
-        return PENDULUM_NONFINITE_INPUT;
+    {
+        const pendulum_real z = pendulum_zero_sum(p, PENDULUM_NP, pendulum_zero_sum(u, PENDULUM_NU, pendulum_zero_sum(x, PENDULUM_NX, (pendulum_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_NONFINITE_INPUT;
+        }
     }
     {
         A[0] = 1.0;
@@ -552,8 +563,11 @@ int pendulum_dF_dx(const pendulum_real *restrict x, const pendulum_real *restric
 /* input Jacobian B = dF/du (217 operations). */
 int pendulum_dF_du(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict B)
 {
-    if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
-        return PENDULUM_NONFINITE_INPUT;
+    {
+        const pendulum_real z = pendulum_zero_sum(p, PENDULUM_NP, pendulum_zero_sum(u, PENDULUM_NU, pendulum_zero_sum(x, PENDULUM_NX, (pendulum_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_NONFINITE_INPUT;
+        }
     }
     {
         const pendulum_real w4 = p[0] + p[1];
@@ -787,8 +801,11 @@ int pendulum_dF_du(const pendulum_real *restrict x, const pendulum_real *restric
 /* parameter Jacobian P = dF/dp (448 operations). */
 int pendulum_dF_dp(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict P)
 {
-    if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
-        return PENDULUM_NONFINITE_INPUT;
+    {
+        const pendulum_real z = pendulum_zero_sum(p, PENDULUM_NP, pendulum_zero_sum(u, PENDULUM_NU, pendulum_zero_sum(x, PENDULUM_NX, (pendulum_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_NONFINITE_INPUT;
+        }
     }
     {
         const pendulum_real w3 = 9.81 * p[1];
@@ -1261,8 +1278,11 @@ int pendulum_dF_dp(const pendulum_real *restrict x, const pendulum_real *restric
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (427 operations). */
 int pendulum_F_and_jacobians(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next, pendulum_real *restrict A, pendulum_real *restrict B)
 {
-    if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
-        return PENDULUM_NONFINITE_INPUT;
+    {
+        const pendulum_real z = pendulum_zero_sum(p, PENDULUM_NP, pendulum_zero_sum(u, PENDULUM_NU, pendulum_zero_sum(x, PENDULUM_NX, (pendulum_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_NONFINITE_INPUT;
+        }
     }
     {
         const pendulum_real w3 = 0.008333333333333333 * x[2];
@@ -1721,8 +1741,11 @@ int pendulum_F_and_jacobians(const pendulum_real *restrict x, const pendulum_rea
 /* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (427 operations). */
 int pendulum_F_and_jacobians_nz(const pendulum_real *restrict x, const pendulum_real *restrict u, const pendulum_real *restrict p, pendulum_real *restrict x_next, pendulum_real *restrict A_nz, pendulum_real *restrict B_nz)
 {
-    if (!pendulum_finite(x, PENDULUM_NX) || !pendulum_finite(u, PENDULUM_NU) || !pendulum_finite(p, PENDULUM_NP)) {
-        return PENDULUM_NONFINITE_INPUT;
+    {
+        const pendulum_real z = pendulum_zero_sum(p, PENDULUM_NP, pendulum_zero_sum(u, PENDULUM_NU, pendulum_zero_sum(x, PENDULUM_NX, (pendulum_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_NONFINITE_INPUT;
+        }
     }
     {
         const pendulum_real w3 = 0.008333333333333333 * x[2];

@@ -35,24 +35,32 @@ static inline double _Complex cs_sin(double _Complex z)
     return cs_first_order(sin(a), cimag(z), cos(a));
 }
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int pendulum_cs_finite(const pendulum_cs_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static double pendulum_cs_zero_sum(const pendulum_cs_real *v, int n, double acc)
 {
-    double acc = (double)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += creal(v[i]) * (double)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int pendulum_cs_finite(const pendulum_cs_real *v, int n)
+{
+    const double acc = pendulum_cs_zero_sum(v, n, (double)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (142 operations). */
 int pendulum_cs_F(const pendulum_cs_real *restrict x, const pendulum_cs_real *restrict u, const pendulum_cs_real *restrict p, pendulum_cs_real *restrict x_next)
 {
-    if (!pendulum_cs_finite(x, PENDULUM_CS_NX) || !pendulum_cs_finite(u, PENDULUM_CS_NU) || !pendulum_cs_finite(p, PENDULUM_CS_NP)) {
-        return PENDULUM_CS_NONFINITE_INPUT;
+    {
+        const double z = pendulum_cs_zero_sum(p, PENDULUM_CS_NP, pendulum_cs_zero_sum(u, PENDULUM_CS_NU, pendulum_cs_zero_sum(x, PENDULUM_CS_NX, (double)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return PENDULUM_CS_NONFINITE_INPUT;
+        }
     }
     {
         const pendulum_cs_real w3 = 0.008333333333333333 * x[2];

@@ -59,16 +59,21 @@ void pendulum_qp_default_settings(struct pendulum_qp_settings *settings)
     settings->rt_sigma = 0.1;
 }
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int all_finite(const real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static real zero_sum(const real *v, int n, real acc)
 {
-    real acc = (real)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += v[i] * (real)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int all_finite(const real *v, int n)
+{
+    const real acc = zero_sum(v, n, (real)0);
     return acc == acc;
 }
 
@@ -1084,6 +1089,7 @@ int pendulum_qp_setup(const struct pendulum_qp_data *restrict data, const struct
     struct pendulum_qp_solution *restrict sol, struct pendulum_qp_work *restrict work)
 {
     int k;
+    real acc = 0.0;
     start(data, settings, sol, work);
     if (settings->reuse) {
         barrier_weights(data, sol, work);
@@ -1097,16 +1103,12 @@ int pendulum_qp_setup(const struct pendulum_qp_data *restrict data, const struct
      * stage 0's c and q, which enter in the step, whose finiteness step_prepared checks):
      * checking them is cheaper than checking every entry of the data. */
     for (k = settings->reuse ? N - 1 : 0; k < N; ++k) {  /* reused stages were checked when factored */
-        if (!all_finite(work->K[k], NU * NX) || !all_finite(work->Lr[k], NU * (NU + 1) / 2)) {
-            return PENDULUM_QP_NONFINITE_DATA;
-        }
+        acc = zero_sum(work->Lr[k], NU * (NU + 1) / 2, zero_sum(work->K[k], NU * NX, acc));
     }
     for (k = 1; k < N; ++k) {
-        if (!all_finite(work->k[k], NU)) {
-            return PENDULUM_QP_NONFINITE_DATA;
-        }
+        acc = zero_sum(work->k[k], NU, acc);
     }
-    return PENDULUM_QP_OK;
+    return acc == acc ? PENDULUM_QP_OK : PENDULUM_QP_NONFINITE_DATA;
 }
 
 int pendulum_qp_solve_prepared(const struct pendulum_qp_data *restrict data,

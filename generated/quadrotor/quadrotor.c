@@ -14,24 +14,32 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int quadrotor_finite(const quadrotor_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static quadrotor_real quadrotor_zero_sum(const quadrotor_real *v, int n, quadrotor_real acc)
 {
-    quadrotor_real acc = (quadrotor_real)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += v[i] * (quadrotor_real)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int quadrotor_finite(const quadrotor_real *v, int n)
+{
+    const quadrotor_real acc = quadrotor_zero_sum(v, n, (quadrotor_real)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (329 operations). */
 int quadrotor_F(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next)
 {
-    if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
-        return QUADROTOR_NONFINITE_INPUT;
+    {
+        const quadrotor_real z = quadrotor_zero_sum(p, QUADROTOR_NP, quadrotor_zero_sum(u, QUADROTOR_NU, quadrotor_zero_sum(x, QUADROTOR_NX, (quadrotor_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return QUADROTOR_NONFINITE_INPUT;
+        }
     }
     {
         const quadrotor_real w3 = 0.003333333333333333 * x[3];
@@ -385,8 +393,11 @@ int quadrotor_F(const quadrotor_real *restrict x, const quadrotor_real *restrict
 /* state Jacobian A = dF/dx (1208 operations). */
 int quadrotor_dF_dx(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict A)
 {
-    if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
-        return QUADROTOR_NONFINITE_INPUT;
+    {
+        const quadrotor_real z = quadrotor_zero_sum(p, QUADROTOR_NP, quadrotor_zero_sum(u, QUADROTOR_NU, quadrotor_zero_sum(x, QUADROTOR_NX, (quadrotor_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return QUADROTOR_NONFINITE_INPUT;
+        }
     }
     {
         A[0] = 1.0;
@@ -1751,8 +1762,11 @@ int quadrotor_dF_dx(const quadrotor_real *restrict x, const quadrotor_real *rest
 /* input Jacobian B = dF/du (943 operations). */
 int quadrotor_dF_du(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict B)
 {
-    if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
-        return QUADROTOR_NONFINITE_INPUT;
+    {
+        const quadrotor_real z = quadrotor_zero_sum(p, QUADROTOR_NP, quadrotor_zero_sum(u, QUADROTOR_NU, quadrotor_zero_sum(x, QUADROTOR_NX, (quadrotor_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return QUADROTOR_NONFINITE_INPUT;
+        }
     }
     {
         const quadrotor_real w2 = cos(x[8]);
@@ -2756,8 +2770,11 @@ int quadrotor_dF_du(const quadrotor_real *restrict x, const quadrotor_real *rest
 /* parameter Jacobian P = dF/dp (1173 operations). */
 int quadrotor_dF_dp(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict P)
 {
-    if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
-        return QUADROTOR_NONFINITE_INPUT;
+    {
+        const quadrotor_real z = quadrotor_zero_sum(p, QUADROTOR_NP, quadrotor_zero_sum(u, QUADROTOR_NU, quadrotor_zero_sum(x, QUADROTOR_NX, (quadrotor_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return QUADROTOR_NONFINITE_INPUT;
+        }
     }
     {
         const quadrotor_real w3 = u[0] + u[1];
@@ -4015,8 +4032,11 @@ int quadrotor_dF_dp(const quadrotor_real *restrict x, const quadrotor_real *rest
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (2022 operations). */
 int quadrotor_F_and_jacobians(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next, quadrotor_real *restrict A, quadrotor_real *restrict B)
 {
-    if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
-        return QUADROTOR_NONFINITE_INPUT;
+    {
+        const quadrotor_real z = quadrotor_zero_sum(p, QUADROTOR_NP, quadrotor_zero_sum(u, QUADROTOR_NU, quadrotor_zero_sum(x, QUADROTOR_NX, (quadrotor_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return QUADROTOR_NONFINITE_INPUT;
+        }
     }
     {
         const quadrotor_real w3 = 0.003333333333333333 * x[3];
@@ -6179,8 +6199,11 @@ int quadrotor_F_and_jacobians(const quadrotor_real *restrict x, const quadrotor_
 /* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (2022 operations). */
 int quadrotor_F_and_jacobians_nz(const quadrotor_real *restrict x, const quadrotor_real *restrict u, const quadrotor_real *restrict p, quadrotor_real *restrict x_next, quadrotor_real *restrict A_nz, quadrotor_real *restrict B_nz)
 {
-    if (!quadrotor_finite(x, QUADROTOR_NX) || !quadrotor_finite(u, QUADROTOR_NU) || !quadrotor_finite(p, QUADROTOR_NP)) {
-        return QUADROTOR_NONFINITE_INPUT;
+    {
+        const quadrotor_real z = quadrotor_zero_sum(p, QUADROTOR_NP, quadrotor_zero_sum(u, QUADROTOR_NU, quadrotor_zero_sum(x, QUADROTOR_NX, (quadrotor_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return QUADROTOR_NONFINITE_INPUT;
+        }
     }
     {
         const quadrotor_real w3 = 0.003333333333333333 * x[3];

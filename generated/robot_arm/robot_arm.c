@@ -14,24 +14,32 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int robot_arm_finite(const robot_arm_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static robot_arm_real robot_arm_zero_sum(const robot_arm_real *v, int n, robot_arm_real acc)
 {
-    robot_arm_real acc = (robot_arm_real)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += v[i] * (robot_arm_real)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int robot_arm_finite(const robot_arm_real *v, int n)
+{
+    const robot_arm_real acc = robot_arm_zero_sum(v, n, (robot_arm_real)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (244 operations). */
 int robot_arm_F(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next)
 {
-    if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {
-        return ROBOT_ARM_NONFINITE_INPUT;
+    {
+        const robot_arm_real z = robot_arm_zero_sum(p, ROBOT_ARM_NP, robot_arm_zero_sum(u, ROBOT_ARM_NU, robot_arm_zero_sum(x, ROBOT_ARM_NX, (robot_arm_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_real w3 = 0.0016666666666666666 * x[2];
@@ -292,8 +300,11 @@ int robot_arm_F(const robot_arm_real *restrict x, const robot_arm_real *restrict
 /* state Jacobian A = dF/dx (768 operations). */
 int robot_arm_dF_dx(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict A)
 {
-    if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {
-        return ROBOT_ARM_NONFINITE_INPUT;
+    {
+        const robot_arm_real z = robot_arm_zero_sum(p, ROBOT_ARM_NP, robot_arm_zero_sum(u, ROBOT_ARM_NU, robot_arm_zero_sum(x, ROBOT_ARM_NX, (robot_arm_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_real w3 = sin(x[0]);
@@ -1090,8 +1101,11 @@ int robot_arm_dF_dx(const robot_arm_real *restrict x, const robot_arm_real *rest
 /* input Jacobian B = dF/du (503 operations). */
 int robot_arm_dF_du(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict B)
 {
-    if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {
-        return ROBOT_ARM_NONFINITE_INPUT;
+    {
+        const robot_arm_real z = robot_arm_zero_sum(p, ROBOT_ARM_NP, robot_arm_zero_sum(u, ROBOT_ARM_NU, robot_arm_zero_sum(x, ROBOT_ARM_NX, (robot_arm_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_real w4 = p[3] / 2.0;
@@ -1615,8 +1629,11 @@ int robot_arm_dF_du(const robot_arm_real *restrict x, const robot_arm_real *rest
 /* parameter Jacobian P = dF/dp (1090 operations). */
 int robot_arm_dF_dp(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict P)
 {
-    if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {
-        return ROBOT_ARM_NONFINITE_INPUT;
+    {
+        const robot_arm_real z = robot_arm_zero_sum(p, ROBOT_ARM_NP, robot_arm_zero_sum(u, ROBOT_ARM_NU, robot_arm_zero_sum(x, ROBOT_ARM_NX, (robot_arm_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_real w6 = p[3] / 2.0;
@@ -2735,8 +2752,11 @@ int robot_arm_dF_dp(const robot_arm_real *restrict x, const robot_arm_real *rest
 /* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (944 operations). */
 int robot_arm_F_and_jacobians(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next, robot_arm_real *restrict A, robot_arm_real *restrict B)
 {
-    if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {
-        return ROBOT_ARM_NONFINITE_INPUT;
+    {
+        const robot_arm_real z = robot_arm_zero_sum(p, ROBOT_ARM_NP, robot_arm_zero_sum(u, ROBOT_ARM_NU, robot_arm_zero_sum(x, ROBOT_ARM_NX, (robot_arm_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_real w3 = 0.0016666666666666666 * x[2];
@@ -3721,8 +3741,11 @@ int robot_arm_F_and_jacobians(const robot_arm_real *restrict x, const robot_arm_
 /* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (944 operations). */
 int robot_arm_F_and_jacobians_nz(const robot_arm_real *restrict x, const robot_arm_real *restrict u, const robot_arm_real *restrict p, robot_arm_real *restrict x_next, robot_arm_real *restrict A_nz, robot_arm_real *restrict B_nz)
 {
-    if (!robot_arm_finite(x, ROBOT_ARM_NX) || !robot_arm_finite(u, ROBOT_ARM_NU) || !robot_arm_finite(p, ROBOT_ARM_NP)) {
-        return ROBOT_ARM_NONFINITE_INPUT;
+    {
+        const robot_arm_real z = robot_arm_zero_sum(p, ROBOT_ARM_NP, robot_arm_zero_sum(u, ROBOT_ARM_NU, robot_arm_zero_sum(x, ROBOT_ARM_NX, (robot_arm_real)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_real w3 = 0.0016666666666666666 * x[2];

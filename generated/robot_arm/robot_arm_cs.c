@@ -35,24 +35,32 @@ static inline double _Complex cs_sin(double _Complex z)
     return cs_first_order(sin(a), cimag(z), cos(a));
 }
 
-/* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
- * for a finite entry and NaN for NaN or Inf, and a NaN stays in the sum (no fast-math
- * may fold it away). */
-static int robot_arm_cs_finite(const robot_arm_cs_real *v, int n)
+/* acc plus v[i] * 0 over the n entries of v: acc itself if they are all finite, NaN if one
+ * is NaN or Inf (no fast-math may fold it away), so several arrays share one test. */
+static double robot_arm_cs_zero_sum(const robot_arm_cs_real *v, int n, double acc)
 {
-    double acc = (double)0;
     int i;
     for (i = 0; i < n; ++i) {
         acc += creal(v[i]) * (double)0;
     }
+    return acc;
+}
+
+/* 1 if all n entries of v are finite (neither NaN nor Inf). */
+static int robot_arm_cs_finite(const robot_arm_cs_real *v, int n)
+{
+    const double acc = robot_arm_cs_zero_sum(v, n, (double)0);
     return acc == acc;
 }
 
 /* discrete dynamics x_next = F(x, u, p) over one sample (244 operations). */
 int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real *restrict u, const robot_arm_cs_real *restrict p, robot_arm_cs_real *restrict x_next)
 {
-    if (!robot_arm_cs_finite(x, ROBOT_ARM_CS_NX) || !robot_arm_cs_finite(u, ROBOT_ARM_CS_NU) || !robot_arm_cs_finite(p, ROBOT_ARM_CS_NP)) {
-        return ROBOT_ARM_CS_NONFINITE_INPUT;
+    {
+        const double z = robot_arm_cs_zero_sum(p, ROBOT_ARM_CS_NP, robot_arm_cs_zero_sum(u, ROBOT_ARM_CS_NU, robot_arm_cs_zero_sum(x, ROBOT_ARM_CS_NX, (double)0)));
+        if (z != z) {   /* one test for x, u and p: NaN if an entry is NaN or Inf */
+            return ROBOT_ARM_CS_NONFINITE_INPUT;
+        }
     }
     {
         const robot_arm_cs_real w3 = 0.0016666666666666666 * x[2];

@@ -137,10 +137,15 @@ def _parse_run(text: str, precision: str, target: bool) -> Run:
                np.array(compared, dtype=float), tuple(compared_status))
 
 
+def qemu_command(elf: Path, target: Target) -> list[str]:
+    """QEMU running ``elf`` on the target's board: semihosting, one instruction per nanosecond."""
+    return [tool("qemu-system-arm"), "-M", target.machine, "-nographic", "-monitor", "none", "-serial", "none",
+            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
+
+
 def run_qemu(elf: Path, target: Target, precision: str, timeout: float = QEMU_TIMEOUT_S) -> Run:
     """Run a check program on QEMU with semihosting and instruction counting."""
-    cmd = [tool("qemu-system-arm"), "-M", target.machine, "-nographic", "-monitor", "none", "-serial", "none",
-           "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", str(elf)]
+    cmd = qemu_command(elf, target)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
