@@ -52,6 +52,9 @@ def test_timings_follow_the_trm() -> None:
     chain = block("0x00000000:  eee7 7a87  vfma.f32 s15, s13, s14",
                   "0x00000004:  eee6 7a86  vfma.f32 s15, s13, s12")
     assert execute_cycles(chain[1], chain[0]) == 3  # the addend is consumed late: no stall
+    # the optimistic variant: VLDR pipelines after a load, a MAC takes 1
+    assert execute_cycles(vld, ld2, optimistic=True) == 1 and execute_cycles(fma, None, optimistic=True) == 1
+    assert execute_cycles(div, None, optimistic=True) == 14
 
 
 def test_caches_prefetch_and_branches() -> None:
