@@ -34,7 +34,7 @@ from dataclasses import dataclass
 #: Instructions per unit of each part (fitted, rounded up; see the module docstring).
 COSTS = {
     "model": 2.11,
-    "sincos": 86.0,
+    "sincos": 77.0,
     "factor": 1.56,
     "rows": 202.0,
     "fixed": 700.0,

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from mpcgen.checks.firmware.budget import firmware_check, tolerance
+from mpcgen.checks.firmware.budget import firmware_check, segment_table, tolerance
 from mpcgen.checks.firmware.build import (
     ALLOWED_SYMBOLS,
     find_sources,
@@ -184,6 +184,13 @@ def test_generated_controller_runs_on_its_core_like_on_the_host(tmp_path: Path, 
     assert budget.feedback_max < budget.instructions_max / 3     # the latency: a small part of the step
     # the run: the swing-up, back down, 10 perturbed starts and 5 disturbances of the state
     assert budget.steps >= 2 * 100 + 200 + 50
+    kinds = {c.kind: c for c in budget.segments}
+    assert list(kinds) == ["scenario", "back", "perturbed start", "disturbance"]
+    assert sum(c.steps for c in budget.segments) == budget.steps
+    assert kinds["perturbed start"].steps == 200 and max(c.max for c in budget.segments) == budget.instructions_max
+    # the steady swing-up reuses its factorization: its median is below the transients'
+    assert kinds["scenario"].median < kinds["perturbed start"].median
+    assert "perturbed start" in segment_table([budget])
     if precision == "float":
         # every step of the run within the worst case the header states before flashing
         assert budget.bound is not None and budget.instructions_max <= budget.bound
