@@ -51,6 +51,10 @@ def main() -> int:
             steps = step_cycles(work / TARGETS["float"].name / "check.elf", TARGETS["float"], prefix)
             if len(steps) != budget.steps:
                 raise SystemExit(f"{config}: the log showed {len(steps)} steps, the check counted {budget.steps}")
+            logged = statistics.median(s.instructions for s in steps)
+            if abs(logged / budget.instructions_median - 1) > 0.02:   # the log was misread (another QEMU's format?)
+                raise SystemExit(f"{config}: the log gave a median of {logged:.0f} instructions per step, SysTick "
+                                 f"{budget.instructions_median}: not the same steps")
             rows.append((config, budget, steps))
             print(f"{config}: {len(steps)} steps timed ({time.perf_counter() - start:.0f} s)", file=sys.stderr,
                   flush=True)

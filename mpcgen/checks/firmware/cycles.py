@@ -4,10 +4,10 @@ Cortex-M4's published instruction timings.
 QEMU counts instructions, not cycles. This module reads what QEMU executed (its
 ``-d in_asm,exec,nochain`` log: each translated block's instructions, then the sequence of
 blocks run) and charges each instruction the cycles the Cortex-M4 Technical Reference
-Manual gives for it (``CYCLES``): single-cycle integer and FPU arithmetic, 3 for a
+Manual gives for it (``execute_cycles``): single-cycle integer and FPU arithmetic, 3 for a
 multiply-accumulate, 14 for a divide or square root, 2 for a load or store (an integer one
 that follows another pipelines to 1), 1 + N for a transfer of
-N registers, 1 + P for a taken branch (P, the pipeline refill, is 1 to 3: ``REFILL``), and
+N registers, 1 + P for a taken branch or a pop into pc (P, the pipeline refill, is 1 to 3: ``REFILL``), and
 one stall cycle when an FPU arithmetic result is read by the very next instruction (a
 multiply-accumulate's addend excepted). Instructions inside an IT block are charged in full
 whether or not their condition held (the trace does not say; a skipped one takes 1). The
@@ -89,9 +89,6 @@ def _base(mnemonic: str) -> str:
 def parse_instruction(line: str) -> Instruction | None:
     """One instruction line of QEMU's in_asm log: ``0x0000097c:  ed9f 7a36  vldr s14, [pc, #0x3d8]``."""
     head, _, rest = line.partition(":")
-    parts = rest.split(None, 1)
-    if not parts:
-        return None
     words = []
     tokens = rest.split()
     while tokens and re.fullmatch(r"[0-9a-f]{4}", tokens[0]):
@@ -205,8 +202,9 @@ def summarize(block: list[Instruction]) -> _Summary:
         total += c
         previous = ins
     last = block[-1] if block else None
+    branch = last is not None and (last.op in _BRANCH or (last.op in _MULTIPLE and "pc" in last.operands))
     return _Summary(len(block), total, optimistic, tuple((a, b) for a, b in lines), tuple(literals),
-                    last is not None and last.op in _BRANCH, last.address + last.size if last else -1)
+                    branch, last.address + last.size if last else -1)
 
 
 class _Timer:
