@@ -387,9 +387,9 @@ def _run(args: argparse.Namespace) -> int:
             print(check.line())
             ok = ok and check.passed
             if has_ekf:
-                ekf_check = stress(args.folder, "memcheck")
-                print(ekf_check.line())
-                ok = ok and ekf_check.passed
+                ekf_memcheck = stress(args.folder, "memcheck")
+                print(ekf_memcheck.line())
+                ok = ok and ekf_memcheck.passed
         return 0 if ok else 1
     raise AssertionError(args.command)
 

@@ -247,13 +247,13 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
     for name, value in (("slack_l1", ocp.slack_l1), ("slack_l2", ocp.slack_l2)):
         if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
             raise OcpError(f"OCP: {name} must be a finite number >= 0, got {value}")
-    x_hard = _hard_rows("x_hard", ocp.x_hard, [v.name for v in model.states], "state")
+    x_hard = hard_indices("x_hard", ocp.x_hard, [v.name for v in model.states], "state")
     for i in x_hard:
         if not (np.isfinite(x_lo[i]) or np.isfinite(x_hi[i])):
             raise OcpError(f"OCP: x_hard marks state {model.states[i].name!r} hard, but it has no finite "
                            "bound (give x_lo or x_hi for it)")
-    h_hard = _hard_rows("h_hard", ocp.h_hard, [f"h[{j}]" for j in range(h.numel())], "row of h")
-    h_terminal_hard = _hard_rows("h_terminal_hard", ocp.h_terminal_hard,
+    h_hard = hard_indices("h_hard", ocp.h_hard, [f"h[{j}]" for j in range(h.numel())], "row of h")
+    h_terminal_hard = hard_indices("h_terminal_hard", ocp.h_terminal_hard,
                                  [f"h_terminal[{j}]" for j in range(h_terminal.numel())], "row of h_terminal")
     soft_states = [i for i in range(nx) if i not in x_hard and (np.isfinite(x_lo[i]) or np.isfinite(x_hi[i]))]
     soft_rows = bool(soft_states) or len(h_hard) < h.numel() or len(h_terminal_hard) < h_terminal.numel()
@@ -273,8 +273,9 @@ def check_ocp(model: Model, ocp: Ocp, F: ca.Function | None = None) -> CheckedOc
                       x_hard, h_hard, h_terminal_hard)
 
 
-def _hard_rows(name: str, value, entries: list[str], kind: str) -> tuple[int, ...]:
-    """Indices flagged by ``value``: None or a bool for all ``entries``, or one bool each."""
+def hard_indices(name: str, value, entries: list[str], kind: str) -> tuple[int, ...]:
+    """Indices flagged by ``value`` (an Ocp's x_hard, h_hard or h_terminal_hard): None or a bool
+    for all ``entries``, or one bool each; a clear OcpError for anything else."""
     if value is None or isinstance(value, (bool, np.bool_)):
         return tuple(range(len(entries))) if value else ()
     try:

@@ -26,7 +26,7 @@ import casadi as ca
 import numpy as np
 
 from .model import Model, Var
-from .ocp import Ocp, OcpError
+from .ocp import Ocp, OcpError, hard_indices
 
 
 def rate_model(model: Model, ts: float) -> Model:
@@ -60,7 +60,7 @@ def rate_ocp(ocp: Ocp, model: Model, du_max, rate_weight=None) -> Ocp:
     W = _square(rate_weight, nu) if rate_weight is not None else R / 100.0
     fill = lambda v, n, d: np.full(n, d) if v is None else np.asarray(v, dtype=float).reshape(-1)  # noqa: E731
     x_lo, x_hi = fill(ocp.x_lo, nx, -np.inf), fill(ocp.x_hi, nx, np.inf)
-    hard = _flags(ocp.x_hard, nx)
+    hard = hard_indices("x_hard", ocp.x_hard, [v.name for v in model.states[:nx]], "state")
     return dataclasses.replace(
         ocp, Q=np.block([[Q, np.zeros((nx, nu))], [np.zeros((nu, nx)), R]]), R=W,
         P=None if ocp.P is None else np.block([[_square(ocp.P, nx), np.zeros((nx, nu))],
@@ -68,15 +68,9 @@ def rate_ocp(ocp: Ocp, model: Model, du_max, rate_weight=None) -> Ocp:
         x_ref=np.concatenate([fill(ocp.x_ref, nx, 0.0), fill(ocp.u_ref, nu, 0.0)]), u_ref=None,
         x_lo=np.concatenate([x_lo, fill(ocp.u_lo, nu, -np.inf)]),
         x_hi=np.concatenate([x_hi, fill(ocp.u_hi, nu, np.inf)]),
-        u_lo=-du, u_hi=du, x_hard=hard + (True,) * nu)
+        u_lo=-du, u_hi=du, x_hard=tuple(i in hard for i in range(nx)) + (True,) * nu)
 
 
 def _square(value, n: int) -> np.ndarray:
     a = np.asarray(value, dtype=float)
     return np.diag(a) if a.ndim == 1 else a.reshape(n, n)
-
-
-def _flags(value, n: int) -> tuple[bool, ...]:
-    if value is None or isinstance(value, (bool, np.bool_)):
-        return (bool(value),) * n
-    return tuple(bool(v) for v in value)

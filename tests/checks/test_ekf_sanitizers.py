@@ -56,7 +56,7 @@ def test_memcheck_finds_a_planted_uninitialised_accumulator(tmp_path) -> None:
     shutil.copytree(GENERATED / "pendulum", folder)
     source = folder / "pendulum_ekf.c"
     text = source.read_text()
-    # A P in predict sums onto a stack slot never written (volatile: -O1 keeps it in memory)
+    # update's P H^T sums onto a stack slot never written (volatile: -O1 keeps it in memory)
     planted = text.replace("pendulum_real acc = 0.0;", "volatile pendulum_real acc;", 1)
     assert planted != text
     source.write_text(planted)

@@ -73,13 +73,16 @@ class Instruction:
         return self.op in ("ldr", "vldr") and "[pc" in self.operands
 
 
+#: mnemonics that end like a condition code but are not one with a condition (vmls, bl, ...)
+_KNOWN = _BRANCH | _LOAD_STORE | _MULTIPLE | _FP_ARITH | {"vmov", "vmrs", "vmsr", "vcmp", "vcmpe", "it", "ite",
+                                                          "itt", "itte", "ittt", "itet", "itee", "ldrd", "strd",
+                                                          "mla", "mls", "sdiv", "udiv"}
+
+
 def _base(mnemonic: str) -> str:
     m = mnemonic.lower().split(".")[0]
-    for known in (_BRANCH | _LOAD_STORE | _MULTIPLE | _FP_ARITH | {"vmov", "vmrs", "vmsr", "vcmp", "vcmpe", "it",
-                                                                    "ite", "itt", "itte", "ittt", "itet", "itee",
-                                                                    "ldrd", "strd", "mla", "mls", "sdiv", "udiv"}):
-        if m == known:
-            return m
+    if m in _KNOWN:
+        return m
     for c in _CONDITIONS:   # a condition suffix: vmoveq, bne, addge, ...
         if m.endswith(c) and len(m) > len(c):
             return m[: -len(c)]
