@@ -152,6 +152,13 @@ def _parser() -> argparse.ArgumentParser:
                                    "converged controller's + 1 % of the range, the reference reached).")
     q.add_argument("folders", nargs="+", type=Path, metavar="DIR")
     q.add_argument("--ideal", action="store_true", help="also run the ideal NMPC (IPOPT at every sample; slow)")
+    q.add_argument("--perturbed", action="store_true",
+                   help="also score both controllers from perturbed starts (states drawn over --scale of the "
+                        "declared ranges; the same acceptance rules, pooled over the starts)")
+    q.add_argument("--scale", type=float, default=0.3, help="perturbed starts: part of each declared state range "
+                                                            "around the nominal state (default 0.3)")
+    q.add_argument("--starts", type=int, default=10, help="perturbed starts per folder (default 10)")
+    q.add_argument("--steps", type=int, default=150, help="samples per perturbed start (default 150)")
 
     bm = sub.add_parser("bench-mpc", help="time the generated controllers in closed loop against CasADi's solvers",
                         description="Per example: replay >= STEPS closed-loop states through the compiled "
@@ -309,6 +316,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "quality":
         from .runs.quality import HEADER, NOTES, closed_loop_quality
 
+        if args.perturbed:
+            from .runs.perturbed import check_options
+
+            check_options(args.scale, args.starts, args.steps)  # before the slow scenario runs
         scores = []
         for folder in args.folders:
             print(f"compiling {folder} and simulating ...", file=sys.stderr, flush=True)
@@ -318,6 +329,19 @@ def _run(args: argparse.Namespace) -> int:
         for s in scores:
             print(s.row())
         print("\n".join(NOTES))
+        if args.perturbed:
+            from .runs import perturbed
+
+            for folder in args.folders:
+                print(f"{folder}: {args.starts} perturbed starts of {args.steps} steps, both controllers ...",
+                      file=sys.stderr, flush=True)
+                scores.append(perturbed.perturbed_quality(folder, args.scale, args.starts, args.steps))
+            print()
+            print(perturbed.HEADER)
+            print("-" * len(perturbed.HEADER))
+            for s in scores[len(args.folders):]:
+                print(s.row())
+            print("\n".join(perturbed.NOTES))
         for s in scores:
             for problem in s.problems():
                 print(f"mpcgen: {s.model} ({s.precision}): {problem}", file=sys.stderr)

@@ -68,6 +68,8 @@ def test_failed_verification_exits_one(tmp_path: Path) -> None:
         (["verify", "no/such/folder"], "not a generated folder"),
         (["campaign", str(ROOT / "generated" / "pendulum"), "--range", "Q=1:2", "-o", "x"],
          "model 'pendulum' has no parameter 'Q' (parameters: M, m, l)"),
+        (["quality", str(ROOT / "generated" / "pendulum"), "--perturbed", "--scale", "2"],
+         "perturbed starts: scale must be in (0, 1], got 2.0"),
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:

@@ -55,6 +55,9 @@ void chain_qp_default_settings(struct chain_qp_settings *settings)
     settings->mu0 = 1.0;
     settings->warm_floor = 0.0001;
     settings->warm_floor_slack = 0.001;
+    settings->rt_floor = 0.03;
+    settings->rt_floor_slack = 0.1;
+    settings->rt_floor_soft = 0.01;
     settings->reg = 1e-10;
     settings->rt_sigma = 0.1;
 }
@@ -18459,8 +18462,48 @@ static int data_finite(const data_t *d)
     return d->l1[0] >= 0.0 && d->l2[0] >= 0.0;
 }
 
-/* Slacks and multipliers of a start: every row strictly inside, t*lam = s*nu = mu0. */
-static void initialize(const data_t *d, const struct chain_qp_settings *set, sol_t *z, work_t *w)
+/* The real-time warm start's floors of a two-sided box (rows a and b, width wd): both
+ * slacks at least rt_floor_slack * wd ... */
+static void raise_slacks(sol_t *z, const struct chain_qp_settings *set, int a, int b, real wd)
+{
+    const real t_lo = set->rt_floor_slack * wd;
+    z->t[a] = at_least(z->t[a], t_lo);
+    z->t[b] = at_least(z->t[b], t_lo);
+}
+
+/* ... and for an input's box both multipliers at least lam_lo. */
+static void raise_pair(sol_t *z, const struct chain_qp_settings *set, int a, int b, real wd, real lam_lo)
+{
+    raise_slacks(z, set, a, b, wd);
+    z->lam[a] = at_least(z->lam[a], lam_lo);
+    z->lam[b] = at_least(z->lam[b], lam_lo);
+}
+
+/* After the warm start's floors, the real-time step's: per two-sided box of an input
+ * (its Hessian diagonal h) multipliers at least rt_floor * h * wd, and of a soft state
+ * (a hard state row keeps solve's floors: its step must meet it, hard_next) slacks only. */
+static void realtime_floors(const data_t *d, const struct chain_qp_settings *set, sol_t *z)
+{
+    int k;
+    for (k = 0; k < N; ++k) {
+        {
+            const real wd = -(d->bu[k][0] + d->bu[k][3]);
+            raise_pair(z, set, k * NBU + 0, k * NBU + 3, wd, set->rt_floor * d->R[k][0] * wd);
+        }
+        {
+            const real wd = -(d->bu[k][1] + d->bu[k][4]);
+            raise_pair(z, set, k * NBU + 1, k * NBU + 4, wd, set->rt_floor * d->R[k][1] * wd);
+        }
+        {
+            const real wd = -(d->bu[k][2] + d->bu[k][5]);
+            raise_pair(z, set, k * NBU + 2, k * NBU + 5, wd, set->rt_floor * d->R[k][2] * wd);
+        }
+    }
+}
+
+/* Slacks and multipliers of a start: every row strictly inside, t*lam = s*nu = mu0.
+ * realtime: setup's warm start with warm_start = 3, the real-time step's floors (realtime_floors). */
+static void initialize(const data_t *d, const struct chain_qp_settings *set, sol_t *z, work_t *w, int realtime)
 {
     const real floor_ = 1.0;
     int i, k;
@@ -18481,17 +18524,28 @@ static void initialize(const data_t *d, const struct chain_qp_settings *set, sol
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     if (set->warm_start >= 2) {
-        /* the given multipliers and relaxations, kept away from zero by warm_floor;
-         * the slacks follow from the rows at the start point, at least warm_floor_slack */
+        /* the given multipliers and relaxations, kept away from zero by warm_floor; the
+         * slacks follow from the rows at the start point, at least warm_floor_slack. The
+         * real-time step's start is kept further inside: a soft row's multiplier, relaxation
+         * and relaxation multiplier at least rt_floor_soft, a box row's floors scaled to its
+         * units (realtime_floors). A single interior-point iteration per sample cannot recover
+         * from a start on the boundary: its steps there are cut to 1e-3 and the plan
+         * freezes (README, "Warm start"). */
         const real lo = set->warm_floor, lo_slack = set->warm_floor_slack;
+        const real lo_soft = realtime ? set->rt_floor_soft : lo;
         for (i = 0; i < NROWS; ++i) {
+            real lam_lo = lo;
             if (i >= NHARD) {
                 const int j = i - NHARD;
-                z->s[j] = RELAXED(j) ? at_least(z->s[j], at_least(lo, lo - w->v[i])) : 0.0;
-                z->nu[j] = RELAXED(j) ? at_least(z->nu[j], lo) : 0.0;
+                lam_lo = RELAXED(j) ? lo_soft : lo;
+                z->s[j] = RELAXED(j) ? at_least(z->s[j], at_least(lo_soft, lo_soft - w->v[i])) : 0.0;
+                z->nu[j] = RELAXED(j) ? at_least(z->nu[j], lo_soft) : 0.0;
             }
             z->t[i] = at_least(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo_slack);
-            z->lam[i] = at_least(z->lam[i], lo);
+            z->lam[i] = at_least(z->lam[i], lam_lo);
+        }
+        if (realtime) {
+            realtime_floors(d, set, z);
         }
         return;
     }
@@ -18573,13 +18627,13 @@ static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
-static void start(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w)
+static void start(const data_t *d, const struct chain_qp_settings *settings, sol_t *z, work_t *w, int realtime)
 {
     int i;
     for (i = 0; i < NX; ++i) {
         z->x[0][i] = 0.0;
     }
-    initialize(d, settings, z, w);
+    initialize(d, settings, z, w, realtime);
 }
 
 /* The Newton step in w (dx, du and the rows' steps, whose largest admissible length
@@ -18762,7 +18816,7 @@ int chain_qp_solve(const struct chain_qp_data *restrict data, const struct chain
     if (!data_finite(data) || !all_finite(data->x0, NX)) {
         return CHAIN_QP_NONFINITE_DATA;
     }
-    start(data, settings, sol, work);
+    start(data, settings, sol, work, 0);
     return iterate(data, settings, sol, work, stats, 0);
 }
 
@@ -18771,7 +18825,7 @@ int chain_qp_setup(const struct chain_qp_data *restrict data, const struct chain
 {
     int k;
     real acc = 0.0;
-    start(data, settings, sol, work);
+    start(data, settings, sol, work, settings->warm_start == 3);
     if (settings->reuse) {
         barrier_weights(data, sol, work);
         shift_factorization(work);

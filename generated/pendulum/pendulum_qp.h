@@ -161,7 +161,8 @@ struct pendulum_qp_settings {
                             shifted by a stage and factors the new last stage only (the horizon
                             moved on by one sample and the QP changed little) */
     int warm_start;      /* 0: from zero; 1: from the x, u, pi in the solution struct;
-                            2: also from its multipliers (each at least warm_floor) */
+                            2: also from its multipliers (each at least warm_floor);
+                            3: as 2, with the real-time floors rt_floor* (setup only) */
     pendulum_qp_real tol_stat;    /* stationarity (dual) residual, max norm, relative to max(1, |q|, |r|, l1) */
     pendulum_qp_real tol_eq;      /* dynamics residual, max norm */
     pendulum_qp_real tol_ineq;    /* inequality residual, max norm */
@@ -169,6 +170,10 @@ struct pendulum_qp_settings {
     pendulum_qp_real mu0;         /* initial complementarity of a cold start */
     pendulum_qp_real warm_floor;  /* smallest multiplier (lam, nu) and relaxation s of a warm start */
     pendulum_qp_real warm_floor_slack;  /* smallest row slack t of a warm start */
+    pendulum_qp_real rt_floor;     /* setup's warm start 3 (the real-time step's): a two-sided box row's multiplier
+                            at least rt_floor * h * w (w its width, h its variable's Hessian diagonal) */
+    pendulum_qp_real rt_floor_slack;  /* ... and its slack at least rt_floor_slack * w */
+    pendulum_qp_real rt_floor_soft;   /* ... and a soft row's multiplier, relaxation and its multiplier at least this */
     pendulum_qp_real reg;         /* static regularization of the input Hessian in the Riccati sweep */
     pendulum_qp_real rt_sigma;    /* centering of a fixed-work step: complementarity target rt_sigma * mu */
 };

@@ -106,6 +106,7 @@ static struct {
     int warm;         /* the QP solution struct holds multipliers worth starting from */
     int steady;       /* the last real-time step was a full step that moved the inputs little */
     int reuses;       /* consecutive preparations that reused the factorization */
+    int solving;      /* 1 inside solve: its QPs start with solve's floors */
 } mem;
 
 /* 1 if all n entries of v are finite (neither NaN nor Inf). Branch-free: v * 0 is zero
@@ -743,7 +744,8 @@ static int prepare_now(const real *restart, int shifted, int retry)
     }
     if (status == ROBOT_ARM_MPC_OK) {
         zero_step();
-        mem.qp_settings.warm_start = mem.warm ? 2 : 0;
+        /* the real-time step's QP starts further inside than solve's (see the QP's initialize) */
+        mem.qp_settings.warm_start = mem.warm ? (mem.solving ? 2 : 3) : 0;
         /* a steady plan one sample on: the previous factorization, shifted, serves */
         mem.qp_settings.reuse = shifted && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
         mem.reuses = mem.qp_settings.reuse ? mem.reuses + 1 : 0;
@@ -984,7 +986,9 @@ int robot_arm_mpc_solve(const real *x0, real *u0)
         real phi0, alpha = 1.0, scale = 1.0, step;
         int qp_status, tries;
         mem.stats.sqp_iterations = it + 1;
+        mem.solving = 1;
         status = prepare_now(x0, 0, 1);
+        mem.solving = 0;
         if (status != ROBOT_ARM_MPC_OK) {
             break;
         }

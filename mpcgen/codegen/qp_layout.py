@@ -169,6 +169,22 @@ class QpLayout:
     def nbx(self) -> int:
         return len(self.x_rows)
 
+    def box_pairs(self, kind: str) -> list[tuple[int, int, int]]:
+        """The two-sided boxes of ``kind`` ("u" or "x"), each once: (row j, the row bounding
+        the same variable from the other side, the variable's index); for "x" only soft
+        (relaxed) states. The real-time warm start floors both rows' slacks at
+        rt_floor_slack * w and an input's multipliers at rt_floor * h * w (w the box's
+        width, h the input's Hessian diagonal: the cost gradient's change across the box),
+        so the floors follow the row's units (the CSTR's coolant flow spans 8,500, the
+        quadrotor's rotors 3.5)."""
+        rows = self.u_rows if kind == "u" else self.x_rows
+        pairs = []
+        for j, (index, sign) in enumerate(rows):
+            other = next((r for r, (i2, s2) in enumerate(rows) if i2 == index and s2 == -sign), -1)
+            if other > j and not (kind == "x" and index in self.hard_x):
+                pairs.append((j, other, index))
+        return pairs
+
     @property
     def n_hard(self) -> int:
         """Hard rows in all: input boxes at every stage."""

@@ -184,6 +184,10 @@ class QpProgram:
         float robot arm's first step shorter than min_step (1e-7)."""
         return 1e-3
 
+    default_rt_floor: ClassVar[float] = 0.03  # the real-time warm start's floors: QpLayout.box_pairs
+    default_rt_floor_slack: ClassVar[float] = 0.1
+    default_rt_floor_soft: ClassVar[float] = 1e-2
+
     @property
     def tiny(self) -> float:
         """Floor of slacks and multipliers (keeps lam/t finite near degenerate solutions)."""
