@@ -154,7 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--ideal", action="store_true", help="also run the ideal NMPC (IPOPT at every sample; slow)")
     q.add_argument("--perturbed", action="store_true",
                    help="also score both controllers from perturbed starts (states drawn over --scale of the "
-                        "declared ranges; the same acceptance rules, pooled over the starts)")
+                        "declared ranges; the same acceptance rules, the cost pooled over the starts, "
+                        "the violations per start)")
     q.add_argument("--scale", type=float, default=0.3, help="perturbed starts: part of each declared state range "
                                                             "around the nominal state (default 0.3)")
     q.add_argument("--starts", type=int, default=10, help="perturbed starts per folder (default 10)")

@@ -170,9 +170,9 @@ struct pendulum_qp_settings {
     pendulum_qp_real mu0;         /* initial complementarity of a cold start */
     pendulum_qp_real warm_floor;  /* smallest multiplier (lam, nu) and relaxation s of a warm start */
     pendulum_qp_real warm_floor_slack;  /* smallest row slack t of a warm start */
-    pendulum_qp_real rt_floor;     /* setup's warm start 3 (the real-time step's): a two-sided box row's multiplier
-                            at least rt_floor * h * w (w its width, h its variable's Hessian diagonal) */
-    pendulum_qp_real rt_floor_slack;  /* ... and its slack at least rt_floor_slack * w */
+    pendulum_qp_real rt_floor;     /* setup's warm start 3 (the real-time step's): the multipliers of an input's
+                            two-sided box at least rt_floor * h * w (w its width, h the input's Hessian diagonal) */
+    pendulum_qp_real rt_floor_slack;  /* ... and the slacks of a two-sided box (input or soft state) at least rt_floor_slack * w */
     pendulum_qp_real rt_floor_soft;   /* ... and a soft row's multiplier, relaxation and its multiplier at least this */
     pendulum_qp_real reg;         /* static regularization of the input Hessian in the Riccati sweep */
     pendulum_qp_real rt_sigma;    /* centering of a fixed-work step: complementarity target rt_sigma * mu */

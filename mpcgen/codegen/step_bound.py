@@ -21,10 +21,10 @@ with the build files' ``-O3 -ffp-contract=fast -fno-math-errno``, QEMU's instruc
 count): the fit is within 1.0 % of every one, and leaving any one out of the fit predicts
 it within 2 %. The vector sweeps grow with the horizon like the rows do, and the fit
 could not tell them apart: the rows' cost carries them, and the real-time warm start's
-floors on the two-sided boxes (a part of their own was fitted to 0, the rows' cost rose). The bound is the sum times
-``MARGIN``, rounded up to a thousand. It is a model, not an analysis of the binary:
-``mpcgen firmware`` measures every step of its run and fails when one exceeds the bound
-(benchmarks/firmware_fit.py repeats the fit).
+floors on the two-sided boxes too (a part of their own was fitted to 0 and the rows' cost
+rose). The bound is the sum times ``MARGIN``, rounded up to a thousand. It is a model,
+not an analysis of the binary: ``mpcgen firmware`` measures every step of its run and
+fails when one exceeds the bound (benchmarks/firmware_fit.py repeats the fit).
 """
 
 from __future__ import annotations
