@@ -75,7 +75,11 @@ class StartScore:
 
     @property
     def lost(self) -> bool:
-        return self.real_time.final_error > self.converged.final_error + REACH_SLACK
+        return self.real_time.further_than(self.converged)
+
+    @property
+    def softer(self) -> bool:
+        return self.real_time.softer_than(self.converged)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ class PerturbedQuality:
     @property
     def softer(self) -> int:
         """Starts where the real-time loop's soft violation exceeds the converged one's + SOFT_SLACK."""
-        return sum(s.real_time.soft_violation > s.converged.soft_violation + SOFT_SLACK for s in self.starts)
+        return sum(s.softer for s in self.starts)
 
     @property
     def converged_failures(self) -> int:

@@ -41,6 +41,14 @@ class Score:
     final_error: float       # largest |x_final - x_ref| over the state's range
     statuses: tuple[str, ...]
 
+    def softer_than(self, converged: Score) -> bool:
+        """The soft-state rule broken: a violation beyond the converged loop's + SOFT_SLACK."""
+        return self.soft_violation > converged.soft_violation + SOFT_SLACK
+
+    def further_than(self, converged: Score) -> bool:
+        """The reach rule broken: ends further from the reference than the converged loop + REACH_SLACK."""
+        return self.final_error > converged.final_error + REACH_SLACK
+
 
 @dataclass(frozen=True)
 class Quality:
@@ -64,10 +72,10 @@ class Quality:
                        f"(allowed {COST_RATIO})")
         if rt.input_violation > 0:
             out.append(f"an input left its bounds by {rt.input_violation:.3g} of its range")
-        if rt.soft_violation > cv.soft_violation + SOFT_SLACK:
+        if rt.softer_than(cv):
             out.append(f"soft-state violation {rt.soft_violation:.3g} of the range, the converged controller's "
                        f"{cv.soft_violation:.3g} + {SOFT_SLACK}")
-        if rt.final_error > cv.final_error + REACH_SLACK:
+        if rt.further_than(cv):
             out.append(f"final distance to the reference {rt.final_error:.3g} of the range, the converged "
                        f"controller's {cv.final_error:.3g}")
         return out
