@@ -840,7 +840,7 @@ int cstr_mpc_feedback(const real *x0, real *u0)
         }
         if (status == CSTR_MPC_OK || status == CSTR_MPC_MAX_ITER || status == CSTR_MPC_INFEASIBLE) {
             /* the full step into the plan (INFEASIBLE: the step's plan, the best it has toward
-             * the hard rows, is still taken); its size; steady: a full step that moved no input
+             * the hard rows, is still taken); its size; steady: a full step (primal and dual) that moved no input
              * by more than rt_reuse_step of its range */
             real size = 0.0, input_step = 0.0;
             copy(mem.x[0], x0, NX);
@@ -856,7 +856,8 @@ int cstr_mpc_feedback(const real *x0, real *u0)
                 }
             }
             mem.stats.step = size;
-            mem.steady = mem.qp_stats.alpha >= RT_STEADY_ALPHA && input_step <= mem.settings.rt_reuse_step;
+            mem.steady = mem.qp_stats.alpha >= RT_STEADY_ALPHA && mem.qp_stats.alpha_dual >= RT_STEADY_ALPHA
+                && input_step <= mem.settings.rt_reuse_step;
         } else if (status == CSTR_MPC_MODEL_FAILURE) {
             /* the plan cannot be evaluated: apply its first input, restart the guess from x0 */
             real u_safe[NU];

@@ -182,6 +182,7 @@ struct cstr_qp_stats {
     int iterations;      /* interior-point iterations taken */
     cstr_qp_real res_stat, res_eq, res_ineq, mu;   /* residuals at the returned iterate */
     cstr_qp_real alpha;       /* length of the last step taken (1: a full Newton step) */
+    cstr_qp_real alpha_dual;  /* ... of its multipliers: step_prepared's own; solve's is alpha */
 };
 
 /* Default settings for the scalar type (tolerances near the square root of its precision). */

@@ -4329,11 +4329,13 @@ static real limit(real v, real dv, real alpha)
 }
 
 /* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du), in one pass with the largest
- * step in (0, cap] that keeps the slacks, multipliers and relaxations nonnegative, which it
- * returns; 0 if a row step is not finite. */
-static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
+ * steps in (0, cap] that keep the slacks and relaxations (primal) and the multipliers
+ * (dual) nonnegative. With dual = 0 it returns the smaller of the two, one length for the
+ * whole step; else it returns the primal one and stores the dual one in *dual. 0 (both) if
+ * a row step is not finite. */
+static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap, real *dual)
 {
-    real alpha = cap, acc = 0.0;
+    real alpha = cap, alpha_dual = cap, acc = 0.0;
     int i;
     row_values(d, (const real (*)[NX])w->dx, (const real (*)[NU])w->du, w->v, 0);
     for (i = 0; i < NHARD; ++i) {
@@ -4343,7 +4345,7 @@ static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
         w->dlam[i] = dlam;
         acc += (dt + dlam) * 0.0;
         alpha = limit(z->t[i], dt, alpha);
-        alpha = limit(z->lam[i], dlam, alpha);
+        alpha_dual = limit(z->lam[i], dlam, alpha_dual);
     }
     for (i = NHARD; i < NROWS; ++i) {
         const int j = i - NHARD;
@@ -4357,11 +4359,18 @@ static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap)
         w->dlam[i] = dlam;
         acc += (dt + dlam + ds + dnu) * 0.0;
         alpha = limit(z->t[i], dt, alpha);
-        alpha = limit(z->lam[i], dlam, alpha);
+        alpha_dual = limit(z->lam[i], dlam, alpha_dual);
         alpha = limit(z->s[j], ds, alpha);
-        alpha = limit(z->nu[j], dnu, alpha);
+        alpha_dual = limit(z->nu[j], dnu, alpha_dual);
     }
-    return acc == acc ? alpha : 0.0;
+    if (!(acc == acc)) {
+        alpha = alpha_dual = 0.0;
+    }
+    if (dual) {
+        *dual = alpha_dual;
+        return alpha;
+    }
+    return fmin(alpha, alpha_dual);
 }
 
 /* Average complementarity after a step alpha along (dt, dlam, ds, dnu); with
@@ -4750,15 +4759,18 @@ static void start(const data_t *d, const struct quadrotor_qp_settings *settings,
     initialize(d, settings, z, w, realtime);
 }
 
-/* The Newton step in w (dx, du and the rows' steps, whose largest admissible length
- * row_steps found: limit), taken with the fraction to the boundary; returns its length,
- * or 0 if the step is not finite or shorter than min_step (z then is unchanged). duals:
- * also update the dynamics multipliers pi (from dpi). */
-static real take_step(sol_t *z, work_t *w, int duals, real limit_)
+/* The Newton step in w (dx, du and the rows' steps, whose largest admissible lengths
+ * row_steps found: limit_ for the primal part, limit_dual for the multipliers), taken with
+ * the fraction to the boundary; returns the primal length, or 0 if the step is not finite
+ * or shorter than min_step (z then is unchanged). duals: also update the dynamics
+ * multipliers pi (from dpi, with the primal length: the interior-point iterations pass one
+ * length for both). */
+static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_dual)
 {
     int i, k;
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
+    const real alpha_dual = fmin(1.0, STEP_FRACTION * limit_dual);
     if (!(alpha > 1e-12) || !step_finite(w, duals)) {
         return 0.0;
     }
@@ -4776,15 +4788,28 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_)
     /* slacks and multipliers stay positive: a floor keeps lam/t finite */
     for (i = 0; i < NROWS; ++i) {
         z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
-        z->lam[i] = at_least(z->lam[i] + alpha * w->dlam[i], 1e-30);
+        z->lam[i] = at_least(z->lam[i] + alpha_dual * w->dlam[i], 1e-30);
     }
     for (i = 0; i < NSOFT; ++i) {
         if (RELAXED(i)) {  /* a hard row's s and nu stay 0 */
             z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
-            z->nu[i] = at_least(z->nu[i] + alpha * w->dnu[i], 1e-30);
+            z->nu[i] = at_least(z->nu[i] + alpha_dual * w->dnu[i], 1e-30);
         }
     }
     return alpha;
+}
+
+/* The real-time step's rows and step: the primal and the dual part each with its own
+ * length. One iteration per sample cannot afford a primal step cut short by a multiplier
+ * near zero (or the reverse); see README, "Separate step lengths". Returns the primal
+ * length (take_step) and stores the dual one in *dual (0 with the primal). */
+static real rt_take_step(const data_t *d, sol_t *z, work_t *w, real *dual)
+{
+    real limit_dual, primal;
+    primal = row_steps(d, z, w, 1.0 / STEP_FRACTION, &limit_dual);
+    primal = take_step(z, w, 0, primal, limit_dual);
+    *dual = primal > 0.0 ? fmin(1.0, STEP_FRACTION * limit_dual) : 0.0;
+    return primal;
 }
 
 /* One Mehrotra predictor-corrector step from the iterate z, whose Newton residuals are in
@@ -4803,7 +4828,7 @@ static real newton_step(const data_t *d, sol_t *z, work_t *w, real mu, int duals
     }
     newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     riccati_solve(d, w, 0);
-    alpha = row_steps(d, z, w, 1.0);
+    alpha = row_steps(d, z, w, 1.0, 0);
     mu_aff = complementarity(z, w, alpha, 1);
     sigma = mu > 0.0 ? fmin(mu_aff / mu, 1.0) : 0.0;
     sigma = sigma * sigma * sigma;
@@ -4815,12 +4840,14 @@ static real newton_step(const data_t *d, sol_t *z, work_t *w, real mu, int duals
     }
     newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     riccati_solve(d, w, duals);
-    return take_step(z, w, duals, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+    alpha = row_steps(d, z, w, 1.0 / STEP_FRACTION, 0);
+    return take_step(z, w, duals, alpha, alpha);
 }
 
 /* One centered Newton step (target sigma mu) from z, with the residuals computed afresh
  * and the factorization in w: a further iteration of the fixed-work step. */
-static real centered_step(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w)
+static real centered_step(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w,
+    real *dual)
 {
     int i;
     real target;
@@ -4834,7 +4861,7 @@ static real centered_step(const data_t *d, const struct quadrotor_qp_settings *s
     }
     newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     riccati_solve(d, w, 0);
-    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+    return rt_take_step(d, z, w, dual);
 }
 
 /* The real-time step's right-hand side at the start point of setup, where z = 0 but for the
@@ -4871,7 +4898,7 @@ static void rt_prepare(const data_t *restrict d, const struct quadrotor_qp_setti
         }
         newton_gradient(d, z, w, d->q, d->r);  /* the cost gradient at z = 0 is the data's */
         riccati_solve(d, w, 0);
-        alpha = row_steps(d, z, w, 1.0);
+        alpha = row_steps(d, z, w, 1.0, 0);
         sigma = mu > 0.0 ? fmin(complementarity(z, w, alpha, 1) / mu, 1.0) : 0.0;
         sigma = sigma * sigma * sigma;
         w->sigma[0] = sigma;
@@ -4888,8 +4915,9 @@ static void rt_prepare(const data_t *restrict d, const struct quadrotor_qp_setti
 
 /* The step of rt_prepare, finished for the initial state now in z->x[0]: stage 0's
  * dynamics residual, input gradient and general rows take x_0, then stage 0's sweep, the
- * forward pass and the rows' steps. Returns the step length (0: not finite). */
-static real rt_finish(const data_t *restrict d, sol_t *restrict z, work_t *restrict w)
+ * forward pass and the rows' steps. Returns the primal step length (0: not finite), the
+ * dual one in *dual. */
+static real rt_finish(const data_t *restrict d, sol_t *restrict z, work_t *restrict w, real *dual)
 {
     const real *restrict A = d->A[0], *restrict x0 = z->x[0];
     int i;
@@ -4908,7 +4936,7 @@ static real rt_finish(const data_t *restrict d, sol_t *restrict z, work_t *restr
     w->b[0][11] = d->c[0][11] + x0[9] * A[65] + x0[10] * A[66] + x0[11] * A[67];
     riccati_backward_stage(d, w, 0);
     riccati_forward(d, w, 0);
-    return take_step(z, w, 0, row_steps(d, z, w, 1.0 / STEP_FRACTION));
+    return rt_take_step(d, z, w, dual);
 }
 
 static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings, sol_t *z, work_t *w,
@@ -4970,7 +4998,7 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
     int it, i, k, status = QUADROTOR_QP_MAX_ITER;
     real stat_scale, best_dist = 0.0;
     struct quadrotor_qp_stats best_stats;
-    stats->alpha = 0.0;
+    stats->alpha = stats->alpha_dual = 0.0;
     for (i = 0; i < NX; ++i) {
         z->x[0][i] = d->x0[i];
     }
@@ -5008,7 +5036,7 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
         if (it > 0 || !factored) {
             factor(d, settings, z, w);
         }
-        stats->alpha = newton_step(d, z, w, stats->mu, 1);
+        stats->alpha = stats->alpha_dual = newton_step(d, z, w, stats->mu, 1);
         if (stats->alpha == 0.0) {
             status = QUADROTOR_QP_NUMERICAL;  /* keep the last (finite) iterate */
             break;
@@ -5032,7 +5060,7 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
 {
     int it, i;
     stats->iterations = 0;
-    stats->alpha = 0.0;
+    stats->alpha = stats->alpha_dual = 0.0;
     stats->res_stat = (real)-1;  /* stationarity is not evaluated in a fixed-work step */
     stats->res_eq = stats->res_ineq = stats->mu = 0.0;
     if (!all_finite(data->x0, NX)) {
@@ -5042,15 +5070,16 @@ static int iterate(const data_t *d, const struct quadrotor_qp_settings *settings
         sol->x[0][i] = data->x0[i];
     }
     for (it = 0; it < settings->rt_iterations; ++it) {
-        real alpha;
+        real alpha, dual;
         if (it == 0) {
-            alpha = rt_finish(data, sol, work);  /* on the step prepared by setup */
+            alpha = rt_finish(data, sol, work, &dual);  /* on the step prepared by setup */
         } else {
             factor(data, settings, sol, work);
-            alpha = centered_step(data, settings, sol, work);
+            alpha = centered_step(data, settings, sol, work, &dual);
         }
         stats->iterations = it + 1;
         stats->alpha = alpha;
+        stats->alpha_dual = dual;
         if (alpha == 0.0) {
             return QUADROTOR_QP_NUMERICAL;
         }

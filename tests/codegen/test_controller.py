@@ -88,7 +88,11 @@ def test_pendulum_swing_up_on_the_acados_ocp(folders: dict[str, Path]) -> None:
     upright = np.flatnonzero(np.abs(theta) < 0.05)
     # up within half a second, then at most the overshoot the converged loop has too (0.16 rad)
     assert upright.size and upright[0] <= 10 and (np.abs(theta[upright[0]:]) < 0.2).all()
-    assert np.abs(result.X[-1]).max() < 1e-3
+    # settled: position and angle within 1e-3 over the last 30 samples; the velocities carry
+    # the reused factorization's chatter (README, "Reused factorization"): up to 1.1e-3 here,
+    # 3.5e-4 with rt_reuse = 0
+    tail = np.abs(result.X[-30:])
+    assert tail[:, :2].max() < 1e-3 and tail[:, 2:].max() < 2e-3, tail.max(axis=0)
 
 
 def test_nonfinite_state_gives_a_safe_control_then_recovers(folders: dict[str, Path]) -> None:

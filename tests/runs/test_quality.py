@@ -38,11 +38,12 @@ def test_real_time_step_is_within_3_percent_of_the_converged_loop(tmp_path: Path
     if name != "quadrotor":
         assert not p.problems(), p.problems()
         return
-    # a known shortfall (README, "Still a good controller"): from these starts the quadrotor's
-    # single iteration per sample overshoots its soft tilt bounds by up to 3.0e-2 (float) and
-    # 8.5e-2 (double) of the range, where solve's stays under 1e-3; the rule (solve's + 1e-2)
-    # fails on that alone. Pinned here so it cannot grow unnoticed.
-    assert p.soft[0] <= 0.1 and p.soft[1] <= 1e-2, p.soft
+    # a known shortfall (README, "Still a good controller"): from one of these starts the
+    # quadrotor's single iteration per sample overshoots its soft tilt bounds by 1.4e-2
+    # (float) and 1.2e-2 (double) of the range, where solve's stays under 1e-3; the rule
+    # (solve's + 1e-2) fails on that alone. With one step length for primal and dual it was
+    # 3.0e-2 and 8.5e-2 (5 and 6 starts). Pinned here so it cannot grow unnoticed.
+    assert p.soft[0] <= 0.02 and p.soft[1] <= 1e-2, p.soft
     assert [m for m in p.problems() if "soft-state violation" not in m] == []
 
 
