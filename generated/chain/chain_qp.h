@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (172472 bytes
+ * Memory: none static, no heap; the caller owns the structs below (173448 bytes
  * together). Stack: at most 8136 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct chain_qp_solution {
     chain_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 88752 bytes. */
+/* Solver workspace: 89728 bytes. */
 struct chain_qp_work {
     chain_qp_real P[21][231];  /* Riccati cost-to-go Hessians, lower triangles */
     chain_qp_real p[21][21];  /* Riccati cost-to-go gradients */
@@ -132,12 +132,14 @@ struct chain_qp_work {
     chain_qp_real rp[121];  /* row residuals t - value - s */
     chain_qp_real rc[121];  /* complementarity right-hand sides */
     chain_qp_real w[121];  /* lam / t */
+    chain_qp_real inv_t[121];  /* 1 / t (barrier_weights: the iterate's reciprocals) */
     chain_qp_real gam[121];  /* row gradient coefficients */
     chain_qp_real dt[121];  /* row steps */
     chain_qp_real dlam[121];
     chain_qp_real rs[1];  /* soft-row stationarity residuals */
     chain_qp_real rcs[1];
-    chain_qp_real den[1];
+    chain_qp_real inv_s[1];  /* 1 / s */
+    chain_qp_real inv_den[1];  /* 1 / (l2 + lam/t + nu/s) */
     chain_qp_real e[1];
     chain_qp_real ds[1];
     chain_qp_real dnu[1];

@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (44968 bytes
+ * Memory: none static, no heap; the caller owns the structs below (47208 bytes
  * together). Stack: at most 416 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct cstr_qp_solution {
     cstr_qp_real nu[100];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 29688 bytes. */
+/* Solver workspace: 31928 bytes. */
 struct cstr_qp_work {
     cstr_qp_real P[21][10];  /* Riccati cost-to-go Hessians, lower triangles */
     cstr_qp_real p[21][4];  /* Riccati cost-to-go gradients */
@@ -132,12 +132,14 @@ struct cstr_qp_work {
     cstr_qp_real rp[180];  /* row residuals t - value - s */
     cstr_qp_real rc[180];  /* complementarity right-hand sides */
     cstr_qp_real w[180];  /* lam / t */
+    cstr_qp_real inv_t[180];  /* 1 / t (barrier_weights: the iterate's reciprocals) */
     cstr_qp_real gam[180];  /* row gradient coefficients */
     cstr_qp_real dt[180];  /* row steps */
     cstr_qp_real dlam[180];
     cstr_qp_real rs[100];  /* soft-row stationarity residuals */
     cstr_qp_real rcs[100];
-    cstr_qp_real den[100];
+    cstr_qp_real inv_s[100];  /* 1 / s */
+    cstr_qp_real inv_den[100];  /* 1 / (l2 + lam/t + nu/s) */
     cstr_qp_real e[100];
     cstr_qp_real ds[100];
     cstr_qp_real dnu[100];

@@ -561,11 +561,11 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const re
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
-        const real q0 = (w->rc[i] - z->lam[i] * w->rp[i]) / z->t[i];
+        const real q0 = (w->rc[i] - z->lam[i] * w->rp[i]) * w->inv_t[i];
         w->gam[i] = z->lam[i] + q0;
         if (i >= NHARD && RELAXED(i - NHARD)) {
             const int j = i - NHARD;
-            w->e[j] = (-w->rs[j] + q0 + w->rcs[j] / z->s[j]) / w->den[j];
+            w->e[j] = (-w->rs[j] + q0 + w->rcs[j] * w->inv_s[j]) * w->inv_den[j];
             w->gam[i] -= w->w[i] * w->e[j];
         }
     }
@@ -591,7 +591,7 @@ static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap, real
     row_values(d, (const real (*)[NX])w->dx, (const real (*)[NU])w->du, w->v, 0);
     for (i = 0; i < NHARD; ++i) {
         const real dt = w->v[i] + w->rp[i];
-        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) * w->inv_t[i];
         w->dt[i] = dt;
         w->dlam[i] = dlam;
         acc += (dt + dlam) * 0.0;
@@ -600,10 +600,10 @@ static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap, real
     }
     for (i = NHARD; i < NROWS; ++i) {
         const int j = i - NHARD;
-        const real ds = RELAXED(j) ? w->e[j] - w->w[i] / w->den[j] * w->v[i] : 0.0;
-        const real dnu = RELAXED(j) ? (w->rcs[j] - z->nu[j] * ds) / z->s[j] : 0.0;
+        const real ds = RELAXED(j) ? w->e[j] - w->w[i] * w->inv_den[j] * w->v[i] : 0.0;
+        const real dnu = RELAXED(j) ? (w->rcs[j] - z->nu[j] * ds) * w->inv_s[j] : 0.0;
         const real dt = w->v[i] + ds + w->rp[i];
-        const real dlam = (w->rc[i] - z->lam[i] * dt) / z->t[i];
+        const real dlam = (w->rc[i] - z->lam[i] * dt) * w->inv_t[i];
         w->ds[j] = ds;
         w->dnu[j] = dnu;
         w->dt[i] = dt;
@@ -946,19 +946,25 @@ static void factor(const data_t *d, const struct pendulum_qp_settings *settings,
     riccati_factor(d, w->gam, settings->reg, w, 0);
 }
 
-/* The rows' barrier weights lam/t (in w) and their coefficients in the Newton system (gam,
- * and den for the soft rows). */
+/* The rows' barrier weights lam/t (in w) and their coefficients in the Newton system (gam);
+ * the reciprocals 1/t, 1/s and 1/den (den = l2 + lam/t + nu/s, soft rows) that the
+ * iteration's gradient and row steps multiply by: one division per quantity per iterate
+ * instead of one per use (a division takes 14 cycles on the Cortex-M4F, a multiply 1). */
 static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
-        w->w[i] = z->lam[i] / z->t[i];
+        w->inv_t[i] = 1.0 / z->t[i];
+        w->w[i] = z->lam[i] * w->inv_t[i];
         w->gam[i] = w->w[i];
         if (i >= NHARD && RELAXED(i - NHARD)) {
             const int j = i - NHARD;
-            w->den[j] = d->l2[0] + w->w[i] + z->nu[j] / z->s[j];
+            real soft;
+            w->inv_s[j] = 1.0 / z->s[j];
+            soft = d->l2[0] + z->nu[j] * w->inv_s[j];
+            w->inv_den[j] = 1.0 / (soft + w->w[i]);
             /* w - w^2/den, written without the cancellation that float cannot afford */
-            w->gam[i] = w->w[i] * (d->l2[0] + z->nu[j] / z->s[j]) / w->den[j];
+            w->gam[i] = w->w[i] * soft * w->inv_den[j];
         }
     }
 }
@@ -976,17 +982,23 @@ static void start(const data_t *d, const struct pendulum_qp_settings *settings, 
 /* The Newton step in w (dx, du and the rows' steps, whose largest admissible lengths
  * row_steps found: limit_ for the primal part, limit_dual for the multipliers), taken with
  * the fraction to the boundary; returns the primal length, or 0 if the step is not finite
- * or shorter than min_step (z then is unchanged). duals: also update the dynamics
- * multipliers pi (from dpi, with the primal length: the interior-point iterations pass one
- * length for both). */
-static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_dual)
+ * or shorter than min_step (z then is unchanged), and the dual length in *dual (0 with the
+ * primal; dual may be 0). duals: also update the dynamics multipliers pi (from dpi, with
+ * the primal length: the interior-point iterations pass one length for both). */
+static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_dual, real *dual)
 {
     int i, k;
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
     const real alpha_dual = fmin(1.0, STEP_FRACTION * limit_dual);
+    if (dual) {
+        *dual = 0.0;
+    }
     if (!(alpha > 1e-12) || !step_finite(w, duals)) {
         return 0.0;
+    }
+    if (dual) {
+        *dual = alpha_dual;
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
@@ -1019,11 +1031,9 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_du
  * length (take_step) and stores the dual one in *dual (0 with the primal). */
 static real rt_take_step(const data_t *d, sol_t *z, work_t *w, real *dual)
 {
-    real limit_dual, primal;
-    primal = row_steps(d, z, w, 1.0 / STEP_FRACTION, &limit_dual);
-    primal = take_step(z, w, 0, primal, limit_dual);
-    *dual = primal > 0.0 ? fmin(1.0, STEP_FRACTION * limit_dual) : 0.0;
-    return primal;
+    real limit_dual;
+    const real primal = row_steps(d, z, w, 1.0 / STEP_FRACTION, &limit_dual);
+    return take_step(z, w, 0, primal, limit_dual, dual);
 }
 
 /* One Mehrotra predictor-corrector step from the iterate z, whose Newton residuals are in
@@ -1055,7 +1065,7 @@ static real newton_step(const data_t *d, sol_t *z, work_t *w, real mu, int duals
     newton_gradient(d, z, w, (const real (*)[NX])w->gx, (const real (*)[NU])w->gu);
     riccati_solve(d, w, duals);
     alpha = row_steps(d, z, w, 1.0 / STEP_FRACTION, 0);
-    return take_step(z, w, duals, alpha, alpha);
+    return take_step(z, w, duals, alpha, alpha, 0);
 }
 
 /* One centered Newton step (target sigma mu) from z, with the residuals computed afresh

@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (19536 bytes
+ * Memory: none static, no heap; the caller owns the structs below (19864 bytes
  * together). Stack: at most 328 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct pendulum_qp_solution {
     pendulum_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 11512 bytes. */
+/* Solver workspace: 11840 bytes. */
 struct pendulum_qp_work {
     pendulum_qp_real P[21][10];  /* Riccati cost-to-go Hessians, lower triangles */
     pendulum_qp_real p[21][4];  /* Riccati cost-to-go gradients */
@@ -132,12 +132,14 @@ struct pendulum_qp_work {
     pendulum_qp_real rp[40];  /* row residuals t - value - s */
     pendulum_qp_real rc[40];  /* complementarity right-hand sides */
     pendulum_qp_real w[40];  /* lam / t */
+    pendulum_qp_real inv_t[40];  /* 1 / t (barrier_weights: the iterate's reciprocals) */
     pendulum_qp_real gam[40];  /* row gradient coefficients */
     pendulum_qp_real dt[40];  /* row steps */
     pendulum_qp_real dlam[40];
     pendulum_qp_real rs[1];  /* soft-row stationarity residuals */
     pendulum_qp_real rcs[1];
-    pendulum_qp_real den[1];
+    pendulum_qp_real inv_s[1];  /* 1 / s */
+    pendulum_qp_real inv_den[1];  /* 1 / (l2 + lam/t + nu/s) */
     pendulum_qp_real e[1];
     pendulum_qp_real ds[1];
     pendulum_qp_real dnu[1];

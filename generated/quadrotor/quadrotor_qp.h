@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (102568 bytes
+ * Memory: none static, no heap; the caller owns the structs below (105128 bytes
  * together). Stack: at most 3200 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct quadrotor_qp_solution {
     quadrotor_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 63832 bytes. */
+/* Solver workspace: 66392 bytes. */
 struct quadrotor_qp_work {
     quadrotor_qp_real P[21][78];  /* Riccati cost-to-go Hessians, lower triangles */
     quadrotor_qp_real p[21][12];  /* Riccati cost-to-go gradients */
@@ -132,12 +132,14 @@ struct quadrotor_qp_work {
     quadrotor_qp_real rp[240];  /* row residuals t - value - s */
     quadrotor_qp_real rc[240];  /* complementarity right-hand sides */
     quadrotor_qp_real w[240];  /* lam / t */
+    quadrotor_qp_real inv_t[240];  /* 1 / t (barrier_weights: the iterate's reciprocals) */
     quadrotor_qp_real gam[240];  /* row gradient coefficients */
     quadrotor_qp_real dt[240];  /* row steps */
     quadrotor_qp_real dlam[240];
     quadrotor_qp_real rs[80];  /* soft-row stationarity residuals */
     quadrotor_qp_real rcs[80];
-    quadrotor_qp_real den[80];
+    quadrotor_qp_real inv_s[80];  /* 1 / s */
+    quadrotor_qp_real inv_den[80];  /* 1 / (l2 + lam/t + nu/s) */
     quadrotor_qp_real e[80];
     quadrotor_qp_real ds[80];
     quadrotor_qp_real dnu[80];

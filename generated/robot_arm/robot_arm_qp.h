@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (41128 bytes
+ * Memory: none static, no heap; the caller owns the structs below (43048 bytes
  * together). Stack: at most 416 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct robot_arm_qp_solution {
     robot_arm_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 26968 bytes. */
+/* Solver workspace: 28888 bytes. */
 struct robot_arm_qp_work {
     robot_arm_qp_real P[21][10];  /* Riccati cost-to-go Hessians, lower triangles */
     robot_arm_qp_real p[21][4];  /* Riccati cost-to-go gradients */
@@ -132,12 +132,14 @@ struct robot_arm_qp_work {
     robot_arm_qp_real rp[160];  /* row residuals t - value - s */
     robot_arm_qp_real rc[160];  /* complementarity right-hand sides */
     robot_arm_qp_real w[160];  /* lam / t */
+    robot_arm_qp_real inv_t[160];  /* 1 / t (barrier_weights: the iterate's reciprocals) */
     robot_arm_qp_real gam[160];  /* row gradient coefficients */
     robot_arm_qp_real dt[160];  /* row steps */
     robot_arm_qp_real dlam[160];
     robot_arm_qp_real rs[80];  /* soft-row stationarity residuals */
     robot_arm_qp_real rcs[80];
-    robot_arm_qp_real den[80];
+    robot_arm_qp_real inv_s[80];  /* 1 / s */
+    robot_arm_qp_real inv_den[80];  /* 1 / (l2 + lam/t + nu/s) */
     robot_arm_qp_real e[80];
     robot_arm_qp_real ds[80];
     robot_arm_qp_real dnu[80];

@@ -77,3 +77,19 @@ def test_caches_prefetch_and_branches() -> None:
     timer.block(literal, -1, second)
     assert first.flash - first.zero_wait >= WAIT                  # the constant's line misses once
     assert second.flash == second.zero_wait                       # then it is in the data cache
+
+
+def test_blocks_carry_their_addresses_and_cycles_for_a_profile(monkeypatch) -> None:
+    import mpcgen.checks.firmware.cycles as cycles
+
+    b = summarize(block("0x00000000:  eee7 7a87  vfma.f32 s15, s15, s14",
+                        "0x00000004:  ee77 6aa7  vadd.f32 s13, s15, s15"))
+    assert b.addresses == (0, 4) and b.each == (3, 2) and sum(b.each) == b.cycles
+    # step_cycles hands every block of a step to on_block with the step's index, and none outside
+    log = [("main", b), ("p_mpc_feedback", b), ("p_mpc_prepare", b), ("main", b), ("p_mpc_feedback", b),
+           ("p_mpc_prepare", b), ("main", b)]
+    monkeypatch.setattr(cycles, "trace", lambda elf, target: ((name, blk, -1) for name, blk in log))
+    seen: list[int] = []
+    steps = cycles.step_cycles(None, None, "p", lambda i, blk: seen.append(i))
+    assert len(steps) == 2 and seen == [0, 0, 1, 1]
+    assert all(s.instructions == 2 * b.instructions for s in steps)

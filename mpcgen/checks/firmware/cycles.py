@@ -34,7 +34,7 @@ import subprocess
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .build import Target
 from .qemu import qemu_command
@@ -177,7 +177,7 @@ class StepCycles:
 
 
 @dataclass(frozen=True)
-class _Summary:
+class BlockSummary:
     """A translation block's static part: instructions, cycles, and per 16-byte instruction
     line the cycles executed in it; the lines of its literal-pool reads."""
 
@@ -188,13 +188,16 @@ class _Summary:
     literals: tuple[int, ...]
     branch: bool
     fallthrough: int
+    addresses: tuple[int, ...] = ()   # of its instructions, in order (for a profile)
+    each: tuple[int, ...] = ()        # their zero-wait cycles (execute_cycles), in order
 
 
-def summarize(block: list[Instruction]) -> _Summary:
+def summarize(block: list[Instruction]) -> BlockSummary:
     lines: list[list[int]] = []
-    literals, previous, total, optimistic = [], None, 0, 0
+    literals, previous, total, optimistic, each = [], None, 0, 0, []
     for ins in block:
         c = execute_cycles(ins, previous)
+        each.append(c)
         optimistic += execute_cycles(ins, previous, optimistic=True)
         line = ins.address // LINE
         if not lines or lines[-1][0] != line:
@@ -206,8 +209,8 @@ def summarize(block: list[Instruction]) -> _Summary:
         previous = ins
     last = block[-1] if block else None
     branch = last is not None and (last.op in _BRANCH or (last.op in _MULTIPLE and "pc" in last.operands))
-    return _Summary(len(block), total, optimistic, tuple((a, b) for a, b in lines), tuple(literals),
-                    branch, last.address + last.size if last else -1)
+    return BlockSummary(len(block), total, optimistic, tuple((a, b) for a, b in lines), tuple(literals),
+                    branch, last.address + last.size if last else -1, tuple(i.address for i in block), tuple(each))
 
 
 class _Timer:
@@ -218,7 +221,7 @@ class _Timer:
         self.last_line = _NO_LINE   # no line is sequential to this
         self.ready = 0   # cycles executed since the last line fetch (what the prefetch overlaps)
 
-    def block(self, b: _Summary, following: int, step: StepCycles) -> None:
+    def block(self, b: BlockSummary, following: int, step: StepCycles) -> None:
         stall = 0
         for line, cycles in b.lines:
             if line != self.last_line:
@@ -244,14 +247,14 @@ def _literal_address(ins: Instruction) -> int:
     return ((ins.address + 4) & ~3) + offset
 
 
-def trace(elf: Path, target: Target, timeout: float = 900.0) -> Iterator[tuple[str, _Summary, int]]:
+def trace(elf: Path, target: Target, timeout: float = 900.0) -> Iterator[tuple[str, BlockSummary, int]]:
     """Run ``elf`` under QEMU with its execution log on a pipe: yields (function, block, address
     of the next block) for every executed translation block."""
     cmd = [*qemu_command(elf, target), "-d", "in_asm,exec,nochain"]
-    blocks: dict[int, _Summary] = {}
+    blocks: dict[int, BlockSummary] = {}
     empty = summarize([])
     current: list[Instruction] | None = None
-    pending: tuple[str, _Summary] | None = None
+    pending: tuple[str, BlockSummary] | None = None
     with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           errors="replace") as proc:
         assert proc.stderr is not None
@@ -277,10 +280,12 @@ def trace(elf: Path, target: Target, timeout: float = 900.0) -> Iterator[tuple[s
         yield pending[0], pending[1], -1
 
 
-def step_cycles(elf: Path, target: Target, prefix: str) -> list[StepCycles]:
+def step_cycles(elf: Path, target: Target, prefix: str,
+                on_block: Callable[[int, BlockSummary], None] | None = None) -> list[StepCycles]:
     """Per real-time step (``PREFIX_mpc_feedback`` through ``PREFIX_mpc_prepare`` and back in
     the check program's ``main``), its instructions and estimated cycles in both models.
-    Outside the steps the caches run on (the target's would), uncounted."""
+    Outside the steps the caches run on (the target's would), uncounted. ``on_block(i, block)``
+    is called for every block executed in step ``i`` (``benchmarks/m4_profile.py``)."""
     timer, steps, outside = _Timer(), [], StepCycles()
     step: StepCycles | None = None
     prepared = False
@@ -293,4 +298,6 @@ def step_cycles(elf: Path, target: Target, prefix: str) -> list[StepCycles]:
             steps.append(step)
             step = None
         timer.block(block, following, step if step is not None else outside)
+        if step is not None and on_block is not None:
+            on_block(len(steps), block)
     return steps
