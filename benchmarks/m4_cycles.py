@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mpcgen import generate
 from mpcgen.checks.firmware.budget import firmware_check
-from mpcgen.checks.firmware.build import TARGETS
+from mpcgen.checks.firmware.build import TARGETS, find_sources
 from mpcgen.checks.firmware.cycles import REFILL, WAIT, step_cycles
 
 DEFAULT = ("pendulum:20", "quadrotor:10")
@@ -47,8 +47,8 @@ def main() -> int:
                               horizon=int(horizon) if horizon else None)
             work = base / f"{example}_{horizon or 'ocp'}_build"
             budget = firmware_check(folder, compilers=("gcc",), work=work)
-            prefix = next(folder.glob("*_mpc.h")).name[: -len("_mpc.h")]
-            steps = step_cycles(work / TARGETS["float"].name / "check.elf", TARGETS["float"], prefix)
+            steps = step_cycles(work / TARGETS["float"].name / "check.elf", TARGETS["float"],
+                                find_sources(folder).prefix)
             if len(steps) != budget.steps:
                 raise SystemExit(f"{config}: the log showed {len(steps)} steps, the check counted {budget.steps}")
             logged = statistics.median(s.instructions for s in steps)

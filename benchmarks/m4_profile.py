@@ -29,7 +29,8 @@ from pathlib import Path
 
 from mpcgen import generate
 from mpcgen.checks.firmware.budget import firmware_check
-from mpcgen.checks.firmware.build import OPTIMIZE_FLAGS, STRICT_FLAGS, TARGETS, compile_objects, find_sources, tool
+from mpcgen.checks.firmware.build import (OPTIMIZE_FLAGS, STRICT_FLAGS, TARGETS, Sources, compile_objects, find_sources,
+                                          tool)
 from mpcgen.checks.firmware.cycles import BlockSummary, step_cycles
 
 FULL = 0.95   # a step within this share of the largest counts as a full one
@@ -63,14 +64,14 @@ def innermost(objects: dict[str, Path], symbol: str, offsets: list[int]) -> dict
     return {o: found.get(o, symbol) for o in offsets}
 
 
-def debug_objects(folder: Path, work: Path, elf: Path) -> dict[str, Path]:
+def debug_objects(sources: Sources, work: Path, elf: Path) -> dict[str, Path]:
     """The library compiled again with -g: per function symbol, its object. Fails when a
     function's size differs from the linked program's (then -g changed the code)."""
     target = TARGETS["float"]
     flags = (*target.cpu_flags, *STRICT_FLAGS, *OPTIMIZE_FLAGS, "-ffunction-sections", "-fdata-sections", "-g")
     linked = {name: size for _, size, name in symbols(elf)}
     owner = {}
-    for obj in compile_objects(find_sources(folder), tool("arm-none-eabi-gcc"), flags, work / "debug"):
+    for obj in compile_objects(sources, tool("arm-none-eabi-gcc"), flags, work / "debug"):
         for _, size, name in symbols(obj):
             if name in linked and linked[name] != size:
                 raise SystemExit(f"{name}: {size} bytes with -g, {linked[name]} in the check program")
@@ -102,9 +103,9 @@ def main() -> int:
         budget = firmware_check(folder, compilers=("gcc",), work=work)
         target = TARGETS["float"]
         elf = work / target.name / "check.elf"
-        objects = debug_objects(folder, work, elf)
-        prefix = next(folder.glob("*_mpc.h")).name[: -len("_mpc.h")]
-        steps = step_cycles(elf, target, prefix, record)
+        sources = find_sources(folder)
+        objects = debug_objects(sources, work, elf)
+        steps = step_cycles(elf, target, sources.prefix, record)
         functions = symbols(elf)
         # every executed address: its function symbol, then the innermost inlined function
         executed = {a for counts in per_step for key in counts for a in blocks[key].addresses}
@@ -123,7 +124,7 @@ def main() -> int:
             owner.update({a: name if inner[a - start] == name else f"{inner[a - start]} ({name})" for a in addrs})
     largest = max(s.instructions for s in steps)
     full = [i for i, s in enumerate(steps) if s.instructions >= FULL * largest]
-    rest = [i for i in range(len(steps)) if i not in set(full)]
+    rest = [i for i, s in enumerate(steps) if s.instructions < FULL * largest]
     print(f"{args.config}: {len(steps)} steps, {len(full)} full; SysTick median {budget.instructions_median:,}, "
           f"max {budget.instructions_max:,}, bound {budget.bound:,}")
 

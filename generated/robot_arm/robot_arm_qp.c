@@ -686,7 +686,9 @@ static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 /* Right-hand sides of the eliminated rows for complementarity targets (rc, rcs), and
  * the gradient of the Newton subproblem: h = g - sum_rows a (lam + dlam(dz = 0)).
  * For a row with t, lam (and soft s, nu, D = l2 + lam/t + nu/s):
- *   dlam = (rc - lam dt)/t,  dt = a'dz + ds + rp,  ds = e - (lam/t)/D a'dz. */
+ *   dlam = (rc - lam dt)/t,  dt = a'dz + ds + rp,  ds = e - (lam/t)/D a'dz.
+ * The divisions are products with the iterate's reciprocals (barrier_weights, called at
+ * this iterate before every newton_gradient and row_steps). */
 static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int i;
@@ -713,7 +715,7 @@ static real limit(real v, real dv, real alpha)
  * steps in (0, cap] that keep the slacks and relaxations (primal) and the multipliers
  * (dual) nonnegative. With dual = 0 it returns the smaller of the two, one length for the
  * whole step; else it returns the primal one and stores the dual one in *dual. 0 (both) if
- * a row step is not finite. */
+ * a row step is not finite. Reads barrier_weights' reciprocals, as newton_gradient. */
 static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap, real *dual)
 {
     real alpha = cap, alpha_dual = cap, acc = 0.0;
