@@ -1358,7 +1358,8 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             PB[61] = c1;
             PB[62] = c2;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky); Lr's
+         * diagonal is kept as its reciprocals, so that the solves with Lr multiply */
         {
             real c0, c1, c2, c3, c4, c5;
             {
@@ -1465,25 +1466,22 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             Lr[5] = Rk[2] + wu[2] + wu[5] + Gu[5] + c5;
         }
         {
-            real pivot = Lr[0];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[0] = pivot;
-            Lr[1] = (Lr[1]) / pivot;
-            Lr[3] = (Lr[3]) / pivot;
+            const real pivot = Lr[0];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[0] = inv;
+            Lr[1] = (Lr[1]) * inv;
+            Lr[3] = (Lr[3]) * inv;
         }
         {
-            real pivot = Lr[2] - Lr[1] * Lr[1];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[2] = pivot;
-            Lr[4] = (Lr[4] - Lr[3] * Lr[1]) / pivot;
+            const real pivot = Lr[2] - Lr[1] * Lr[1];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[2] = inv;
+            Lr[4] = (Lr[4] - Lr[3] * Lr[1]) * inv;
         }
         {
-            real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[5] = pivot;
+            const real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[5] = inv;
         }
         /* PA = P A */
         {
@@ -12046,9 +12044,9 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
         }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
         {
-            const real inv0 = 1.0 / Lr[0];
-            const real inv1 = 1.0 / Lr[2];
-            const real inv2 = 1.0 / Lr[5];
+            const real inv0 = Lr[0];
+            const real inv1 = Lr[2];
+            const real inv2 = Lr[5];
             for (i = 0; i < NX; ++i) {
                 const real y0 = (-Sb[0 * NX + i]) * inv0;
                 const real y1 = (-Sb[1 * NX + i] - Lr[1] * y0) * inv1;
@@ -17987,14 +17985,14 @@ static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w,
     r[1] = w->hu[k][1] + e[9] * B[1] + e[10] * B[4] + e[11] * B[7] + e[12] * B[10] + e[13] * B[13] + e[14] * B[16] + e[15] * B[19] + e[16] * B[22] + e[17] * B[25] + e[19] * 0.2;
     r[2] = w->hu[k][2] + e[9] * B[2] + e[10] * B[5] + e[11] * B[8] + e[12] * B[11] + e[13] * B[14] + e[14] * B[17] + e[15] * B[20] + e[16] * B[23] + e[17] * B[26] + e[20] * 0.2;
     {
-        const real y0 = (-r[0]) / Lr[0];
-        const real y1 = (-r[1] - Lr[1] * y0) / Lr[2];
-        const real y2 = (-r[2] - Lr[3] * y0 - Lr[4] * y1) / Lr[5];
-        const real k2 = (y2) / Lr[5];
+        const real y0 = (-r[0]) * Lr[0];
+        const real y1 = (-r[1] - Lr[1] * y0) * Lr[2];
+        const real y2 = (-r[2] - Lr[3] * y0 - Lr[4] * y1) * Lr[5];
+        const real k2 = (y2) * Lr[5];
         w->k[k][2] = k2;
-        const real k1 = (y1 - Lr[4] * k2) / Lr[2];
+        const real k1 = (y1 - Lr[4] * k2) * Lr[2];
         w->k[k][1] = k1;
-        const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2) / Lr[0];
+        const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2) * Lr[0];
         w->k[k][0] = k0;
     }
     if (k > 0) {
@@ -18665,14 +18663,12 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_du
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
     const real alpha_dual = fmin(1.0, STEP_FRACTION * limit_dual);
+    const int taken = alpha > 1e-12 && step_finite(w, duals);
     if (dual) {
-        *dual = 0.0;
+        *dual = taken ? alpha_dual : 0.0;
     }
-    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+    if (!taken) {
         return 0.0;
-    }
-    if (dual) {
-        *dual = alpha_dual;
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {

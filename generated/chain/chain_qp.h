@@ -119,7 +119,7 @@ struct chain_qp_work {
     chain_qp_real p[21][21];  /* Riccati cost-to-go gradients */
     chain_qp_real K[20][63];  /* feedback gains du = K dx + k */
     chain_qp_real k[20][3];
-    chain_qp_real Lr[20][6];  /* Cholesky factor of R + B'PB, lower triangle */
+    chain_qp_real Lr[20][6];  /* Cholesky factor of R + B'PB, lower triangle (diagonal: reciprocals) */
     chain_qp_real gx[21][21];  /* cost gradient at the iterate */
     chain_qp_real gu[20][3];
     chain_qp_real hx[21][21];  /* gradient of the Newton (LQ) subproblem */

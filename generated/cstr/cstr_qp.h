@@ -119,7 +119,7 @@ struct cstr_qp_work {
     cstr_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     cstr_qp_real K[20][8];  /* feedback gains du = K dx + k */
     cstr_qp_real k[20][2];
-    cstr_qp_real Lr[20][3];  /* Cholesky factor of R + B'PB, lower triangle */
+    cstr_qp_real Lr[20][3];  /* Cholesky factor of R + B'PB, lower triangle (diagonal: reciprocals) */
     cstr_qp_real gx[21][4];  /* cost gradient at the iterate */
     cstr_qp_real gu[20][2];
     cstr_qp_real hx[21][4];  /* gradient of the Newton (LQ) subproblem */

@@ -796,8 +796,8 @@ int pendulum_mpc_feedback(const real *x0, real *u0)
         }
         if (status == PENDULUM_MPC_OK || status == PENDULUM_MPC_MAX_ITER || status == PENDULUM_MPC_INFEASIBLE) {
             /* the full step into the plan (INFEASIBLE: the step's plan, the best it has toward
-             * the hard rows, is still taken); its size; steady: a full step (primal and dual) that moved no input
-             * by more than rt_reuse_step of its range */
+             * the hard rows, is still taken); its size; steady: a full step (primal and dual)
+             * that moved no input by more than rt_reuse_step of its range */
             real size = 0.0, input_step = 0.0;
             copy(mem.x[0], x0, NX);
             for (k = 0; k < N; ++k) {

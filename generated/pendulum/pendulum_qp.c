@@ -200,7 +200,8 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             PB[2] = c2;
             PB[3] = c3;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky); Lr's
+         * diagonal is kept as its reciprocals, so that the solves with Lr multiply */
         {
             real c0;
             {
@@ -222,10 +223,9 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             Lr[0] = Rk[0] + wu[0] + wu[1] + c0;
         }
         {
-            real pivot = Lr[0];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[0] = pivot;
+            const real pivot = Lr[0];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[0] = inv;
         }
         /* PA = P A */
         {
@@ -336,7 +336,7 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
         }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
         {
-            const real inv0 = 1.0 / Lr[0];
+            const real inv0 = Lr[0];
             for (i = 0; i < NX; ++i) {
                 const real y0 = (-Sb[0 * NX + i]) * inv0;
                 const real k0 = (y0) * inv0;
@@ -454,8 +454,8 @@ static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w,
     e[3] = p[3] + b[0] * P[6] + b[1] * P[7] + b[2] * P[8] + b[3] * P[9];
     r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[1] + e[2] * B[2] + e[3] * B[3];
     {
-        const real y0 = (-r[0]) / Lr[0];
-        const real k0 = (y0) / Lr[0];
+        const real y0 = (-r[0]) * Lr[0];
+        const real k0 = (y0) * Lr[0];
         w->k[k][0] = k0;
     }
     if (k > 0) {
@@ -993,14 +993,12 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_du
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
     const real alpha_dual = fmin(1.0, STEP_FRACTION * limit_dual);
+    const int taken = alpha > 1e-12 && step_finite(w, duals);
     if (dual) {
-        *dual = 0.0;
+        *dual = taken ? alpha_dual : 0.0;
     }
-    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+    if (!taken) {
         return 0.0;
-    }
-    if (dual) {
-        *dual = alpha_dual;
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {

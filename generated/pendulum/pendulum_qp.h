@@ -119,7 +119,7 @@ struct pendulum_qp_work {
     pendulum_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     pendulum_qp_real K[20][4];  /* feedback gains du = K dx + k */
     pendulum_qp_real k[20][1];
-    pendulum_qp_real Lr[20][1];  /* Cholesky factor of R + B'PB, lower triangle */
+    pendulum_qp_real Lr[20][1];  /* Cholesky factor of R + B'PB, lower triangle (diagonal: reciprocals) */
     pendulum_qp_real gx[21][4];  /* cost gradient at the iterate */
     pendulum_qp_real gu[20][1];
     pendulum_qp_real hx[21][4];  /* gradient of the Newton (LQ) subproblem */

@@ -989,7 +989,8 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             PB[46] = c14;
             PB[47] = c15;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky); Lr's
+         * diagonal is kept as its reciprocals, so that the solves with Lr multiply */
         {
             real c0, c1, c2, c3, c4, c5, c6, c7, c8, c9;
             {
@@ -1160,34 +1161,30 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             Lr[9] = Rk[3] + wu[3] + wu[7] + c9;
         }
         {
-            real pivot = Lr[0];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[0] = pivot;
-            Lr[1] = (Lr[1]) / pivot;
-            Lr[3] = (Lr[3]) / pivot;
-            Lr[6] = (Lr[6]) / pivot;
+            const real pivot = Lr[0];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[0] = inv;
+            Lr[1] = (Lr[1]) * inv;
+            Lr[3] = (Lr[3]) * inv;
+            Lr[6] = (Lr[6]) * inv;
         }
         {
-            real pivot = Lr[2] - Lr[1] * Lr[1];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[2] = pivot;
-            Lr[4] = (Lr[4] - Lr[3] * Lr[1]) / pivot;
-            Lr[7] = (Lr[7] - Lr[6] * Lr[1]) / pivot;
+            const real pivot = Lr[2] - Lr[1] * Lr[1];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[2] = inv;
+            Lr[4] = (Lr[4] - Lr[3] * Lr[1]) * inv;
+            Lr[7] = (Lr[7] - Lr[6] * Lr[1]) * inv;
         }
         {
-            real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[5] = pivot;
-            Lr[8] = (Lr[8] - Lr[6] * Lr[3] - Lr[7] * Lr[4]) / pivot;
+            const real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[5] = inv;
+            Lr[8] = (Lr[8] - Lr[6] * Lr[3] - Lr[7] * Lr[4]) * inv;
         }
         {
-            real pivot = Lr[9] - Lr[6] * Lr[6] - Lr[7] * Lr[7] - Lr[8] * Lr[8];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[9] = pivot;
+            const real pivot = Lr[9] - Lr[6] * Lr[6] - Lr[7] * Lr[7] - Lr[8] * Lr[8];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[9] = inv;
         }
         /* PA = P A */
         {
@@ -2809,10 +2806,10 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
         }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
         {
-            const real inv0 = 1.0 / Lr[0];
-            const real inv1 = 1.0 / Lr[2];
-            const real inv2 = 1.0 / Lr[5];
-            const real inv3 = 1.0 / Lr[9];
+            const real inv0 = Lr[0];
+            const real inv1 = Lr[2];
+            const real inv2 = Lr[5];
+            const real inv3 = Lr[9];
             for (i = 0; i < NX; ++i) {
                 const real y0 = (-Sb[0 * NX + i]) * inv0;
                 const real y1 = (-Sb[1 * NX + i] - Lr[1] * y0) * inv1;
@@ -4148,17 +4145,17 @@ static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w,
     r[2] = w->hu[k][2] + e[0] * B[2] + e[1] * B[6] + e[2] * B[10] + e[3] * B[14] + e[4] * B[18] + e[5] * B[22] + e[6] * B[26] + e[7] * B[30] + e[8] * B[34] + e[9] * B[38] + e[10] * B[42] + e[11] * B[46];
     r[3] = w->hu[k][3] + e[0] * B[3] + e[1] * B[7] + e[2] * B[11] + e[3] * B[15] + e[4] * B[19] + e[5] * B[23] + e[6] * B[27] + e[7] * B[31] + e[8] * B[35] + e[9] * B[39] + e[10] * B[43] + e[11] * B[47];
     {
-        const real y0 = (-r[0]) / Lr[0];
-        const real y1 = (-r[1] - Lr[1] * y0) / Lr[2];
-        const real y2 = (-r[2] - Lr[3] * y0 - Lr[4] * y1) / Lr[5];
-        const real y3 = (-r[3] - Lr[6] * y0 - Lr[7] * y1 - Lr[8] * y2) / Lr[9];
-        const real k3 = (y3) / Lr[9];
+        const real y0 = (-r[0]) * Lr[0];
+        const real y1 = (-r[1] - Lr[1] * y0) * Lr[2];
+        const real y2 = (-r[2] - Lr[3] * y0 - Lr[4] * y1) * Lr[5];
+        const real y3 = (-r[3] - Lr[6] * y0 - Lr[7] * y1 - Lr[8] * y2) * Lr[9];
+        const real k3 = (y3) * Lr[9];
         w->k[k][3] = k3;
-        const real k2 = (y2 - Lr[8] * k3) / Lr[5];
+        const real k2 = (y2 - Lr[8] * k3) * Lr[5];
         w->k[k][2] = k2;
-        const real k1 = (y1 - Lr[4] * k2 - Lr[7] * k3) / Lr[2];
+        const real k1 = (y1 - Lr[4] * k2 - Lr[7] * k3) * Lr[2];
         w->k[k][1] = k1;
-        const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2 - Lr[6] * k3) / Lr[0];
+        const real k0 = (y0 - Lr[1] * k1 - Lr[3] * k2 - Lr[6] * k3) * Lr[0];
         w->k[k][0] = k0;
     }
     if (k > 0) {
@@ -4779,14 +4776,12 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_du
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
     const real alpha_dual = fmin(1.0, STEP_FRACTION * limit_dual);
+    const int taken = alpha > 1e-12 && step_finite(w, duals);
     if (dual) {
-        *dual = 0.0;
+        *dual = taken ? alpha_dual : 0.0;
     }
-    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+    if (!taken) {
         return 0.0;
-    }
-    if (dual) {
-        *dual = alpha_dual;
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {

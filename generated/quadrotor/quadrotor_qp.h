@@ -119,7 +119,7 @@ struct quadrotor_qp_work {
     quadrotor_qp_real p[21][12];  /* Riccati cost-to-go gradients */
     quadrotor_qp_real K[20][48];  /* feedback gains du = K dx + k */
     quadrotor_qp_real k[20][4];
-    quadrotor_qp_real Lr[20][10];  /* Cholesky factor of R + B'PB, lower triangle */
+    quadrotor_qp_real Lr[20][10];  /* Cholesky factor of R + B'PB, lower triangle (diagonal: reciprocals) */
     quadrotor_qp_real gx[21][12];  /* cost gradient at the iterate */
     quadrotor_qp_real gu[20][4];
     quadrotor_qp_real hx[21][12];  /* gradient of the Newton (LQ) subproblem */

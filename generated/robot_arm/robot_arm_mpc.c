@@ -879,8 +879,8 @@ int robot_arm_mpc_feedback(const real *x0, real *u0)
         }
         if (status == ROBOT_ARM_MPC_OK || status == ROBOT_ARM_MPC_MAX_ITER || status == ROBOT_ARM_MPC_INFEASIBLE) {
             /* the full step into the plan (INFEASIBLE: the step's plan, the best it has toward
-             * the hard rows, is still taken); its size; steady: a full step (primal and dual) that moved no input
-             * by more than rt_reuse_step of its range */
+             * the hard rows, is still taken); its size; steady: a full step (primal and dual)
+             * that moved no input by more than rt_reuse_step of its range */
             real size = 0.0, input_step = 0.0;
             copy(mem.x[0], x0, NX);
             for (k = 0; k < N; ++k) {

@@ -235,7 +235,8 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             PB[6] = c6;
             PB[7] = c7;
         }
-        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky) */
+        /* Rb = Rt + B'PB (lower triangle), factored in place as Lr (unrolled Cholesky); Lr's
+         * diagonal is kept as its reciprocals, so that the solves with Lr multiply */
         {
             real c0, c1, c2;
             {
@@ -267,17 +268,15 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
             Lr[2] = Rk[1] + wu[1] + wu[3] + c2;
         }
         {
-            real pivot = Lr[0];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[0] = pivot;
-            Lr[1] = (Lr[1]) / pivot;
+            const real pivot = Lr[0];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[0] = inv;
+            Lr[1] = (Lr[1]) * inv;
         }
         {
-            real pivot = Lr[2] - Lr[1] * Lr[1];
-            pivot = pivot > reg ? pivot : reg;
-            pivot = sqrt(pivot);
-            Lr[2] = pivot;
+            const real pivot = Lr[2] - Lr[1] * Lr[1];
+            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            Lr[2] = inv;
         }
         /* PA = P A */
         {
@@ -433,8 +432,8 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
         }
         /* K = -Rb^-1 Sb: forward substitution with Lr, then back substitution with Lr' */
         {
-            const real inv0 = 1.0 / Lr[0];
-            const real inv1 = 1.0 / Lr[2];
+            const real inv0 = Lr[0];
+            const real inv1 = Lr[2];
             for (i = 0; i < NX; ++i) {
                 const real y0 = (-Sb[0 * NX + i]) * inv0;
                 const real y1 = (-Sb[1 * NX + i] - Lr[1] * y0) * inv1;
@@ -579,11 +578,11 @@ static void riccati_backward_stage(const data_t *restrict d, work_t *restrict w,
     r[0] = w->hu[k][0] + e[0] * B[0] + e[1] * B[2] + e[2] * B[4] + e[3] * B[6];
     r[1] = w->hu[k][1] + e[0] * B[1] + e[1] * B[3] + e[2] * B[5] + e[3] * B[7];
     {
-        const real y0 = (-r[0]) / Lr[0];
-        const real y1 = (-r[1] - Lr[1] * y0) / Lr[2];
-        const real k1 = (y1) / Lr[2];
+        const real y0 = (-r[0]) * Lr[0];
+        const real y1 = (-r[1] - Lr[1] * y0) * Lr[2];
+        const real k1 = (y1) * Lr[2];
         w->k[k][1] = k1;
-        const real k0 = (y0 - Lr[1] * k1) / Lr[0];
+        const real k0 = (y0 - Lr[1] * k1) * Lr[0];
         w->k[k][0] = k0;
     }
     if (k > 0) {
@@ -1134,14 +1133,12 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_du
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
     const real alpha_dual = fmin(1.0, STEP_FRACTION * limit_dual);
+    const int taken = alpha > 1e-12 && step_finite(w, duals);
     if (dual) {
-        *dual = 0.0;
+        *dual = taken ? alpha_dual : 0.0;
     }
-    if (!(alpha > 1e-12) || !step_finite(w, duals)) {
+    if (!taken) {
         return 0.0;
-    }
-    if (dual) {
-        *dual = alpha_dual;
     }
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {

@@ -119,7 +119,7 @@ struct robot_arm_qp_work {
     robot_arm_qp_real p[21][4];  /* Riccati cost-to-go gradients */
     robot_arm_qp_real K[20][8];  /* feedback gains du = K dx + k */
     robot_arm_qp_real k[20][2];
-    robot_arm_qp_real Lr[20][3];  /* Cholesky factor of R + B'PB, lower triangle */
+    robot_arm_qp_real Lr[20][3];  /* Cholesky factor of R + B'PB, lower triangle (diagonal: reciprocals) */
     robot_arm_qp_real gx[21][4];  /* cost gradient at the iterate */
     robot_arm_qp_real gu[20][2];
     robot_arm_qp_real hx[21][4];  /* gradient of the Newton (LQ) subproblem */

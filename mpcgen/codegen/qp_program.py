@@ -82,7 +82,7 @@ def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
         ("p", (L.N + 1, L.nx), "Riccati cost-to-go gradients"),
         ("K", (L.N, L.nu * L.nx), "feedback gains du = K dx + k"),
         ("k", (L.N, L.nu), ""),
-        ("Lr", (L.N, L.nu * (L.nu + 1) // 2), "Cholesky factor of R + B'PB, lower triangle"),
+        ("Lr", (L.N, L.nu * (L.nu + 1) // 2), "Cholesky factor of R + B'PB, lower triangle (diagonal: reciprocals)"),
         ("gx", (L.N + 1, L.nx), "cost gradient at the iterate"),
         ("gu", (L.N, L.nu), ""),
         ("hx", (L.N + 1, L.nx), "gradient of the Newton (LQ) subproblem"),
