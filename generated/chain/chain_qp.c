@@ -179,7 +179,8 @@ static void general_rows_hessian(const data_t *restrict d, const real *restrict 
  * triangles and read as such. Every product runs over structural nonzeros only, unrolled
  * (345 of 441 in A, 30 of 63 in B; the Hessians' patterns); B'PA is formed as B'(PA),
  * the cheaper order for these patterns. A pivot below reg is replaced by reg
- * (regularization: a singular input Hessian does not break the sweep). The work per stage
+ * (regularization: a singular input Hessian does not break the sweep); a NaN pivot is kept,
+ * so that a NaN in the data reaches the gains, which setup checks. The work per stage
  * is fixed: no branch depends on the data. last: the sweep stops after stage last (0: the
  * whole factorization; N-1: the last stage only, see shift_factorization). */
 static void riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w,
@@ -1467,20 +1468,20 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
         }
         {
             const real pivot = Lr[0];
-            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            const real inv = 1.0 / sqrt(!(pivot < reg) ? pivot : reg);  /* NaN stays NaN */
             Lr[0] = inv;
             Lr[1] = (Lr[1]) * inv;
             Lr[3] = (Lr[3]) * inv;
         }
         {
             const real pivot = Lr[2] - Lr[1] * Lr[1];
-            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            const real inv = 1.0 / sqrt(!(pivot < reg) ? pivot : reg);  /* NaN stays NaN */
             Lr[2] = inv;
             Lr[4] = (Lr[4] - Lr[3] * Lr[1]) * inv;
         }
         {
             const real pivot = Lr[5] - Lr[3] * Lr[3] - Lr[4] * Lr[4];
-            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            const real inv = 1.0 / sqrt(!(pivot < reg) ? pivot : reg);  /* NaN stays NaN */
             Lr[5] = inv;
         }
         /* PA = P A */

@@ -137,7 +137,8 @@ static void row_gradient(const data_t *d, const real *coef, real (*gx)[NX], real
  * triangles and read as such. Every product runs over structural nonzeros only, unrolled
  * (11 of 16 in A, 4 of 4 in B; the Hessians' patterns); B'PA is formed as (PB)'A,
  * the cheaper order for these patterns. A pivot below reg is replaced by reg
- * (regularization: a singular input Hessian does not break the sweep). The work per stage
+ * (regularization: a singular input Hessian does not break the sweep); a NaN pivot is kept,
+ * so that a NaN in the data reaches the gains, which setup checks. The work per stage
  * is fixed: no branch depends on the data. last: the sweep stops after stage last (0: the
  * whole factorization; N-1: the last stage only, see shift_factorization). */
 static void riccati_factor(const data_t *restrict d, const real *restrict weight, real reg, work_t *restrict w,
@@ -224,7 +225,7 @@ static void riccati_factor(const data_t *restrict d, const real *restrict weight
         }
         {
             const real pivot = Lr[0];
-            const real inv = 1.0 / sqrt(pivot > reg ? pivot : reg);
+            const real inv = 1.0 / sqrt(!(pivot < reg) ? pivot : reg);  /* NaN stays NaN */
             Lr[0] = inv;
         }
         /* PA = P A */

@@ -66,6 +66,7 @@ class QpSolver:
                      if name != "QN"}
         self.solution = struct_views(self.ffi, self._sol, self.program.solution_fields, dtype)
         self._solve = getattr(self.lib, f"{pre}_solve")
+        self._setup = getattr(self.lib, f"{pre}_setup")
 
     def _pack(self) -> None:
         L, d, out = self.layout, self.data, self._packed
@@ -82,6 +83,11 @@ class QpSolver:
                 target[:rows.size] = d["Q"][L.N].reshape(nx, nx)[rows, cols]
             else:
                 target[...] = d[name]
+
+    def setup(self) -> str:
+        """The real-time API's set-up (start point and first factorization, x0 left out): its status."""
+        self._pack()
+        return STATUS[self._setup(self._data, self.settings, self._sol, self._work)]
 
     def solve(self) -> QpResult:
         self._pack()

@@ -273,6 +273,21 @@ def test_iteration_cap_and_bad_data() -> None:
     assert solver.solve().status == "nonfinite_data"
 
 
+def test_setup_reports_a_nan_on_the_input_hessians_diagonal() -> None:
+    """setup checks the gains instead of the data: a NaN pivot must reach them, not be
+    regularized away. It once was (the pivot's floor took NaN for a small pivot), and a NaN
+    in stage 0's R, whose feedforward term setup leaves to the step, went unreported."""
+    for name in ("inputs only", "inputs and states"):
+        layout = LAYOUTS[name]
+        for k in (0, layout.N - 1):
+            solver = QpSolver(layout)
+            random_qp(solver, layout, np.random.default_rng(4))
+            assert solver.setup() == "ok"
+            nu = layout.nu
+            solver.data["R"][k].reshape(nu, nu)[nu - 1, nu - 1] = np.nan
+            assert solver.setup() == "nonfinite_data", (name, k)
+
+
 def test_singular_input_hessian_is_regularized() -> None:
     """R = 0 and no active bounds: the regularized Riccati sweep still returns a finite answer."""
     layout = LAYOUTS["inputs only"]
