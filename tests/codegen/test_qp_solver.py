@@ -279,11 +279,10 @@ def test_setup_reports_a_nan_on_the_input_hessians_diagonal() -> None:
     in stage 0's R, whose feedforward term setup leaves to the step, went unreported."""
     for name in ("inputs only", "inputs and states"):
         layout = LAYOUTS[name]
+        solver, nu = QpSolver(layout), layout.nu
         for k in (0, layout.N - 1):
-            solver = QpSolver(layout)
-            random_qp(solver, layout, np.random.default_rng(4))
+            random_qp(solver, layout, np.random.default_rng(4))  # every R afresh: finite again
             assert solver.setup() == "ok"
-            nu = layout.nu
             solver.data["R"][k].reshape(nu, nu)[nu - 1, nu - 1] = np.nan
             assert solver.setup() == "nonfinite_data", (name, k)
 
