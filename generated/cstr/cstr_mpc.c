@@ -396,6 +396,14 @@ static int weight_ok(const real *M, int n)
     return M == 0 || (moderate(M, n * n) && semidefinite(M, n));
 }
 
+/* A setter changed the OCP: the next feedback prepares afresh, and no preparation reuses a
+ * factorization or Jacobians built from the old data (steady = 0). */
+static void changed(void)
+{
+    mem.prepared = 0;
+    mem.steady = 0;
+}
+
 /* Set rows first..last of a per-stage table to v (n entries each), after checks: NaN or
  * Inf gives NONFINITE_INPUT; a reference (limited) beyond MAGNITUDE_MAX BAD_ARGUMENT. */
 static int set_stages(real *table, int stride, int stages, int stage, const real *v, int n, int limited)
@@ -413,7 +421,7 @@ static int set_stages(real *table, int stride, int stages, int stage, const real
     for (k = (stage < 0 ? 0 : stage); k <= (stage < 0 ? stages - 1 : stage); ++k) {
         copy(table + k * stride, v, n);
     }
-    mem.prepared = 0;
+    changed();
     return CSTR_MPC_OK;
 }
 
@@ -424,20 +432,19 @@ int cstr_mpc_set_x_ref(int stage, const real *x_ref)
 
 int cstr_mpc_set_x_ref_trajectory(const real *X_ref)
 {
-    int k, status = CSTR_MPC_OK;
     if (X_ref == 0 || !mem.initialized) {
         return CSTR_MPC_BAD_ARGUMENT;
     }
-    /* every stage checked before any is changed */
-    for (k = 0; k <= N && status == CSTR_MPC_OK; ++k) {
-        status = !finite(X_ref + k * NX, NX) ? CSTR_MPC_NONFINITE_INPUT
-               : !moderate(X_ref + k * NX, NX) ? CSTR_MPC_BAD_ARGUMENT : CSTR_MPC_OK;
+    /* every stage checked before any is changed; a NaN or Inf anywhere is reported as such,
+     * as set_stages does, before a finite entry beyond MAGNITUDE_MAX */
+    if (!finite(X_ref, (N + 1) * NX)) {
+        return CSTR_MPC_NONFINITE_INPUT;
     }
-    if (status != CSTR_MPC_OK) {
-        return status;
+    if (!moderate(X_ref, (N + 1) * NX)) {
+        return CSTR_MPC_BAD_ARGUMENT;
     }
     copy(mem.x_ref[0], X_ref, (N + 1) * NX);
-    mem.prepared = 0;
+    changed();
     return CSTR_MPC_OK;
 }
 
@@ -488,7 +495,7 @@ static int set_weights(int first, int last, const real *Q, const real *R, const 
             copy(mem.R[k], r, NNZ_R);
         }
     }
-    mem.prepared = 0;
+    changed();
     return CSTR_MPC_OK;
 }
 
@@ -554,19 +561,40 @@ int cstr_mpc_set_settings(const struct cstr_mpc_settings *settings)
     return CSTR_MPC_OK;
 }
 
+/* Stage-major per-stage blocks of n entries starting at v, moved one stage on (the
+ * last stage keeps its own). */
+static void shift_blocks(real *v, int n, int stages)
+{
+    int k;
+    for (k = 0; k + 1 < stages; ++k) {
+        copy(v + k * n, v + (k + 1) * n, n);
+    }
+}
+
 /* Linearize at the trajectory (x, u): dynamics, Gauss-Newton cost, rows. Writes the QP
  * data except x0 and returns the cost there (with slack penalties), or a status. With
  * ``extend`` (after a shift) the last state is new: x_N = F(x_{N-1}, u_{N-1}), taken from
- * the last stage's linearization, which evaluates F there anyway. */
-static int linearize(real *cost_out, int extend)
+ * the last stage's linearization, which evaluates F there anyway. With ``keep`` (a steady
+ * plan one sample on, whose factorization is reused: see prepare_now) stages 0..N-2 keep
+ * the previous linearization's Jacobians, one stage on, those the shifted factorization
+ * was built from, and only their residuals F(x_k, u_k) - x_{k+1} are evaluated afresh;
+ * the new last stage is linearized. */
+static int linearize(real *cost_out, int extend, int keep)
 {
     real cost = 0.0, dxr[NX], xn[NX];
     int k, i, j;
     real *restrict c;
     (void)j;
+    if (keep) {
+        shift_blocks(mem.qp.A[0], (int)(sizeof mem.qp.A[0] / sizeof(real)), N);
+        shift_blocks(mem.qp.B[0], (int)(sizeof mem.qp.B[0] / sizeof(real)), N);
+    }
     for (k = 0; k < N; ++k) {
-        /* the QP keeps the structural nonzeros only: the model writes them packed */
-        if (cstr_F_and_jacobians_nz(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]) != CSTR_OK) {
+        const int status = keep && k < N - 1
+            ? cstr_F(mem.x[k], mem.u[k], mem.p[k], xn)   /* the Jacobians kept */
+            /* the QP keeps the structural nonzeros only: the model writes them packed */
+            : cstr_F_and_jacobians_nz(mem.x[k], mem.u[k], mem.p[k], xn, mem.qp.A[k], mem.qp.B[k]);
+        if (status != CSTR_OK) {
             return CSTR_MPC_MODEL_FAILURE;
         }
         if (extend && k == N - 1) {
@@ -642,16 +670,6 @@ static int linearize(real *cost_out, int extend)
     return CSTR_MPC_OK;
 }
 
-/* Stage-major per-stage blocks of n entries starting at v, moved one stage on (the
- * last stage keeps its own). */
-static void shift_blocks(real *v, int n, int stages)
-{
-    int k;
-    for (k = 0; k + 1 < stages; ++k) {
-        copy(v + k * n, v + (k + 1) * n, n);
-    }
-}
-
 /* The QP start for a new linearization point: zero step, multipliers kept. */
 static void zero_step(void)
 {
@@ -698,17 +716,19 @@ static void shift(void)
 static int prepare_now(const real *restart, int shifted, int retry)
 {
     real cost = 0.0;
-    int status = linearize(&cost, shifted);
+    /* a steady plan one sample on: the previous factorization, shifted, serves, and with it
+     * the Jacobians it was built from */
+    const int reuse = shifted && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
+    int status = linearize(&cost, shifted, reuse);
     if (status != CSTR_MPC_OK) {
         initial_guess(restart);
-        status = retry ? linearize(&cost, 0) : status;
+        status = retry ? linearize(&cost, 0, 0) : status;
     }
     if (status == CSTR_MPC_OK) {
         zero_step();
         /* the real-time step's QP starts further inside than solve's (see the QP's initialize) */
         mem.qp_settings.warm_start = mem.warm ? (mem.solving ? 2 : 3) : 0;
-        /* a steady plan one sample on: the previous factorization, shifted, serves */
-        mem.qp_settings.reuse = shifted && mem.warm && mem.steady && mem.reuses < mem.settings.rt_reuse;
+        mem.qp_settings.reuse = reuse && mem.warm;   /* warm: no restarted guess */
         mem.reuses = mem.qp_settings.reuse ? mem.reuses + 1 : 0;
         mem.stats.reused = mem.qp_settings.reuse;
         if (cstr_qp_setup(&mem.qp, &mem.qp_settings, &mem.sol, &mem.work) != CSTR_QP_OK) {
@@ -1008,7 +1028,7 @@ int cstr_mpc_solve(const real *x0, real *u0)
     }
     {
         real cost = 0.0;
-        if (linearize(&cost, 0) == CSTR_MPC_OK) {
+        if (linearize(&cost, 0, 0) == CSTR_MPC_OK) {
             mem.stats.cost = cost;
         }
     }

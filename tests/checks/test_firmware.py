@@ -188,8 +188,10 @@ def test_generated_controller_runs_on_its_core_like_on_the_host(tmp_path: Path, 
     assert list(kinds) == ["scenario", "back", "perturbed start", "disturbance"]
     assert sum(c.steps for c in budget.segments) == budget.steps
     assert kinds["perturbed start"].steps == 200 and max(c.max for c in budget.segments) == budget.instructions_max
-    # the steady swing-up reuses its factorization: its median is below the transients'
-    assert kinds["scenario"].median < kinds["perturbed start"].median
+    # the steady swing-up reuses its factorization and the Jacobians it was built from (the
+    # model's F alone at 19 of 20 stages): its median is well below the transients' (0.61 of
+    # it measured; 0.77 when a reused step still evaluated every stage's Jacobians)
+    assert kinds["scenario"].median < 0.7 * kinds["perturbed start"].median
     assert "perturbed start" in segment_table([budget])
     if precision == "float":
         # every step of the run within the worst case the header states before flashing

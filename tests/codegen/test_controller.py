@@ -151,6 +151,28 @@ def test_setters_check_their_arguments(folders: dict[str, Path]) -> None:
         ctrl.set_weights(R=[[np.inf]])
 
 
+def test_a_setter_between_feedback_and_prepare_stops_the_reuse(folders: dict[str, Path]) -> None:
+    """A steady plan reuses its factorization and the Jacobians it was built from; after a
+    setter (here the model's parameters, at their own values, between feedback and prepare)
+    the next preparation factors and linearizes afresh, then reuse resumes."""
+    from mpcgen.runs.simulate import simulate
+
+    ex, model, options, ocp = example_problem("pendulum")
+    ctrl = mpcgen.load(folders["pendulum"])
+    x = np.array([0.0, 0.1, 0.0, 0.0])     # near upright: the plan settles within a second
+    assert ctrl.start(x) == "ok"
+    x = simulate(model, ctrl.step, x, ex.ts, 60).X[-1]
+    assert ctrl.stats["reused"] == 1, "a settled plan reuses its factorization"
+    p = [v.nominal_value for v in model.parameters]
+    for setter in (lambda: ctrl.set_p(p), lambda: ctrl.set_weights(R=ocp.R), lambda: ctrl.set_x_ref(ocp.x_ref)):
+        ctrl.feedback(x)
+        setter()
+        assert ctrl.prepare() == "ok" and ctrl.stats["reused"] == 0
+        for _ in range(3):
+            ctrl.step(x)
+        assert ctrl.stats["reused"] == 1
+
+
 def test_reference_change_moves_the_cart(folders: dict[str, Path]) -> None:
     ex, model, options, ocp = example_problem("pendulum")
     ctrl = mpcgen.load(folders["pendulum"])
