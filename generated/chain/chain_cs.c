@@ -46,7 +46,7 @@ static int chain_cs_finite(const chain_cs_real *v, int n)
     return acc == acc;
 }
 
-/* discrete dynamics x_next = F(x, u, p) over one sample (594 operations). */
+/* discrete dynamics x_next = F(x, u, p) over one sample (595 operations). */
 int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u, const chain_cs_real *restrict p, chain_cs_real *restrict x_next)
 {
     {
@@ -82,7 +82,8 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w36 = p[1] * w35;
         const chain_cs_real w37 = w36 * x[0];
         const chain_cs_real w38 = w27 - w37;
-        const chain_cs_real w40 = w38 / p[0];
+        const chain_cs_real inv0 = 1.0 / p[0];
+        const chain_cs_real w40 = w38 * inv0;
         const chain_cs_real w41 = 0.1 * w40;
         const chain_cs_real w42 = x[3] + w41;
         const chain_cs_real w43 = 0.06666666666666667 * w42;
@@ -123,7 +124,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w83 = p[1] * w82;
         const chain_cs_real w84 = w83 * w49;
         const chain_cs_real w85 = w74 - w84;
-        const chain_cs_real w86 = w85 / p[0];
+        const chain_cs_real w86 = w85 * inv0;
         const chain_cs_real w87 = 0.1 * w86;
         const chain_cs_real w88 = x[3] + w87;
         const chain_cs_real w89 = 0.06666666666666667 * w88;
@@ -142,7 +143,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w106 = p[1] * w105;
         const chain_cs_real w107 = w106 * w93;
         const chain_cs_real w108 = w107 - w27;
-        const chain_cs_real w109 = w108 / p[0];
+        const chain_cs_real w109 = w108 * inv0;
         const chain_cs_real w110 = 0.1 * w109;
         const chain_cs_real w111 = x[9] + w110;
         const chain_cs_real w112 = 0.1 * w111;
@@ -154,14 +155,14 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w118 = w106 * w96;
         const chain_cs_real w119 = w26 * w15;
         const chain_cs_real w120 = w118 - w119;
-        const chain_cs_real w121 = w120 / p[0];
+        const chain_cs_real w121 = w120 * inv0;
         const chain_cs_real w122 = 0.1 * w121;
         const chain_cs_real w123 = x[10] + w122;
         const chain_cs_real w124 = 0.1 * w123;
         const chain_cs_real w125 = x[7] + w124;
         const chain_cs_real w126 = w36 * x[1];
         const chain_cs_real w127 = w119 - w126;
-        const chain_cs_real w128 = w127 / p[0];
+        const chain_cs_real w128 = w127 * inv0;
         const chain_cs_real w129 = 0.1 * w128;
         const chain_cs_real w130 = x[4] + w129;
         const chain_cs_real w131 = 0.1 * w130;
@@ -172,7 +173,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w136 = w106 * w100;
         const chain_cs_real w137 = w26 * w20;
         const chain_cs_real w138 = w136 - w137;
-        const chain_cs_real w139 = w138 / p[0];
+        const chain_cs_real w139 = w138 * inv0;
         const chain_cs_real w141 = w139 - 9.81;
         const chain_cs_real w142 = 0.1 * w141;
         const chain_cs_real w143 = x[11] + w142;
@@ -180,7 +181,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w145 = x[8] + w144;
         const chain_cs_real w146 = w36 * x[2];
         const chain_cs_real w147 = w137 - w146;
-        const chain_cs_real w148 = w147 / p[0];
+        const chain_cs_real w148 = w147 * inv0;
         const chain_cs_real w149 = w148 - 9.81;
         const chain_cs_real w150 = 0.1 * w149;
         const chain_cs_real w151 = x[5] + w150;
@@ -205,7 +206,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w170 = p[1] * w169;
         const chain_cs_real w171 = w170 * w115;
         const chain_cs_real w172 = w161 - w171;
-        const chain_cs_real w173 = w172 / p[0];
+        const chain_cs_real w173 = w172 * inv0;
         const chain_cs_real w174 = 0.2 * w173;
         const chain_cs_real w175 = x[3] + w174;
         const chain_cs_real w176 = 0.03333333333333333 * w175;
@@ -218,7 +219,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w183 = w73 * w58;
         const chain_cs_real w184 = w83 * w57;
         const chain_cs_real w185 = w183 - w184;
-        const chain_cs_real w186 = w185 / p[0];
+        const chain_cs_real w186 = w185 * inv0;
         const chain_cs_real w187 = 0.1 * w186;
         const chain_cs_real w188 = x[4] + w187;
         const chain_cs_real w189 = 0.06666666666666667 * w188;
@@ -226,7 +227,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w191 = w160 * w133;
         const chain_cs_real w192 = w170 * w132;
         const chain_cs_real w193 = w191 - w192;
-        const chain_cs_real w194 = w193 / p[0];
+        const chain_cs_real w194 = w193 * inv0;
         const chain_cs_real w195 = 0.2 * w194;
         const chain_cs_real w196 = x[4] + w195;
         const chain_cs_real w197 = 0.03333333333333333 * w196;
@@ -239,7 +240,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w204 = w73 * w67;
         const chain_cs_real w205 = w83 * w66;
         const chain_cs_real w206 = w204 - w205;
-        const chain_cs_real w207 = w206 / p[0];
+        const chain_cs_real w207 = w206 * inv0;
         const chain_cs_real w208 = w207 - 9.81;
         const chain_cs_real w209 = 0.1 * w208;
         const chain_cs_real w210 = x[5] + w209;
@@ -248,7 +249,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w213 = w160 * w154;
         const chain_cs_real w214 = w170 * w153;
         const chain_cs_real w215 = w213 - w214;
-        const chain_cs_real w216 = w215 / p[0];
+        const chain_cs_real w216 = w215 * inv0;
         const chain_cs_real w217 = w216 - 9.81;
         const chain_cs_real w218 = 0.2 * w217;
         const chain_cs_real w219 = x[5] + w218;
@@ -281,7 +282,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w249 = p[1] * w248;
         const chain_cs_real w250 = w249 * w232;
         const chain_cs_real w251 = w250 - w74;
-        const chain_cs_real w252 = w251 / p[0];
+        const chain_cs_real w252 = w251 * inv0;
         const chain_cs_real w253 = 0.1 * w252;
         const chain_cs_real w254 = x[9] + w253;
         const chain_cs_real w255 = 0.2 * w254;
@@ -292,7 +293,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w260 = w259 * w259;
         const chain_cs_real w261 = w249 * w237;
         const chain_cs_real w262 = w261 - w183;
-        const chain_cs_real w263 = w262 / p[0];
+        const chain_cs_real w263 = w262 * inv0;
         const chain_cs_real w264 = 0.1 * w263;
         const chain_cs_real w265 = x[10] + w264;
         const chain_cs_real w266 = 0.2 * w265;
@@ -304,7 +305,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w272 = w260 + w271;
         const chain_cs_real w273 = w249 * w243;
         const chain_cs_real w274 = w273 - w204;
-        const chain_cs_real w275 = w274 / p[0];
+        const chain_cs_real w275 = w274 * inv0;
         const chain_cs_real w276 = w275 - 9.81;
         const chain_cs_real w277 = 0.1 * w276;
         const chain_cs_real w278 = x[11] + w277;
@@ -331,7 +332,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w299 = p[1] * w298;
         const chain_cs_real w300 = w299 * w258;
         const chain_cs_real w301 = w290 - w300;
-        const chain_cs_real w302 = w301 / p[0];
+        const chain_cs_real w302 = w301 * inv0;
         const chain_cs_real w303 = 0.03333333333333333 * w302;
         const chain_cs_real w304 = w228 + w303;
         x_next[3] = w304;
@@ -344,7 +345,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w312 = w289 * w270;
         const chain_cs_real w313 = w299 * w269;
         const chain_cs_real w314 = w312 - w313;
-        const chain_cs_real w315 = w314 / p[0];
+        const chain_cs_real w315 = w314 * inv0;
         const chain_cs_real w316 = 0.03333333333333333 * w315;
         const chain_cs_real w317 = w311 + w316;
         x_next[4] = w317;
@@ -357,7 +358,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w325 = w289 * w283;
         const chain_cs_real w326 = w299 * w282;
         const chain_cs_real w327 = w325 - w326;
-        const chain_cs_real w328 = w327 / p[0];
+        const chain_cs_real w328 = w327 * inv0;
         const chain_cs_real w329 = w328 - 9.81;
         const chain_cs_real w330 = 0.03333333333333333 * w329;
         const chain_cs_real w331 = w324 + w330;
@@ -382,7 +383,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w353 = p[1] * w352;
         const chain_cs_real w354 = w353 * w340;
         const chain_cs_real w355 = w354 - w107;
-        const chain_cs_real w356 = w355 / p[0];
+        const chain_cs_real w356 = w355 * inv0;
         const chain_cs_real w357 = 0.1 * w356;
         const chain_cs_real w358 = x[15] + w357;
         const chain_cs_real w359 = 0.1 * w358;
@@ -391,7 +392,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w362 = w361 * w361;
         const chain_cs_real w363 = w353 * w343;
         const chain_cs_real w364 = w363 - w118;
-        const chain_cs_real w365 = w364 / p[0];
+        const chain_cs_real w365 = w364 * inv0;
         const chain_cs_real w366 = 0.1 * w365;
         const chain_cs_real w367 = x[16] + w366;
         const chain_cs_real w368 = 0.1 * w367;
@@ -401,7 +402,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w372 = w362 + w371;
         const chain_cs_real w373 = w353 * w347;
         const chain_cs_real w374 = w373 - w136;
-        const chain_cs_real w375 = w374 / p[0];
+        const chain_cs_real w375 = w374 * inv0;
         const chain_cs_real w376 = w375 - 9.81;
         const chain_cs_real w377 = 0.1 * w376;
         const chain_cs_real w378 = x[17] + w377;
@@ -416,7 +417,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w387 = p[1] * w386;
         const chain_cs_real w388 = w387 * w361;
         const chain_cs_real w389 = w388 - w161;
-        const chain_cs_real w390 = w389 / p[0];
+        const chain_cs_real w390 = w389 * inv0;
         const chain_cs_real w391 = 0.2 * w390;
         const chain_cs_real w392 = x[9] + w391;
         const chain_cs_real w393 = 0.03333333333333333 * w392;
@@ -430,7 +431,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w401 = w399 + w400;
         const chain_cs_real w402 = w387 * w370;
         const chain_cs_real w403 = w402 - w191;
-        const chain_cs_real w404 = w403 / p[0];
+        const chain_cs_real w404 = w403 * inv0;
         const chain_cs_real w405 = 0.2 * w404;
         const chain_cs_real w406 = x[10] + w405;
         const chain_cs_real w407 = 0.03333333333333333 * w406;
@@ -444,7 +445,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w415 = w413 + w414;
         const chain_cs_real w416 = w387 * w381;
         const chain_cs_real w417 = w416 - w213;
-        const chain_cs_real w418 = w417 / p[0];
+        const chain_cs_real w418 = w417 * inv0;
         const chain_cs_real w419 = w418 - 9.81;
         const chain_cs_real w420 = 0.2 * w419;
         const chain_cs_real w421 = x[11] + w420;
@@ -477,7 +478,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w451 = p[1] * w450;
         const chain_cs_real w452 = w451 * w434;
         const chain_cs_real w453 = w452 - w250;
-        const chain_cs_real w454 = w453 / p[0];
+        const chain_cs_real w454 = w453 * inv0;
         const chain_cs_real w455 = 0.1 * w454;
         const chain_cs_real w456 = x[15] + w455;
         const chain_cs_real w457 = 0.2 * w456;
@@ -486,7 +487,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w460 = w459 * w459;
         const chain_cs_real w461 = w451 * w439;
         const chain_cs_real w462 = w461 - w261;
-        const chain_cs_real w463 = w462 / p[0];
+        const chain_cs_real w463 = w462 * inv0;
         const chain_cs_real w464 = 0.1 * w463;
         const chain_cs_real w465 = x[16] + w464;
         const chain_cs_real w466 = 0.2 * w465;
@@ -496,7 +497,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w470 = w460 + w469;
         const chain_cs_real w471 = w451 * w445;
         const chain_cs_real w472 = w471 - w273;
-        const chain_cs_real w473 = w472 / p[0];
+        const chain_cs_real w473 = w472 * inv0;
         const chain_cs_real w474 = w473 - 9.81;
         const chain_cs_real w475 = 0.1 * w474;
         const chain_cs_real w476 = x[17] + w475;
@@ -511,7 +512,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w485 = p[1] * w484;
         const chain_cs_real w486 = w485 * w459;
         const chain_cs_real w487 = w486 - w290;
-        const chain_cs_real w488 = w487 / p[0];
+        const chain_cs_real w488 = w487 * inv0;
         const chain_cs_real w489 = 0.03333333333333333 * w488;
         const chain_cs_real w490 = w430 + w489;
         x_next[9] = w490;
@@ -523,7 +524,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w497 = w495 + w496;
         const chain_cs_real w498 = w485 * w468;
         const chain_cs_real w499 = w498 - w312;
-        const chain_cs_real w500 = w499 / p[0];
+        const chain_cs_real w500 = w499 * inv0;
         const chain_cs_real w501 = 0.03333333333333333 * w500;
         const chain_cs_real w502 = w497 + w501;
         x_next[10] = w502;
@@ -535,7 +536,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w509 = w507 + w508;
         const chain_cs_real w510 = w485 * w479;
         const chain_cs_real w511 = w510 - w325;
-        const chain_cs_real w512 = w511 / p[0];
+        const chain_cs_real w512 = w511 * inv0;
         const chain_cs_real w513 = w512 - 9.81;
         const chain_cs_real w514 = 0.03333333333333333 * w513;
         const chain_cs_real w515 = w509 + w514;
@@ -560,7 +561,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w534 = p[1] * w533;
         const chain_cs_real w535 = w534 * w523;
         const chain_cs_real w536 = w535 - w388;
-        const chain_cs_real w537 = w536 / p[0];
+        const chain_cs_real w537 = w536 * inv0;
         const chain_cs_real w538 = 0.2 * w537;
         const chain_cs_real w539 = x[15] + w538;
         const chain_cs_real w540 = 0.03333333333333333 * w539;
@@ -574,7 +575,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w548 = w546 + w547;
         const chain_cs_real w549 = w534 * w525;
         const chain_cs_real w550 = w549 - w402;
-        const chain_cs_real w551 = w550 / p[0];
+        const chain_cs_real w551 = w550 * inv0;
         const chain_cs_real w552 = 0.2 * w551;
         const chain_cs_real w553 = x[16] + w552;
         const chain_cs_real w554 = 0.03333333333333333 * w553;
@@ -588,7 +589,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w562 = w560 + w561;
         const chain_cs_real w563 = w534 * w528;
         const chain_cs_real w564 = w563 - w416;
-        const chain_cs_real w565 = w564 / p[0];
+        const chain_cs_real w565 = w564 * inv0;
         const chain_cs_real w566 = w565 - 9.81;
         const chain_cs_real w567 = 0.2 * w566;
         const chain_cs_real w568 = x[17] + w567;
@@ -621,7 +622,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w595 = p[1] * w594;
         const chain_cs_real w596 = w595 * w580;
         const chain_cs_real w597 = w596 - w486;
-        const chain_cs_real w598 = w597 / p[0];
+        const chain_cs_real w598 = w597 * inv0;
         const chain_cs_real w599 = 0.03333333333333333 * w598;
         const chain_cs_real w600 = w577 + w599;
         x_next[15] = w600;
@@ -633,7 +634,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w607 = w605 + w606;
         const chain_cs_real w608 = w595 * w584;
         const chain_cs_real w609 = w608 - w498;
-        const chain_cs_real w610 = w609 / p[0];
+        const chain_cs_real w610 = w609 * inv0;
         const chain_cs_real w611 = 0.03333333333333333 * w610;
         const chain_cs_real w612 = w607 + w611;
         x_next[16] = w612;
@@ -645,7 +646,7 @@ int chain_cs_F(const chain_cs_real *restrict x, const chain_cs_real *restrict u,
         const chain_cs_real w619 = w617 + w618;
         const chain_cs_real w620 = w595 * w589;
         const chain_cs_real w621 = w620 - w510;
-        const chain_cs_real w622 = w621 / p[0];
+        const chain_cs_real w622 = w621 * inv0;
         const chain_cs_real w623 = w622 - 9.81;
         const chain_cs_real w624 = 0.03333333333333333 * w623;
         const chain_cs_real w625 = w619 + w624;

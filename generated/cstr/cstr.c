@@ -32,7 +32,7 @@ static int cstr_finite(const cstr_real *v, int n)
     return acc == acc;
 }
 
-/* discrete dynamics x_next = F(x, u, p) over one sample (210 operations). */
+/* discrete dynamics x_next = F(x, u, p) over one sample (214 operations). */
 int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next)
 {
     {
@@ -45,12 +45,13 @@ int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_
         const cstr_real w4 = p[0] - x[0];
         const cstr_real w5 = u[0] * w4;
         const cstr_real w10 = x[2] + 273.15;
-        const cstr_real w11 = (-9758.3) / w10;
+        const cstr_real inv0 = 1.0 / w10;
+        const cstr_real w11 = (-9758.3) * inv0;
         const cstr_real w12 = exp(w11);
         const cstr_real w13 = 1287000000000.0 * w12;
         const cstr_real w14 = w13 * x[0];
         const cstr_real w15 = w5 - w14;
-        const cstr_real w18 = (-8560.0) / w10;
+        const cstr_real w18 = (-8560.0) * inv0;
         const cstr_real w19 = exp(w18);
         const cstr_real w20 = 9043000000.0 * w19;
         const cstr_real w21 = x[0] * x[0];
@@ -82,12 +83,13 @@ int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_
         const cstr_real w60 = 10.0 * w59;
         const cstr_real w61 = x[2] + w60;
         const cstr_real w62 = w61 + 273.15;
-        const cstr_real w63 = (-9758.3) / w62;
+        const cstr_real inv1 = 1.0 / w62;
+        const cstr_real w63 = (-9758.3) * inv1;
         const cstr_real w64 = exp(w63);
         const cstr_real w65 = 1287000000000.0 * w64;
         const cstr_real w66 = w65 * w31;
         const cstr_real w67 = w33 - w66;
-        const cstr_real w68 = (-8560.0) / w62;
+        const cstr_real w68 = (-8560.0) * inv1;
         const cstr_real w69 = exp(w68);
         const cstr_real w70 = 9043000000.0 * w69;
         const cstr_real w71 = w31 * w31;
@@ -130,12 +132,13 @@ int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_
         const cstr_real w109 = 10.0 * w108;
         const cstr_real w110 = x[2] + w109;
         const cstr_real w111 = w110 + 273.15;
-        const cstr_real w112 = (-9758.3) / w111;
+        const cstr_real inv2 = 1.0 / w111;
+        const cstr_real w112 = (-9758.3) * inv2;
         const cstr_real w113 = exp(w112);
         const cstr_real w114 = 1287000000000.0 * w113;
         const cstr_real w115 = w114 * w78;
         const cstr_real w116 = w80 - w115;
-        const cstr_real w117 = (-8560.0) / w111;
+        const cstr_real w117 = (-8560.0) * inv2;
         const cstr_real w118 = exp(w117);
         const cstr_real w119 = 9043000000.0 * w118;
         const cstr_real w120 = w78 * w78;
@@ -178,12 +181,13 @@ int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_
         const cstr_real w158 = 20.0 * w157;
         const cstr_real w159 = x[2] + w158;
         const cstr_real w160 = w159 + 273.15;
-        const cstr_real w161 = (-9758.3) / w160;
+        const cstr_real inv3 = 1.0 / w160;
+        const cstr_real w161 = (-9758.3) * inv3;
         const cstr_real w162 = exp(w161);
         const cstr_real w163 = 1287000000000.0 * w162;
         const cstr_real w164 = w163 * w128;
         const cstr_real w165 = w130 - w164;
-        const cstr_real w166 = (-8560.0) / w160;
+        const cstr_real w166 = (-8560.0) * inv3;
         const cstr_real w167 = exp(w166);
         const cstr_real w168 = 9043000000.0 * w167;
         const cstr_real w169 = w128 * w128;
@@ -263,7 +267,7 @@ int cstr_F(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_
     return CSTR_OK;
 }
 
-/* state Jacobian A = dF/dx (621 operations). */
+/* state Jacobian A = dF/dx (625 operations). */
 int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict A)
 {
     {
@@ -274,11 +278,12 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
     }
     {
         const cstr_real w6 = x[2] + 273.15;
-        const cstr_real w7 = (-9758.3) / w6;
+        const cstr_real inv0 = 1.0 / w6;
+        const cstr_real w7 = (-9758.3) * inv0;
         const cstr_real w8 = exp(w7);
         const cstr_real w9 = 1287000000000.0 * w8;
         const cstr_real w11 = x[0] + x[0];
-        const cstr_real w14 = (-8560.0) / w6;
+        const cstr_real w14 = (-8560.0) * inv0;
         const cstr_real w15 = exp(w14);
         const cstr_real w16 = 9043000000.0 * w15;
         const cstr_real w17 = w11 * w16;
@@ -308,7 +313,8 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w56 = 10.0 * w55;
         const cstr_real w57 = x[2] + w56;
         const cstr_real w58 = w57 + 273.15;
-        const cstr_real w59 = (-9758.3) / w58;
+        const cstr_real inv1 = 1.0 / w58;
+        const cstr_real w59 = (-9758.3) * inv1;
         const cstr_real w60 = exp(w59);
         const cstr_real w61 = 1287000000000.0 * w60;
         const cstr_real w63 = p[0] - x[0];
@@ -319,7 +325,7 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w68 = 10.0 * w67;
         const cstr_real w69 = x[0] + w68;
         const cstr_real w70 = w69 + w69;
-        const cstr_real w71 = (-8560.0) / w58;
+        const cstr_real w71 = (-8560.0) * inv1;
         const cstr_real w72 = exp(w71);
         const cstr_real w73 = 9043000000.0 * w72;
         const cstr_real w74 = w70 * w73;
@@ -329,11 +335,11 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w79 = 0.002777777777777778 * w20;
         const cstr_real w80 = 1.0 - w79;
         const cstr_real w81 = w77 * w80;
-        const cstr_real w82 = w59 / w58;
+        const cstr_real w82 = w59 * inv1;
         const cstr_real w83 = w82 * w60;
         const cstr_real w84 = 1287000000000.0 * w83;
         const cstr_real w85 = w84 * w69;
-        const cstr_real w86 = w71 / w58;
+        const cstr_real w86 = w71 * inv1;
         const cstr_real w87 = w86 * w72;
         const cstr_real w88 = 9043000000.0 * w87;
         const cstr_real w89 = w69 * w69;
@@ -380,7 +386,8 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w133 = 10.0 * w132;
         const cstr_real w134 = x[2] + w133;
         const cstr_real w135 = w134 + 273.15;
-        const cstr_real w136 = (-9758.3) / w135;
+        const cstr_real inv2 = 1.0 / w135;
+        const cstr_real w136 = (-9758.3) * inv2;
         const cstr_real w137 = exp(w136);
         const cstr_real w138 = 1287000000000.0 * w137;
         const cstr_real w139 = p[0] - w69;
@@ -391,7 +398,7 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w144 = 10.0 * w143;
         const cstr_real w145 = x[0] + w144;
         const cstr_real w146 = w145 + w145;
-        const cstr_real w147 = (-8560.0) / w135;
+        const cstr_real w147 = (-8560.0) * inv2;
         const cstr_real w148 = exp(w147);
         const cstr_real w149 = 9043000000.0 * w148;
         const cstr_real w150 = w146 * w149;
@@ -401,11 +408,11 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w154 = 10.0 * w100;
         const cstr_real w155 = 1.0 - w154;
         const cstr_real w156 = w153 * w155;
-        const cstr_real w157 = w136 / w135;
+        const cstr_real w157 = w136 * inv2;
         const cstr_real w158 = w157 * w137;
         const cstr_real w159 = 1287000000000.0 * w158;
         const cstr_real w160 = w159 * w145;
-        const cstr_real w161 = w147 / w135;
+        const cstr_real w161 = w147 * inv2;
         const cstr_real w162 = w161 * w148;
         const cstr_real w163 = 9043000000.0 * w162;
         const cstr_real w164 = w145 * w145;
@@ -470,7 +477,8 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w229 = 20.0 * w228;
         const cstr_real w230 = x[2] + w229;
         const cstr_real w231 = w230 + 273.15;
-        const cstr_real w232 = (-9758.3) / w231;
+        const cstr_real inv3 = 1.0 / w231;
+        const cstr_real w232 = (-9758.3) * inv3;
         const cstr_real w233 = exp(w232);
         const cstr_real w234 = 1287000000000.0 * w233;
         const cstr_real w235 = p[0] - w145;
@@ -481,7 +489,7 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w240 = 20.0 * w239;
         const cstr_real w241 = x[0] + w240;
         const cstr_real w242 = w241 + w241;
-        const cstr_real w243 = (-8560.0) / w231;
+        const cstr_real w243 = (-8560.0) * inv3;
         const cstr_real w244 = exp(w243);
         const cstr_real w245 = 9043000000.0 * w244;
         const cstr_real w246 = w242 * w245;
@@ -491,11 +499,11 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w250 = 20.0 * w195;
         const cstr_real w251 = 1.0 - w250;
         const cstr_real w252 = w249 * w251;
-        const cstr_real w253 = w232 / w231;
+        const cstr_real w253 = w232 * inv3;
         const cstr_real w254 = w253 * w233;
         const cstr_real w255 = 1287000000000.0 * w254;
         const cstr_real w256 = w255 * w241;
-        const cstr_real w257 = w243 / w231;
+        const cstr_real w257 = w243 * inv3;
         const cstr_real w258 = w257 * w244;
         const cstr_real w259 = 9043000000.0 * w258;
         const cstr_real w260 = w241 * w241;
@@ -709,11 +717,11 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w474 = 3.333333333333333 * w473;
         const cstr_real w475 = w471 + w474;
         A[13] = w475;
-        const cstr_real w477 = w7 / w6;
+        const cstr_real w477 = w7 * inv0;
         const cstr_real w478 = w477 * w8;
         const cstr_real w479 = 1287000000000.0 * w478;
         const cstr_real w480 = w479 * x[0];
-        const cstr_real w481 = w14 / w6;
+        const cstr_real w481 = w14 * inv0;
         const cstr_real w482 = w481 * w15;
         const cstr_real w483 = 9043000000.0 * w482;
         const cstr_real w484 = w483 * w47;
@@ -917,7 +925,7 @@ int cstr_dF_dx(const cstr_real *restrict x, const cstr_real *restrict u, const c
     return CSTR_OK;
 }
 
-/* input Jacobian B = dF/du (407 operations). */
+/* input Jacobian B = dF/du (411 operations). */
 int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict B)
 {
     {
@@ -931,12 +939,13 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w4 = 0.0009259259259259259 * w3;
         const cstr_real w9 = u[0] * w3;
         const cstr_real w14 = x[2] + 273.15;
-        const cstr_real w15 = (-9758.3) / w14;
+        const cstr_real inv0 = 1.0 / w14;
+        const cstr_real w15 = (-9758.3) * inv0;
         const cstr_real w16 = exp(w15);
         const cstr_real w17 = 1287000000000.0 * w16;
         const cstr_real w18 = w17 * x[0];
         const cstr_real w19 = w9 - w18;
-        const cstr_real w22 = (-8560.0) / w14;
+        const cstr_real w22 = (-8560.0) * inv0;
         const cstr_real w23 = exp(w22);
         const cstr_real w24 = 9043000000.0 * w23;
         const cstr_real w25 = x[0] * x[0];
@@ -966,11 +975,12 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w60 = 10.0 * w59;
         const cstr_real w61 = x[2] + w60;
         const cstr_real w62 = w61 + 273.15;
-        const cstr_real w63 = (-9758.3) / w62;
+        const cstr_real inv1 = 1.0 / w62;
+        const cstr_real w63 = (-9758.3) * inv1;
         const cstr_real w64 = exp(w63);
         const cstr_real w65 = 1287000000000.0 * w64;
         const cstr_real w66 = w31 + w31;
-        const cstr_real w67 = (-8560.0) / w62;
+        const cstr_real w67 = (-8560.0) * inv1;
         const cstr_real w68 = exp(w67);
         const cstr_real w69 = 9043000000.0 * w68;
         const cstr_real w70 = w66 * w69;
@@ -980,11 +990,11 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w75 = 0.002777777777777778 * w3;
         const cstr_real w76 = w73 * w75;
         const cstr_real w77 = w33 - w76;
-        const cstr_real w78 = w63 / w62;
+        const cstr_real w78 = w63 * inv1;
         const cstr_real w79 = w78 * w64;
         const cstr_real w80 = 1287000000000.0 * w79;
         const cstr_real w81 = w80 * w31;
-        const cstr_real w82 = w67 / w62;
+        const cstr_real w82 = w67 * inv1;
         const cstr_real w83 = w82 * w68;
         const cstr_real w84 = 9043000000.0 * w83;
         const cstr_real w85 = w31 * w31;
@@ -1036,11 +1046,12 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w132 = 10.0 * w131;
         const cstr_real w133 = x[2] + w132;
         const cstr_real w134 = w133 + 273.15;
-        const cstr_real w135 = (-9758.3) / w134;
+        const cstr_real inv2 = 1.0 / w134;
+        const cstr_real w135 = (-9758.3) * inv2;
         const cstr_real w136 = exp(w135);
         const cstr_real w137 = 1287000000000.0 * w136;
         const cstr_real w138 = w101 + w101;
-        const cstr_real w139 = (-8560.0) / w134;
+        const cstr_real w139 = (-8560.0) * inv2;
         const cstr_real w140 = exp(w139);
         const cstr_real w141 = 9043000000.0 * w140;
         const cstr_real w142 = w138 * w141;
@@ -1050,11 +1061,11 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w146 = 10.0 * w91;
         const cstr_real w147 = w145 * w146;
         const cstr_real w148 = w103 - w147;
-        const cstr_real w149 = w135 / w134;
+        const cstr_real w149 = w135 * inv2;
         const cstr_real w150 = w149 * w136;
         const cstr_real w151 = 1287000000000.0 * w150;
         const cstr_real w152 = w151 * w101;
-        const cstr_real w153 = w139 / w134;
+        const cstr_real w153 = w139 * inv2;
         const cstr_real w154 = w153 * w140;
         const cstr_real w155 = 9043000000.0 * w154;
         const cstr_real w156 = w101 * w101;
@@ -1129,11 +1140,12 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w231 = 20.0 * w230;
         const cstr_real w232 = x[2] + w231;
         const cstr_real w233 = w232 + 273.15;
-        const cstr_real w234 = (-9758.3) / w233;
+        const cstr_real inv3 = 1.0 / w233;
+        const cstr_real w234 = (-9758.3) * inv3;
         const cstr_real w235 = exp(w234);
         const cstr_real w236 = 1287000000000.0 * w235;
         const cstr_real w237 = w201 + w201;
-        const cstr_real w238 = (-8560.0) / w233;
+        const cstr_real w238 = (-8560.0) * inv3;
         const cstr_real w239 = exp(w238);
         const cstr_real w240 = 9043000000.0 * w239;
         const cstr_real w241 = w237 * w240;
@@ -1143,11 +1155,11 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w245 = 20.0 * w189;
         const cstr_real w246 = w244 * w245;
         const cstr_real w247 = w203 - w246;
-        const cstr_real w248 = w234 / w233;
+        const cstr_real w248 = w234 * inv3;
         const cstr_real w249 = w248 * w235;
         const cstr_real w250 = 1287000000000.0 * w249;
         const cstr_real w251 = w250 * w201;
-        const cstr_real w252 = w238 / w233;
+        const cstr_real w252 = w238 * inv3;
         const cstr_real w253 = w252 * w239;
         const cstr_real w254 = 9043000000.0 * w253;
         const cstr_real w255 = w201 * w201;
@@ -1349,7 +1361,7 @@ int cstr_dF_du(const cstr_real *restrict x, const cstr_real *restrict u, const c
     return CSTR_OK;
 }
 
-/* parameter Jacobian P = dF/dp (481 operations). */
+/* parameter Jacobian P = dF/dp (485 operations). */
 int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict P)
 {
     {
@@ -1369,7 +1381,8 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w20 = w17 * w19;
         const cstr_real w21 = w12 + w20;
         const cstr_real w24 = x[2] + 273.15;
-        const cstr_real w25 = (-9758.3) / w24;
+        const cstr_real inv0 = 1.0 / w24;
+        const cstr_real w25 = (-9758.3) * inv0;
         const cstr_real w26 = exp(w25);
         const cstr_real w27 = 1287000000000.0 * w26;
         const cstr_real w29 = w27 * x[0];
@@ -1377,7 +1390,7 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w33 = w27 * x[1];
         const cstr_real w34 = (-11.0) * w33;
         const cstr_real w35 = w30 + w34;
-        const cstr_real w39 = (-8560.0) / w24;
+        const cstr_real w39 = (-8560.0) * inv0;
         const cstr_real w40 = exp(w39);
         const cstr_real w41 = 9043000000.0 * w40;
         const cstr_real w42 = x[0] * x[0];
@@ -1390,7 +1403,8 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w51 = 10.0 * w50;
         const cstr_real w52 = x[2] + w51;
         const cstr_real w53 = w52 + 273.15;
-        const cstr_real w54 = (-9758.3) / w53;
+        const cstr_real inv1 = 1.0 / w53;
+        const cstr_real w54 = (-9758.3) * inv1;
         const cstr_real w55 = exp(w54);
         const cstr_real w56 = 1287000000000.0 * w55;
         const cstr_real w58 = p[0] - x[0];
@@ -1401,7 +1415,7 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w63 = 10.0 * w62;
         const cstr_real w64 = x[0] + w63;
         const cstr_real w65 = w64 + w64;
-        const cstr_real w66 = (-8560.0) / w53;
+        const cstr_real w66 = (-8560.0) * inv1;
         const cstr_real w67 = exp(w66);
         const cstr_real w68 = 9043000000.0 * w67;
         const cstr_real w69 = w65 * w68;
@@ -1446,7 +1460,8 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w110 = 10.0 * w109;
         const cstr_real w111 = x[2] + w110;
         const cstr_real w112 = w111 + 273.15;
-        const cstr_real w113 = (-9758.3) / w112;
+        const cstr_real inv2 = 1.0 / w112;
+        const cstr_real w113 = (-9758.3) * inv2;
         const cstr_real w114 = exp(w113);
         const cstr_real w115 = 1287000000000.0 * w114;
         const cstr_real w116 = p[0] - w64;
@@ -1457,7 +1472,7 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w121 = 10.0 * w120;
         const cstr_real w122 = x[0] + w121;
         const cstr_real w123 = w122 + w122;
-        const cstr_real w124 = (-8560.0) / w112;
+        const cstr_real w124 = (-8560.0) * inv2;
         const cstr_real w125 = exp(w124);
         const cstr_real w126 = 9043000000.0 * w125;
         const cstr_real w127 = w123 * w126;
@@ -1466,11 +1481,11 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w130 = 0.0002777777777777778 * w129;
         const cstr_real w131 = 10.0 * w76;
         const cstr_real w132 = w130 * w131;
-        const cstr_real w133 = w113 / w112;
+        const cstr_real w133 = w113 * inv2;
         const cstr_real w134 = w133 * w114;
         const cstr_real w135 = 1287000000000.0 * w134;
         const cstr_real w136 = w135 * w122;
-        const cstr_real w137 = w124 / w112;
+        const cstr_real w137 = w124 * inv2;
         const cstr_real w138 = w137 * w125;
         const cstr_real w139 = 9043000000.0 * w138;
         const cstr_real w140 = w122 * w122;
@@ -1520,7 +1535,8 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w188 = 20.0 * w187;
         const cstr_real w189 = x[2] + w188;
         const cstr_real w190 = w189 + 273.15;
-        const cstr_real w191 = (-9758.3) / w190;
+        const cstr_real inv3 = 1.0 / w190;
+        const cstr_real w191 = (-9758.3) * inv3;
         const cstr_real w192 = exp(w191);
         const cstr_real w193 = 1287000000000.0 * w192;
         const cstr_real w194 = p[0] - w122;
@@ -1531,7 +1547,7 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w199 = 20.0 * w198;
         const cstr_real w200 = x[0] + w199;
         const cstr_real w201 = w200 + w200;
-        const cstr_real w202 = (-8560.0) / w190;
+        const cstr_real w202 = (-8560.0) * inv3;
         const cstr_real w203 = exp(w202);
         const cstr_real w204 = 9043000000.0 * w203;
         const cstr_real w205 = w201 * w204;
@@ -1540,11 +1556,11 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w208 = 0.0002777777777777778 * w207;
         const cstr_real w209 = 20.0 * w154;
         const cstr_real w210 = w208 * w209;
-        const cstr_real w211 = w191 / w190;
+        const cstr_real w211 = w191 * inv3;
         const cstr_real w212 = w211 * w192;
         const cstr_real w213 = 1287000000000.0 * w212;
         const cstr_real w214 = w213 * w200;
-        const cstr_real w215 = w202 / w190;
+        const cstr_real w215 = w202 * inv3;
         const cstr_real w216 = w215 * w203;
         const cstr_real w217 = 9043000000.0 * w216;
         const cstr_real w218 = w200 * w200;
@@ -1655,11 +1671,11 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
         const cstr_real w327 = 6.666666666666666 * w316;
         const cstr_real w328 = w326 - w327;
         P[9] = w328;
-        const cstr_real w330 = w54 / w53;
+        const cstr_real w330 = w54 * inv1;
         const cstr_real w331 = w330 * w55;
         const cstr_real w332 = 1287000000000.0 * w331;
         const cstr_real w333 = w332 * w64;
-        const cstr_real w334 = w66 / w53;
+        const cstr_real w334 = w66 * inv1;
         const cstr_real w335 = w334 * w67;
         const cstr_real w336 = 9043000000.0 * w335;
         const cstr_real w337 = w336 * w103;
@@ -1859,7 +1875,7 @@ int cstr_dF_dp(const cstr_real *restrict x, const cstr_real *restrict u, const c
     return CSTR_OK;
 }
 
-/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (844 operations). */
+/* x_next, A and B together, sharing common subexpressions. The fast path: writes only the structural nonzeros of A and B (pass arrays that hold zeros elsewhere: zero them once, static storage already is) and checks its inputs and x_next (848 operations). */
 int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A, cstr_real *restrict B)
 {
     {
@@ -1872,12 +1888,13 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w4 = p[0] - x[0];
         const cstr_real w5 = u[0] * w4;
         const cstr_real w10 = x[2] + 273.15;
-        const cstr_real w11 = (-9758.3) / w10;
+        const cstr_real inv0 = 1.0 / w10;
+        const cstr_real w11 = (-9758.3) * inv0;
         const cstr_real w12 = exp(w11);
         const cstr_real w13 = 1287000000000.0 * w12;
         const cstr_real w14 = w13 * x[0];
         const cstr_real w15 = w5 - w14;
-        const cstr_real w18 = (-8560.0) / w10;
+        const cstr_real w18 = (-8560.0) * inv0;
         const cstr_real w19 = exp(w18);
         const cstr_real w20 = 9043000000.0 * w19;
         const cstr_real w21 = x[0] * x[0];
@@ -1909,12 +1926,13 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w60 = 10.0 * w59;
         const cstr_real w61 = x[2] + w60;
         const cstr_real w62 = w61 + 273.15;
-        const cstr_real w63 = (-9758.3) / w62;
+        const cstr_real inv1 = 1.0 / w62;
+        const cstr_real w63 = (-9758.3) * inv1;
         const cstr_real w64 = exp(w63);
         const cstr_real w65 = 1287000000000.0 * w64;
         const cstr_real w66 = w65 * w31;
         const cstr_real w67 = w33 - w66;
-        const cstr_real w68 = (-8560.0) / w62;
+        const cstr_real w68 = (-8560.0) * inv1;
         const cstr_real w69 = exp(w68);
         const cstr_real w70 = 9043000000.0 * w69;
         const cstr_real w71 = w31 * w31;
@@ -1957,12 +1975,13 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w109 = 10.0 * w108;
         const cstr_real w110 = x[2] + w109;
         const cstr_real w111 = w110 + 273.15;
-        const cstr_real w112 = (-9758.3) / w111;
+        const cstr_real inv2 = 1.0 / w111;
+        const cstr_real w112 = (-9758.3) * inv2;
         const cstr_real w113 = exp(w112);
         const cstr_real w114 = 1287000000000.0 * w113;
         const cstr_real w115 = w114 * w78;
         const cstr_real w116 = w80 - w115;
-        const cstr_real w117 = (-8560.0) / w111;
+        const cstr_real w117 = (-8560.0) * inv2;
         const cstr_real w118 = exp(w117);
         const cstr_real w119 = 9043000000.0 * w118;
         const cstr_real w120 = w78 * w78;
@@ -2005,12 +2024,13 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w158 = 20.0 * w157;
         const cstr_real w159 = x[2] + w158;
         const cstr_real w160 = w159 + 273.15;
-        const cstr_real w161 = (-9758.3) / w160;
+        const cstr_real inv3 = 1.0 / w160;
+        const cstr_real w161 = (-9758.3) * inv3;
         const cstr_real w162 = exp(w161);
         const cstr_real w163 = 1287000000000.0 * w162;
         const cstr_real w164 = w163 * w128;
         const cstr_real w165 = w130 - w164;
-        const cstr_real w166 = (-8560.0) / w160;
+        const cstr_real w166 = (-8560.0) * inv3;
         const cstr_real w167 = exp(w166);
         const cstr_real w168 = 9043000000.0 * w167;
         const cstr_real w169 = w128 * w128;
@@ -2097,11 +2117,11 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w254 = 0.002777777777777778 * w244;
         const cstr_real w255 = 1.0 - w254;
         const cstr_real w256 = w252 * w255;
-        const cstr_real w257 = w63 / w62;
+        const cstr_real w257 = w63 * inv1;
         const cstr_real w258 = w257 * w64;
         const cstr_real w259 = 1287000000000.0 * w258;
         const cstr_real w260 = w259 * w31;
-        const cstr_real w261 = w68 / w62;
+        const cstr_real w261 = w68 * inv1;
         const cstr_real w262 = w261 * w69;
         const cstr_real w263 = 9043000000.0 * w262;
         const cstr_real w264 = w263 * w71;
@@ -2123,11 +2143,11 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w282 = 10.0 * w274;
         const cstr_real w283 = 1.0 - w282;
         const cstr_real w284 = w281 * w283;
-        const cstr_real w285 = w112 / w111;
+        const cstr_real w285 = w112 * inv2;
         const cstr_real w286 = w285 * w113;
         const cstr_real w287 = 1287000000000.0 * w286;
         const cstr_real w288 = w287 * w78;
-        const cstr_real w289 = w117 / w111;
+        const cstr_real w289 = w117 * inv2;
         const cstr_real w290 = w289 * w118;
         const cstr_real w291 = 9043000000.0 * w290;
         const cstr_real w292 = w291 * w120;
@@ -2167,11 +2187,11 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w330 = 20.0 * w322;
         const cstr_real w331 = 1.0 - w330;
         const cstr_real w332 = w329 * w331;
-        const cstr_real w333 = w161 / w160;
+        const cstr_real w333 = w161 * inv3;
         const cstr_real w334 = w333 * w162;
         const cstr_real w335 = 1287000000000.0 * w334;
         const cstr_real w336 = w335 * w128;
-        const cstr_real w337 = w166 / w160;
+        const cstr_real w337 = w166 * inv3;
         const cstr_real w338 = w337 * w167;
         const cstr_real w339 = 9043000000.0 * w338;
         const cstr_real w340 = w339 * w169;
@@ -2378,11 +2398,11 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
         const cstr_real w547 = 3.333333333333333 * w546;
         const cstr_real w548 = w544 + w547;
         A[13] = w548;
-        const cstr_real w550 = w11 / w10;
+        const cstr_real w550 = w11 * inv0;
         const cstr_real w551 = w550 * w12;
         const cstr_real w552 = 1287000000000.0 * w551;
         const cstr_real w553 = w552 * x[0];
-        const cstr_real w554 = w18 / w10;
+        const cstr_real w554 = w18 * inv0;
         const cstr_real w555 = w554 * w19;
         const cstr_real w556 = 9043000000.0 * w555;
         const cstr_real w557 = w556 * w21;
@@ -2748,7 +2768,7 @@ int cstr_F_and_jacobians(const cstr_real *restrict x, const cstr_real *restrict 
     return CSTR_OK;
 }
 
-/* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (844 operations). */
+/* x_next and the structural nonzeros of A and B, row by row (see PREFIX_A_ROWS/COLS, PREFIX_B_ROWS/COLS): the controller's hot path, which keeps only these entries. Checks its inputs and x_next (848 operations). */
 int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restrict u, const cstr_real *restrict p, cstr_real *restrict x_next, cstr_real *restrict A_nz, cstr_real *restrict B_nz)
 {
     {
@@ -2761,12 +2781,13 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w4 = p[0] - x[0];
         const cstr_real w5 = u[0] * w4;
         const cstr_real w10 = x[2] + 273.15;
-        const cstr_real w11 = (-9758.3) / w10;
+        const cstr_real inv0 = 1.0 / w10;
+        const cstr_real w11 = (-9758.3) * inv0;
         const cstr_real w12 = exp(w11);
         const cstr_real w13 = 1287000000000.0 * w12;
         const cstr_real w14 = w13 * x[0];
         const cstr_real w15 = w5 - w14;
-        const cstr_real w18 = (-8560.0) / w10;
+        const cstr_real w18 = (-8560.0) * inv0;
         const cstr_real w19 = exp(w18);
         const cstr_real w20 = 9043000000.0 * w19;
         const cstr_real w21 = x[0] * x[0];
@@ -2798,12 +2819,13 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w60 = 10.0 * w59;
         const cstr_real w61 = x[2] + w60;
         const cstr_real w62 = w61 + 273.15;
-        const cstr_real w63 = (-9758.3) / w62;
+        const cstr_real inv1 = 1.0 / w62;
+        const cstr_real w63 = (-9758.3) * inv1;
         const cstr_real w64 = exp(w63);
         const cstr_real w65 = 1287000000000.0 * w64;
         const cstr_real w66 = w65 * w31;
         const cstr_real w67 = w33 - w66;
-        const cstr_real w68 = (-8560.0) / w62;
+        const cstr_real w68 = (-8560.0) * inv1;
         const cstr_real w69 = exp(w68);
         const cstr_real w70 = 9043000000.0 * w69;
         const cstr_real w71 = w31 * w31;
@@ -2846,12 +2868,13 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w109 = 10.0 * w108;
         const cstr_real w110 = x[2] + w109;
         const cstr_real w111 = w110 + 273.15;
-        const cstr_real w112 = (-9758.3) / w111;
+        const cstr_real inv2 = 1.0 / w111;
+        const cstr_real w112 = (-9758.3) * inv2;
         const cstr_real w113 = exp(w112);
         const cstr_real w114 = 1287000000000.0 * w113;
         const cstr_real w115 = w114 * w78;
         const cstr_real w116 = w80 - w115;
-        const cstr_real w117 = (-8560.0) / w111;
+        const cstr_real w117 = (-8560.0) * inv2;
         const cstr_real w118 = exp(w117);
         const cstr_real w119 = 9043000000.0 * w118;
         const cstr_real w120 = w78 * w78;
@@ -2894,12 +2917,13 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w158 = 20.0 * w157;
         const cstr_real w159 = x[2] + w158;
         const cstr_real w160 = w159 + 273.15;
-        const cstr_real w161 = (-9758.3) / w160;
+        const cstr_real inv3 = 1.0 / w160;
+        const cstr_real w161 = (-9758.3) * inv3;
         const cstr_real w162 = exp(w161);
         const cstr_real w163 = 1287000000000.0 * w162;
         const cstr_real w164 = w163 * w128;
         const cstr_real w165 = w130 - w164;
-        const cstr_real w166 = (-8560.0) / w160;
+        const cstr_real w166 = (-8560.0) * inv3;
         const cstr_real w167 = exp(w166);
         const cstr_real w168 = 9043000000.0 * w167;
         const cstr_real w169 = w128 * w128;
@@ -2986,11 +3010,11 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w254 = 0.002777777777777778 * w244;
         const cstr_real w255 = 1.0 - w254;
         const cstr_real w256 = w252 * w255;
-        const cstr_real w257 = w63 / w62;
+        const cstr_real w257 = w63 * inv1;
         const cstr_real w258 = w257 * w64;
         const cstr_real w259 = 1287000000000.0 * w258;
         const cstr_real w260 = w259 * w31;
-        const cstr_real w261 = w68 / w62;
+        const cstr_real w261 = w68 * inv1;
         const cstr_real w262 = w261 * w69;
         const cstr_real w263 = 9043000000.0 * w262;
         const cstr_real w264 = w263 * w71;
@@ -3012,11 +3036,11 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w282 = 10.0 * w274;
         const cstr_real w283 = 1.0 - w282;
         const cstr_real w284 = w281 * w283;
-        const cstr_real w285 = w112 / w111;
+        const cstr_real w285 = w112 * inv2;
         const cstr_real w286 = w285 * w113;
         const cstr_real w287 = 1287000000000.0 * w286;
         const cstr_real w288 = w287 * w78;
-        const cstr_real w289 = w117 / w111;
+        const cstr_real w289 = w117 * inv2;
         const cstr_real w290 = w289 * w118;
         const cstr_real w291 = 9043000000.0 * w290;
         const cstr_real w292 = w291 * w120;
@@ -3056,11 +3080,11 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w330 = 20.0 * w322;
         const cstr_real w331 = 1.0 - w330;
         const cstr_real w332 = w329 * w331;
-        const cstr_real w333 = w161 / w160;
+        const cstr_real w333 = w161 * inv3;
         const cstr_real w334 = w333 * w162;
         const cstr_real w335 = 1287000000000.0 * w334;
         const cstr_real w336 = w335 * w128;
-        const cstr_real w337 = w166 / w160;
+        const cstr_real w337 = w166 * inv3;
         const cstr_real w338 = w337 * w167;
         const cstr_real w339 = 9043000000.0 * w338;
         const cstr_real w340 = w339 * w169;
@@ -3267,11 +3291,11 @@ int cstr_F_and_jacobians_nz(const cstr_real *restrict x, const cstr_real *restri
         const cstr_real w547 = 3.333333333333333 * w546;
         const cstr_real w548 = w544 + w547;
         A_nz[13] = w548;
-        const cstr_real w550 = w11 / w10;
+        const cstr_real w550 = w11 * inv0;
         const cstr_real w551 = w550 * w12;
         const cstr_real w552 = 1287000000000.0 * w551;
         const cstr_real w553 = w552 * x[0];
-        const cstr_real w554 = w18 / w10;
+        const cstr_real w554 = w18 * inv0;
         const cstr_real w555 = w554 * w19;
         const cstr_real w556 = 9043000000.0 * w555;
         const cstr_real w557 = w556 * w21;

@@ -46,7 +46,7 @@ static int cstr_cs_finite(const cstr_cs_real *v, int n)
     return acc == acc;
 }
 
-/* discrete dynamics x_next = F(x, u, p) over one sample (210 operations). */
+/* discrete dynamics x_next = F(x, u, p) over one sample (214 operations). */
 int cstr_cs_F(const cstr_cs_real *restrict x, const cstr_cs_real *restrict u, const cstr_cs_real *restrict p, cstr_cs_real *restrict x_next)
 {
     {
@@ -59,12 +59,13 @@ int cstr_cs_F(const cstr_cs_real *restrict x, const cstr_cs_real *restrict u, co
         const cstr_cs_real w4 = p[0] - x[0];
         const cstr_cs_real w5 = u[0] * w4;
         const cstr_cs_real w10 = x[2] + 273.15;
-        const cstr_cs_real w11 = (-9758.3) / w10;
+        const cstr_cs_real inv0 = 1.0 / w10;
+        const cstr_cs_real w11 = (-9758.3) * inv0;
         const cstr_cs_real w12 = cs_exp(w11);
         const cstr_cs_real w13 = 1287000000000.0 * w12;
         const cstr_cs_real w14 = w13 * x[0];
         const cstr_cs_real w15 = w5 - w14;
-        const cstr_cs_real w18 = (-8560.0) / w10;
+        const cstr_cs_real w18 = (-8560.0) * inv0;
         const cstr_cs_real w19 = cs_exp(w18);
         const cstr_cs_real w20 = 9043000000.0 * w19;
         const cstr_cs_real w21 = x[0] * x[0];
@@ -96,12 +97,13 @@ int cstr_cs_F(const cstr_cs_real *restrict x, const cstr_cs_real *restrict u, co
         const cstr_cs_real w60 = 10.0 * w59;
         const cstr_cs_real w61 = x[2] + w60;
         const cstr_cs_real w62 = w61 + 273.15;
-        const cstr_cs_real w63 = (-9758.3) / w62;
+        const cstr_cs_real inv1 = 1.0 / w62;
+        const cstr_cs_real w63 = (-9758.3) * inv1;
         const cstr_cs_real w64 = cs_exp(w63);
         const cstr_cs_real w65 = 1287000000000.0 * w64;
         const cstr_cs_real w66 = w65 * w31;
         const cstr_cs_real w67 = w33 - w66;
-        const cstr_cs_real w68 = (-8560.0) / w62;
+        const cstr_cs_real w68 = (-8560.0) * inv1;
         const cstr_cs_real w69 = cs_exp(w68);
         const cstr_cs_real w70 = 9043000000.0 * w69;
         const cstr_cs_real w71 = w31 * w31;
@@ -144,12 +146,13 @@ int cstr_cs_F(const cstr_cs_real *restrict x, const cstr_cs_real *restrict u, co
         const cstr_cs_real w109 = 10.0 * w108;
         const cstr_cs_real w110 = x[2] + w109;
         const cstr_cs_real w111 = w110 + 273.15;
-        const cstr_cs_real w112 = (-9758.3) / w111;
+        const cstr_cs_real inv2 = 1.0 / w111;
+        const cstr_cs_real w112 = (-9758.3) * inv2;
         const cstr_cs_real w113 = cs_exp(w112);
         const cstr_cs_real w114 = 1287000000000.0 * w113;
         const cstr_cs_real w115 = w114 * w78;
         const cstr_cs_real w116 = w80 - w115;
-        const cstr_cs_real w117 = (-8560.0) / w111;
+        const cstr_cs_real w117 = (-8560.0) * inv2;
         const cstr_cs_real w118 = cs_exp(w117);
         const cstr_cs_real w119 = 9043000000.0 * w118;
         const cstr_cs_real w120 = w78 * w78;
@@ -192,12 +195,13 @@ int cstr_cs_F(const cstr_cs_real *restrict x, const cstr_cs_real *restrict u, co
         const cstr_cs_real w158 = 20.0 * w157;
         const cstr_cs_real w159 = x[2] + w158;
         const cstr_cs_real w160 = w159 + 273.15;
-        const cstr_cs_real w161 = (-9758.3) / w160;
+        const cstr_cs_real inv3 = 1.0 / w160;
+        const cstr_cs_real w161 = (-9758.3) * inv3;
         const cstr_cs_real w162 = cs_exp(w161);
         const cstr_cs_real w163 = 1287000000000.0 * w162;
         const cstr_cs_real w164 = w163 * w128;
         const cstr_cs_real w165 = w130 - w164;
-        const cstr_cs_real w166 = (-8560.0) / w160;
+        const cstr_cs_real w166 = (-8560.0) * inv3;
         const cstr_cs_real w167 = cs_exp(w166);
         const cstr_cs_real w168 = 9043000000.0 * w167;
         const cstr_cs_real w169 = w128 * w128;

@@ -53,7 +53,7 @@ static int quadrotor_cs_finite(const quadrotor_cs_real *v, int n)
     return acc == acc;
 }
 
-/* discrete dynamics x_next = F(x, u, p) over one sample (329 operations). */
+/* discrete dynamics x_next = F(x, u, p) over one sample (336 operations). */
 int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real *restrict u, const quadrotor_cs_real *restrict p, quadrotor_cs_real *restrict x_next)
 {
     {
@@ -87,7 +87,8 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w36 = x[11] * w22;
         const quadrotor_cs_real w37 = w34 + w36;
         const quadrotor_cs_real w38 = cs_cos(x[7]);
-        const quadrotor_cs_real w39 = w37 / w38;
+        const quadrotor_cs_real inv0 = 1.0 / w38;
+        const quadrotor_cs_real w39 = w37 * inv0;
         const quadrotor_cs_real w40 = 0.01 * w39;
         const quadrotor_cs_real w41 = x[8] + w40;
         const quadrotor_cs_real w42 = cs_cos(w41);
@@ -99,7 +100,7 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w48 = cs_sin(w47);
         const quadrotor_cs_real w49 = w42 * w48;
         const quadrotor_cs_real w51 = w37 * w19;
-        const quadrotor_cs_real w52 = w51 / w38;
+        const quadrotor_cs_real w52 = w51 * inv0;
         const quadrotor_cs_real w53 = x[9] + w52;
         const quadrotor_cs_real w54 = 0.01 * w53;
         const quadrotor_cs_real w55 = x[6] + w54;
@@ -120,7 +121,8 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w74 = u[2] - u[0];
         const quadrotor_cs_real w75 = p[1] * w74;
         const quadrotor_cs_real w76 = w72 + w75;
-        const quadrotor_cs_real w78 = w76 / p[3];
+        const quadrotor_cs_real inv1 = 1.0 / p[3];
+        const quadrotor_cs_real w78 = w76 * inv1;
         const quadrotor_cs_real w79 = 0.01 * w78;
         const quadrotor_cs_real w80 = x[10] + w79;
         const quadrotor_cs_real w81 = w80 * w59;
@@ -132,13 +134,15 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w88 = w87 - u[3];
         const quadrotor_cs_real w89 = p[5] * w88;
         const quadrotor_cs_real w90 = w84 + w89;
-        const quadrotor_cs_real w91 = w90 / p[4];
+        const quadrotor_cs_real inv2 = 1.0 / p[4];
+        const quadrotor_cs_real w91 = w90 * inv2;
         const quadrotor_cs_real w92 = 0.01 * w91;
         const quadrotor_cs_real w93 = x[11] + w92;
         const quadrotor_cs_real w94 = w93 * w56;
         const quadrotor_cs_real w95 = w81 + w94;
         const quadrotor_cs_real w96 = cs_cos(w47);
-        const quadrotor_cs_real w97 = w95 / w96;
+        const quadrotor_cs_real inv3 = 1.0 / w96;
+        const quadrotor_cs_real w97 = w95 * inv3;
         const quadrotor_cs_real w98 = 0.01 * w97;
         const quadrotor_cs_real w99 = x[8] + w98;
         const quadrotor_cs_real w100 = cs_cos(w99);
@@ -155,11 +159,12 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w111 = u[1] - u[3];
         const quadrotor_cs_real w112 = p[1] * w111;
         const quadrotor_cs_real w113 = w110 + w112;
-        const quadrotor_cs_real w114 = w113 / p[2];
+        const quadrotor_cs_real inv4 = 1.0 / p[2];
+        const quadrotor_cs_real w114 = w113 * inv4;
         const quadrotor_cs_real w115 = 0.01 * w114;
         const quadrotor_cs_real w116 = x[9] + w115;
         const quadrotor_cs_real w117 = w95 * w48;
-        const quadrotor_cs_real w118 = w117 / w96;
+        const quadrotor_cs_real w118 = w117 * inv3;
         const quadrotor_cs_real w119 = w116 + w118;
         const quadrotor_cs_real w120 = 0.01 * w119;
         const quadrotor_cs_real w121 = x[6] + w120;
@@ -239,19 +244,20 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w200 = w70 * w93;
         const quadrotor_cs_real w201 = w200 * w116;
         const quadrotor_cs_real w202 = w201 + w75;
-        const quadrotor_cs_real w203 = w202 / p[3];
+        const quadrotor_cs_real w203 = w202 * inv1;
         const quadrotor_cs_real w204 = 0.01 * w203;
         const quadrotor_cs_real w205 = x[10] + w204;
         const quadrotor_cs_real w206 = w205 * w125;
         const quadrotor_cs_real w207 = w82 * w116;
         const quadrotor_cs_real w208 = w207 * w80;
         const quadrotor_cs_real w209 = w208 + w89;
-        const quadrotor_cs_real w210 = w209 / p[4];
+        const quadrotor_cs_real w210 = w209 * inv2;
         const quadrotor_cs_real w211 = 0.01 * w210;
         const quadrotor_cs_real w212 = x[11] + w211;
         const quadrotor_cs_real w213 = w212 * w122;
         const quadrotor_cs_real w214 = w206 + w213;
-        const quadrotor_cs_real w215 = w214 / w185;
+        const quadrotor_cs_real inv5 = 1.0 / w185;
+        const quadrotor_cs_real w215 = w214 * inv5;
         const quadrotor_cs_real w216 = 0.02 * w215;
         const quadrotor_cs_real w217 = x[8] + w216;
         const quadrotor_cs_real w218 = cs_cos(w217);
@@ -265,11 +271,11 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w226 = w108 * w80;
         const quadrotor_cs_real w227 = w226 * w93;
         const quadrotor_cs_real w228 = w227 + w112;
-        const quadrotor_cs_real w229 = w228 / p[2];
+        const quadrotor_cs_real w229 = w228 * inv4;
         const quadrotor_cs_real w230 = 0.01 * w229;
         const quadrotor_cs_real w231 = x[9] + w230;
         const quadrotor_cs_real w232 = w214 * w106;
-        const quadrotor_cs_real w233 = w232 / w185;
+        const quadrotor_cs_real w233 = w232 * inv5;
         const quadrotor_cs_real w234 = w231 + w233;
         const quadrotor_cs_real w235 = 0.02 * w234;
         const quadrotor_cs_real w236 = x[6] + w235;
@@ -319,26 +325,27 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w280 = w108 * w205;
         const quadrotor_cs_real w281 = w280 * w212;
         const quadrotor_cs_real w282 = w281 + w112;
-        const quadrotor_cs_real w283 = w282 / p[2];
+        const quadrotor_cs_real w283 = w282 * inv4;
         const quadrotor_cs_real w284 = 0.02 * w283;
         const quadrotor_cs_real w285 = x[9] + w284;
         const quadrotor_cs_real w286 = w70 * w212;
         const quadrotor_cs_real w287 = w286 * w231;
         const quadrotor_cs_real w288 = w287 + w75;
-        const quadrotor_cs_real w289 = w288 / p[3];
+        const quadrotor_cs_real w289 = w288 * inv1;
         const quadrotor_cs_real w290 = 0.02 * w289;
         const quadrotor_cs_real w291 = x[10] + w290;
         const quadrotor_cs_real w292 = w291 * w240;
         const quadrotor_cs_real w293 = w82 * w231;
         const quadrotor_cs_real w294 = w293 * w205;
         const quadrotor_cs_real w295 = w294 + w89;
-        const quadrotor_cs_real w296 = w295 / p[4];
+        const quadrotor_cs_real w296 = w295 * inv2;
         const quadrotor_cs_real w297 = 0.02 * w296;
         const quadrotor_cs_real w298 = x[11] + w297;
         const quadrotor_cs_real w299 = w298 * w237;
         const quadrotor_cs_real w300 = w292 + w299;
         const quadrotor_cs_real w301 = w300 * w224;
-        const quadrotor_cs_real w302 = w301 / w267;
+        const quadrotor_cs_real inv6 = 1.0 / w267;
+        const quadrotor_cs_real w302 = w301 * inv6;
         const quadrotor_cs_real w303 = w285 + w302;
         const quadrotor_cs_real w304 = 0.003333333333333333 * w303;
         const quadrotor_cs_real w305 = w279 + w304;
@@ -361,7 +368,7 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w322 = w320 + w321;
         const quadrotor_cs_real w323 = 0.006666666666666666 * w215;
         const quadrotor_cs_real w324 = w322 + w323;
-        const quadrotor_cs_real w325 = w300 / w267;
+        const quadrotor_cs_real w325 = w300 * inv6;
         const quadrotor_cs_real w326 = 0.003333333333333333 * w325;
         const quadrotor_cs_real w327 = w324 + w326;
         x_next[8] = w327;
@@ -374,7 +381,7 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w335 = w108 * w291;
         const quadrotor_cs_real w336 = w335 * w298;
         const quadrotor_cs_real w337 = w336 + w112;
-        const quadrotor_cs_real w338 = w337 / p[2];
+        const quadrotor_cs_real w338 = w337 * inv4;
         const quadrotor_cs_real w339 = 0.003333333333333333 * w338;
         const quadrotor_cs_real w340 = w334 + w339;
         x_next[9] = w340;
@@ -387,7 +394,7 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w348 = w70 * w298;
         const quadrotor_cs_real w349 = w348 * w285;
         const quadrotor_cs_real w350 = w349 + w75;
-        const quadrotor_cs_real w351 = w350 / p[3];
+        const quadrotor_cs_real w351 = w350 * inv1;
         const quadrotor_cs_real w352 = 0.003333333333333333 * w351;
         const quadrotor_cs_real w353 = w347 + w352;
         x_next[10] = w353;
@@ -400,7 +407,7 @@ int quadrotor_cs_F(const quadrotor_cs_real *restrict x, const quadrotor_cs_real 
         const quadrotor_cs_real w361 = w82 * w285;
         const quadrotor_cs_real w362 = w361 * w291;
         const quadrotor_cs_real w363 = w362 + w89;
-        const quadrotor_cs_real w364 = w363 / p[4];
+        const quadrotor_cs_real w364 = w363 * inv2;
         const quadrotor_cs_real w365 = 0.003333333333333333 * w364;
         const quadrotor_cs_real w366 = w360 + w365;
         x_next[11] = w366;

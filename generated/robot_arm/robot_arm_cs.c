@@ -53,7 +53,7 @@ static int robot_arm_cs_finite(const robot_arm_cs_real *v, int n)
     return acc == acc;
 }
 
-/* discrete dynamics x_next = F(x, u, p) over one sample (244 operations). */
+/* discrete dynamics x_next = F(x, u, p) over one sample (248 operations). */
 int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real *restrict u, const robot_arm_cs_real *restrict p, robot_arm_cs_real *restrict x_next)
 {
     {
@@ -125,7 +125,8 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w75 = w74 * w17;
         const robot_arm_cs_real w76 = w53 * w53;
         const robot_arm_cs_real w77 = w75 - w76;
-        const robot_arm_cs_real w78 = w60 / w77;
+        const robot_arm_cs_real inv0 = 1.0 / w77;
+        const robot_arm_cs_real w78 = w60 * inv0;
         const robot_arm_cs_real w79 = 0.005 * w78;
         const robot_arm_cs_real w80 = x[2] + w79;
         const robot_arm_cs_real w81 = 0.003333333333333333 * w80;
@@ -138,7 +139,7 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w88 = w74 * w58;
         const robot_arm_cs_real w89 = w53 * w46;
         const robot_arm_cs_real w90 = w88 - w89;
-        const robot_arm_cs_real w91 = w90 / w77;
+        const robot_arm_cs_real w91 = w90 * inv0;
         const robot_arm_cs_real w92 = 0.005 * w91;
         const robot_arm_cs_real w93 = x[3] + w92;
         const robot_arm_cs_real w94 = w87 * w93;
@@ -176,7 +177,8 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w126 = w125 * w17;
         const robot_arm_cs_real w127 = w113 * w113;
         const robot_arm_cs_real w128 = w126 - w127;
-        const robot_arm_cs_real w129 = w119 / w128;
+        const robot_arm_cs_real inv1 = 1.0 / w128;
+        const robot_arm_cs_real w129 = w119 * inv1;
         const robot_arm_cs_real w130 = 0.005 * w129;
         const robot_arm_cs_real w131 = x[2] + w130;
         const robot_arm_cs_real w132 = 0.003333333333333333 * w131;
@@ -189,7 +191,7 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w140 = w125 * w117;
         const robot_arm_cs_real w141 = w113 * w107;
         const robot_arm_cs_real w142 = w140 - w141;
-        const robot_arm_cs_real w143 = w142 / w128;
+        const robot_arm_cs_real w143 = w142 * inv1;
         const robot_arm_cs_real w144 = 0.005 * w143;
         const robot_arm_cs_real w145 = x[3] + w144;
         const robot_arm_cs_real w146 = w139 * w145;
@@ -227,7 +229,8 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w178 = w177 * w17;
         const robot_arm_cs_real w179 = w165 * w165;
         const robot_arm_cs_real w180 = w178 - w179;
-        const robot_arm_cs_real w181 = w171 / w180;
+        const robot_arm_cs_real inv2 = 1.0 / w180;
+        const robot_arm_cs_real w181 = w171 * inv2;
         const robot_arm_cs_real w182 = 0.01 * w181;
         const robot_arm_cs_real w183 = x[2] + w182;
         const robot_arm_cs_real w184 = 0.0016666666666666666 * w183;
@@ -242,7 +245,7 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w193 = w177 * w169;
         const robot_arm_cs_real w194 = w165 * w159;
         const robot_arm_cs_real w195 = w193 - w194;
-        const robot_arm_cs_real w196 = w195 / w180;
+        const robot_arm_cs_real w196 = w195 * inv2;
         const robot_arm_cs_real w197 = 0.01 * w196;
         const robot_arm_cs_real w198 = x[3] + w197;
         const robot_arm_cs_real w199 = 0.0016666666666666666 * w198;
@@ -294,7 +297,8 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w245 = w244 * w17;
         const robot_arm_cs_real w246 = w232 * w232;
         const robot_arm_cs_real w247 = w245 - w246;
-        const robot_arm_cs_real w248 = w238 / w247;
+        const robot_arm_cs_real inv3 = 1.0 / w247;
+        const robot_arm_cs_real w248 = w238 * inv3;
         const robot_arm_cs_real w249 = 0.0016666666666666666 * w248;
         const robot_arm_cs_real w250 = w207 + w249;
         x_next[2] = w250;
@@ -307,7 +311,7 @@ int robot_arm_cs_F(const robot_arm_cs_real *restrict x, const robot_arm_cs_real 
         const robot_arm_cs_real w258 = w244 * w236;
         const robot_arm_cs_real w259 = w232 * w226;
         const robot_arm_cs_real w260 = w258 - w259;
-        const robot_arm_cs_real w261 = w260 / w247;
+        const robot_arm_cs_real w261 = w260 * inv3;
         const robot_arm_cs_real w262 = 0.0016666666666666666 * w261;
         const robot_arm_cs_real w263 = w257 + w262;
         x_next[3] = w263;

@@ -41,6 +41,7 @@ CASES = [
     ("ipow-neg", x**3, -1.3, 0.0), ("ipow-even", x**4, -1.3, 0.0), ("constpow", x**2.5, 1.3, 0.0),
     ("pow", x**y, 1.3, 0.7), ("inv", 1 / x, 1.3, 0.0), ("div", x / y, 1.3, 0.7),
     ("sq", x * x - y, 1.3, 0.7), ("twice", 2 * x + y, 1.3, 0.7), ("neg", -x * y, 1.3, 0.7),
+    ("shared-div", x / y + ca.sin(x) / y - 1 / y, 1.3, 0.7),
 ]
 
 
@@ -104,6 +105,18 @@ def test_complex_step_gives_exact_derivatives() -> None:
             getattr(lib, f"op{i}")(a, b, r)
             assert abs(r[0].real - value) <= 1e-14 * max(1.0, abs(value)), f"{name}: value"
             assert abs(r[0].imag / h - want[k]) <= 1e-13 * max(1.0, abs(want[k])), f"{name}: d/d{'xy'[k]}"
+
+
+def test_a_repeated_divisor_becomes_one_reciprocal() -> None:
+    """Divisions by one operand become multiplications by its reciprocal, formed once (a
+    division is 14 cycles on a Cortex-M4F, a multiplication 1); a divisor used once, and a
+    literal one (whose reciprocal is not exact), stay divisions."""
+    expr = ca.vertcat(x / y, ca.exp(x) / y, 3 / y, x / (x + 1), ca.sin(x) / 3, x * x / 3)
+    low = lower(ca.Function("f", [x, y], [expr], ["a", "b"], ["r"]), SCALARS["float"])
+    lets = [st.expr for st in low.statements if st.kind == "let"]
+    assert [e for e in lets if " / " in e] == ["1.0f / b[0]", "a[0] / w11", "w14 / 3.0f", "w17 / 3.0f"]
+    assert [e for e in lets if e.endswith("* inv0")] == ["a[0] * inv0", "w4 * inv0", "3.0f * inv0"]
+    assert low.n_operations == 11   # 10 operations and the reciprocal
 
 
 def test_lowering_rejects_call_nodes_and_mx() -> None:
