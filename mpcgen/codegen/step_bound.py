@@ -18,8 +18,8 @@ times an instruction cost per unit. The costs were fitted (non-negative least sq
 to the worst measured step of 11 configurations of the examples (pendulum, quadrotor,
 CSTR at several horizons, robot arm, chains of 3 and 4 masses; arm-none-eabi-gcc 12.2
 with the build files' ``-O3 -ffp-contract=fast -fno-math-errno``, QEMU's instruction
-count): the fit is within 1.0 % of every one, and leaving any one out of the fit predicts
-it within 2 %. The vector sweeps grow with the horizon like the rows do, and the fit
+count): the fit is within 0.6 % of every one, and leaving any one out of the fit predicts
+it within 1 %. The vector sweeps grow with the horizon like the rows do, and the fit
 could not tell them apart: the rows' cost carries them, and the real-time warm start's
 floors on the two-sided boxes too (a part of their own was fitted to 0 and the rows' cost
 rose). The bound is the sum times ``MARGIN``, rounded up to a thousand. It is a model,
@@ -34,13 +34,13 @@ from dataclasses import dataclass
 
 #: Instructions per unit of each part (fitted, rounded up; see the module docstring).
 COSTS = {
-    "model": 2.12,
-    "sincos": 81.0,
-    "factor": 1.56,
-    "rows": 208.0,
-    "fixed": 720.0,
+    "model": 1.94,
+    "sincos": 86.0,
+    "factor": 1.54,
+    "rows": 216.0,
+    "fixed": 1120.0,
 }
-#: Headroom over the fitted sum: above the fit's leave-one-out error (2 %).
+#: Headroom over the fitted sum: above the fit's leave-one-out error (1 %).
 MARGIN = 1.03
 
 
