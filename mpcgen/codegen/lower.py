@@ -230,10 +230,10 @@ def _shared_reciprocals(statements: list[Statement], scalar: Scalar) -> tuple[li
     ulp. A literal divisor stays a division (its reciprocal is not exact). Returns the
     statements and the number of reciprocals added."""
     def division(st: Statement) -> tuple[str, str] | None:
-        if st.kind != "let" or " / " not in st.expr:
+        parts = st.expr.split(" / ") if st.kind == "let" else []
+        if len(parts) != 2 or parts[1].lstrip("(-").rstrip(")")[:1].isdigit():
             return None
-        numerator, divisor = st.expr.split(" / ")
-        return None if divisor.lstrip("(-").rstrip(")")[:1].isdigit() else (numerator, divisor)
+        return parts[0], parts[1]
 
     uses: dict[str, int] = {}
     for st in statements:
