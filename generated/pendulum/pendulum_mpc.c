@@ -380,8 +380,8 @@ static int weight_ok(const real *M, int n)
     return M == 0 || (moderate(M, n * n) && semidefinite(M, n));
 }
 
-/* A setter changed the OCP: the next feedback prepares afresh, and no preparation reuses a
- * factorization or Jacobians built from the old data (steady = 0). */
+/* A setter changed the OCP or the settings: the next feedback prepares afresh, and no
+ * preparation reuses a factorization or Jacobians built from the old data (steady = 0). */
 static void changed(void)
 {
     mem.prepared = 0;
@@ -541,7 +541,7 @@ int pendulum_mpc_set_settings(const struct pendulum_mpc_settings *settings)
     mem.qp_settings.rt_sigma = s->rt_sigma;
     mem.qp_settings.tol_stat = mem.qp_settings.tol_eq = mem.qp_settings.tol_ineq = s->qp_tol;
     mem.qp_settings.tol_comp = s->qp_tol_comp;
-    mem.prepared = 0;
+    changed();   /* levenberg_marquardt enters the Hessians */
     return PENDULUM_MPC_OK;
 }
 

@@ -14,8 +14,9 @@
  * (robot_arm_F_and_jacobians_nz) and prepares one interior-point iteration of the QP
  * (robot_arm_qp.h): the Riccati factorization and a Mehrotra predictor, all that does not
  * need the measured state; on a steady plan (a full step that moved no input by more than
- * settings.rt_reuse_step of its range) it reuses the shifted factorization instead, at most
- * settings.rt_reuse times in a row. robot_arm_mpc_feedback inserts the measured state,
+ * settings.rt_reuse_step of its range) it reuses the shifted factorization instead, and the
+ * Jacobians it was built from (F alone at stages 0..N-2), at most settings.rt_reuse times in
+ * a row; a setter ends such a run. robot_arm_mpc_feedback inserts the measured state,
  * finishes the iteration (stage 0, the forward sweep, the step) and writes u0: the
  * latency from state to control is a small part of the step. settings.rt_iterations adds
  * iterations to feedback. robot_arm_mpc_solve instead iterates SQP and QP to convergence
@@ -101,7 +102,7 @@ struct robot_arm_mpc_stats {
     robot_arm_real res_stat, res_eq, res_ineq, mu;   /* KKT residuals of the last QP */
     robot_arm_real cost;         /* cost (with slack penalties) at the last linearization point */
     robot_arm_real step;         /* largest entry of the last SQP step */
-    int reused;           /* 1: the last prepare reused the previous factorization (a steady plan) */
+    int reused;           /* 1: the last prepare reused the previous factorization and its Jacobians (a steady plan) */
 };
 
 /* Reset to the generated defaults (weights, references, bounds, parameters) and an

@@ -153,8 +153,9 @@ def test_setters_check_their_arguments(folders: dict[str, Path]) -> None:
 
 def test_a_setter_between_feedback_and_prepare_stops_the_reuse(folders: dict[str, Path]) -> None:
     """A steady plan reuses its factorization and the Jacobians it was built from; after a
-    setter (here the model's parameters, at their own values, between feedback and prepare)
-    the next preparation factors and linearizes afresh, then reuse resumes."""
+    setter between feedback and prepare (the model's parameters, a weight, a reference, the
+    settings, each at its own value) the next preparation factors and linearizes afresh,
+    then reuse resumes."""
     from mpcgen.runs.simulate import simulate
 
     ex, model, options, ocp = example_problem("pendulum")
@@ -164,7 +165,8 @@ def test_a_setter_between_feedback_and_prepare_stops_the_reuse(folders: dict[str
     x = simulate(model, ctrl.step, x, ex.ts, 60).X[-1]
     assert ctrl.stats["reused"] == 1, "a settled plan reuses its factorization"
     p = [v.nominal_value for v in model.parameters]
-    for setter in (lambda: ctrl.set_p(p), lambda: ctrl.set_weights(R=ocp.R), lambda: ctrl.set_x_ref(ocp.x_ref)):
+    for setter in (lambda: ctrl.set_p(p), lambda: ctrl.set_weights(R=ocp.R), lambda: ctrl.set_x_ref(ocp.x_ref),
+                   lambda: ctrl.configure(levenberg_marquardt=0.0)):
         ctrl.feedback(x)
         setter()
         assert ctrl.prepare() == "ok" and ctrl.stats["reused"] == 0
