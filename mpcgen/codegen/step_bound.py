@@ -5,7 +5,8 @@ work by construction: one linearization of the model at the N stages, one more
 evaluation of F (at the measured state: the check that the model holds there; the
 shifted plan's new last state comes from the linearization), one Riccati
 factorization (or, on a steady plan, the previous one shifted plus its last stage, and
-the Jacobians it was built from with F alone at the other stages: less work), one predictor and one corrector sweep and step over the fixed rows
+the Jacobians it was built from with F alone at the other stages: less work), one
+predictor and one corrector sweep and step over the fixed rows
 (``rt_iterations`` = 1; each further iteration adds less than a whole step), every loop
 over fixed sizes, no branch on the data but cheap ones (the step length's ratio test,
 clamps), and no libm call whose path depends on its argument (float sin and cos are
