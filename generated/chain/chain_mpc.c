@@ -73,7 +73,7 @@ static const real default_x_bound[1] = {0.0};
 #define U_LO(k, i) u_lo[i]
 #define U_HI(k, i) u_hi[i]
 
-/* The controller's static memory: 191256 bytes. */
+/* The controller's static memory: 191272 bytes. */
 static struct {
     real x[21][21];  /* state trajectory (linearization point, then solution) */
     real u[20][3];  /* input trajectory */

@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (173448 bytes
+ * Memory: none static, no heap; the caller owns the structs below (173464 bytes
  * together). Stack: at most 8136 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct chain_qp_solution {
     chain_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 89728 bytes. */
+/* Solver workspace: 89744 bytes. */
 struct chain_qp_work {
     chain_qp_real P[21][231];  /* Riccati cost-to-go Hessians, lower triangles */
     chain_qp_real p[21][21];  /* Riccati cost-to-go gradients */
@@ -144,6 +144,8 @@ struct chain_qp_work {
     chain_qp_real ds[1];
     chain_qp_real dnu[1];
     chain_qp_real sigma[1];  /* centering of the last real-time predictor (reused while the plan is steady) */
+    chain_qp_real mu[1];  /* average complementarity after take_step */
+    chain_qp_real rp_max[1];  /* largest |rp| of rt_prepare */
     chain_qp_real best_x[21][21];  /* best iterate */
     chain_qp_real best_u[20][3];
     chain_qp_real best_pi[20][21];

@@ -39,8 +39,8 @@
  * the previous plan's next input. The control written is always within [u_lo, u_hi].
  * Build without -ffast-math / -ffinite-math-only: they remove the NaN and Inf checks.
  *
- * Memory: 52112 bytes of static memory (one controller per prefix), of which
- * 47208 for the QP; no heap, no recursion, no stdio. Not reentrant.
+ * Memory: 52128 bytes of static memory (one controller per prefix), of which
+ * 47224 for the QP; no heap, no recursion, no stdio. Not reentrant.
  * Stack: every array of the controller is static; a call's stack holds only small
  * per-stage work arrays (at most a few times NX * (NX + NU) scalars, in the setters'
  * weight checks NMAX^2) and the compiler's spill slots, mostly the model function's.

@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (47208 bytes
+ * Memory: none static, no heap; the caller owns the structs below (47224 bytes
  * together). Stack: at most 416 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct cstr_qp_solution {
     cstr_qp_real nu[100];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 31928 bytes. */
+/* Solver workspace: 31944 bytes. */
 struct cstr_qp_work {
     cstr_qp_real P[21][10];  /* Riccati cost-to-go Hessians, lower triangles */
     cstr_qp_real p[21][4];  /* Riccati cost-to-go gradients */
@@ -144,6 +144,8 @@ struct cstr_qp_work {
     cstr_qp_real ds[100];
     cstr_qp_real dnu[100];
     cstr_qp_real sigma[1];  /* centering of the last real-time predictor (reused while the plan is steady) */
+    cstr_qp_real mu[1];  /* average complementarity after take_step */
+    cstr_qp_real rp_max[1];  /* largest |rp| of rt_prepare */
     cstr_qp_real best_x[21][4];  /* best iterate */
     cstr_qp_real best_u[20][2];
     cstr_qp_real best_pi[20][4];

@@ -72,7 +72,7 @@ static const real default_x_bound[1] = {0.0};
 #define U_LO(k, i) u_lo[i]
 #define U_HI(k, i) u_hi[i]
 
-/* The controller's static memory: 24040 bytes. */
+/* The controller's static memory: 24056 bytes. */
 static struct {
     real x[21][4];  /* state trajectory (linearization point, then solution) */
     real u[20][1];  /* input trajectory */

@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (19864 bytes
+ * Memory: none static, no heap; the caller owns the structs below (19880 bytes
  * together). Stack: at most 328 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct pendulum_qp_solution {
     pendulum_qp_real nu[1];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 11840 bytes. */
+/* Solver workspace: 11856 bytes. */
 struct pendulum_qp_work {
     pendulum_qp_real P[21][10];  /* Riccati cost-to-go Hessians, lower triangles */
     pendulum_qp_real p[21][4];  /* Riccati cost-to-go gradients */
@@ -144,6 +144,8 @@ struct pendulum_qp_work {
     pendulum_qp_real ds[1];
     pendulum_qp_real dnu[1];
     pendulum_qp_real sigma[1];  /* centering of the last real-time predictor (reused while the plan is steady) */
+    pendulum_qp_real mu[1];  /* average complementarity after take_step */
+    pendulum_qp_real rp_max[1];  /* largest |rp| of rt_prepare */
     pendulum_qp_real best_x[21][4];  /* best iterate */
     pendulum_qp_real best_u[20][1];
     pendulum_qp_real best_pi[20][4];

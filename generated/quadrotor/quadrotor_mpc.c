@@ -76,7 +76,7 @@ static const real default_x_bound[4] = {(-0.5), (-0.5), 0.5, 0.5};
 #define U_LO(k, i) u_lo[i]
 #define U_HI(k, i) u_hi[i]
 
-/* The controller's static memory: 117704 bytes. */
+/* The controller's static memory: 117720 bytes. */
 static struct {
     real x[21][12];  /* state trajectory (linearization point, then solution) */
     real u[20][4];  /* input trajectory */

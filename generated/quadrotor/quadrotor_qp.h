@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (105128 bytes
+ * Memory: none static, no heap; the caller owns the structs below (105144 bytes
  * together). Stack: at most 3200 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct quadrotor_qp_solution {
     quadrotor_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 66392 bytes. */
+/* Solver workspace: 66408 bytes. */
 struct quadrotor_qp_work {
     quadrotor_qp_real P[21][78];  /* Riccati cost-to-go Hessians, lower triangles */
     quadrotor_qp_real p[21][12];  /* Riccati cost-to-go gradients */
@@ -144,6 +144,8 @@ struct quadrotor_qp_work {
     quadrotor_qp_real ds[80];
     quadrotor_qp_real dnu[80];
     quadrotor_qp_real sigma[1];  /* centering of the last real-time predictor (reused while the plan is steady) */
+    quadrotor_qp_real mu[1];  /* average complementarity after take_step */
+    quadrotor_qp_real rp_max[1];  /* largest |rp| of rt_prepare */
     quadrotor_qp_real best_x[21][12];  /* best iterate */
     quadrotor_qp_real best_u[20][4];
     quadrotor_qp_real best_pi[20][12];

@@ -77,7 +77,7 @@ static const real default_x_bound[4] = {(-3.0), (-3.0), 3.0, 3.0};
 #define U_LO(k, i) u_lo[i]
 #define U_HI(k, i) u_hi[i]
 
-/* The controller's static memory: 48600 bytes. */
+/* The controller's static memory: 48616 bytes. */
 static struct {
     real x[21][4];  /* state trajectory (linearization point, then solution) */
     real u[20][2];  /* input trajectory */

@@ -689,11 +689,14 @@ static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int i;
-    for (i = 0; i < NROWS; ++i) {
+    for (i = 0; i < NHARD; ++i) {
+        w->gam[i] = z->lam[i] + (w->rc[i] - z->lam[i] * w->rp[i]) * w->inv_t[i];
+    }
+    for (i = NHARD; i < NROWS; ++i) {
+        const int j = i - NHARD;
         const real q0 = (w->rc[i] - z->lam[i] * w->rp[i]) * w->inv_t[i];
         w->gam[i] = z->lam[i] + q0;
-        if (i >= NHARD && RELAXED(i - NHARD)) {
-            const int j = i - NHARD;
+        if (RELAXED(j)) {
             w->e[j] = (-w->rs[j] + q0 + w->rcs[j] * w->inv_s[j]) * w->inv_den[j];
             w->gam[i] -= w->w[i] * w->e[j];
         }
@@ -702,10 +705,11 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const re
     row_gradient(d, w->gam, w->hx, w->hu);
 }
 
-/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0. */
+/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0, for v > 0 (the iterate's
+ * slacks and multipliers: then v + alpha dv < 0 only where dv < 0). */
 static real limit(real v, real dv, real alpha)
 {
-    return dv < 0.0 && v + alpha * dv < 0.0 ? -v / dv : alpha;
+    return v + alpha * dv < 0.0 ? -v / dv : alpha;
 }
 
 /* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du), in one pass with the largest
@@ -753,6 +757,13 @@ static real row_steps(const data_t *d, const sol_t *z, work_t *w, real cap, real
     return fmin(alpha, alpha_dual);
 }
 
+/* The average of the complementarity products t lam and s nu whose sum is acc (a hard
+ * row's s nu is 0 and does not count). */
+static real mean_complementarity(real acc)
+{
+    return NROWS + NRELAXED > 0 ? acc / (real)(NROWS + NRELAXED) : 0.0;
+}
+
 /* Average complementarity after a step alpha along (dt, dlam, ds, dnu); with
  * with_step = 0, at the iterate itself (the step arrays are not read). */
 static real complementarity(const sol_t *z, const work_t *w, real alpha, int with_step)
@@ -765,7 +776,7 @@ static real complementarity(const sol_t *z, const work_t *w, real alpha, int wit
     for (i = 0; i < NSOFT; ++i) {
         acc += with_step ? (z->s[i] + alpha * w->ds[i]) * (z->nu[i] + alpha * w->dnu[i]) : z->s[i] * z->nu[i];
     }
-    return NROWS + NRELAXED > 0 ? acc / (real)(NROWS + NRELAXED) : 0.0;
+    return mean_complementarity(acc);
 }
 
 /* 1 if the primal (and with duals, the dual) Newton step is finite: one branch-free sum of
@@ -786,12 +797,19 @@ static int step_finite(const work_t *w, int duals)
     return acc == acc;
 }
 
-/* The relaxations' residuals rs = l1 + l2 s - lam - nu (0 for a hard row: it has none). */
+/* The relaxation residual of soft row i, rs = l1 + l2 s - lam - nu (0 for a hard row: it
+ * has none). */
+static real soft_residual(const data_t *d, const sol_t *z, int i)
+{
+    return RELAXED(i) ? d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i] : 0.0;
+}
+
+/* The relaxations' residuals rs of every soft row. */
 static void soft_residuals(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NSOFT; ++i) {
-        w->rs[i] = RELAXED(i) ? d->l1[0] + d->l2[0] * z->s[i] - z->lam[NHARD + i] - z->nu[i] : 0.0;
+        w->rs[i] = soft_residual(d, z, i);
     }
 }
 
@@ -937,50 +955,28 @@ static int data_finite(const data_t *d)
     return d->l1[0] >= 0.0 && d->l2[0] >= 0.0;
 }
 
-/* The real-time warm start's floors of a two-sided box (rows a and b, width wd): both
- * slacks at least rt_floor_slack * wd ... */
-static void raise_slacks(sol_t *z, const struct robot_arm_qp_settings *set, int a, int b, real wd)
+/* The warm start's floors of row i (warm_start >= 2): the given multiplier (and a soft
+ * row's relaxation and relaxation multiplier, at least lo_soft) kept away from zero by
+ * warm_floor; the slack follows from the row's value at the start point (in w->v), at least
+ * warm_floor_slack. */
+static void warm_row(const struct robot_arm_qp_settings *set, sol_t *z, const work_t *w, int i, real lo_soft)
 {
-    const real t_lo = set->rt_floor_slack * wd;
-    z->t[a] = at_least(z->t[a], t_lo);
-    z->t[b] = at_least(z->t[b], t_lo);
-}
-
-/* ... and for an input's box both multipliers at least lam_lo. */
-static void raise_pair(sol_t *z, const struct robot_arm_qp_settings *set, int a, int b, real wd, real lam_lo)
-{
-    raise_slacks(z, set, a, b, wd);
-    z->lam[a] = at_least(z->lam[a], lam_lo);
-    z->lam[b] = at_least(z->lam[b], lam_lo);
-}
-
-/* After the warm start's floors, the real-time step's: per two-sided box of an input
- * (its Hessian diagonal h) multipliers at least rt_floor * h * wd, and of a soft state
- * (a hard state row keeps solve's floors: its step must meet it, hard_next) slacks only. */
-static void realtime_floors(const data_t *d, const struct robot_arm_qp_settings *set, sol_t *z)
-{
-    int k;
-    for (k = 0; k < N; ++k) {
-        {
-            const real wd = -(d->bu[k][0] + d->bu[k][2]);
-            raise_pair(z, set, k * NBU + 0, k * NBU + 2, wd, set->rt_floor * d->R[k][0] * wd);
-        }
-        {
-            const real wd = -(d->bu[k][1] + d->bu[k][3]);
-            raise_pair(z, set, k * NBU + 1, k * NBU + 3, wd, set->rt_floor * d->R[k][1] * wd);
-        }
+    real lam_lo = set->warm_floor, relaxation = 0.0;
+    if (i >= NHARD) {
+        const int j = i - NHARD;
+        lam_lo = RELAXED(j) ? lo_soft : lam_lo;
+        z->s[j] = RELAXED(j) ? at_least(z->s[j], at_least(lo_soft, lo_soft - w->v[i])) : 0.0;
+        z->nu[j] = RELAXED(j) ? at_least(z->nu[j], lo_soft) : 0.0;
+        relaxation = z->s[j];
     }
-    for (k = 1; k <= N; ++k) {
-        raise_slacks(z, set, ROW_X + (k - 1) * NBX + 0, ROW_X + (k - 1) * NBX + 2,
-                     -(d->bx[k][0] + d->bx[k][2]));
-        raise_slacks(z, set, ROW_X + (k - 1) * NBX + 1, ROW_X + (k - 1) * NBX + 3,
-                     -(d->bx[k][1] + d->bx[k][3]));
-    }
+    z->t[i] = at_least(w->v[i] + relaxation, set->warm_floor_slack);
+    z->lam[i] = at_least(z->lam[i], lam_lo);
 }
 
-/* Slacks and multipliers of a start: every row strictly inside, t*lam = s*nu = mu0.
- * realtime: setup's warm start with warm_start = 3, the real-time step's floors (realtime_floors). */
-static void initialize(const data_t *d, const struct robot_arm_qp_settings *set, sol_t *z, work_t *w, int realtime)
+/* Slacks and multipliers of a start: every row strictly inside; cold (warm_start 0 or 1),
+ * t*lam = s*nu = mu0; warm (2 or more), warm_row's floors. The real-time step's start is
+ * rt_start. */
+static void initialize(const data_t *d, const struct robot_arm_qp_settings *set, sol_t *z, work_t *w)
 {
     const real floor_ = 1.0;
     int i, k;
@@ -1001,28 +997,8 @@ static void initialize(const data_t *d, const struct robot_arm_qp_settings *set,
     }
     row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
     if (set->warm_start >= 2) {
-        /* the given multipliers and relaxations, kept away from zero by warm_floor; the
-         * slacks follow from the rows at the start point, at least warm_floor_slack. The
-         * real-time step's start is kept further inside: a soft row's multiplier, relaxation
-         * and relaxation multiplier at least rt_floor_soft, a box row's floors scaled to its
-         * units (realtime_floors). A single interior-point iteration per sample cannot recover
-         * from a start on the boundary: its steps there are cut to 1e-3 and the plan
-         * freezes (README, "Warm start"). */
-        const real lo = set->warm_floor, lo_slack = set->warm_floor_slack;
-        const real lo_soft = realtime ? set->rt_floor_soft : lo;
         for (i = 0; i < NROWS; ++i) {
-            real lam_lo = lo;
-            if (i >= NHARD) {
-                const int j = i - NHARD;
-                lam_lo = RELAXED(j) ? lo_soft : lo;
-                z->s[j] = RELAXED(j) ? at_least(z->s[j], at_least(lo_soft, lo_soft - w->v[i])) : 0.0;
-                z->nu[j] = RELAXED(j) ? at_least(z->nu[j], lo_soft) : 0.0;
-            }
-            z->t[i] = at_least(w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0), lo_slack);
-            z->lam[i] = at_least(z->lam[i], lam_lo);
-        }
-        if (realtime) {
-            realtime_floors(d, set, z);
+            warm_row(set, z, w, i, set->warm_floor);
         }
         return;
     }
@@ -1086,37 +1062,108 @@ static void factor(const data_t *d, const struct robot_arm_qp_settings *settings
     (void)riccati_factor(d, w->gam, settings->reg, w, 0);   /* the iteration's residuals catch a NaN */
 }
 
-/* The rows' barrier weights lam/t (in w) and their coefficients in the Newton system (gam);
- * the reciprocals 1/t, 1/s and 1/den (den = l2 + lam/t + nu/s, soft rows) that the
- * iteration's gradient and row steps multiply by: one division per quantity per iterate
- * instead of one per use (a division takes 14 cycles on the Cortex-M4F, a multiply 1). */
+/* Row i's barrier weight lam/t (in w) and its coefficient in the Newton system (gam); the
+ * reciprocals 1/t, 1/s and 1/den (den = l2 + lam/t + nu/s, soft rows) that the iteration's
+ * gradient and row steps multiply by: one division per quantity per iterate instead of one
+ * per use (a division takes 14 cycles on the Cortex-M4F, a multiply 1). */
+static void barrier_row(const data_t *d, const sol_t *z, work_t *w, int i)
+{
+    w->inv_t[i] = 1.0 / z->t[i];
+    w->w[i] = z->lam[i] * w->inv_t[i];
+    w->gam[i] = w->w[i];
+    if (i >= NHARD && RELAXED(i - NHARD)) {
+        const int j = i - NHARD;
+        real soft;
+        w->inv_s[j] = 1.0 / z->s[j];
+        soft = d->l2[0] + z->nu[j] * w->inv_s[j];
+        w->inv_den[j] = 1.0 / (soft + w->w[i]);
+        /* w - w^2/den, written without the cancellation that float cannot afford */
+        w->gam[i] = w->w[i] * soft * w->inv_den[j];
+    }
+}
+
+/* Every row's barrier_row. */
 static void barrier_weights(const data_t *d, const sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NROWS; ++i) {
-        w->inv_t[i] = 1.0 / z->t[i];
-        w->w[i] = z->lam[i] * w->inv_t[i];
-        w->gam[i] = w->w[i];
-        if (i >= NHARD && RELAXED(i - NHARD)) {
-            const int j = i - NHARD;
-            real soft;
-            w->inv_s[j] = 1.0 / z->s[j];
-            soft = d->l2[0] + z->nu[j] * w->inv_s[j];
-            w->inv_den[j] = 1.0 / (soft + w->w[i]);
-            /* w - w^2/den, written without the cancellation that float cannot afford */
-            w->gam[i] = w->w[i] * soft * w->inv_den[j];
-        }
+        barrier_row(d, z, w, i);
     }
 }
 
 /* The start point with x_0 = 0 (the fixed initial state enters when it is known). */
-static void start(const data_t *d, const struct robot_arm_qp_settings *settings, sol_t *z, work_t *w, int realtime)
+static void start(const data_t *d, const struct robot_arm_qp_settings *settings, sol_t *z, work_t *w)
 {
     int i;
     for (i = 0; i < NX; ++i) {
         z->x[0][i] = 0.0;
     }
-    initialize(d, settings, z, w, realtime);
+    initialize(d, settings, z, w);
+}
+
+/* Row i of the real-time step's start: warm_row's floors with rt_floor_soft for a soft row,
+ * then (floors >= 1) the slack at least t_lo and (floors = 2) the multiplier at least lam_lo,
+ * then its barrier_row. */
+static void rt_row(const data_t *d, const struct robot_arm_qp_settings *set, sol_t *z, work_t *w, int i, int floors,
+    real t_lo, real lam_lo)
+{
+    warm_row(set, z, w, i, set->rt_floor_soft);
+    if (floors >= 1) {
+        z->t[i] = at_least(z->t[i], t_lo);
+    }
+    if (floors == 2) {
+        z->lam[i] = at_least(z->lam[i], lam_lo);
+    }
+    barrier_row(d, z, w, i);
+}
+
+/* The real-time step's start (setup with warm_start = 3), x_0 = 0, in one pass over the rows
+ * after their values: warm_row's floors, kept further inside for the real-time step (a single
+ * interior-point iteration per sample cannot recover from a start on the boundary: its steps
+ * there are cut to 1e-3 and the plan freezes; README, "Warm start"), and the barrier weights.
+ * The real-time floors: a soft row's multiplier, relaxation and relaxation multiplier at least
+ * rt_floor_soft; per two-sided box of width wd, both slacks at least rt_floor_slack * wd and,
+ * of an input (Hessian diagonal h), both multipliers at least rt_floor * h * wd (the row's
+ * units); a hard state row keeps warm_row's floors (its step must meet it, hard_next). */
+static void rt_start(const data_t *d, const struct robot_arm_qp_settings *set, sol_t *z, work_t *w)
+{
+    int i, k;
+    (void)k;
+    for (i = 0; i < NX; ++i) {
+        z->x[0][i] = 0.0;
+    }
+    row_values(d, (const real (*)[NX])z->x, (const real (*)[NU])z->u, w->v, 1);
+    for (k = 0; k < N; ++k) {
+        {
+            const real wd = -(d->bu[k][0] + d->bu[k][2]);
+            rt_row(d, set, z, w, k * NBU + 0, 2, set->rt_floor_slack * wd, set->rt_floor * d->R[k][0] * wd);
+        }
+        {
+            const real wd = -(d->bu[k][1] + d->bu[k][3]);
+            rt_row(d, set, z, w, k * NBU + 1, 2, set->rt_floor_slack * wd, set->rt_floor * d->R[k][1] * wd);
+        }
+        {
+            const real wd = -(d->bu[k][2] + d->bu[k][0]);
+            rt_row(d, set, z, w, k * NBU + 2, 2, set->rt_floor_slack * wd, set->rt_floor * d->R[k][0] * wd);
+        }
+        {
+            const real wd = -(d->bu[k][3] + d->bu[k][1]);
+            rt_row(d, set, z, w, k * NBU + 3, 2, set->rt_floor_slack * wd, set->rt_floor * d->R[k][1] * wd);
+        }
+    }
+    for (k = 1; k <= N; ++k) {
+        rt_row(d, set, z, w, ROW_X + (k - 1) * NBX + 0, 1,
+               set->rt_floor_slack * -(d->bx[k][0] + d->bx[k][2]), 0.0);
+        rt_row(d, set, z, w, ROW_X + (k - 1) * NBX + 1, 1,
+               set->rt_floor_slack * -(d->bx[k][1] + d->bx[k][3]), 0.0);
+        rt_row(d, set, z, w, ROW_X + (k - 1) * NBX + 2, 1,
+               set->rt_floor_slack * -(d->bx[k][2] + d->bx[k][0]), 0.0);
+        rt_row(d, set, z, w, ROW_X + (k - 1) * NBX + 3, 1,
+               set->rt_floor_slack * -(d->bx[k][3] + d->bx[k][1]), 0.0);
+    }
+    for (i = ROW_G; i < NROWS; ++i) {   /* general and terminal rows */
+        rt_row(d, set, z, w, i, 0, 0.0, 0.0);
+    }
 }
 
 /* The Newton step in w (dx, du and the rows' steps, whose largest admissible lengths
@@ -1124,9 +1171,11 @@ static void start(const data_t *d, const struct robot_arm_qp_settings *settings,
  * the fraction to the boundary; returns the primal length, or 0 if the step is not finite
  * or shorter than min_step (z then is unchanged), and the dual length in *dual (0 with the
  * primal; dual may be 0). duals: also update the dynamics multipliers pi (from dpi, with
- * the primal length: the interior-point iterations pass one length for both). */
+ * the primal length: the interior-point iterations pass one length for both). The average
+ * complementarity of the new iterate goes to w->mu. */
 static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_dual, real *dual)
 {
+    real comp = 0.0;
     int i, k;
     /* fraction to the boundary: never onto it, not even with a full step */
     const real alpha = fmin(1.0, STEP_FRACTION * limit_);
@@ -1153,13 +1202,16 @@ static real take_step(sol_t *z, work_t *w, int duals, real limit_, real limit_du
     for (i = 0; i < NROWS; ++i) {
         z->t[i] = at_least(z->t[i] + alpha * w->dt[i], 1e-30);
         z->lam[i] = at_least(z->lam[i] + alpha_dual * w->dlam[i], 1e-30);
+        comp += z->t[i] * z->lam[i];
     }
     for (i = 0; i < NSOFT; ++i) {
         if (RELAXED(i)) {  /* a hard row's s and nu stay 0 */
             z->s[i] = at_least(z->s[i] + alpha * w->ds[i], 1e-30);
             z->nu[i] = at_least(z->nu[i] + alpha_dual * w->dnu[i], 1e-30);
+            comp += z->s[i] * z->nu[i];
         }
     }
+    w->mu[0] = mean_complementarity(comp);
     return alpha;
 }
 
@@ -1240,24 +1292,32 @@ static void rt_prepare(const data_t *restrict d, const struct robot_arm_qp_setti
     int k, i;
     const int predict = settings->rt_corrector && !settings->reuse;
     real mu, sigma = settings->rt_corrector ? w->sigma[0] : settings->rt_sigma;
+    real comp = 0.0, rp_max = 0.0;
     for (k = 0; k < N; ++k) {
         for (i = 0; i < NX; ++i) {
             w->b[k][i] = d->c[k][i];
         }
     }
+    /* one pass over the rows: their residuals (and the largest, step_prepared's res_ineq),
+     * the complementarity products, whose negatives are the predictor's targets */
     for (i = 0; i < NROWS; ++i) {
-        w->rp[i] = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
+        const real rp = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
+        const real size = fabs(rp), tl = z->t[i] * z->lam[i];
+        w->rp[i] = rp;
+        rp_max = size <= rp_max ? rp_max : size;  /* also propagates NaN */
+        w->rc[i] = -tl;
+        comp += tl;
     }
-    soft_residuals(d, z, w);
-    mu = complementarity(z, w, 0.0, 0);
+    for (i = 0; i < NSOFT; ++i) {
+        const real sn = z->s[i] * z->nu[i];
+        w->rs[i] = soft_residual(d, z, i);
+        w->rcs[i] = -sn;
+        comp += sn;
+    }
+    w->rp_max[0] = rp_max;
+    mu = mean_complementarity(comp);
     if (predict) {
         real alpha;
-        for (i = 0; i < NROWS; ++i) {
-            w->rc[i] = -z->t[i] * z->lam[i];
-        }
-        for (i = 0; i < NSOFT; ++i) {
-            w->rcs[i] = -z->s[i] * z->nu[i];
-        }
         newton_gradient(d, z, w, d->q, d->r);  /* the cost gradient at z = 0 is the data's */
         riccati_solve(d, w, 0);
         alpha = row_steps(d, z, w, 1.0, 0);
@@ -1303,7 +1363,7 @@ int robot_arm_qp_solve(const struct robot_arm_qp_data *restrict data, const stru
     if (!data_finite(data) || !all_finite(data->x0, NX)) {
         return ROBOT_ARM_QP_NONFINITE_DATA;
     }
-    start(data, settings, sol, work, 0);
+    start(data, settings, sol, work);
     return iterate(data, settings, sol, work, stats, 0);
 }
 
@@ -1312,8 +1372,12 @@ int robot_arm_qp_setup(const struct robot_arm_qp_data *restrict data, const stru
 {
     int k;
     real acc;
-    start(data, settings, sol, work, settings->warm_start == 3);
-    barrier_weights(data, sol, work);
+    if (settings->warm_start == 3) {
+        rt_start(data, settings, sol, work);
+    } else {
+        start(data, settings, sol, work);
+        barrier_weights(data, sol, work);
+    }
     if (settings->reuse) {
         shift_factorization(work);
     }
@@ -1433,10 +1497,11 @@ static int iterate(const data_t *d, const struct robot_arm_qp_settings *settings
         if (alpha == 0.0) {
             return ROBOT_ARM_QP_NUMERICAL;
         }
-        /* the rows and the dynamics are linear: a step alpha leaves (1 - alpha) of their residuals */
+        /* the rows and the dynamics are linear: a step alpha leaves (1 - alpha) of their
+         * residuals (the first step's largest |rp| is rt_prepare's and rt_finish's) */
         stats->res_eq = (1.0 - alpha) * max_abs(work->b[0], NX, 0.0);
-        stats->res_ineq = (1.0 - alpha) * max_abs(work->rp, NROWS, 0.0);
+        stats->res_ineq = (1.0 - alpha) * (it == 0 ? work->rp_max[0] : max_abs(work->rp, NROWS, 0.0));
     }
-    stats->mu = complementarity(sol, work, 0.0, 0);
+    stats->mu = stats->iterations > 0 ? work->mu[0] : complementarity(sol, work, 0.0, 0);  /* take_step's */
     return ROBOT_ARM_QP_OK;
 }

@@ -20,7 +20,7 @@
  * Rows are ordered: input boxes (stage-major), then state boxes of stages 1..N, general
  * rows of stages 0..N-1, terminal rows; the soft rows' s and nu follow the same order.
  *
- * Memory: none static, no heap; the caller owns the structs below (43048 bytes
+ * Memory: none static, no heap; the caller owns the structs below (43064 bytes
  * together). Stack: at most 416 bytes of arrays (the Riccati sweep's P*A, P*B, stage Hessians and S + B'PA).
  * Not reentrant per workspace.
  */
@@ -113,7 +113,7 @@ struct robot_arm_qp_solution {
     robot_arm_qp_real nu[80];  /* multipliers of s >= 0 */
 };
 
-/* Solver workspace: 28888 bytes. */
+/* Solver workspace: 28904 bytes. */
 struct robot_arm_qp_work {
     robot_arm_qp_real P[21][10];  /* Riccati cost-to-go Hessians, lower triangles */
     robot_arm_qp_real p[21][4];  /* Riccati cost-to-go gradients */
@@ -144,6 +144,8 @@ struct robot_arm_qp_work {
     robot_arm_qp_real ds[80];
     robot_arm_qp_real dnu[80];
     robot_arm_qp_real sigma[1];  /* centering of the last real-time predictor (reused while the plan is steady) */
+    robot_arm_qp_real mu[1];  /* average complementarity after take_step */
+    robot_arm_qp_real rp_max[1];  /* largest |rp| of rt_prepare */
     robot_arm_qp_real best_x[21][4];  /* best iterate */
     robot_arm_qp_real best_u[20][2];
     robot_arm_qp_real best_pi[20][4];

@@ -185,6 +185,11 @@ class QpLayout:
                 pairs.append((j, other, index))
         return pairs
 
+    def box_partners(self, kind: str) -> dict[int, tuple[int, int]]:
+        """:meth:`box_pairs` by row: each row of a pair -> (the other row, the variable's index)."""
+        return {row: (other, index) for j, pair, index in self.box_pairs(kind)
+                for row, other in ((j, pair), (pair, j))}
+
     @property
     def n_hard(self) -> int:
         """Hard rows in all: input boxes at every stage."""

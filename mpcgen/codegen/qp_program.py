@@ -101,10 +101,9 @@ def work_fields(layout: QpLayout) -> tuple[tuple[str, tuple[int, ...], str], ...
         ("rs", (ms,), "soft-row stationarity residuals"),
         ("rcs", (ms,), ""),
         ("inv_s", (ms,), "1 / s"), ("inv_den", (ms,), "1 / (l2 + lam/t + nu/s)"),
-        ("e", (ms,), ""),
-        ("ds", (ms,), ""),
-        ("dnu", (ms,), ""),
+        ("e", (ms,), ""), ("ds", (ms,), ""), ("dnu", (ms,), ""),
         ("sigma", (1,), "centering of the last real-time predictor (reused while the plan is steady)"),
+        ("mu", (1,), "average complementarity after take_step"), ("rp_max", (1,), "largest |rp| of rt_prepare"),
         # the best iterate so far (returned when a solve to convergence stalls or hits its cap)
         *((f"best_{name}", shape, "best iterate" if name == "x" else "")
           for name, shape, _ in solution_fields(layout)),
