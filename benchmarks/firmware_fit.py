@@ -9,7 +9,7 @@ configuration's fit error, its leave-one-out prediction error, and the shipped b
 
     .venv/bin/python benchmarks/firmware_fit.py [--keep DIR]
 
-Takes about ten minutes on two cores (QEMU and the cross compiler). Needs `make tools`.
+Takes about eight minutes on two cores (QEMU and the cross compiler). Needs `make tools`.
 """
 
 from __future__ import annotations
@@ -28,12 +28,17 @@ from mpcgen import generate
 from mpcgen.checks.firmware.budget import firmware_check
 from mpcgen.codegen.step_bound import COSTS, MARGIN
 
-#: (example, horizon or None for the OCP's): the examples over the sizes that move the parts
+#: The crane of the tests' user models: the only controllers with general rows (its hard
+#: height row) and with rate limits (lifted inputs, one general row per limit and stage).
+CRANE = Path(__file__).resolve().parents[1] / "tests" / "data" / "crane" / "crane.py"
+#: (example or source:function, horizon or None for the OCP's): the examples over the sizes
+#: that move the parts, and the crane's general rows
 CONFIGS = (
     ("pendulum", 10), ("pendulum", 20), ("pendulum", 40),
     ("quadrotor", 10), ("quadrotor", 20),
     ("cstr", 10), ("cstr", 20), ("cstr", 40),
     ("robot_arm", None), ("chain:3", None), ("chain:4", None),
+    (f"{CRANE}:crane_hard", 30), (f"{CRANE}:crane_rate", 30),
 )
 PART = re.compile(r"^\s*\*\s+(\w+)\s+(\d+) units x\s+[\d.]+ =")
 
@@ -56,7 +61,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         base = args.keep or Path(tmp)
         for example, horizon in CONFIGS:
-            label = f"{example} N={horizon or 'ocp'}"
+            name = example.rsplit(":", 1)[1] if example.startswith(str(CRANE)) else example
+            label = f"{name} N={horizon or 'ocp'}"
             start = time.perf_counter()
             folder = generate(example, base / label.replace(" ", "_").replace(":", "").replace("=", ""),
                               precision="float", horizon=horizon)

@@ -4324,11 +4324,10 @@ static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const re
     row_gradient(d, w->gam, w->hx, w->hu);
 }
 
-/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0, for v > 0 (the iterate's
- * slacks and multipliers: then v + alpha dv < 0 only where dv < 0). */
+/* The largest alpha in (0, alpha] keeping v + alpha dv >= 0. */
 static real limit(real v, real dv, real alpha)
 {
-    return v + alpha * dv < 0.0 ? -v / dv : alpha;
+    return dv < 0.0 && v + alpha * dv < 0.0 ? -v / dv : alpha;
 }
 
 /* Row steps (dt, dlam, ds, dnu) from the Newton step (dx, du), in one pass with the largest
