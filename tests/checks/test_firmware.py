@@ -296,11 +296,14 @@ def test_controller_tolerance_is_the_square_root_of_the_qp_tolerance() -> None:
 
 @needs_cross
 @pytest.mark.slow
-def test_hard_rows_run_on_the_core_within_the_bound(tmp_path: Path) -> None:
-    """The user's crane with hard rows (issue 14), float on the Cortex-M4F: every step within
-    the header's bound. Its drawn starts include ones the plant does not survive (the rope
+@pytest.mark.parametrize("name", ["crane_hard", "crane_rate"])
+def test_general_rows_run_on_the_core_within_the_bound(tmp_path: Path, name: str) -> None:
+    """The user's crane with hard rows (issue 14) and with rate limits, the controllers with
+    general rows, float on the Cortex-M4F: every step within the header's bound (a bound
+    fitted to the examples alone, which have none, was once 1.2 % under the rate-limited
+    crane's worst step). Its drawn starts include ones the plant does not survive (the rope
     reeled in to length 0): the recording holds the plant there, and the run is complete."""
-    folder = generate(f"{ROOT / 'tests' / 'data' / 'crane' / 'crane.py'}:crane_hard", tmp_path / "crane",
+    folder = generate(f"{ROOT / 'tests' / 'data' / 'crane' / 'crane.py'}:{name}", tmp_path / "crane",
                       precision="float")
     budget = firmware_check(folder, compilers=("gcc",))
     assert budget.passed, budget.problems()
