@@ -100,12 +100,19 @@ static void copy_real(real *restrict dst, const real *restrict src, int n)
     }
 }
 
+/* The larger of acc and |v|; a NaN v gives NaN, but a later v replaces a NaN acc (so a NaN
+ * before the last entry of max_abs's array is not kept). */
+static real larger_abs(real acc, real v)
+{
+    const real a = fabs(v);
+    return a <= acc ? acc : a;
+}
+
 static real max_abs(const real *v, int n, real acc)
 {
     int i;
     for (i = 0; i < n; ++i) {
-        const real a = fabs(v[i]);
-        acc = a <= acc ? acc : a;  /* also propagates NaN */
+        acc = larger_abs(acc, v[i]);
     }
     return acc;
 }
@@ -4299,6 +4306,21 @@ static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
     memcpy(w->hu, gu, sizeof w->hu);
 }
 
+/* Row i's coefficient in the gradient of the Newton subproblem, lam + dlam(dz = 0), and for
+ * a relaxed soft row the part e of its relaxation step that does not depend on dz (both
+ * eliminated; see newton_gradient). */
+static real row_gamma(const sol_t *z, work_t *w, int i)
+{
+    const real q0 = (w->rc[i] - z->lam[i] * w->rp[i]) * w->inv_t[i];
+    real gam = z->lam[i] + q0;
+    if (i >= NHARD && RELAXED(i - NHARD)) {
+        const int j = i - NHARD;
+        w->e[j] = (-w->rs[j] + q0 + w->rcs[j] * w->inv_s[j]) * w->inv_den[j];
+        gam -= w->w[i] * w->e[j];
+    }
+    return gam;
+}
+
 /* Right-hand sides of the eliminated rows for complementarity targets (rc, rcs), and
  * the gradient of the Newton subproblem: h = g - sum_rows a (lam + dlam(dz = 0)).
  * For a row with t, lam (and soft s, nu, D = l2 + lam/t + nu/s):
@@ -4308,17 +4330,11 @@ static void copy_gradient(work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 static void newton_gradient(const data_t *d, const sol_t *z, work_t *w, const real (*gx)[NX], const real (*gu)[NU])
 {
     int i;
-    for (i = 0; i < NHARD; ++i) {
-        w->gam[i] = z->lam[i] + (w->rc[i] - z->lam[i] * w->rp[i]) * w->inv_t[i];
+    for (i = 0; i < NHARD; ++i) {   /* the hard rows apart: their loop has no soft-row test */
+        w->gam[i] = row_gamma(z, w, i);
     }
     for (i = NHARD; i < NROWS; ++i) {
-        const int j = i - NHARD;
-        const real q0 = (w->rc[i] - z->lam[i] * w->rp[i]) * w->inv_t[i];
-        w->gam[i] = z->lam[i] + q0;
-        if (RELAXED(j)) {
-            w->e[j] = (-w->rs[j] + q0 + w->rcs[j] * w->inv_s[j]) * w->inv_den[j];
-            w->gam[i] -= w->w[i] * w->e[j];
-        }
+        w->gam[i] = row_gamma(z, w, i);
     }
     copy_gradient(w, gx, gu);
     row_gradient(d, w->gam, w->hx, w->hu);
@@ -4954,9 +4970,9 @@ static void rt_prepare(const data_t *restrict d, const struct quadrotor_qp_setti
      * the complementarity products, whose negatives are the predictor's targets */
     for (i = 0; i < NROWS; ++i) {
         const real rp = w->v[i] + (i >= NHARD ? z->s[i - NHARD] : 0.0) - z->t[i];
-        const real size = fabs(rp), tl = z->t[i] * z->lam[i];
+        const real tl = z->t[i] * z->lam[i];
         w->rp[i] = rp;
-        rp_max = size <= rp_max ? rp_max : size;  /* also propagates NaN */
+        rp_max = larger_abs(rp_max, rp);
         w->rc[i] = -tl;
         comp += tl;
     }
